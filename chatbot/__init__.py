@@ -1,0 +1,1 @@
+"""tastebud: chatbot package."""

@@ -1,0 +1,59 @@
+"""Settings: one typed object (env prefix TASTEBUD_), built once at the entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def set_offline_environment() -> None:
+    """Keep every library off the network: no hub downloads, no telemetry."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with its default; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="TASTEBUD_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="where the catalog, index, model and profiles live")
+    chroma_url: str | None = Field(None, description="a Chroma server (http://host:port); unset = embedded store")
+    threads: int = Field(2, description="CPU threads for torch, the embedder and llama.cpp")
+
+    # LLM
+    llm: str = Field("embedded", description="embedded | embedded-small | transformers | openai | fake")
+    llm_timeout_s: float = Field(60.0, description="one LLM call's time limit")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible server base URL")
+    openai_model: str = Field("default", description="model name on that server")
+    openai_api_key: str = Field("not-needed", description="API key for that server")
+
+    # ranking blend (chosen on validation; see README)
+    w_relevance: float = Field(0.45, description="weight of query relevance in the final score")
+    w_interest: float = Field(0.45, description="weight of the interest model score")
+    w_popularity: float = Field(0.10, description="weight of the popularity prior")
+    mmr_lambda: float = Field(0.7, description="MMR: 1 = relevance only, 0 = diversity only")
+    n_items: int = Field(5, description="items per answer")
+    n_candidates: int = Field(200, description="retrieval candidates handed to ranking")
+
+    # context
+    weather_url: str = Field("https://api.open-meteo.com/v1/forecast", description="Open-Meteo forecast endpoint")
+    weather_timeout_s: float = Field(2.0, description="weather request time limit")
+
+    # web
+    host: str = Field("127.0.0.1", description="server host")
+    port: int = Field(7860, description="server port")
+    allowed_origins: str = Field("", description="comma-separated host-page origins allowed to embed the widget")
+    max_message_chars: int = Field(4000, description="longer messages are truncated and the person is told")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data dir as an absolute path."""
+        return self.data_dir.expanduser().resolve()

@@ -1,0 +1,751 @@
+"""Grounded, honest notes per recommended item: one LLM call writes them all, code checks every one.
+
+The flow for one turn (`Copywriter.write_notes_stream`):
+1. each item becomes a short fact sheet (title, year, genres, directors, top-3 cast, runtime, age rating,
+   plot where known, mean rating) plus the reasons it fits (short English strings from the caller);
+2. ONE LLM call writes every note as schema-constrained JSON `{"notes": ["...", ...]}`; the JSON is
+   parsed while it streams, so each note's text arrives as `NoteDelta`s for the card it belongs to;
+3. every finished note is checked by `NoteChecker`: it names no other catalog title, every year, runtime,
+   rating and person name in it is on its own sheet, and its length and language are right;
+4. failed notes (only those) are written again in one more call; a note that fails twice, or every note
+   when the LLM is down or answers garbage, becomes a template note built from the sheet
+   (`prompts/note_fallback.yaml`), which is true by construction.
+Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from).
+
+`describe_item` answers "tell me more about the second one" from the catalog facts
+(`prompts/describe.yaml`), optionally with one LLM sentence checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from retrieval.types import Item, LLMError, TastebudError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "CatalogLexicon",
+    "Copywriter",
+    "Note",
+    "NoteChecker",
+    "NoteDelta",
+    "NoteDone",
+    "NoteRequest",
+    "describe_item",
+    "fact_sheet",
+    "template_note",
+    "why_chips",
+]
+
+LANGUAGES = ("en", "zh")  # note languages; anything else is written in English
+MAX_NOTE_CHARS = {"en": 280, "zh": 120}  # the checker's upper bound per note (the schema allows a little more)
+MIN_NOTE_CHARS = {"en": 25, "zh": 10}
+MAX_SENTENCES = 2
+PLOT_CHARS = 220  # plot text put on the sheet (the prompt stays short: prompt tokens cost ~10 ms each)
+MAX_REASONS = 3  # reasons put on a sheet
+MAX_CHIPS = 3  # `why` chips per card
+CHIP_CHARS = 32  # longest chip
+TOKENS_PER_NOTE = {"en": 70, "zh": 90}  # generation budget per note (Chinese costs more tokens per idea)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['\u2019][0-9A-Za-z\u00c0-\u024f]+)*")
+_ARTICLES = frozenset({"the", "a", "an"})
+_YEAR = re.compile(r"(?<![\d.])(1[89]\d\d|20\d\d)(?![\d])")
+_DECADE_FULL = re.compile(r"(?<!\d)(1[89]\d0|20\d0)\s*(?:'?s\b|年代)")
+_DECADE_SHORT = re.compile(
+    r"(?<!their )(?<!his )(?<!her )(?<!your )(?<!my )(?<!our )(?<![\d\w'\u2019])['\u2019]?([1-9]0)\s*(?:s\b|年代)"
+)
+_MINUTES = re.compile(r"(?<![\d.])(\d{2,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)", re.IGNORECASE)
+_HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
+_RATING = re.compile(
+    r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
+)
+_CAP_WORD = r"[A-Z][a-z\u00e0-\u00ff]+(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*|[A-Z]\.|Mc[A-Z][a-z]+|De|Di|Van|Von|La|Le|Du"
+_CAP_RUN = re.compile(rf"(?:{_CAP_WORD})(?:\s+(?:{_CAP_WORD}))+")
+_ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
+_ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
+_SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")
+_SENTENCE_END_ZH = re.compile(r"[。！？!?]+")
+
+
+# ------------------------------------------------------------------------------------------------ value types
+@dataclass(frozen=True)
+class NoteRequest:
+    """One recommended item to write a note for, with the reasons it was picked (short English strings)."""
+
+    item: Item
+    reasons: tuple[str, ...] = ()  # e.g. "you asked for: space adventure", "rainy evening -> cozy", "like Alien"
+
+
+@dataclass(frozen=True)
+class Note:
+    """The final, checked note of one item."""
+
+    item_id: str
+    text: str
+    why: tuple[str, ...]  # short chips for the card, derived by code from the reasons
+    source: str  # "llm" (first draft passed), "llm-retry" (second draft passed) or "template"
+    problems: tuple[str, ...] = ()  # why earlier drafts were rejected, for logs and tests
+
+
+@dataclass(frozen=True)
+class NoteDelta:
+    """A piece of a note's text as the LLM writes it; `position` is the item's index in the request list."""
+
+    position: int
+    text_delta: str
+
+
+@dataclass(frozen=True)
+class NoteDone:
+    """The checked final note of the item at `position`; replaces whatever deltas showed before."""
+
+    position: int
+    note: Note
+
+
+NoteEvent = NoteDelta | NoteDone
+
+
+# ------------------------------------------------------------------------------------------------ normalising
+def _fold(text: str) -> str:
+    """Lowercase ASCII-folded text (accents dropped), apostrophes removed."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.replace("'", "").replace("\u2019", "").lower()
+
+
+_TITLE_SUFFIX_ARTICLE = re.compile(r",\s*(the|a|an|les|la|le|el|il|der|die|das)\s*$", re.IGNORECASE)
+_PAREN = re.compile(r"\([^)]*\)")
+
+
+def display_title(title: str) -> str:
+    """A catalog title as people write it: "Matrix, The (1999)" -> "The Matrix"."""
+    main = _PAREN.sub(" ", title).strip()
+    m = _TITLE_SUFFIX_ARTICLE.search(main)
+    if m:
+        main = f"{m.group(1)} {main[: m.start()].strip()}"
+    return re.sub(r"\s+", " ", main).strip() or title.strip()
+
+
+def title_key(title: str) -> str:
+    """The matching key of a title: folded words without punctuation or a leading article."""
+    words = [w for w in _LATIN_WORD.findall(_fold(display_title(title)))]
+    while words and words[0] in _ARTICLES and len(words) > 1:
+        words = words[1:]
+    return " ".join(words)
+
+
+def _segments(text: str) -> list[list[tuple[str, int, int]]]:
+    """Runs of Latin words (folded word, start, end) not interrupted by CJK text."""
+    out: list[list[tuple[str, int, int]]] = []
+    current: list[tuple[str, int, int]] = []
+    last_end = 0
+    for m in _LATIN_WORD.finditer(text):
+        if current and _CJK.search(text[last_end : m.start()]):
+            out.append(current)
+            current = []
+        current.append((_fold(m.group(0)), m.start(), m.end()))
+        last_end = m.end()
+    if current:
+        out.append(current)
+    return out
+
+
+def _at_sentence_start(text: str, pos: int) -> bool:
+    """True when pos starts the text or follows a sentence end."""
+    before = text[:pos].rstrip()
+    return not before or before[-1] in ".!?:;\"'(\u3002\uff01\uff1f\uff1a"
+
+
+# ------------------------------------------------------------------------------------------------ the catalog's names
+@dataclass(frozen=True)
+class TitleHit:
+    """A catalog title found in a text."""
+
+    key: str  # title_key of the catalog title
+    title: str  # the catalog title as people write it
+    start: int
+    end: int
+
+
+class CatalogLexicon:
+    """Every catalog title and person name, for finding them in a note (built once per catalog)."""
+
+    def __init__(self, titles: Iterable[str], people: Iterable[str] = ()) -> None:
+        """Index titles (keys of >= 2 words or >= 5 characters, not pure numbers) and people names."""
+        self.titles: dict[str, str] = {}
+        for title in titles:
+            key = title_key(title)
+            if not key or key.replace(" ", "").isdigit():
+                continue
+            if " " in key or len(key) >= 5:
+                self.titles.setdefault(key, display_title(title))
+        self.max_title_words = max((k.count(" ") + 1 for k in self.titles), default=1)
+        self.people: set[str] = set()
+        self.first_names: set[str] = set()
+        for name in people:
+            words = _LATIN_WORD.findall(_fold(name))
+            if len(words) >= 2:
+                self.people.add(" ".join(words))
+                if len(words[0]) >= 3:
+                    self.first_names.add(words[0])
+
+    @classmethod
+    def from_items(cls, items: Iterable[Item]) -> CatalogLexicon:
+        """The lexicon of a catalog (titles and directors, cast, writers)."""
+        items = list(items)
+        return cls((it.title for it in items), (p for it in items for p in it.people))
+
+    def find_titles(self, text: str) -> list[TitleHit]:
+        """Catalog titles named in text, as a person would write them (case rules avoid common-word hits)."""
+        hits: list[TitleHit] = []
+        for seg in _segments(text):
+            words = [w for w, _, _ in seg]
+            i = 0
+            while i < len(seg):
+                step = 1
+                if words[i] not in _ARTICLES:
+                    for n in range(min(self.max_title_words, len(seg) - i), 0, -1):
+                        key = " ".join(words[i : i + n])
+                        if key not in self.titles:
+                            continue
+                        start, end = seg[i][1], seg[i + n - 1][2]
+                        if self._written_as_title(text, start, end, n):
+                            hits.append(TitleHit(key, self.titles[key], start, end))
+                            step = n
+                            break
+                i += step
+        return hits
+
+    @staticmethod
+    def _written_as_title(text: str, start: int, end: int, n_words: int) -> bool:
+        """A long title counts however it is written; a short one only when capitalised like a title."""
+        if n_words >= 3:
+            return True
+        span = text[start:end]
+        words = _LATIN_WORD.findall(span)
+        if _CJK.search(text[max(0, start - 1) : end + 1]):
+            return True  # Latin words inside Chinese text are names or titles
+        significant = [w for w in words if len(w) >= 4 or w is words[0]]
+        if not all(w[:1].isupper() for w in significant):
+            return False
+        if n_words == 1 and _at_sentence_start(text, start):
+            return False  # "Speed matters" at a sentence start is not the film Speed
+        return True
+
+    def is_person(self, name: str) -> bool:
+        """True when name (any case) is a person of the catalog."""
+        return " ".join(_LATIN_WORD.findall(_fold(name))) in self.people
+
+
+# ------------------------------------------------------------------------------------------------ fact sheets
+def fact_sheet(item: Item) -> list[str]:
+    """The checkable facts of an item as short "label: value" lines (what the LLM may use)."""
+    facts: list[str] = []
+    if item.year:
+        facts.append(f"year: {item.year}")
+    if item.genres:
+        facts.append("genres: " + ", ".join(g for g in item.genres if g != "IMAX"))
+    if item.directors:
+        facts.append("director: " + ", ".join(item.directors[:2]))
+    if item.cast:
+        facts.append("cast: " + ", ".join(item.cast[:3]))
+    if item.runtime_min:
+        facts.append(f"runtime: {item.runtime_min} minutes")
+    if item.age_rating:
+        facts.append(f"rated: {item.age_rating}")
+    if item.mean_rating is not None and item.n_ratings:
+        facts.append(f"mean rating: {item.mean_rating:.1f}/5 from {item.n_ratings} ratings")
+    if item.plot:
+        plot = item.plot.strip()
+        if len(plot) > PLOT_CHARS:
+            plot = plot[:PLOT_CHARS].rsplit(" ", 1)[0] + "..."
+        facts.append(f"plot: {plot}")
+    return facts
+
+
+def _sheet_people(item: Item) -> list[str]:
+    """The people on an item's sheet (what a note may name)."""
+    return list(item.directors[:2]) + list(item.cast[:3]) + list(item.writers)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Text cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return cut + "\u2026"
+
+
+def why_chips(reasons: Sequence[str], limit: int = MAX_CHIPS) -> tuple[str, ...]:
+    """Short chips for a card from the reasons: trimmed, deduplicated, at most `limit`."""
+    chips: list[str] = []
+    seen: set[str] = set()
+    for reason in reasons:
+        text = _shorten(str(reason).strip().rstrip("."), CHIP_CHARS)
+        key = text.lower()
+        if text and key not in seen:
+            seen.add(key)
+            chips.append(text)
+        if len(chips) >= limit:
+            break
+    return tuple(chips)
+
+
+def _language(language: str) -> str:
+    """The note language used for a requested language code (en or zh)."""
+    code = (language or "en").lower().split("-")[0]
+    return code if code in LANGUAGES else "en"
+
+
+def template_note(item: Item, reasons: Sequence[str], language: str) -> str:
+    """A note built only from the sheet and the reasons (prompts/note_fallback.yaml); always true."""
+    from prompts import load_prompt
+
+    return load_prompt("note_fallback").render(
+        language=_language(language),
+        title=display_title(item.title),
+        year=item.year,
+        genres=list(item.genres),
+        directors=list(item.directors),
+        cast=list(item.cast),
+        runtime_min=item.runtime_min,
+        reasons=[str(r).strip().rstrip(".") for r in reasons if str(r).strip()],
+    ).user
+
+
+def describe_item(item: Item, language: str = "en") -> str:
+    """What the catalog knows about one item, written out from its facts (prompts/describe.yaml)."""
+    from prompts import load_prompt
+
+    return load_prompt("describe").render(
+        language=_language(language),
+        title=display_title(item.title),
+        year=item.year,
+        genres=[g for g in item.genres if g != "IMAX"],
+        directors=list(item.directors),
+        cast=list(item.cast),
+        writers=list(item.writers),
+        runtime_min=item.runtime_min,
+        age_rating=item.age_rating,
+        plot=(item.plot or "").strip() or None,
+        mean_rating=item.mean_rating if item.n_ratings else None,
+        n_ratings=item.n_ratings,
+        languages=list(item.languages),
+        countries=list(item.countries),
+        awards=item.awards,
+    ).user
+
+
+# ------------------------------------------------------------------------------------------------ the checks
+class NoteChecker:
+    """Checks one note against its own item's sheet: titles, years, runtimes, ratings, names, length, language."""
+
+    def __init__(self, lexicon: CatalogLexicon) -> None:
+        """Check against this catalog's titles and people."""
+        self.lexicon = lexicon
+
+    def check(self, note: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
+        """Every problem of the note, in words a person understands (empty list: the note is fine)."""
+        language = _language(language)
+        text = note.strip()
+        grounded = " ".join([item.title, display_title(item.title), item.plot or "", item.awards or "", *reasons])
+        problems: list[str] = []
+        problems += self._check_shape(text, language)
+        problems += self._check_titles(text, item, grounded)
+        problems += self._check_numbers(text, item, grounded)
+        problems += self._check_people(text, item, grounded, language)
+        return problems
+
+    def _check_shape(self, text: str, language: str) -> list[str]:
+        """Length, sentence count and language."""
+        problems: list[str] = []
+        n_cjk = len(_CJK.findall(text))
+        if len(text) < MIN_NOTE_CHARS[language]:
+            problems.append(f"too short ({len(text)} characters)")
+        if len(text) > MAX_NOTE_CHARS[language]:
+            problems.append(f"too long ({len(text)} characters, at most {MAX_NOTE_CHARS[language]})")
+        if language == "zh":
+            if n_cjk < 6:
+                problems.append("not written in Chinese")
+            sentences = [s for s in _SENTENCE_END_ZH.split(text) if s.strip()]
+        else:
+            if n_cjk:
+                problems.append("not written in English (contains Chinese characters)")
+            sentences = [s for s in _SENTENCE_END_EN.split(text) if s.strip()]
+        if len(sentences) > MAX_SENTENCES:
+            problems.append(f"{len(sentences)} sentences, at most {MAX_SENTENCES}")
+        if "{" in text or "}" in text or "http" in text.lower():
+            problems.append("contains markup or a link")
+        return problems
+
+    def _check_titles(self, text: str, item: Item, grounded: str) -> list[str]:
+        """No catalog title other than the item's own (and titles its reasons or plot name)."""
+        own = self.lexicon.find_titles(grounded)
+        own_key = title_key(item.title)
+        allowed = {h.key for h in own} | {own_key}
+        own_spans = [(h.start, h.end) for h in self.lexicon.find_titles(text) if h.key == title_key(item.title)]
+        people = [p.lower() for p in _sheet_people(item)]
+        problems = []
+        for hit in self.lexicon.find_titles(text):
+            if hit.key in allowed:
+                continue
+            if any(s <= hit.start and hit.end <= e for s, e in own_spans) or f" {hit.key} " in f" {own_key} ":
+                continue  # a shorter title inside the item's own ("Star Wars" in "Star Wars: Episode IV")
+            if any(hit.key in _fold(p) for p in people):
+                continue  # a title that is also a name on the sheet
+            problems.append(f"names another film: {hit.title!r}")
+        if _CJK.search(text):
+            own_keys = {title_key(item.title), _fold(display_title(item.title))}
+            for m in _ZH_BOOK_TITLE.finditer(text):
+                inner = m.group(1).strip()
+                if title_key(inner) in allowed or _fold(inner) in own_keys:
+                    continue
+                problems.append(f"names a title that is not this item's: 《{inner}》")
+        return problems
+
+    def _check_numbers(self, text: str, item: Item, grounded: str) -> list[str]:
+        """Years, decades, runtimes and ratings must be the item's own."""
+        problems = []
+        sheet_years = set(_YEAR.findall(grounded))
+        for year in _YEAR.findall(text):
+            if item.year is not None and int(year) == item.year or year in sheet_years:
+                continue
+            problems.append(f"mentions the year {year}, which is not this film's ({item.year or 'unknown'})")
+        decades = [int(d) for d in _DECADE_FULL.findall(text)]
+        decades += [(1900 if int(d) >= 20 else 2000) + int(d) for d in _DECADE_SHORT.findall(text)]
+        for decade in decades:
+            if item.year is None or item.year // 10 * 10 != decade:
+                problems.append(f"places the film in the {decade}s, but it is from {item.year or 'an unknown year'}")
+        for minutes in _MINUTES.findall(text):
+            if item.runtime_min is None or int(minutes) != item.runtime_min:
+                problems.append(f"says {minutes} minutes, but the runtime is {item.runtime_min or 'unknown'}")
+        for hours in _HOURS.findall(text):
+            if item.runtime_min is None or abs(float(hours) * 60 - item.runtime_min) > 30:
+                problems.append(f"says {hours} hours, but the runtime is {item.runtime_min or 'unknown'} minutes")
+        for value, scale_a, scale_b in _RATING.findall(text):
+            scale = int(scale_a or scale_b or 5)
+            if item.mean_rating is None or not item.n_ratings:
+                problems.append(f"gives a rating of {value}, but the sheet has none")
+            elif abs(float(value) - item.mean_rating * scale / 5) > 0.1 * scale / 5 + 1e-9:
+                problems.append(f"gives a rating of {value}/{scale}, but the mean rating is {item.mean_rating:.1f}/5")
+        return problems
+
+    def _check_people(self, text: str, item: Item, grounded: str, language: str) -> list[str]:
+        """Every person named must be one of the item's own people (or named in its plot or reasons)."""
+        own = [" ".join(_LATIN_WORD.findall(_fold(p))) for p in item.people]
+        grounded_folded = " ".join(_LATIN_WORD.findall(_fold(grounded)))
+        title_folded = " ".join(_LATIN_WORD.findall(_fold(display_title(item.title))))
+        problems = []
+        for m in _CAP_RUN.finditer(text):
+            words = m.group(0).split()
+            folded = [" ".join(_LATIN_WORD.findall(_fold(w))) for w in words]
+            covered = [False] * len(words)
+            for size in (3, 2):  # mark the words that form one of this item's people, or grounded text
+                for i in range(len(words) - size + 1):
+                    name = " ".join(folded[i : i + size])
+                    if any(name == p or (len(name) > 4 and name in p) for p in own) or (
+                        f" {name} " in f" {grounded_folded} " or f" {name} " in f" {title_folded} "
+                    ):
+                        covered[i : i + size] = [True] * size
+            for i in range(len(words) - 1):
+                if covered[i] or covered[i + 1]:
+                    continue
+                pair = f"{folded[i]} {folded[i + 1]}"
+                triple = f"{pair} {folded[i + 2]}" if i + 2 < len(words) else ""
+                known = pair in self.lexicon.people or (triple and triple in self.lexicon.people)
+                looks_like = folded[i] in self.lexicon.first_names and len(folded[i + 1]) >= 3
+                if known or looks_like:
+                    problems.append(f"names {words[i]} {words[i + 1]}, who is not on this film's sheet")
+                    covered[i : i + 2] = [True, True]
+        if language == "zh":
+            for m in _ZH_TRANSLIT_NAME.finditer(text):
+                problems.append(f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet")
+        return problems
+
+
+# ------------------------------------------------------------------------------------------------ streaming JSON
+class _NotesStreamParser:
+    """Reads `{"notes": ["...", "..."]}` as it streams and reports each string's text as it arrives."""
+
+    def __init__(self) -> None:
+        """Start before the array."""
+        self.state = "before_array"  # before_array -> between -> in_string -> between ... -> after
+        self.position = -1
+        self.current: list[str] = []
+        self.escape = ""  # a pending escape sequence ("\\", "\\u12")
+
+    def feed(self, chunk: str) -> list[tuple[str, int, str]]:
+        """Events for this chunk: ("delta", position, text) and ("end", position, full text)."""
+        events: list[tuple[str, int, str]] = []
+        delta: list[str] = []
+
+        def flush() -> None:
+            """Emit the text gathered in this chunk for the current string."""
+            if delta:
+                events.append(("delta", self.position, "".join(delta)))
+                delta.clear()
+
+        for ch in chunk:
+            if self.state == "before_array":
+                if ch == "[":
+                    self.state = "between"
+            elif self.state == "between":
+                if ch == '"':
+                    self.state = "in_string"
+                    self.position += 1
+                    self.current = []
+                elif ch == "]":
+                    self.state = "after"
+            elif self.state == "in_string":
+                if self.escape:
+                    self.escape += ch
+                    decoded = self._decode_escape()
+                    if decoded is not None:
+                        self.escape = ""
+                        delta.append(decoded)
+                        self.current.append(decoded)
+                elif ch == "\\":
+                    self.escape = "\\"
+                elif ch == '"':
+                    flush()
+                    events.append(("end", self.position, "".join(self.current)))
+                    self.state = "between"
+                else:
+                    delta.append(ch)
+                    self.current.append(ch)
+        if self.state == "in_string":
+            flush()
+        return events
+
+    def _decode_escape(self) -> str | None:
+        """The character of a complete escape sequence, or None while it is incomplete."""
+        seq = self.escape
+        if seq[1] == "u":
+            if len(seq) < 6:
+                return None
+            try:
+                return chr(int(seq[2:6], 16))
+            except ValueError:
+                return ""
+        return {"n": " ", "t": " ", "r": "", "b": "", "f": "", "/": "/", '"': '"', "\\": "\\"}.get(seq[1], seq[1])
+
+
+def _notes_schema(n: int, language: str) -> dict[str, Any]:
+    """JSON schema of the answer: exactly n notes, each a bounded string."""
+    max_len = MAX_NOTE_CHARS[language] + 40
+    return {
+        "type": "object",
+        "properties": {
+            "notes": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": max_len},
+                "minItems": n,
+                "maxItems": n,
+            }
+        },
+        "required": ["notes"],
+        "additionalProperties": False,
+    }
+
+
+def _stream_json_text(model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int):
+    """The raw text of a schema-constrained answer, piece by piece (LLMError on failure or timeout)."""
+    import inspect
+
+    from chatbot import llm
+
+    params = inspect.signature(llm.stream_text).parameters
+    if "schema" in params:  # the llm module's own schema-aware streaming
+        kwargs: dict[str, Any] = {"schema": schema}
+        if "max_tokens" in params:
+            kwargs["max_tokens"] = max_tokens
+        yield from llm.stream_text(model, messages, timeout_s, **kwargs)
+        return
+    # Older llm module: stream with the same per-backend options complete_json uses.
+    msgs = llm._as_messages(messages)
+    opts = llm._call_options(model, timeout_s, schema, max_tokens)
+    started = time.monotonic()
+    try:
+        for chunk in model.stream(msgs, **opts):
+            text = llm._text_of(chunk.content)
+            if text:
+                yield text
+            if time.monotonic() - started > timeout_s:
+                raise LLMError(f"the language model did not finish the notes within {timeout_s:.0f} s")
+    except TastebudError:
+        raise
+    except llm._backend_errors() as exc:
+        raise LLMError(f"the language model failed: {exc}") from exc
+
+
+# ------------------------------------------------------------------------------------------------ the copywriter
+@dataclass
+class _Draft:
+    """Working state of one item's note during a turn."""
+
+    request: NoteRequest
+    text: str = ""
+    done: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+class Copywriter:
+    """Writes the notes of a turn with one LLM call, checks them, retries the failed ones once, then templates."""
+
+    def __init__(
+        self,
+        llm: BaseChatModel | None,
+        lexicon: CatalogLexicon,
+        timeout_s: float = 60.0,
+        retry: bool = True,
+    ) -> None:
+        """llm=None writes template notes only (no model); timeout_s bounds all LLM calls of one turn together."""
+        self.llm = llm
+        self.lexicon = lexicon
+        self.checker = NoteChecker(lexicon)
+        self.timeout_s = timeout_s
+        self.retry = retry
+
+    @classmethod
+    def from_items(cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0) -> Copywriter:
+        """A copywriter checking against this catalog."""
+        return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s)
+
+    def write_notes(self, requests: Sequence[NoteRequest], language: str = "en") -> list[Note]:
+        """The final notes, in request order (the non-streaming form of `write_notes_stream`)."""
+        notes: dict[int, Note] = {}
+        for event in self.write_notes_stream(requests, language):
+            if isinstance(event, NoteDone):
+                notes[event.position] = event.note
+        return [notes[i] for i in range(len(requests))]
+
+    def write_notes_stream(self, requests: Sequence[NoteRequest], language: str = "en") -> Iterator[NoteEvent]:
+        """NoteDeltas while the LLM writes, then one NoteDone per item (the checked final note)."""
+        language = _language(language)
+        requests = [r if isinstance(r, NoteRequest) else NoteRequest(*r) for r in requests]
+        if not requests:
+            return
+        deadline = time.monotonic() + self.timeout_s
+        drafts = [_Draft(r) for r in requests]
+        finished: set[int] = set()
+        if self.llm is not None:
+            for event in self._draft_round(drafts, list(range(len(drafts))), language, deadline, stream=True):
+                yield event
+                if isinstance(event, NoteDone):
+                    finished.add(event.position)
+            failed = [i for i in range(len(drafts)) if i not in finished]
+            if failed and self.retry and deadline - time.monotonic() > 2.0:
+                for event in self._draft_round(drafts, failed, language, deadline, stream=False):
+                    yield event
+                    if isinstance(event, NoteDone):
+                        finished.add(event.position)
+        for i, draft in enumerate(drafts):
+            if i not in finished:
+                yield NoteDone(i, self._template(draft, language))
+
+    def _draft_round(
+        self, drafts: list[_Draft], positions: list[int], language: str, deadline: float, stream: bool
+    ) -> Iterator[NoteEvent]:
+        """One LLM call for the notes at `positions`; NoteDone for each one that passes the checks."""
+        from prompts import load_prompt
+
+        retry = not stream
+        sheets = [
+            {
+                "n": k + 1,
+                "title": display_title(drafts[i].request.item.title),
+                "facts": fact_sheet(drafts[i].request.item),
+                "reasons": [str(r) for r in drafts[i].request.reasons[:MAX_REASONS]],
+                "avoid": list(dict.fromkeys(drafts[i].problems))[:3],  # why the last draft was rejected
+            }
+            for k, i in enumerate(positions)
+        ]
+        messages = load_prompt("notes").render(sheets=sheets, language=language)
+        schema = _notes_schema(len(positions), language)
+        max_tokens = 24 + TOKENS_PER_NOTE[language] * len(positions)
+        timeout = max(deadline - time.monotonic(), 1.0)
+        parser = _NotesStreamParser()
+        raw: list[str] = []
+        ended: set[int] = set()
+        try:
+            for piece in _stream_json_text(self.llm, messages, schema, timeout, max_tokens):
+                raw.append(piece)
+                for kind, k, text in parser.feed(piece):
+                    if k >= len(positions):
+                        continue
+                    i = positions[k]
+                    if kind == "delta":
+                        if stream:
+                            yield NoteDelta(i, text)
+                        continue
+                    ended.add(k)
+                    outcome = self._accept(drafts[i], text, language, retry)
+                    if outcome is not None:
+                        yield NoteDone(i, outcome)
+        except LLMError as exc:
+            for k, i in enumerate(positions):
+                if k not in ended:
+                    drafts[i].problems.append(f"the language model failed: {exc}")
+            return
+        # The stream ended: notes the parser never saw finish (garbage, too few notes) count as failed.
+        full = "".join(raw)
+        try:
+            data = json.loads(full)
+            count_ok = isinstance(data, dict) and isinstance(data.get("notes"), list)
+        except json.JSONDecodeError:
+            count_ok = False
+        for k, i in enumerate(positions):
+            if k not in ended:
+                why = "the answer was not the expected JSON" if not count_ok else "no note was written for it"
+                drafts[i].problems.append(why)
+
+    def _accept(self, draft: _Draft, text: str, language: str, retry: bool) -> Note | None:
+        """The Note when the draft text passes the checks; else None, with the problems recorded."""
+        text = re.sub(r"\s+", " ", text).strip().strip('"').strip()
+        problems = self.checker.check(text, draft.request.item, language, draft.request.reasons)
+        if problems:
+            draft.problems.extend(problems)
+            return None
+        draft.text, draft.done = text, True
+        return Note(
+            item_id=draft.request.item.id,
+            text=text,
+            why=why_chips(draft.request.reasons),
+            source="llm-retry" if retry else "llm",
+            problems=tuple(draft.problems),
+        )
+
+    def _template(self, draft: _Draft, language: str) -> Note:
+        """The template note of a draft that never passed."""
+        item, reasons = draft.request.item, draft.request.reasons
+        return Note(
+            item_id=item.id,
+            text=template_note(item, reasons[:MAX_REASONS], language),
+            why=why_chips(reasons),
+            source="template",
+            problems=tuple(draft.problems),
+        )
+
+    def describe_item(self, item: Item, language: str = "en", with_llm: bool = False) -> str:
+        """The item's catalog facts written out, plus (with_llm) one checked LLM sentence about it."""
+        text = describe_item(item, language)
+        if not with_llm or self.llm is None:
+            return text
+        language = _language(language)
+        drafts = [_Draft(NoteRequest(item, ()))]
+        sentence = None
+        for event in self._draft_round(drafts, [0], language, time.monotonic() + self.timeout_s, stream=False):
+            if isinstance(event, NoteDone):
+                sentence = event.note.text
+        return f"{sentence}\n\n{text}" if sentence else text

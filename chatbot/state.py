@@ -1,0 +1,313 @@
+"""DialogueState: what the conversation has established so far, and its pure update from a TurnIntent.
+
+Rules of the update (one turn at a time, never mutating):
+- list slots (wishes, wanted/excluded genres, people, languages, countries) accumulate; a genre newly
+  wanted leaves the excluded list and vice versa ("no animation" after "animation please" drops it);
+- scalar slots (year and runtime bounds, age rating, place, weather, part of day, mood, occasion)
+  are replaced by a newer value: a refinement overrides;
+- companions are replaced when the person names who is watching again;
+- `reset` clears every slot and the shown lists but keeps what the person rejected or disliked
+  (rejected items never come back) and what they liked (their taste); slots stated in the same message
+  ("start over: something funny") apply to the fresh state;
+- `intent.cleared` names slots the person lifted ("any length is fine" clears the runtime bounds);
+- shown items are remembered per turn by `record_shown`; `filters_for` excludes every shown,
+  rejected and disliked id, so "more like the second one" never returns the second one itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from retrieval.types import AGE_RATINGS, Filters, TastebudError
+
+if TYPE_CHECKING:  # the intent type lives with the understanding code
+    from chatbot.understand import TurnIntent
+
+MAX_WISHES = 4  # soft wishes kept (newest last); older ones fall off so the query stays focused
+
+
+@dataclass(frozen=True)
+class ContextSlots:
+    """The person's situation as understood so far (all optional)."""
+
+    place: str | None = None  # canonical English city name ("Seattle"), resolved by the gazetteer
+    place_said: str | None = None  # the words the person used ("西雅图", "seattle")
+    country_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    timezone: str | None = None
+    unknown_place: str | None = None  # a place the person named that the gazetteer does not know
+    weather: str | None = None  # clear, cloudy, rain, snow, storm, fog, hot, cold
+    weather_source: str | None = None  # "stated" (the person said it) or "live" (a weather service)
+    temperature_c: float | None = None
+    part_of_day: str | None = None  # morning, afternoon, evening, late night
+    companions: tuple[str, ...] = ()  # alone, partner, kids, family, friends, colleagues
+    mood: str | None = None
+    occasion: str | None = None
+
+
+@dataclass(frozen=True)
+class DialogueState:
+    """Accumulated slots of one conversation; a new value comes only from `update` and friends."""
+
+    wishes: tuple[str, ...] = ()  # English soft wishes, the retrieval query text
+    genres: tuple[str, ...] = ()  # wanted (any of), MovieLens genre names
+    genres_excluded: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    max_age_rating: str | None = None
+    languages: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    context: ContextSlots = field(default_factory=ContextSlots)
+    seed_ids: tuple[str, ...] = ()  # items the person wants "more like" (mentioned or referenced)
+    focus_id: str | None = None  # the item talked about last ("tell me more about it", "I've seen it")
+    liked_ids: tuple[str, ...] = ()
+    disliked_ids: tuple[str, ...] = ()
+    rejected_ids: tuple[str, ...] = ()  # never shown again (disliked, seen, "not that one")
+    shown: tuple[tuple[str, ...], ...] = ()  # item ids shown, one ordered tuple per answering turn
+    language: str = "en"  # language of the person's latest message: en, zh, other
+    turn: int = 0
+    last_intent: str | None = None
+
+    @property
+    def last_shown(self) -> tuple[str, ...]:
+        """The ids of the most recent list shown to the person (empty before the first answer)."""
+        return self.shown[-1] if self.shown else ()
+
+    @property
+    def all_shown(self) -> frozenset[str]:
+        """Every id shown so far in this conversation."""
+        return frozenset(i for turn in self.shown for i in turn)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (lists instead of tuples)."""
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DialogueState:
+        """Rebuild from `to_dict` output; unknown keys are an error (a session file from elsewhere)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise TastebudError(f"saved dialogue state has unknown fields: {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "context":
+                ctx_known = {g.name for g in fields(ContextSlots)}
+                bad = set(value or {}) - ctx_known
+                if bad:
+                    raise TastebudError(f"saved dialogue context has unknown fields: {', '.join(sorted(bad))}")
+                ctx = dict(value or {})
+                ctx["companions"] = tuple(ctx.get("companions") or ())
+                value = ContextSlots(**ctx)
+            elif f.name == "shown":
+                value = tuple(tuple(t) for t in value or ())
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Tuples to lists, recursively."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _merge(old: tuple[str, ...], new: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Old values then new ones, without duplicates, order kept."""
+    out = list(old)
+    for value in new:
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
+def _without(values: tuple[str, ...], drop: list[str] | tuple[str, ...] | frozenset[str]) -> tuple[str, ...]:
+    """The values not in `drop`."""
+    return tuple(v for v in values if v not in drop)
+
+
+def reset(state: DialogueState) -> DialogueState:
+    """A fresh start that keeps only the person's taste (liked) and what must never come back."""
+    return DialogueState(
+        liked_ids=state.liked_ids,
+        disliked_ids=state.disliked_ids,
+        rejected_ids=state.rejected_ids,
+        language=state.language,
+        turn=state.turn,
+        last_intent=state.last_intent,
+    )
+
+
+def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
+    """The state after this turn's intent: accumulate lists, override scalars, reset on request."""
+    base = reset(state) if intent.intent == "reset" else state
+    language = intent.language if intent.language != "other" or not state.turn else state.language
+    new = replace(base, turn=state.turn + 1, last_intent=intent.intent, language=language)
+    for name in intent.cleared:
+        new = remove_slot(new, name)
+
+    # genres: a newly wanted genre leaves the excluded list, a newly excluded one leaves the wanted list
+    excluded = _merge(_without(new.genres_excluded, intent.genres), intent.genres_excluded)
+    wanted = _merge(_without(new.genres, intent.genres_excluded), intent.genres)
+    wanted = _without(wanted, intent.genres_excluded)
+    wishes = _merge(new.wishes, [w for w in intent.wishes if w.strip()])[-MAX_WISHES:]
+
+    scalars: dict[str, Any] = {}
+    for name in ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating"):
+        value = getattr(intent, name)
+        if value is not None:
+            scalars[name] = value
+    # a bound that now contradicts the other side is dropped (a newer "older than 1990" beats year_min 2000)
+    lo_hi = [("year_min", "year_max"), ("runtime_min", "runtime_max")]
+    for lo, hi in lo_hi:
+        lo_v = scalars.get(lo, getattr(new, lo))
+        hi_v = scalars.get(hi, getattr(new, hi))
+        if lo_v is not None and hi_v is not None and lo_v > hi_v:
+            if lo in scalars:
+                scalars[hi] = None
+            else:
+                scalars[lo] = None
+
+    ctx = _update_context(new.context, intent)
+
+    liked = _merge(_without(new.liked_ids, intent.disliked_ids), intent.liked_ids)
+    disliked = _merge(_without(new.disliked_ids, intent.liked_ids), intent.disliked_ids)
+    rejected = _merge(new.rejected_ids, list(intent.disliked_ids) + list(intent.rejected_ids))
+    rejected = _without(rejected, intent.liked_ids)
+
+    seeds = new.seed_ids
+    if intent.intent == "more_like" and (intent.referenced_ids or intent.mentioned_ids):
+        seeds = tuple(intent.referenced_ids) + tuple(i for i in intent.mentioned_ids if i not in intent.referenced_ids)
+    elif intent.mentioned_ids and intent.intent == "recommend":
+        seeds = tuple(intent.mentioned_ids)
+    talked_about = list(intent.referenced_ids) + list(intent.mentioned_ids)
+    focus = talked_about[0] if len(talked_about) == 1 else new.focus_id
+
+    return replace(
+        new,
+        wishes=wishes,
+        genres=wanted,
+        genres_excluded=excluded,
+        people=_merge(new.people, intent.people),
+        languages=_merge(new.languages, intent.languages),
+        countries=_merge(new.countries, intent.countries),
+        context=ctx,
+        seed_ids=seeds,
+        focus_id=focus,
+        liked_ids=liked,
+        disliked_ids=disliked,
+        rejected_ids=rejected,
+        **scalars,
+    )
+
+
+def _update_context(ctx: ContextSlots, intent: TurnIntent) -> ContextSlots:
+    """Context slots after this turn: a newly stated value replaces the old one."""
+    changes: dict[str, Any] = {}
+    if intent.place is not None:
+        p = intent.place
+        changes.update(
+            place=p.name, place_said=p.said, country_code=p.country_code, lat=p.lat, lon=p.lon,
+            timezone=p.timezone, unknown_place=None,
+        )
+        if ctx.place != p.name and ctx.weather_source == "live":
+            changes.update(weather=None, weather_source=None, temperature_c=None)  # live weather was for elsewhere
+    elif intent.unknown_place:
+        changes.update(
+            place=None, place_said=None, country_code=None, lat=None, lon=None, timezone=None,
+            unknown_place=intent.unknown_place,
+        )
+        if ctx.weather_source == "live":
+            changes.update(weather=None, weather_source=None, temperature_c=None)
+    if intent.weather is not None:
+        changes.update(weather=intent.weather, weather_source="stated", temperature_c=None)
+    if intent.part_of_day is not None:
+        changes["part_of_day"] = intent.part_of_day
+    if intent.companions:
+        changes["companions"] = tuple(intent.companions)
+    if intent.mood is not None:
+        changes["mood"] = intent.mood
+    if intent.occasion is not None:
+        changes["occasion"] = intent.occasion
+    return replace(ctx, **changes) if changes else ctx
+
+
+def set_live_weather(state: DialogueState, condition: str, temperature_c: float | None) -> DialogueState:
+    """Record weather from a live service, unless the person stated the weather (what they say wins)."""
+    if state.context.weather_source == "stated":
+        return state
+    ctx = replace(state.context, weather=condition, weather_source="live", temperature_c=temperature_c)
+    return replace(state, context=ctx)
+
+
+def record_shown(state: DialogueState, ids: list[str] | tuple[str, ...]) -> DialogueState:
+    """Remember the ordered list of item ids shown in this turn (references like "the second one" use it)."""
+    if not ids:
+        return state
+    return replace(state, shown=state.shown + (tuple(ids),))
+
+
+# slot names the UI can drop one value of, or clear (scalar slots take value=None)
+_LIST_SLOTS = ("wishes", "genres", "genres_excluded", "people", "languages", "countries",
+               "liked_ids", "disliked_ids", "seed_ids")
+_SCALAR_SLOTS = ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating", "focus_id")
+_CONTEXT_SCALARS = ("weather", "part_of_day", "mood", "occasion")
+REMOVABLE_SLOTS: tuple[str, ...] = _LIST_SLOTS + _SCALAR_SLOTS + _CONTEXT_SCALARS + ("place", "companions", "year", "runtime")
+
+
+def remove_slot(state: DialogueState, name: str, value: str | None = None) -> DialogueState:
+    """Drop one value of a slot (the UI's "drop kids" button), or clear it when `value` is None."""
+    if name in _LIST_SLOTS:
+        current = getattr(state, name)
+        return replace(state, **{name: () if value is None else _without(current, [value])})
+    if name in _SCALAR_SLOTS:
+        return replace(state, **{name: None})
+    if name == "year":
+        return replace(state, year_min=None, year_max=None)
+    if name == "runtime":
+        return replace(state, runtime_min=None, runtime_max=None)
+    if name == "companions":
+        current = state.context.companions
+        return replace(state, context=replace(state.context, companions=() if value is None else _without(current, [value])))
+    if name == "place":
+        ctx = replace(state.context, place=None, place_said=None, country_code=None, lat=None, lon=None,
+                      timezone=None, unknown_place=None)
+        if ctx.weather_source == "live":
+            ctx = replace(ctx, weather=None, weather_source=None, temperature_c=None)
+        return replace(state, context=ctx)
+    if name == "weather":
+        return replace(state, context=replace(state.context, weather=None, weather_source=None, temperature_c=None))
+    if name in _CONTEXT_SCALARS:
+        return replace(state, context=replace(state.context, **{name: None}))
+    raise TastebudError(f"unknown slot {name!r}; slots that can be removed: {', '.join(REMOVABLE_SLOTS)}")
+
+
+def filters_for(state: DialogueState) -> Filters:
+    """The hard filters for a new recommendation: every slot constraint, minus all shown/rejected/disliked ids."""
+    exclude = state.all_shown | frozenset(state.rejected_ids) | frozenset(state.disliked_ids) | frozenset(state.seed_ids)
+    age = state.max_age_rating if state.max_age_rating in AGE_RATINGS else None
+    return Filters(
+        genres_any=state.genres,
+        genres_none=state.genres_excluded,
+        year_min=state.year_min,
+        year_max=state.year_max,
+        runtime_min=state.runtime_min,
+        runtime_max=state.runtime_max,
+        max_age_rating=age,
+        languages=state.languages,
+        countries=state.countries,
+        people=state.people,
+        exclude_ids=exclude,
+    )

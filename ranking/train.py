@@ -1,0 +1,277 @@
+"""Training the interest model: windows over each person's signed history, full softmax, early stopping.
+
+`fit_interest_model` trains on a Split's training part and early-stops on validation NDCG@10 (full ranking,
+history excluded). `train_interest_model` is what `tastebud train` and `tastebud setup` call: it reads the data
+dir's interactions, trains, and writes `model/interest.pt` with the catalog hash and config.
+`InterestRecommender` wraps the model in the baselines' Recommender protocol for the evaluation.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ranking.data import LIKED, NEUTRAL, History, Split, item_popularity, leave_last_out, load_interactions
+from ranking.metrics import mask_excluded, ndcg, target_ranks
+from ranking.model import (
+    CHECKPOINT, SIGN_CODES, InterestConfig, _torch, batch_histories, build_interest_model, read_catalog_hash,
+    save_checkpoint,
+)
+from retrieval.types import Item, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+EmbedTexts = Callable[[list[str]], np.ndarray]  # texts -> (N, 384) normalised vectors
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did."""
+
+    checkpoint: Path | None
+    best_epoch: int
+    epochs_run: int
+    valid_ndcg10: float
+    seconds: float
+    n_users: int
+    n_items: int
+    history: tuple[tuple[int, float, float], ...] = ()  # (epoch, mean loss, validation NDCG@10)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def describe_taste(titles: Sequence[str], genres: Sequence[str]) -> str:
+    """A profile written as words only (no ids): favourite genres and a few liked titles, as one sentence."""
+    parts = []
+    if genres:
+        g = list(genres)
+        parts.append("I love " + (", ".join(g[:-1]) + " and " + g[-1] if len(g) > 1 else g[0]) + " movies")
+    if titles:
+        t = list(titles)
+        liked = ", ".join(t[:-1]) + " and " + t[-1] if len(t) > 1 else t[0]
+        parts.append(("like " if parts else "I liked ") + liked)
+    return (", ".join(parts) + ".") if parts else ""
+
+
+def taste_sentence(liked: Sequence[int], items: Sequence[Item], n_titles: int = 3, n_genres: int = 3) -> str:
+    """The words-only profile of liked item indices (oldest first): top genres overall + the latest titles."""
+    counts = Counter(g for i in liked for g in items[i].genres)
+    genres = [g for g, _ in counts.most_common(n_genres)]
+    titles = []
+    for i in list(liked)[-n_titles:]:
+        it = items[i]
+        titles.append(f"{it.title} ({it.year})" if it.year else it.title)
+    return describe_taste(titles, genres)
+
+
+def _windows(seq: History, max_len: int, shift: int, n_items: int, neutral_weight: float):
+    """Training windows over one history: (items, signs, targets, weights) arrays, targets one step ahead."""
+    n = len(seq.items)
+    if n == 0:
+        return []
+    ends = sorted({n, *range(n - shift, 0, -max_len)})
+    weights_of = np.where(seq.signs == LIKED, 1.0, np.where(seq.signs == NEUTRAL, neutral_weight, 0.0))
+    out = []
+    for e in ends:
+        s = max(0, e - max_len)
+        items = seq.items[s:e]
+        signs = seq.signs[s:e]
+        tgt = np.full(len(items) + 1, n_items, dtype=np.int64)  # (m+1,) target after each prefix
+        w = np.zeros(len(items) + 1, dtype=np.float32)
+        upto = min(e + 1, n)
+        tgt[: upto - s] = seq.items[s:upto]
+        w[: upto - s] = weights_of[s:upto]
+        if w.sum() > 0:
+            out.append((items, signs, tgt, w))
+    return out
+
+
+def _text_examples(sequences: Sequence[History], items: Sequence[Item] | None, embed_texts: EmbedTexts | None,
+                   per_user: int, rng: np.random.Generator, progress: bool):
+    """Synthetic 'what I said' examples: (text vectors (M, C), targets (M,), owner (M,) sequence index)."""
+    if embed_texts is None or items is None or per_user <= 0:
+        return np.zeros((0, 384), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    texts, targets, owners = [], [], []
+    for u, seq in enumerate(sequences):
+        liked = seq.liked
+        if len(liked) < 4:
+            continue
+        for j in rng.choice(np.arange(3, len(liked)), size=min(per_user, len(liked) - 3), replace=False):
+            texts.append(taste_sentence(liked[:j], items))
+            targets.append(int(liked[j]))
+            owners.append(u)
+    if not texts:
+        return np.zeros((0, 384), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    vecs = np.asarray(embed_texts(texts), dtype=np.float32)
+    return vecs, np.asarray(targets, np.int64), np.asarray(owners, np.int64)
+
+
+def _collate(examples: list[tuple], n_items: int, content_dim: int):
+    """Pad examples (items, signs, targets, weights, text or None) into model tensors."""
+    torch = _torch()
+    b = len(examples)
+    length = max([len(e[0]) for e in examples] + [1])
+    items = np.full((b, length), n_items, np.int64)  # (B, L)
+    signs = np.zeros((b, length), np.int64)
+    targets = np.full((b, length + 1), n_items, np.int64)  # (B, L+1)
+    weights = np.zeros((b, length + 1), np.float32)
+    text = np.zeros((b, content_dim), np.float32)
+    has_text = np.zeros(b, bool)
+    for r, (it, sg, tg, w, tv) in enumerate(examples):
+        items[r, : len(it)] = it
+        signs[r, : len(sg)] = [SIGN_CODES[int(s)] for s in sg]
+        targets[r, : len(tg)] = tg
+        weights[r, : len(w)] = w
+        if tv is not None:
+            text[r] = tv
+            has_text[r] = True
+    return tuple(torch.from_numpy(a) for a in (items, signs, text, has_text, targets, weights))
+
+
+def score_histories(model: Any, histories: Sequence[History], batch: int = 256) -> np.ndarray:
+    """(B, N) scores of every item for each history with a trained model (eval mode, no gradients)."""
+    torch = _torch()
+    cfg = model.config
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(histories), batch):
+            tensors = batch_histories(histories[s: s + batch], cfg.n_items, cfg.max_len, cfg.content_dim)
+            out.append(model.score_all(*tensors).numpy())
+    return np.concatenate(out, axis=0) if out else np.zeros((0, cfg.n_items), np.float32)
+
+
+def validation_ndcg(model: Any, histories: Sequence[History], targets: np.ndarray) -> float:
+    """NDCG@10 of the held-out items with each history excluded from the ranking."""
+    scores = score_histories(model, histories)
+    scores = mask_excluded(scores, [h.items for h in histories])
+    return ndcg(target_ranks(scores, targets), 10)
+
+
+def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[Item] | None = None,
+                       embed_texts: EmbedTexts | None = None, config: InterestConfig | None = None,
+                       progress: bool = True, time_limit_s: float = 540.0) -> tuple[Any, TrainReport]:
+    """Train on `split.train`, early-stop on validation NDCG@10; returns the best model and a report."""
+    from ranking.data import train_sequences
+
+    torch = _torch()
+    from tqdm.auto import tqdm
+
+    start = time.monotonic()
+    cfg = copy.deepcopy(config) if config else InterestConfig()
+    cfg.n_items = split.n_items
+    cfg.content_dim = int(np.asarray(item_vectors).shape[1])
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_interest_model(cfg, item_vectors)
+    sequences = train_sequences(split)
+    text_vecs, text_targets, text_owner = _text_examples(
+        sequences, items, embed_texts, cfg.text_examples_per_user, rng, progress)
+    owner_texts: dict[int, list[int]] = {}
+    for m, u in enumerate(text_owner):
+        owner_texts.setdefault(int(u), []).append(m)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best, best_epoch, best_state, bad, history = -1.0, 0, None, 0, []
+    bar = tqdm(range(1, cfg.epochs + 1), desc="training interest model", unit="epoch", disable=not progress)
+    epoch = 0
+    for epoch in bar:
+        model.train()
+        examples: list[tuple] = []
+        for u, seq in enumerate(sequences):
+            shift = int(rng.integers(0, cfg.max_len))
+            for win in _windows(seq, cfg.max_len, shift, cfg.n_items, cfg.neutral_weight):
+                tv = None
+                if owner_texts.get(u) and rng.random() < cfg.text_prefix_share:
+                    tv = text_vecs[int(rng.choice(owner_texts[u]))]
+                examples.append((*win, tv))
+        for m in range(len(text_targets)):  # text-only examples: the prefix alone predicts a liked item
+            examples.append((np.zeros(0, np.int64), np.zeros(0, np.int8), np.array([text_targets[m]]),
+                             np.array([1.0], np.float32), text_vecs[m]))
+        order = rng.permutation(len(examples))
+        losses = []
+        for s in range(0, len(order), cfg.batch_size):
+            batch = _collate([examples[i] for i in order[s: s + cfg.batch_size]], cfg.n_items, cfg.content_dim)
+            loss = model.loss(*batch)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(float(loss.detach()))
+        score = float("nan")
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            score = validation_ndcg(model, split.valid_histories, split.valid_targets)
+            if score > best:
+                best, best_epoch, bad = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad += 1
+        history.append((epoch, float(np.mean(losses)) if losses else 0.0, score))
+        bar.set_postfix(loss=f"{history[-1][1]:.3f}", ndcg10=f"{score:.4f}", best=f"{best:.4f}@{best_epoch}")
+        if bad >= cfg.patience:
+            break
+        if time.monotonic() - start > time_limit_s:
+            log.warning("training stopped at its time limit (%.0f s) after epoch %d", time_limit_s, epoch)
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    report = TrainReport(None, best_epoch, epoch, best, time.monotonic() - start, len(split.users),
+                         split.n_items, tuple(history), dict(split.dropped))
+    return model, report
+
+
+def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: np.ndarray,
+                         embed_texts: EmbedTexts | None, items: Sequence[Item] | None = None,
+                         config: InterestConfig | None = None, progress: bool = True) -> TrainReport:
+    """`tastebud train`: fit on the data dir's interactions (catalog order = item_ids) and save model/interest.pt.
+
+    `items` (aligned with item_ids) supply titles/genres for the synthetic text profiles; without them (or
+    without `embed_texts`) the text pathway is not trained.
+    """
+    import pandas as pd  # noqa: F401  (load_interactions needs it; fail early and clearly)
+
+    item_ids = list(item_ids)
+    vectors = np.asarray(item_vectors, dtype=np.float32)
+    if vectors.shape[0] != len(item_ids):
+        raise ModelUnavailable(f"{len(item_ids)} item ids but {vectors.shape[0]} item vectors; rebuild the index")
+    df = load_interactions(Path(data_dir))
+    split = leave_last_out(df, item_ids)
+    if len(split.users) < 2:
+        raise ModelUnavailable("too few people with three or more liked items to train the interest model")
+    model, report = fit_interest_model(split, vectors, items, embed_texts, config, progress)
+    path = Path(data_dir) / CHECKPOINT
+    save_checkpoint(path, model, item_ids, item_popularity(split), read_catalog_hash(Path(data_dir)),
+                    extra={"valid_ndcg10": report.valid_ndcg10, "best_epoch": report.best_epoch,
+                           "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    return TrainReport(path, *list(asdict(report).values())[1:])
+
+
+class InterestRecommender:
+    """The interest model behind the baselines' Recommender protocol (for the evaluation)."""
+
+    name = "interest"
+
+    def __init__(self, items: Sequence[Item] | None = None, embed_texts: EmbedTexts | None = None,
+                 config: InterestConfig | None = None, progress: bool = True) -> None:
+        self.items = items  # item metadata aligned with the split's item index (for text profiles)
+        self.embed_texts = embed_texts  # batch text embedder, MiniLM in production
+        self.config = config
+        self.progress = progress
+        self.report: TrainReport | None = None
+
+    def fit(self, split: Split, item_vectors: np.ndarray) -> None:
+        """Train on the split (early stopping on its validation part)."""
+        self.model, self.report = fit_interest_model(split, item_vectors, self.items, self.embed_texts,
+                                                     self.config, self.progress)
+
+    def score(self, histories: Sequence[History]) -> np.ndarray:
+        """(B, N) scores from the trained model."""
+        return score_histories(self.model, list(histories))

@@ -1,0 +1,348 @@
+"""Exact filters: `Filters` and Chroma-style `where` expressions, checked in Python and pre-filtered in Chroma.
+
+The `where` language (the one `tastebud search --where` takes):
+
+- A field condition is `{"field": value}` (same as `$eq`) or `{"field": {"$op": value}}`; several keys in one
+  object, or several operators on one field, all have to hold. `$and` / `$or` take a non-empty list of
+  expressions.
+- Fields: every `Item` field in `retrieval.types.FILTER_FIELDS`. List fields (genres, directors, cast, writers,
+  languages, countries, and the virtual `people` = directors + cast + writers) are sets.
+- Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains`.
+  - On list fields: `$in` = some element is in the given set, `$nin` = no element is, `$contains` and `$eq` =
+    the list holds the value, `$ne` = it does not. Ordering operators are not allowed.
+  - On numbers (year, runtime_min, n_ratings, mean_rating): every operator but `$contains`.
+  - On age_rating, ordering follows G < PG < PG-13 < R < NC-17; a rating outside that scale never passes an
+    ordering test.
+  - On title, `$contains` is a substring test.
+- Missing values: on a null scalar (or an empty list) every operator but `$ne` and `$nin` is false.
+- Strings compare case-insensitively everywhere except `id` (ids are exact).
+
+`item_matches*` are the exact semantics; `chroma_where` translates what it can into a Chroma pre-filter that
+admits at least every matching item (callers always post-filter with the exact check).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from retrieval.types import AGE_RATINGS, FILTER_FIELDS, LIST_FIELDS, FilterError, Filters, Item
+
+NUMERIC_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating")
+INT_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings")
+STRING_FIELDS: tuple[str, ...] = ("id", "title", "age_rating")
+SET_FIELDS: tuple[str, ...] = LIST_FIELDS + ("people",)
+OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains")
+ORDER_OPS: tuple[str, ...] = ("$gt", "$gte", "$lt", "$lte")
+LOGICAL: tuple[str, ...] = ("$and", "$or")
+_AGE_RANK = {r.lower(): n for n, r in enumerate(AGE_RATINGS)}
+
+# Metadata stored in Chroma for pre-filtering: missing scalars get a sentinel so `$ne`/`$nin` keep them.
+MISSING_NUMBER = -999_999
+MISSING_STRING = ""
+CHROMA_SCALAR_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating", "age_rating")
+CHROMA_LIST_FIELDS: tuple[str, ...] = ("genres", "languages", "countries", "people")
+
+Row = dict[str, Any]
+Predicate = Callable[[Row], bool]
+
+
+def _valid_fields() -> str:
+    """The valid field names, for error messages."""
+    return ", ".join(FILTER_FIELDS)
+
+
+def _check_value(field: str, op: str, value: Any, path: str) -> Any:
+    """Validate one operand for a field and operator; return it normalised (lower-cased strings)."""
+    if op in ("$in", "$nin"):
+        if not isinstance(value, list) or not value:
+            raise FilterError(f"{path}: {op} needs a non-empty list of values, got {json.dumps(value)}")
+        return [_check_value(field, "$eq", v, path) for v in value]
+    if field in NUMERIC_FIELDS:
+        if op == "$contains":
+            raise FilterError(f"{path}: $contains does not apply to the number field {field!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise FilterError(f"{path}: {field!r} is a number, got {json.dumps(value)}")
+        if field in INT_FIELDS and isinstance(value, float) and op in ("$eq", "$ne") and not value.is_integer():
+            raise FilterError(f"{path}: {field!r} is a whole number, got {value}")
+        return value
+    if not isinstance(value, str):
+        raise FilterError(f"{path}: {field!r} takes text, got {json.dumps(value)}")
+    if field in SET_FIELDS and op in ORDER_OPS:
+        raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
+    if field == "age_rating" and op in ORDER_OPS and value.lower() not in _AGE_RANK:
+        raise FilterError(f"{path}: {op} on age_rating needs one of {', '.join(AGE_RATINGS)}, got {value!r}")
+    if field in ("id",) and op in ORDER_OPS + ("$contains",):
+        raise FilterError(f"{path}: {op} does not apply to {field!r}")
+    if field == "title" and op in ORDER_OPS:
+        raise FilterError(f"{path}: {op} does not apply to {field!r}")
+    return value if field == "id" else value.lower()
+
+
+def _normalise(expr: Any, path: str) -> dict[str, Any]:
+    """Validate an expression and return it in canonical form: one key per object, explicit operators."""
+    if not isinstance(expr, dict):
+        raise FilterError(f"{path or 'where'}: expected an object like {{\"year\": {{\"$gte\": 2000}}}}, "
+                          f"got {json.dumps(expr)}")
+    if not expr:
+        raise FilterError(f"{path or 'where'}: empty filter object")
+    parts: list[dict[str, Any]] = []
+    for key, value in expr.items():
+        here = f"{path}.{key}" if path else key
+        if key in LOGICAL:
+            if not isinstance(value, list) or not value:
+                raise FilterError(f"{here}: needs a non-empty list of filter objects")
+            parts.append({key: [_normalise(v, f"{here}[{i}]") for i, v in enumerate(value)]})
+        elif key.startswith("$"):
+            raise FilterError(f"{here}: unknown operator {key!r} here (only $and / $or combine filters; "
+                              f"field operators are {', '.join(OPERATORS)})")
+        elif key not in FILTER_FIELDS:
+            raise FilterError(f"unknown field {key!r}; valid fields are: {_valid_fields()}")
+        elif isinstance(value, dict):
+            if not value:
+                raise FilterError(f"{here}: empty operator object")
+            for op, operand in value.items():
+                if op not in OPERATORS:
+                    raise FilterError(f"{here}: unknown operator {op!r}; valid operators are {', '.join(OPERATORS)}")
+                parts.append({key: {op: _check_value(key, op, operand, f"{here}.{op}")}})
+        else:
+            parts.append({key: {"$eq": _check_value(key, "$eq", value, here)}})
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def parse_where(text_or_dict: str | dict[str, Any]) -> dict[str, Any]:
+    """Parse and validate a `where` expression (JSON text or dict); FilterError says what is wrong and where."""
+    if isinstance(text_or_dict, str):
+        try:
+            data = json.loads(text_or_dict)
+        except json.JSONDecodeError as exc:
+            raise FilterError(f"the filter is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+                              f" (example: '{{\"year\": {{\"$gte\": 2000}}}}')") from None
+    else:
+        data = text_or_dict
+    return _normalise(data, "")
+
+
+# ---------------------------------------------------------------- exact matching
+def item_row(item: Item) -> Row:
+    """The view of an item that predicates read: lower-cased strings, list fields as sets."""
+    row: Row = {
+        "id": item.id,
+        "title": item.title.lower(),
+        "year": item.year,
+        "runtime_min": item.runtime_min,
+        "age_rating": item.age_rating.lower() if item.age_rating else None,
+        "n_ratings": item.n_ratings,
+        "mean_rating": item.mean_rating,
+    }
+    for name in LIST_FIELDS:
+        row[name] = frozenset(v.lower() for v in getattr(item, name))
+    row["people"] = row["directors"] | row["cast"] | row["writers"]
+    return row
+
+
+def _compare(op: str, field: str, have: Any, want: Any) -> bool:
+    """One scalar comparison for a present value."""
+    if field == "age_rating" and op in ORDER_OPS:
+        rank = _AGE_RANK.get(have)
+        if rank is None:
+            return False
+        have, want = rank, _AGE_RANK[want]
+    if op == "$eq":
+        return have == want
+    if op == "$ne":
+        return have != want
+    if op == "$gt":
+        return have > want
+    if op == "$gte":
+        return have >= want
+    if op == "$lt":
+        return have < want
+    if op == "$lte":
+        return have <= want
+    if op == "$in":
+        return have in want
+    if op == "$nin":
+        return have not in want
+    return isinstance(have, str) and want in have  # $contains on title / age_rating: substring
+
+
+def _field_predicate(field: str, op: str, want: Any) -> Predicate:
+    """A predicate for one `{field: {op: value}}` condition, with the null semantics of the module docstring."""
+    negative = op in ("$ne", "$nin")
+    if field in SET_FIELDS:
+        if op in ("$eq", "$contains"):
+            return lambda row: want in row[field]
+        if op == "$ne":
+            return lambda row: want not in row[field]
+        wanted = frozenset(want)
+        if op == "$in":
+            return lambda row: not row[field].isdisjoint(wanted)
+        return lambda row: row[field].isdisjoint(wanted)  # $nin
+    if op in ("$in", "$nin"):
+        want = frozenset(want)
+
+    def check(row: Row) -> bool:
+        have = row[field]
+        if have is None:
+            return negative
+        return _compare(op, field, have, want)
+
+    return check
+
+
+def compile_where(where: dict[str, Any]) -> Predicate:
+    """Compile a canonical (parsed) expression into a predicate over `item_row` rows."""
+    (key, value), = where.items()
+    if key == "$and":
+        preds = [compile_where(w) for w in value]
+        return lambda row: all(p(row) for p in preds)
+    if key == "$or":
+        preds = [compile_where(w) for w in value]
+        return lambda row: any(p(row) for p in preds)
+    (op, operand), = value.items()
+    return _field_predicate(key, op, operand)
+
+
+def filters_to_where(filters: Filters) -> dict[str, Any] | None:
+    """The canonical `where` expression equivalent to a `Filters` (None when it constrains nothing)."""
+    parts: list[dict[str, Any]] = []
+    if filters.genres_any:
+        parts.append({"genres": {"$in": list(filters.genres_any)}})
+    if filters.genres_none:
+        parts.append({"genres": {"$nin": list(filters.genres_none)}})
+    if filters.year_min is not None:
+        parts.append({"year": {"$gte": filters.year_min}})
+    if filters.year_max is not None:
+        parts.append({"year": {"$lte": filters.year_max}})
+    if filters.runtime_min is not None:
+        parts.append({"runtime_min": {"$gte": filters.runtime_min}})
+    if filters.runtime_max is not None:
+        parts.append({"runtime_min": {"$lte": filters.runtime_max}})
+    if filters.max_age_rating is not None:
+        parts.append({"age_rating": {"$lte": filters.max_age_rating}})
+    if filters.languages:
+        parts.append({"languages": {"$in": list(filters.languages)}})
+    if filters.countries:
+        parts.append({"countries": {"$in": list(filters.countries)}})
+    if filters.people:
+        parts.append({"people": {"$in": list(filters.people)}})
+    if filters.exclude_ids:
+        parts.append({"id": {"$nin": sorted(filters.exclude_ids)}})
+    if filters.where:
+        parts.append(filters.where)
+    if not parts:
+        return None
+    return parse_where(parts[0] if len(parts) == 1 else {"$and": parts})
+
+
+@dataclass(frozen=True)
+class CompiledFilters:
+    """A `Filters` turned into an exact predicate plus the Chroma pre-filter that narrows the search."""
+
+    where: dict[str, Any] | None  # canonical expression, None = everything passes
+    predicate: Predicate
+    chroma: dict[str, Any] | None  # Chroma `where`, None = no pre-filter
+
+    def matches(self, row: Row) -> bool:
+        """True when the row passes every constraint."""
+        return self.predicate(row)
+
+
+def compile_filters(filters: Filters) -> CompiledFilters:
+    """Validate a `Filters` and compile it (FilterError on a bad `where` or an unknown age rating)."""
+    if filters.max_age_rating is not None and filters.max_age_rating.lower() not in _AGE_RANK:
+        raise FilterError(f"unknown age rating {filters.max_age_rating!r}; use one of {', '.join(AGE_RATINGS)}")
+    where = filters_to_where(filters)
+    if where is None:
+        return CompiledFilters(None, lambda row: True, None)
+    return CompiledFilters(where, compile_where(where), chroma_where(where))
+
+
+def item_matches(item: Item, filters: Filters) -> bool:
+    """True when the item satisfies every constraint in `filters` (exact, case-insensitive strings)."""
+    return compile_filters(filters).matches(item_row(item))
+
+
+@lru_cache(maxsize=256)
+def _compiled_from_json(text: str) -> Predicate:
+    """Compile a where expression given as canonical JSON (cached)."""
+    return compile_where(parse_where(text))
+
+
+def item_matches_where(item: Item, where: str | dict[str, Any]) -> bool:
+    """True when the item satisfies a `where` expression (the semantics of `tastebud search --where`)."""
+    text = where if isinstance(where, str) else json.dumps(where, sort_keys=True)
+    return _compiled_from_json(text)(item_row(item))
+
+
+# ---------------------------------------------------------------- Chroma pre-filter
+def chroma_metadata(item: Item) -> dict[str, Any]:
+    """The metadata stored with an item's vector: pre-filterable fields, lower-cased, sentinels for missing."""
+    row = item_row(item)
+    meta: dict[str, Any] = {}
+    for name in CHROMA_SCALAR_FIELDS:
+        value = row[name]
+        if value is None:
+            value = MISSING_STRING if name == "age_rating" else MISSING_NUMBER
+        meta[name] = float(value) if name == "mean_rating" else value
+    for name in CHROMA_LIST_FIELDS:
+        meta[name] = sorted(row[name]) or [MISSING_STRING]
+    return meta
+
+
+def _chroma_condition(field: str, op: str, value: Any) -> dict[str, Any] | None:
+    """A Chroma condition admitting at least the items that pass `{field: {op: value}}`, or None (no narrowing)."""
+    if field in ("mean_rating",) and op in ("$eq", "$ne", "$in", "$nin"):
+        return None  # float equality: leave it to the exact check
+    if field in CHROMA_LIST_FIELDS:
+        if op in ("$eq", "$contains"):
+            return {field: {"$contains": value}}
+        if op == "$ne":
+            return {field: {"$not_contains": value}}
+        if op == "$in":
+            conds = [{field: {"$contains": v}} for v in dict.fromkeys(value)]
+            return conds[0] if len(conds) == 1 else {"$or": conds}
+        if op == "$nin":
+            conds = [{field: {"$not_contains": v}} for v in dict.fromkeys(value)]
+            return conds[0] if len(conds) == 1 else {"$and": conds}
+        return None
+    if field not in CHROMA_SCALAR_FIELDS or op == "$contains":
+        return None
+    sentinel = MISSING_STRING if field == "age_rating" else MISSING_NUMBER
+    if field == "age_rating" and op in ORDER_OPS:
+        rank = _AGE_RANK[value]
+        keep = [r.lower() for r in AGE_RATINGS if {"$gt": _AGE_RANK[r.lower()] > rank,
+                                                     "$gte": _AGE_RANK[r.lower()] >= rank,
+                                                     "$lt": _AGE_RANK[r.lower()] < rank,
+                                                     "$lte": _AGE_RANK[r.lower()] <= rank}[op]]
+        return {field: {"$in": keep}} if keep else {field: {"$eq": "\x00never"}}
+    values = value if isinstance(value, list) else [value]
+    if sentinel in values:
+        return None  # the sentinel would be confused with a missing value
+    if field in INT_FIELDS:
+        if any(isinstance(v, float) and not v.is_integer() for v in values):
+            return None
+        value = [int(v) for v in values] if isinstance(value, list) else int(value)
+    return {field: {op: value}}
+
+
+def chroma_where(where: dict[str, Any]) -> dict[str, Any] | None:
+    """Translate a canonical expression into a Chroma `where` that admits a superset of its matches (or None)."""
+    (key, value), = where.items()
+    if key in LOGICAL:
+        subs = [chroma_where(w) for w in value]
+        if key == "$and":
+            kept = [s for s in subs if s is not None]
+        else:
+            if any(s is None for s in subs):
+                return None  # one unbounded branch makes the whole $or unbounded
+            kept = subs  # type: ignore[assignment]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else {key: kept}
+    (op, operand), = value.items()
+    return _chroma_condition(key, op, operand)

@@ -1,0 +1,340 @@
+"""Hybrid search: dense vectors in Chroma + BM25 keywords, fused by reciprocal rank, filtered exactly.
+
+`build_index` embeds the catalog (cached by content hash), writes a new build aside (item snapshot, vectors,
+BM25 index, Chroma collection) and only then points `index/active.json` at it; the old build is dropped after
+the switch, so a build that fails halfway leaves the previous index serving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import unicodedata
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retrieval.embeddings import Embedder, MiniLMEmbedder, VectorCache, embedder_name, item_text
+from retrieval.filters import CompiledFilters, Row, chroma_metadata, compile_filters, item_row
+from retrieval.store import (
+    ChromaStore,
+    IndexBuild,
+    VectorStore,
+    active_build,
+    index_dir,
+    remove_build_files,
+    storage_error,
+    write_active,
+)
+from retrieval.types import Candidate, CatalogError, FilterError, Filters, IndexUnavailable, Item, TastebudError
+
+if TYPE_CHECKING:
+    import bm25s
+
+RRF_K = 60  # reciprocal rank fusion constant: score = sum over lists of weight / (RRF_K + rank)
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
+TITLE_WEIGHT = 2.0  # a query that is exactly an item's title puts that item first
+MAX_K = 1000
+MIN_FETCH = 50  # each retriever contributes at least this many candidates before fusion
+_QUERY_CACHE = 256
+
+# Words that carry no keyword evidence in a request for a film.
+STOPWORDS = frozenset("""
+a an the and or but of in on at to for from by with without about into over under than then so as is are be
+was were been being it its this that these those i me my we our you your he she they them his her their what
+which who whom whose when where why how all any some no not nor only very too can could should would will just
+do does did done have has had get got want wants like likes something anything movie movies film films watch
+see show shows please tonight maybe really kind sort one ones me good great nice
+""".split())
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """Lower-cased, accent-free word tokens without stopwords ("Amélie" and "amelie" match)."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return [t for t in _WORD.findall(folded) if t not in STOPWORDS]
+
+
+def _title_key(title: str) -> str:
+    """A title reduced for exact matching: no year, no leading/trailing article, words only."""
+    t = re.sub(r"\(\d{4}\)", " ", title.lower())
+    t = re.sub(r",\s*(the|a|an)\s*$", " ", t)
+    folded = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
+    words = _WORD.findall(folded)
+    if words and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def keyword_document(item: Item) -> list[str]:
+    """The BM25 tokens of an item: title twice, people, genres, year, then the plot."""
+    parts = [item.title, item.title, " ".join(item.directors), " ".join(item.cast[:10]), " ".join(item.writers),
+             " ".join(item.genres), str(item.year or ""), item.plot or ""]
+    return keyword_tokens(" ".join(parts)) or ["<empty>"]
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What `build_index` did."""
+
+    n_items: int
+    n_embedded: int  # items whose text was embedded now (the rest came from the cache)
+    seconds: float
+    build_id: str
+    location: str  # where the vectors live (directory or Chroma URL)
+    skipped: bool = False  # the index was already current
+
+    def __str__(self) -> str:
+        """One line for people."""
+        if self.skipped:
+            return f"search index is current ({self.n_items} items, build {self.build_id})"
+        return (f"search index built: {self.n_items} items ({self.n_embedded} embedded now, "
+                f"{self.n_items - self.n_embedded} from cache) in {self.seconds:.1f} s -> {self.location}")
+
+
+def _write_build_files(path: Path, items: list[Item], vectors: np.ndarray, progress: bool) -> None:
+    """Write a build's item snapshot, ids, vectors and BM25 index into its (new) directory."""
+    import bm25s
+
+    path.mkdir(parents=True, exist_ok=False)
+    with open(path / "items.jsonl", "w", encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+    (path / "ids.json").write_text(json.dumps([i.id for i in items]), encoding="utf-8")
+    np.save(path / "vectors.npy", vectors.astype(np.float32))
+    retriever = bm25s.BM25()
+    retriever.index([keyword_document(i) for i in items], show_progress=progress)
+    retriever.save(str(path / "bm25"))
+
+
+def _is_current(data_dir: Path, build: IndexBuild, chash: str, embedder: Embedder, chroma_url: str | None) -> bool:
+    """True when the active build already serves this catalog with this embedder and store."""
+    if (build.catalog_hash, build.embedder, build.dim, build.chroma_url) != (
+            chash, embedder_name(embedder), embedder.dim, chroma_url):
+        return False
+    if not (build.path / "vectors.npy").exists() or not (build.path / "bm25").exists():
+        return False
+    try:
+        return ChromaStore(data_dir, chroma_url).open(build.collection).count() == build.n_items
+    except IndexUnavailable:
+        return False
+
+
+def build_index(data_dir: Path, chroma_url: str | None = None, embedder: Embedder | None = None,
+                progress: bool = True, force: bool = False) -> IndexReport:
+    """Build (or refresh) the search index of the data dir's catalog; embeds only items whose text changed."""
+    from retrieval.catalog import catalog_hash, load_catalog
+
+    started = time.perf_counter()
+    data_dir = Path(data_dir)
+    items = load_catalog(data_dir)
+    if not items:
+        raise CatalogError(f"the catalog in {data_dir} is empty: nothing to index")
+    if len({i.id for i in items}) != len(items):
+        raise CatalogError("the catalog has duplicate ids; rebuild or re-import it")
+    chash = catalog_hash(data_dir)
+    embedder = embedder or MiniLMEmbedder()
+    try:
+        previous: IndexBuild | None = active_build(data_dir)
+    except IndexUnavailable:
+        previous = None
+    store = ChromaStore(data_dir, chroma_url)
+    if previous is not None and not force and _is_current(data_dir, previous, chash, embedder, chroma_url):
+        return IndexReport(len(items), 0, time.perf_counter() - started, previous.build_id, store.location,
+                           skipped=True)
+
+    build_id = f"{chash[:12]}-{uuid.uuid4().hex[:8]}"
+    path = index_dir(data_dir) / "builds" / build_id
+    collection_name = f"items-{build_id}"
+    created_collection = False
+    try:
+        try:
+            index_dir(data_dir).mkdir(parents=True, exist_ok=True)
+            cache = VectorCache(data_dir, embedder)
+            vectors, n_embedded = cache.vectors_for([item_text(i) for i in items], progress=progress)
+            cache.save()
+            _write_build_files(path, items, vectors, progress)
+        except OSError as exc:
+            raise storage_error("write the search index", index_dir(data_dir), exc) from exc
+        collection = store.create(collection_name)
+        created_collection = True
+        try:
+            collection.add([i.id for i in items], vectors, [chroma_metadata(i) for i in items], progress=progress)
+        except OSError as exc:
+            raise storage_error("store the item vectors", store.location, exc) from exc
+        build = IndexBuild(build_id=build_id, collection=collection_name, catalog_hash=chash,
+                           embedder=embedder_name(embedder), dim=int(embedder.dim), n_items=len(items),
+                           chroma_url=chroma_url, path=path)
+        try:
+            write_active(data_dir, build)
+        except OSError as exc:
+            raise storage_error("switch to the new index", index_dir(data_dir), exc) from exc
+    except (TastebudError, KeyboardInterrupt, MemoryError):
+        if created_collection:
+            try:
+                store.drop(collection_name)
+            except IndexUnavailable:
+                pass  # the half-built collection is left behind; the active index is untouched
+        remove_build_files(path)
+        raise
+    if previous is not None and previous.build_id != build_id:
+        try:
+            ChromaStore(data_dir, previous.chroma_url).drop(previous.collection)
+        except IndexUnavailable:
+            pass  # an old server may be gone; its collection is simply orphaned
+        remove_build_files(previous.path)
+    return IndexReport(len(items), n_embedded, time.perf_counter() - started, build_id, store.location)
+
+
+class Searcher:
+    """Finds catalog items for a text and exact filters; opened on the active index without embedding anything."""
+
+    def __init__(self, build: IndexBuild, items: list[Item], vectors: np.ndarray, store: VectorStore,
+                 keyword_index: bm25s.BM25, embedder: Embedder) -> None:
+        self.build = build
+        self.ids: list[str] = [i.id for i in items]
+        self.items: dict[str, Item] = {i.id: i for i in items}
+        self.vectors = vectors  # (N, dim) float32, unit rows, in `ids` order
+        self.store = store
+        self.keyword_index = keyword_index
+        self.embedder = embedder
+        self._pos = {id_: n for n, id_ in enumerate(self.ids)}
+        self._rows: list[Row] = [item_row(i) for i in items]
+        self._popularity = np.array([math.log1p(max(i.n_ratings, 0)) for i in items], dtype=np.float32)
+        self._by_popularity = np.argsort(-self._popularity, kind="stable")
+        self._titles: dict[str, list[int]] = {}
+        for n, item in enumerate(items):
+            self._titles.setdefault(_title_key(item.title), []).append(n)
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    def open(cls, data_dir: Path, chroma_url: str | None = None, embedder: Embedder | None = None) -> Searcher:
+        """Open the active index of a data dir (IndexUnavailable with the command to run when there is none)."""
+        import bm25s
+
+        data_dir = Path(data_dir)
+        build = active_build(data_dir)
+        embedder = embedder or MiniLMEmbedder()
+        if embedder.dim != build.dim or embedder_name(embedder) != build.embedder:
+            raise IndexUnavailable(f"the index was built with the embedder {build.embedder!r} ({build.dim} dims), "
+                                   f"not {embedder_name(embedder)!r}: run `tastebud index` to rebuild it")
+        try:
+            with open(build.path / "items.jsonl", encoding="utf-8") as fh:
+                items = [Item.from_dict(json.loads(line)) for line in fh if line.strip()]
+            vectors = np.load(build.path / "vectors.npy", allow_pickle=False)
+            keyword_index = bm25s.BM25.load(str(build.path / "bm25"))
+        except (OSError, ValueError) as exc:
+            raise IndexUnavailable(f"the index files in {build.path} are unreadable ({exc}); "
+                                   "run `tastebud index` to rebuild") from exc
+        if len(items) != len(vectors):
+            raise IndexUnavailable(f"the index in {build.path} is inconsistent; run `tastebud index` to rebuild")
+        store = ChromaStore(data_dir, chroma_url or build.chroma_url).open(build.collection)
+        return cls(build, items, vectors, store, keyword_index, embedder)
+
+    # ------------------------------------------------------------ query side
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query's unit vector, shape (dim,), float32 (recent queries are cached)."""
+        key = text.strip()
+        vec = self._query_cache.get(key)
+        if vec is None:
+            vec = np.asarray(self.embedder.embed([key])[0], dtype=np.float32)
+            self._query_cache[key] = vec
+            if len(self._query_cache) > _QUERY_CACHE:
+                self._query_cache.popitem(last=False)
+        else:
+            self._query_cache.move_to_end(key)
+        return vec
+
+    def _matching_positions(self, cf: CompiledFilters) -> np.ndarray:
+        """Positions (catalog order) of every item passing the filters: the exact scan."""
+        if cf.where is None:
+            return np.arange(len(self.ids))
+        return np.fromiter((n for n, row in enumerate(self._rows) if cf.matches(row)), dtype=np.int64)
+
+    def dense(self, vector: np.ndarray, cf: CompiledFilters, n: int) -> list[tuple[int, float]]:
+        """Up to n (position, cosine) pairs passing the filters: Chroma with its pre-filter, exact scan if short."""
+        fetch = max(n, MIN_FETCH)
+        hits = self.store.query(vector, fetch, cf.chroma)
+        out = [(self._pos[i], s) for i, s in hits if i in self._pos and cf.matches(self._rows[self._pos[i]])]
+        if len(out) >= n or len(hits) < fetch:
+            return out[:n]
+        # The pre-filter was looser than the exact filter and cut the list short: score the matching set exactly.
+        positions = self._matching_positions(cf)
+        if len(positions) == 0:
+            return []
+        sims = self.vectors[positions] @ vector  # (M,)
+        top = np.argsort(-sims, kind="stable")[:n]
+        return [(int(positions[t]), float(sims[t])) for t in top]
+
+    def keyword(self, text: str, cf: CompiledFilters, n: int) -> list[tuple[int, float]]:
+        """Up to n (position, BM25 score) pairs for items sharing words with the text and passing the filters."""
+        token_ids = self.keyword_index.get_tokens_ids(keyword_tokens(text))
+        if not token_ids:
+            return []
+        scores = self.keyword_index.get_scores_from_ids(token_ids)  # (N,)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) == 0:
+            return []
+        order = positive[np.argsort(-scores[positive], kind="stable")]
+        out: list[tuple[int, float]] = []
+        for pos in order:
+            if cf.matches(self._rows[pos]):
+                out.append((int(pos), float(scores[pos])))
+                if len(out) >= n:
+                    break
+        return out
+
+    def _title_hits(self, text: str, cf: CompiledFilters) -> list[int]:
+        """Positions of items whose title is exactly the query (most popular first)."""
+        hits = [p for p in self._titles.get(_title_key(text), []) if cf.matches(self._rows[p])]
+        return sorted(hits, key=lambda p: -self._popularity[p])
+
+    def search(self, text: str, filters: Filters = Filters(), k: int = 10) -> list[Candidate]:
+        """The k best items for the text that pass every filter (empty text: the most popular matching items)."""
+        if not isinstance(k, int) or k < 1 or k > MAX_K:
+            raise FilterError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        cf = compile_filters(filters)
+        text = (text or "").strip()
+        if not text:
+            if cf.where is None:
+                raise FilterError("say what you are looking for or give --where filters")
+            return self._popular(cf, k)
+        n = max(k * 2, MIN_FETCH)
+        dense = self.dense(self.embed_query(text), cf, n)
+        keyword = self.keyword(text, cf, n)
+        titles = self._title_hits(text, cf)
+        fused: dict[int, float] = {}
+        for weight, ranked in ((DENSE_WEIGHT, [p for p, _ in dense]), (KEYWORD_WEIGHT, [p for p, _ in keyword]),
+                               (TITLE_WEIGHT, titles)):
+            for rank, pos in enumerate(ranked, start=1):
+                fused[pos] = fused.get(pos, 0.0) + weight / (RRF_K + rank)
+        dense_by, keyword_by = dict(dense), dict(keyword)
+        order = sorted(fused, key=lambda p: (-fused[p], -self._popularity[p], p))[:k]
+        return [Candidate(item=self.items[self.ids[p]], score=fused[p], dense_score=dense_by.get(p),
+                          keyword_score=keyword_by.get(p), popularity=float(self._popularity[p])) for p in order]
+
+    def _popular(self, cf: CompiledFilters, k: int) -> list[Candidate]:
+        """The k most-rated items passing the filters, scored by popularity."""
+        out: list[Candidate] = []
+        top = float(self._popularity.max()) if len(self._popularity) else 1.0
+        for pos in self._by_popularity:
+            if cf.matches(self._rows[pos]):
+                pop = float(self._popularity[pos])
+                out.append(Candidate(item=self.items[self.ids[pos]], score=pop / top if top > 0 else 0.0,
+                                     popularity=pop))
+                if len(out) >= k:
+                    break
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Facts about the open index, for reports."""
+        return {"n_items": len(self.ids), "build": self.build.build_id, "embedder": self.build.embedder,
+                "dim": self.build.dim, "chroma_url": self.build.chroma_url}
