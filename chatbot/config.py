@@ -17,6 +17,8 @@ def set_offline_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # OpenMP threads sleep instead of spinning while they wait: much faster on shared, busy cores
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class Settings(BaseSettings):
@@ -29,8 +31,10 @@ class Settings(BaseSettings):
     threads: int = Field(2, description="CPU threads for torch, the embedder and llama.cpp")
 
     # LLM
-    llm: str = Field("embedded", description="embedded | embedded-small | transformers | openai | fake")
+    llm: str = Field("embedded", description="embedded | embedded-small | transformers | transformers-small | openai | fake")
     llm_timeout_s: float = Field(60.0, description="one LLM call's time limit")
+    understand_llm: str = Field("lean", description="when understanding asks the LLM: lean (only when code's "
+                                "reading of the words is incomplete) | auto (every new request) | always | never")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server base URL")
     openai_model: str = Field("default", description="model name on that server")
     openai_api_key: str = Field("not-needed", description="API key for that server")

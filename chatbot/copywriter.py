@@ -1,15 +1,21 @@
-"""Grounded, honest notes per recommended item: one LLM call writes them all, code checks every one.
+"""Grounded, honest notes per recommended item: the LLM writes from a fact sheet, code checks every note.
 
 The flow for one turn (`Copywriter.write_notes_stream`):
 1. each item becomes a short fact sheet (title, year, genres, directors, top-3 cast, runtime, age rating,
    plot where known, mean rating) plus the reasons it fits (short English strings from the caller);
-2. ONE LLM call writes every note as schema-constrained JSON `{"notes": ["...", ...]}`; the JSON is
-   parsed while it streams, so each note's text arrives as `NoteDelta`s for the card it belongs to;
-3. every finished note is checked by `NoteChecker`: it names no other catalog title, every year, runtime,
-   rating and person name in it is on its own sheet, and its length and language are right;
-4. failed notes (only those) are written again in one more call; a note that fails twice, or every note
-   when the LLM is down or answers garbage, becomes a template note built from the sheet
-   (`prompts/note_fallback.yaml`), which is true by construction.
+2. the LLM writes schema-constrained JSON `{"1. Title": "note", ...}` (the numbered title keys anchor each
+   note to its sheet), parsed while it streams, so each note's text arrives as `NoteDelta`s for its card.
+   By default each item is its own call (`batch=False`): the 1.5B model, given all five sheets at once,
+   moved reasons and companions between films ("with your partner" on the wrong film); one call per item
+   costs about the same on llama.cpp because the stable system prompt's KV cache is reused between calls.
+   `batch=True` writes all notes in ONE call;
+3. every finished note is checked by `NoteChecker`: it names no other catalog title, every year, decade,
+   runtime, rating and person name in it is on its own sheet, it tells no story when the sheet has no plot,
+   it borrows no other item's reasons nor invents who the person watches with, and its length and
+   language are right;
+4. each failed note is written once more on its own (told what was wrong in general terms); a note that
+   fails twice, or every note when the LLM is down or too slow, becomes a template note built from the
+   sheet (`prompts/note_fallback.yaml`), which is true by construction.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from).
 
 `describe_item` answers "tell me more about the second one" from the catalog facts
@@ -26,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from retrieval.types import Item, LLMError, TastebudError
+from retrieval.types import Item, LLMError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -46,11 +52,12 @@ __all__ = [
 ]
 
 LANGUAGES = ("en", "zh")  # note languages; anything else is written in English
-MAX_NOTE_CHARS = {"en": 280, "zh": 120}  # the checker's upper bound per note (the schema allows a little more)
+MAX_NOTE_CHARS = {"en": 280, "zh": 200}  # longest note (the schema's maxLength and the checker's bound)
 MIN_NOTE_CHARS = {"en": 25, "zh": 10}
 MAX_SENTENCES = 2
 PLOT_CHARS = 220  # plot text put on the sheet (the prompt stays short: prompt tokens cost ~10 ms each)
 MAX_REASONS = 3  # reasons put on a sheet
+NO_PLOT = "plot: not known (say nothing about the story)"  # the 1.5B model invents stories unless told
 MAX_CHIPS = 3  # `why` chips per card
 CHIP_CHARS = 32  # longest chip
 TOKENS_PER_NOTE = {"en": 70, "zh": 90}  # generation budget per note (Chinese costs more tokens per idea)
@@ -68,11 +75,19 @@ _HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)
 _RATING = re.compile(
     r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
 )
-_CAP_WORD = r"[A-Z][a-z\u00e0-\u00ff]+(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*|[A-Z]\.|Mc[A-Z][a-z]+|De|Di|Van|Von|La|Le|Du"
-_CAP_RUN = re.compile(rf"(?:{_CAP_WORD})(?:\s+(?:{_CAP_WORD}))+")
+# Phrases that tell a story; allowed only when the sheet has a plot.
+_STORY = re.compile(
+    r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
+    r"story of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape))|讲述|讲的是|故事讲",
+    re.IGNORECASE,
+)
+# A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
+_CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
+_CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
 _ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
 _ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
 _SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")
+_TERMINAL = ".!?\u2026)\"'\u3002\uff01\uff1f\uff09\u300d\u201d"  # characters a finished note ends with
 _SENTENCE_END_ZH = re.compile(r"[。！？!?]+")
 
 
@@ -125,11 +140,14 @@ def _fold(text: str) -> str:
 
 _TITLE_SUFFIX_ARTICLE = re.compile(r",\s*(the|a|an|les|la|le|el|il|der|die|das)\s*$", re.IGNORECASE)
 _PAREN = re.compile(r"\([^)]*\)")
+_TRAILING_PAREN = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 def display_title(title: str) -> str:
     """A catalog title as people write it: "Matrix, The (1999)" -> "The Matrix"."""
-    main = _PAREN.sub(" ", title).strip()
+    main = title.strip()
+    while (stripped := _TRAILING_PAREN.sub("", main)) != main and stripped:  # "(1999)", "(Amélie, Le)"
+        main = stripped
     m = _TITLE_SUFFIX_ARTICLE.search(main)
     if m:
         main = f"{m.group(1)} {main[: m.start()].strip()}"
@@ -142,6 +160,14 @@ def title_key(title: str) -> str:
     while words and words[0] in _ARTICLES and len(words) > 1:
         words = words[1:]
     return " ".join(words)
+
+
+_POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+
+def _name_words(text: str) -> str:
+    """Folded words of a text with possessives dropped, for comparing names ("Arthur's" -> "arthur")."""
+    return " ".join(_LATIN_WORD.findall(_fold(_POSSESSIVE.sub("", text))))
 
 
 def _segments(text: str) -> list[list[tuple[str, int, int]]]:
@@ -228,15 +254,15 @@ class CatalogLexicon:
 
     @staticmethod
     def _written_as_title(text: str, start: int, end: int, n_words: int) -> bool:
-        """A long title counts however it is written; a short one only when capitalised like a title."""
-        if n_words >= 3:
+        """A long title counts however it is written; up to 3 words only when capitalised like a title."""
+        if n_words >= 4:
             return True
         span = text[start:end]
         words = _LATIN_WORD.findall(span)
         if _CJK.search(text[max(0, start - 1) : end + 1]):
             return True  # Latin words inside Chinese text are names or titles
         significant = [w for w in words if len(w) >= 4 or w is words[0]]
-        if not all(w[:1].isupper() for w in significant):
+        if not all(w[:1].isupper() or w[:1].isdigit() for w in significant):
             return False
         if n_words == 1 and _at_sentence_start(text, start):
             return False  # "Speed matters" at a sentence start is not the film Speed
@@ -265,11 +291,13 @@ def fact_sheet(item: Item) -> list[str]:
         facts.append(f"rated: {item.age_rating}")
     if item.mean_rating is not None and item.n_ratings:
         facts.append(f"mean rating: {item.mean_rating:.1f}/5 from {item.n_ratings} ratings")
-    if item.plot:
+    if item.plot and item.plot.strip():
         plot = item.plot.strip()
         if len(plot) > PLOT_CHARS:
             plot = plot[:PLOT_CHARS].rsplit(" ", 1)[0] + "..."
         facts.append(f"plot: {plot}")
+    else:
+        facts.append(NO_PLOT)
     return facts
 
 
@@ -287,12 +315,18 @@ def _shorten(text: str, limit: int) -> str:
     return cut + "\u2026"
 
 
+def _clean_reason(reason: str) -> str:
+    """A reason without its parenthesised detail or final period: "kids → family-friendly (PG at most)" -> ...."""
+    text = re.sub(r"\s+", " ", _PAREN.sub("", str(reason)))
+    return re.sub(r"\s+([,;:.])", r"\1", text).strip().rstrip(".").strip()
+
+
 def why_chips(reasons: Sequence[str], limit: int = MAX_CHIPS) -> tuple[str, ...]:
     """Short chips for a card from the reasons: trimmed, deduplicated, at most `limit`."""
     chips: list[str] = []
     seen: set[str] = set()
     for reason in reasons:
-        text = _shorten(str(reason).strip().rstrip("."), CHIP_CHARS)
+        text = _shorten(_clean_reason(reason), CHIP_CHARS)
         key = text.lower()
         if text and key not in seen:
             seen.add(key)
@@ -320,7 +354,7 @@ def template_note(item: Item, reasons: Sequence[str], language: str) -> str:
         directors=list(item.directors),
         cast=list(item.cast),
         runtime_min=item.runtime_min,
-        reasons=[str(r).strip().rstrip(".") for r in reasons if str(r).strip()],
+        reasons=[_clean_reason(r) for r in reasons if _clean_reason(r)],
     ).user
 
 
@@ -347,6 +381,35 @@ def describe_item(item: Item, language: str = "en") -> str:
     ).user
 
 
+# Words too general to show that a note borrowed another item's reason.
+_GENERIC_WORDS = frozenset(
+    "film films movie movies watch watching asked picked because like likes liked resembles similar tonight "
+    "great perfect enjoy enjoyable choice story something want wants wish your with that this from have "
+    "will would them they their into about good nice fun funny".split()
+)
+
+
+# Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
+_COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(ground.split()), re.compile(said, re.IGNORECASE))
+    for ground, said in (
+        ("partner couple date romantic romance girlfriend boyfriend wife husband",
+         r"\b(?:your|a) (?:partner|date|girlfriend|boyfriend|wife|husband|significant other|loved one)\b|"
+         r"伴侣|另一半|恋人|情侣|女朋友|男朋友|对象"),
+        ("family kid kids children child",
+         r"\b(?:your|the) (?:family|kids|children|little ones)\b|家人|全家|孩子|小朋友|一家人"),
+        ("friend friends group", r"\b(?:your|with) friends\b|朋友"),
+        ("colleague colleagues coworker coworkers work", r"\b(?:your )?(?:colleagues|coworkers)\b|同事"),
+    )
+)
+
+
+def _content_words(text: str) -> set[str]:
+    """Folded words of 4+ letters, plural 's' dropped, without the generic ones."""
+    words = {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in re.findall(r"[a-z]{4,}", _fold(text))}
+    return words - _GENERIC_WORDS
+
+
 # ------------------------------------------------------------------------------------------------ the checks
 class NoteChecker:
     """Checks one note against its own item's sheet: titles, years, runtimes, ratings, names, length, language."""
@@ -355,17 +418,48 @@ class NoteChecker:
         """Check against this catalog's titles and people."""
         self.lexicon = lexicon
 
-    def check(self, note: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
-        """Every problem of the note, in words a person understands (empty list: the note is fine)."""
+    def check(
+        self, note: str, item: Item, language: str, reasons: Sequence[str] = (), other_reasons: Sequence[str] = ()
+    ) -> list[str]:
+        """Every problem of the note, in words a person understands (empty list: the note is fine).
+
+        `other_reasons` are the reasons of the other items of the same answer: a note that borrows one of
+        their distinctive words ("with your partner" when only another film was picked for that) is wrong.
+        """
         language = _language(language)
         text = note.strip()
         grounded = " ".join([item.title, display_title(item.title), item.plot or "", item.awards or "", *reasons])
         problems: list[str] = []
-        problems += self._check_shape(text, language)
+        problems += self._check_shape(text.replace(display_title(item.title), "X"), language)  # "Live!" is no end
         problems += self._check_titles(text, item, grounded)
         problems += self._check_numbers(text, item, grounded)
+        if not (item.plot and item.plot.strip()) and (m := _STORY.search(text)):
+            problems.append(f"tells a story ({m.group(0)!r}) but the sheet has no plot")
         problems += self._check_people(text, item, grounded, language)
+        problems += self._check_borrowed(text, item, grounded, other_reasons)
+        problems += self._check_company(text, item, grounded)
         return problems
+
+    @staticmethod
+    def _check_company(text: str, item: Item, grounded: str) -> list[str]:
+        """Who the person watches with ("your partner", "和孩子") must come from this item's reasons or genres."""
+        own = _content_words(" ".join([grounded, *item.genres]))
+        problems = []
+        for words, pattern in _COMPANY:
+            m = pattern.search(text)
+            if m and not own & words:
+                problems.append(f"says who you watch with ({m.group(0)!r}), which none of its reasons says")
+        return problems
+
+    @staticmethod
+    def _check_borrowed(text: str, item: Item, grounded: str, other_reasons: Sequence[str]) -> list[str]:
+        """Distinctive words of another item's reasons that are nowhere on this item's sheet."""
+        if not other_reasons:
+            return []
+        own = _content_words(" ".join([grounded, *fact_sheet(item), *item.genres]))
+        foreign = _content_words(" ".join(other_reasons)) - own
+        used = sorted(_content_words(text) & foreign)
+        return [f"borrows another film's reason ({', '.join(used)})"] if used else []
 
     def _check_shape(self, text: str, language: str) -> list[str]:
         """Length, sentence count and language."""
@@ -375,6 +469,8 @@ class NoteChecker:
             problems.append(f"too short ({len(text)} characters)")
         if len(text) > MAX_NOTE_CHARS[language]:
             problems.append(f"too long ({len(text)} characters, at most {MAX_NOTE_CHARS[language]})")
+        elif len(text) >= MAX_NOTE_CHARS[language] * 0.9 and text[-1:] not in _TERMINAL:
+            problems.append("cut off mid-sentence (too long)")
         if language == "zh":
             if n_cjk < 6:
                 problems.append("not written in Chinese")
@@ -443,13 +539,13 @@ class NoteChecker:
 
     def _check_people(self, text: str, item: Item, grounded: str, language: str) -> list[str]:
         """Every person named must be one of the item's own people (or named in its plot or reasons)."""
-        own = [" ".join(_LATIN_WORD.findall(_fold(p))) for p in item.people]
-        grounded_folded = " ".join(_LATIN_WORD.findall(_fold(grounded)))
-        title_folded = " ".join(_LATIN_WORD.findall(_fold(display_title(item.title))))
+        own = [_name_words(p) for p in item.people]
+        grounded_folded = _name_words(grounded)
+        title_folded = _name_words(display_title(item.title))
         problems = []
         for m in _CAP_RUN.finditer(text):
-            words = m.group(0).split()
-            folded = [" ".join(_LATIN_WORD.findall(_fold(w))) for w in words]
+            words = [_POSSESSIVE.sub("", w) for w in m.group(0).split()]  # "Lasseter's" -> "Lasseter"
+            folded = [_name_words(w) for w in words]
             covered = [False] * len(words)
             for size in (3, 2):  # mark the words that form one of this item's people, or grounded text
                 for i in range(len(words) - size + 1):
@@ -476,12 +572,18 @@ class NoteChecker:
 
 # ------------------------------------------------------------------------------------------------ streaming JSON
 class _NotesStreamParser:
-    """Reads `{"notes": ["...", "..."]}` as it streams and reports each string's text as it arrives."""
+    """Reads `{"1. Title": "note", "2. Title": "note"}` as it streams; reports each note's text as it arrives.
 
-    def __init__(self) -> None:
-        """Start before the array."""
-        self.state = "before_array"  # before_array -> between -> in_string -> between ... -> after
+    A note's position is its label's index when the label is known (any key order works), else its order.
+    """
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        """Start before the object; labels are the keys in item order."""
+        self.index = {label: k for k, label in enumerate(labels)}
+        self.state = "before"  # before -> key_next -> in_key -> value_next -> in_value -> key_next ... -> after
         self.position = -1
+        self.n_values = 0
+        self.key: list[str] = []
         self.current: list[str] = []
         self.escape = ""  # a pending escape sequence ("\\", "\\u12")
 
@@ -489,44 +591,53 @@ class _NotesStreamParser:
         """Events for this chunk: ("delta", position, text) and ("end", position, full text)."""
         events: list[tuple[str, int, str]] = []
         delta: list[str] = []
-
-        def flush() -> None:
-            """Emit the text gathered in this chunk for the current string."""
-            if delta:
-                events.append(("delta", self.position, "".join(delta)))
-                delta.clear()
-
         for ch in chunk:
-            if self.state == "before_array":
-                if ch == "[":
-                    self.state = "between"
-            elif self.state == "between":
-                if ch == '"':
-                    self.state = "in_string"
-                    self.position += 1
-                    self.current = []
-                elif ch == "]":
-                    self.state = "after"
-            elif self.state == "in_string":
+            if self.state in ("in_key", "in_value"):
                 if self.escape:
                     self.escape += ch
                     decoded = self._decode_escape()
-                    if decoded is not None:
-                        self.escape = ""
-                        delta.append(decoded)
-                        self.current.append(decoded)
+                    if decoded is None:
+                        continue
+                    self.escape = ""
+                    self._add(decoded, delta)
                 elif ch == "\\":
-                    self.escape = "\\"
+                    self.escape = ch
                 elif ch == '"':
-                    flush()
-                    events.append(("end", self.position, "".join(self.current)))
-                    self.state = "between"
+                    if self.state == "in_key":
+                        self.state = "value_next"
+                    else:
+                        if delta:
+                            events.append(("delta", self.position, "".join(delta)))
+                            delta.clear()
+                        events.append(("end", self.position, "".join(self.current)))
+                        self.state = "key_next"
                 else:
-                    delta.append(ch)
-                    self.current.append(ch)
-        if self.state == "in_string":
-            flush()
+                    self._add(ch, delta)
+            elif self.state == "before":
+                if ch == "{":
+                    self.state = "key_next"
+            elif self.state == "key_next":
+                if ch == '"':
+                    self.state, self.key = "in_key", []
+                elif ch == "}":
+                    self.state = "after"
+            elif self.state == "value_next":
+                if ch == '"':
+                    label = "".join(self.key)
+                    self.position = self.index.get(label, self.n_values)
+                    self.n_values += 1
+                    self.state, self.current = "in_value", []
+        if delta and self.state == "in_value":
+            events.append(("delta", self.position, "".join(delta)))
         return events
+
+    def _add(self, text: str, delta: list[str]) -> None:
+        """Add decoded text to the key or the note being read."""
+        if self.state == "in_key":
+            self.key.append(text)
+        else:
+            self.current.append(text)
+            delta.append(text)
 
     def _decode_escape(self) -> str | None:
         """The character of a complete escape sequence, or None while it is incomplete."""
@@ -541,52 +652,60 @@ class _NotesStreamParser:
         return {"n": " ", "t": " ", "r": "", "b": "", "f": "", "/": "/", '"': '"', "\\": "\\"}.get(seq[1], seq[1])
 
 
-def _notes_schema(n: int, language: str) -> dict[str, Any]:
-    """JSON schema of the answer: exactly n notes, each a bounded string."""
-    max_len = MAX_NOTE_CHARS[language] + 40
+def _labels(titles: Sequence[str]) -> list[str]:
+    """The JSON keys of the notes: "1. Toy Story", ... (numbered, short), one per item."""
+    return [f"{k}. {_shorten(t, 40)}" for k, t in enumerate(titles, start=1)]
+
+
+def _notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
+    """JSON schema of the answer: one bounded note string under each item's label, in order."""
+    note = {"type": "string", "minLength": 1, "maxLength": MAX_NOTE_CHARS[language]}
     return {
         "type": "object",
-        "properties": {
-            "notes": {
-                "type": "array",
-                "items": {"type": "string", "minLength": 1, "maxLength": max_len},
-                "minItems": n,
-                "maxItems": n,
-            }
-        },
-        "required": ["notes"],
+        "properties": {label: note for label in labels},
+        "required": list(labels),
         "additionalProperties": False,
     }
 
 
 def _stream_json_text(model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int):
     """The raw text of a schema-constrained answer, piece by piece (LLMError on failure or timeout)."""
-    import inspect
+    from chatbot.llm import stream_text
 
-    from chatbot import llm
+    yield from stream_text(model, messages, timeout_s, schema=schema, max_tokens=max_tokens)
 
-    params = inspect.signature(llm.stream_text).parameters
-    if "schema" in params:  # the llm module's own schema-aware streaming
-        kwargs: dict[str, Any] = {"schema": schema}
-        if "max_tokens" in params:
-            kwargs["max_tokens"] = max_tokens
-        yield from llm.stream_text(model, messages, timeout_s, **kwargs)
-        return
-    # Older llm module: stream with the same per-backend options complete_json uses.
-    msgs = llm._as_messages(messages)
-    opts = llm._call_options(model, timeout_s, schema, max_tokens)
-    started = time.monotonic()
-    try:
-        for chunk in model.stream(msgs, **opts):
-            text = llm._text_of(chunk.content)
-            if text:
-                yield text
-            if time.monotonic() - started > timeout_s:
-                raise LLMError(f"the language model did not finish the notes within {timeout_s:.0f} s")
-    except TastebudError:
-        raise
-    except llm._backend_errors() as exc:
-        raise LLMError(f"the language model failed: {exc}") from exc
+
+# A rejected draft's problems, told to the retry in general terms: naming the film or person it got wrong
+# only primes a small model to repeat it.
+_HINTS = (
+    ("names another film", "it named another film"),
+    ("names a title", "it named another film"),
+    ("borrows", "it used reasons that belong to another film"),
+    ("says who you watch with", "it said who the person watches with, which the reasons do not say"),
+    ("mentions the year", "it gave a year that is not on the sheet"),
+    ("places the film", "it gave a decade that is not on the sheet"),
+    ("says ", "it gave a runtime that is not on the sheet"),
+    ("tells a story", "it described a story, but the plot is not known"),
+    ("gives a rating", "it gave a rating that is not on the sheet"),
+    ("names ", "it named a person who is not on the sheet"),
+    ("writes a name", "it wrote a name in Chinese instead of as on the sheet"),
+    ("too long", "it was too long"),
+    ("cut off", "it was too long"),
+    ("sentences", "it was too long"),
+    ("not written in", "it was in the wrong language"),
+)
+_LLM_FAILED = "the language model failed"
+
+
+def _retry_hints(problems: Sequence[str]) -> list[str]:
+    """General hints for a retry from a rejected draft's problems (no names, no titles)."""
+    hints: list[str] = []
+    for problem in problems:
+        for prefix, hint in _HINTS:
+            if problem.startswith(prefix) and hint not in hints:
+                hints.append(hint)
+                break
+    return hints
 
 
 # ------------------------------------------------------------------------------------------------ the copywriter
@@ -609,8 +728,10 @@ class Copywriter:
         lexicon: CatalogLexicon,
         timeout_s: float = 60.0,
         retry: bool = True,
+        batch: bool = False,
     ) -> None:
-        """llm=None writes template notes only (no model); timeout_s bounds all LLM calls of one turn together."""
+        """llm=None: template notes only. timeout_s bounds all LLM calls of a turn; batch: one call for all notes."""
+        self.batch = batch
         self.llm = llm
         self.lexicon = lexicon
         self.checker = NoteChecker(lexicon)
@@ -618,9 +739,11 @@ class Copywriter:
         self.retry = retry
 
     @classmethod
-    def from_items(cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0) -> Copywriter:
+    def from_items(
+        cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0, batch: bool = False
+    ) -> Copywriter:
         """A copywriter checking against this catalog."""
-        return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s)
+        return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s, batch=batch)
 
     def write_notes(self, requests: Sequence[NoteRequest], language: str = "en") -> list[Note]:
         """The final notes, in request order (the non-streaming form of `write_notes_stream`)."""
@@ -640,13 +763,22 @@ class Copywriter:
         drafts = [_Draft(r) for r in requests]
         finished: set[int] = set()
         if self.llm is not None:
-            for event in self._draft_round(drafts, list(range(len(drafts))), language, deadline, stream=True):
-                yield event
-                if isinstance(event, NoteDone):
-                    finished.add(event.position)
-            failed = [i for i in range(len(drafts)) if i not in finished]
-            if failed and self.retry and deadline - time.monotonic() > 2.0:
-                for event in self._draft_round(drafts, failed, language, deadline, stream=False):
+            everyone = list(range(len(drafts)))
+            groups = [everyone] if self.batch else [[i] for i in everyone]
+            for group in groups:
+                if deadline - time.monotonic() < 1.0:
+                    break
+                for event in self._draft_round(drafts, group, language, deadline, stream=True, retry=False):
+                    yield event
+                    if isinstance(event, NoteDone):
+                        finished.add(event.position)
+            # Retry each failed note alone: with one sheet in view the model cannot borrow another's facts.
+            for i in everyone:
+                if i in finished or not self.retry or deadline - time.monotonic() < 2.0:
+                    continue
+                if any(p.startswith(_LLM_FAILED) for d in drafts for p in d.problems):
+                    break  # the model is down or too slow: retrying only makes the person wait
+                for event in self._draft_round(drafts, [i], language, deadline, stream=False, retry=True):
                     yield event
                     if isinstance(event, NoteDone):
                         finished.add(event.position)
@@ -655,34 +787,35 @@ class Copywriter:
                 yield NoteDone(i, self._template(draft, language))
 
     def _draft_round(
-        self, drafts: list[_Draft], positions: list[int], language: str, deadline: float, stream: bool
+        self, drafts: list[_Draft], positions: list[int], language: str, deadline: float, stream: bool, retry: bool
     ) -> Iterator[NoteEvent]:
         """One LLM call for the notes at `positions`; NoteDone for each one that passes the checks."""
         from prompts import load_prompt
 
-        retry = not stream
+        labels = _labels([display_title(drafts[i].request.item.title) for i in positions])
         sheets = [
             {
                 "n": k + 1,
+                "label": labels[k],
                 "title": display_title(drafts[i].request.item.title),
                 "facts": fact_sheet(drafts[i].request.item),
                 "reasons": [str(r) for r in drafts[i].request.reasons[:MAX_REASONS]],
-                "avoid": list(dict.fromkeys(drafts[i].problems))[:3],  # why the last draft was rejected
+                "avoid": _retry_hints(drafts[i].problems),  # why the last draft was rejected, in general terms
             }
             for k, i in enumerate(positions)
         ]
         messages = load_prompt("notes").render(sheets=sheets, language=language)
-        schema = _notes_schema(len(positions), language)
-        max_tokens = 24 + TOKENS_PER_NOTE[language] * len(positions)
+        schema = _notes_schema(labels, language)
+        max_tokens = 16 + TOKENS_PER_NOTE[language] * len(positions)
         timeout = max(deadline - time.monotonic(), 1.0)
-        parser = _NotesStreamParser()
+        parser = _NotesStreamParser(labels)
         raw: list[str] = []
         ended: set[int] = set()
         try:
             for piece in _stream_json_text(self.llm, messages, schema, timeout, max_tokens):
                 raw.append(piece)
                 for kind, k, text in parser.feed(piece):
-                    if k >= len(positions):
+                    if k >= len(positions) or k in ended:
                         continue
                     i = positions[k]
                     if kind == "delta":
@@ -690,30 +823,29 @@ class Copywriter:
                             yield NoteDelta(i, text)
                         continue
                     ended.add(k)
-                    outcome = self._accept(drafts[i], text, language, retry)
+                    others = [r for j, d in enumerate(drafts) if j != i for r in d.request.reasons]
+                    outcome = self._accept(drafts[i], text, language, retry, others)
                     if outcome is not None:
                         yield NoteDone(i, outcome)
         except LLMError as exc:
             for k, i in enumerate(positions):
                 if k not in ended:
-                    drafts[i].problems.append(f"the language model failed: {exc}")
+                    drafts[i].problems.append(f"{_LLM_FAILED}: {exc}")
             return
-        # The stream ended: notes the parser never saw finish (garbage, too few notes) count as failed.
-        full = "".join(raw)
+        # The stream ended: notes the parser never saw finish (garbage, missing notes) count as failed.
         try:
-            data = json.loads(full)
-            count_ok = isinstance(data, dict) and isinstance(data.get("notes"), list)
+            shape_ok = isinstance(json.loads("".join(raw)), dict)
         except json.JSONDecodeError:
-            count_ok = False
+            shape_ok = False
         for k, i in enumerate(positions):
             if k not in ended:
-                why = "the answer was not the expected JSON" if not count_ok else "no note was written for it"
+                why = "no note was written for it" if shape_ok else "the answer was not the expected JSON"
                 drafts[i].problems.append(why)
 
-    def _accept(self, draft: _Draft, text: str, language: str, retry: bool) -> Note | None:
+    def _accept(self, draft: _Draft, text: str, language: str, retry: bool, others: Sequence[str]) -> Note | None:
         """The Note when the draft text passes the checks; else None, with the problems recorded."""
         text = re.sub(r"\s+", " ", text).strip().strip('"').strip()
-        problems = self.checker.check(text, draft.request.item, language, draft.request.reasons)
+        problems = self.checker.check(text, draft.request.item, language, draft.request.reasons, others)
         if problems:
             draft.problems.extend(problems)
             return None
@@ -745,7 +877,8 @@ class Copywriter:
         language = _language(language)
         drafts = [_Draft(NoteRequest(item, ()))]
         sentence = None
-        for event in self._draft_round(drafts, [0], language, time.monotonic() + self.timeout_s, stream=False):
+        deadline = time.monotonic() + self.timeout_s
+        for event in self._draft_round(drafts, [0], language, deadline, stream=False, retry=False):
             if isinstance(event, NoteDone):
                 sentence = event.note.text
         return f"{sentence}\n\n{text}" if sentence else text

@@ -10,8 +10,8 @@ Rules of the update (one turn at a time, never mutating):
   (rejected items never come back) and what they liked (their taste); slots stated in the same message
   ("start over: something funny") apply to the fresh state;
 - `intent.cleared` names slots the person lifted ("any length is fine" clears the runtime bounds);
-- shown items are remembered per turn by `record_shown`; `filters_for` excludes every shown,
-  rejected and disliked id, so "more like the second one" never returns the second one itself.
+- shown items are remembered per turn by `record_shown`; `filters_for` excludes every shown, rejected,
+  disliked and liked id and the "more like" seeds, so "more like the second one" never returns the second one.
 """
 
 from __future__ import annotations
@@ -295,8 +295,13 @@ def remove_slot(state: DialogueState, name: str, value: str | None = None) -> Di
 
 
 def filters_for(state: DialogueState) -> Filters:
-    """The hard filters for a new recommendation: every slot constraint, minus all shown/rejected/disliked ids."""
-    exclude = state.all_shown | frozenset(state.rejected_ids) | frozenset(state.disliked_ids) | frozenset(state.seed_ids)
+    """The hard filters for a new recommendation: every slot constraint, minus every id already known to the person.
+
+    Excluded: everything shown in this conversation, rejected, disliked, liked (they know it already) and the
+    "more like" seeds (so "more like the second one" never answers with the second one).
+    """
+    known = (*state.rejected_ids, *state.disliked_ids, *state.liked_ids, *state.seed_ids)
+    exclude = state.all_shown | frozenset(known)
     age = state.max_age_rating if state.max_age_rating in AGE_RATINGS else None
     return Filters(
         genres_any=state.genres,

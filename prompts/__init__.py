@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Prompt", "PromptError", "RenderedPrompt", "list_prompts", "load_prompt"]
+__all__ = ["Prompt", "PromptError", "RenderedPrompt", "list_prompts", "load_prompt", "parse_prompt"]
 
 _ALLOWED_KEYS = frozenset({"system", "user", "examples", "description"})
 
@@ -162,8 +162,13 @@ def load_prompt(name: str) -> Prompt:
     if not entry.is_file():
         known = ", ".join(list_prompts()) or "none"
         raise PromptError(f"no prompt named {name!r} (known prompts: {known})")
+    return parse_prompt(name, entry.read_text(encoding="utf-8"))
+
+
+def parse_prompt(name: str, text: str) -> Prompt:
+    """Parse and check the YAML text of a template (what load_prompt does with a file)."""
     try:
-        data = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PromptError(f"prompt {name!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -11,6 +11,7 @@ Targets are always positives: the split holds out each person's last positive (t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -223,3 +224,14 @@ def item_popularity(split: Split) -> np.ndarray:
     """(N,) count of training positives per item."""
     pos = split.train[split.train["sign"] == LIKED]["item"].to_numpy()
     return np.bincount(pos, minlength=split.n_items).astype(np.float64)
+
+
+def split_fingerprint(split: Split) -> str:
+    """sha256 over the split's training rows and targets (to reuse a checkpoint trained on the same split)."""
+    h = hashlib.sha256()
+    h.update("\n".join(split.item_ids).encode())
+    for col in ("item", "timestamp", "sign"):
+        h.update(np.ascontiguousarray(split.train[col].to_numpy()).tobytes())
+    h.update(split.valid_targets.tobytes())
+    h.update(split.test_targets.tobytes())
+    return h.hexdigest()

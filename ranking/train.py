@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ranking.data import LIKED, NEUTRAL, History, Split, item_popularity, leave_last_out, load_interactions
+from ranking.data import (
+    LIKED, NEUTRAL, History, Split, item_popularity, leave_last_out, load_interactions, split_fingerprint,
+)
 from ranking.metrics import mask_excluded, ndcg, target_ranks
 from ranking.model import (
     CHECKPOINT, SIGN_CODES, InterestConfig, _torch, batch_histories, build_interest_model, read_catalog_hash,
@@ -157,7 +159,7 @@ def validation_ndcg(model: Any, histories: Sequence[History], targets: np.ndarra
 
 def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[Item] | None = None,
                        embed_texts: EmbedTexts | None = None, config: InterestConfig | None = None,
-                       progress: bool = True, time_limit_s: float = 540.0) -> tuple[Any, TrainReport]:
+                       progress: bool = True) -> tuple[Any, TrainReport]:
     """Train on `split.train`, early-stop on validation NDCG@10; returns the best model and a report."""
     from ranking.data import train_sequences
 
@@ -169,6 +171,8 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     cfg.n_items = split.n_items
     cfg.content_dim = int(np.asarray(item_vectors).shape[1])
     torch.manual_seed(cfg.seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, cfg.threads))
     rng = np.random.default_rng(cfg.seed)
     model = build_interest_model(cfg, item_vectors)
     sequences = train_sequences(split)
@@ -196,9 +200,14 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
                              np.array([1.0], np.float32), text_vecs[m]))
         order = rng.permutation(len(examples))
         losses = []
-        for s in range(0, len(order), cfg.batch_size):
+        steps = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="step", leave=False,
+                     disable=not progress)
+        for s in steps:
             batch = _collate([examples[i] for i in order[s: s + cfg.batch_size]], cfg.n_items, cfg.content_dim)
-            loss = model.loss(*batch)
+            neg = None
+            if 0 < cfg.negatives < cfg.n_items:
+                neg = torch.from_numpy(rng.integers(0, cfg.n_items, size=cfg.negatives))
+            loss = model.loss(*batch, negatives=neg)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -216,10 +225,11 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
         bar.set_postfix(loss=f"{history[-1][1]:.3f}", ndcg10=f"{score:.4f}", best=f"{best:.4f}@{best_epoch}")
         if bad >= cfg.patience:
             break
-        if time.monotonic() - start > time_limit_s:
-            log.warning("training stopped at its time limit (%.0f s) after epoch %d", time_limit_s, epoch)
+        if time.monotonic() - start > cfg.time_limit_s:
+            log.warning("training stopped at its time limit (%.0f s) after epoch %d", cfg.time_limit_s, epoch)
             break
     bar.close()
+    torch.set_num_threads(threads)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -236,8 +246,6 @@ def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: 
     `items` (aligned with item_ids) supply titles/genres for the synthetic text profiles; without them (or
     without `embed_texts`) the text pathway is not trained.
     """
-    import pandas as pd  # noqa: F401  (load_interactions needs it; fail early and clearly)
-
     item_ids = list(item_ids)
     vectors = np.asarray(item_vectors, dtype=np.float32)
     if vectors.shape[0] != len(item_ids):
@@ -249,7 +257,7 @@ def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: 
     model, report = fit_interest_model(split, vectors, items, embed_texts, config, progress)
     path = Path(data_dir) / CHECKPOINT
     save_checkpoint(path, model, item_ids, item_popularity(split), read_catalog_hash(Path(data_dir)),
-                    extra={"valid_ndcg10": report.valid_ndcg10, "best_epoch": report.best_epoch,
+                    extra={"split": split_fingerprint(split), "valid_ndcg10": report.valid_ndcg10, "best_epoch": report.best_epoch,
                            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     return TrainReport(path, *list(asdict(report).values())[1:])
 

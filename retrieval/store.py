@@ -100,6 +100,22 @@ class VectorStore(Protocol):
         ...
 
 
+class NumpyStore:
+    """An in-memory exact store over a vector matrix: the fake `VectorStore` for tests and tiny catalogs."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
+        self.ids = list(ids)
+        self.vectors = np.asarray(vectors, dtype=np.float32)  # (N, dim), unit rows
+
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Exact top-n by cosine; a `where` is ignored (callers apply the exact mask themselves)."""
+        if n <= 0 or not self.ids:
+            return []
+        sims = np.einsum("ij,j->i", self.vectors, np.asarray(vector, dtype=np.float32))  # (N,)
+        top = np.argsort(-sims, kind="stable")[:n]
+        return [(self.ids[t], float(sims[t])) for t in top]
+
+
 class ChromaCollection:
     """One Chroma collection of item vectors (cosine space, embeddings always passed in)."""
 

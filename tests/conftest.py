@@ -12,6 +12,7 @@ from chatbot.config import Settings, set_offline_environment
 set_offline_environment()
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+EMBED_CACHE = Path(os.environ.get("TASTEBUD_TEST_EMBED_CACHE", Path.home() / ".cache" / "tastebud" / "embeddings"))
 
 
 @pytest.fixture
@@ -51,5 +52,6 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 
     d = tmp_path_factory.mktemp("demo-data")
     build_demo_catalog(d)
-    build_index(d, chroma_url=None, embedder=embedder)
+    # item vectors are cached by content hash outside the test's dir, so later runs on this machine skip embedding
+    build_index(d, chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE)
     return d

@@ -190,3 +190,22 @@ def _chroma_eval(where: dict, meta: dict) -> bool:
         "$in": lambda: have in want, "$nin": lambda: have not in want,
         "$contains": lambda: want in have, "$not_contains": lambda: want not in have,
     }[op]()
+
+
+MASK_WHERES = ALL_WHERES + [
+    {"genres": {"$in": ["animation", "ROMANCE"]}}, {"people": {"$contains": "martin scorsese"}}, {"id": "ml:1"},
+    {"id": {"$nin": ["ml:1"]}}, {"title": "goodfellas"}, {"age_rating": {"$gt": "PG"}}, {"year": {"$in": [1990]}},
+    {"age_rating": {"$contains": "g"}}, {"mean_rating": {"$ne": 4.2}}, {"genres": {"$ne": "Comedy"}},
+    {"$or": [{"year": {"$lt": 1991}}, {"genres": {"$contains": "Romance"}}]},
+]
+
+
+@pytest.mark.parametrize("where", MASK_WHERES)
+def test_column_mask_equals_the_exact_predicate(where: dict) -> None:
+    """The vectorised mask used by search gives exactly the per-item answer."""
+    from retrieval.filters import ColumnIndex
+
+    canonical = parse_where(where)
+    mask = ColumnIndex(list(ITEMS)).mask(canonical)
+    assert mask is not None
+    assert [i.id for i, m in zip(ITEMS, mask) if m] == matching(canonical)

@@ -1,0 +1,319 @@
+"""Simulated users: Hit@5 within T turns for the full system and two baselines, cold and warm start.
+
+Protocol (after InteRecAgent's user simulator, made deterministic and templated so runs repeat):
+- Users are the interest model's *test* split (ranking.data.leave_last_out over the catalog): each person's
+  last liked film (rating >= 4) is the target; the model never trained on it (it trained on what came before
+  each person's validation film).
+- The simulator opens with a vague wish carrying a mood drawn from the target's genres, then reveals one attribute
+  of the target per turn: its most distinctive genre, its decade, a director or an actor, its country or language.
+  It never names the target. After an answer without the target it dislikes every film shown (the same
+  `Agent.feedback` call as the UI's thumbs-down), so they are excluded and count against their kind.
+- A hit is the target among the five items of an answer; the user stops at the hit. Hit@5 within T turns and the
+  average turn of the hit (a miss counts T + 1).
+- `cold`: a new profile; `warm`: the profile is first seeded with the person's liked films before the target
+  (their history in the test split), as `like` feedback.
+- Systems (the agent's ranking mode; everything else is the same code path, `Agent.respond`):
+  `full` (relevance + interest model + popularity, MMR), `retrieval` (relevance only), `popularity`
+  (the retrieved candidates ordered by popularity).
+- Cost: the LLM reads only the message text, and the simulator's messages depend only on the target, so the
+  LLM's answers are cached by exact prompt (langchain's in-memory LLM cache): each distinct message is read by the
+  model once and every system and mode gets the same reading. Code-side understanding (which depends on the
+  conversation state) still runs per system. Notes are written by the LLM unless --no-notes (then by template);
+  notes never change which items are shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from retrieval.types import Item, TastebudError
+
+if TYPE_CHECKING:
+    from chatbot.agent import Agent
+    from chatbot.config import Settings
+    from ranking.data import Split
+
+log = logging.getLogger(__name__)
+
+SYSTEMS: tuple[str, ...] = ("full", "retrieval", "popularity")
+MODES: tuple[str, ...] = ("cold", "warm")
+HIT_K = 5
+PROTOCOL = (
+    "Simulated users (deterministic templates, after InteRecAgent's simulator): for N users of the interest "
+    "model's test split (chronological leave-last-out; never trained on), the target is the held-out last liked "
+    "film. Turn 1 is a vague wish with a mood from the target's genres; each later turn reveals one attribute "
+    "(rarest genre, decade, director or actor, country or language); the target is never named; every shown "
+    "non-target is disliked. Hit = target among the 5 items shown; Hit@5 within T turns; avg_turn counts a miss "
+    "as T + 1. cold = new profile; warm = profile seeded with the user's liked films before the target. "
+    "All systems go through Agent.respond with the embedded LLM; identical messages are read by the LLM once "
+    "(cached) and shared across systems and modes."
+)
+
+# A mood a person might say for a genre (the simulator's vague wishes).
+MOODS: dict[str, str] = {
+    "Action": "exciting", "Adventure": "adventurous", "Animation": "animated", "Children": "family-friendly",
+    "Comedy": "funny", "Crime": "gritty", "Documentary": "true and real", "Drama": "moving", "Fantasy": "magical",
+    "Film-Noir": "dark and moody", "Horror": "scary", "IMAX": "spectacular", "Musical": "full of songs",
+    "Mystery": "mysterious", "Romance": "romantic", "Sci-Fi": "futuristic", "Thriller": "suspenseful",
+    "War": "about war", "Western": "set in the old West",
+}
+# How a person names a genre.
+GENRE_WORDS: dict[str, str] = {
+    "Action": "an action movie", "Adventure": "an adventure film", "Animation": "an animated film",
+    "Children": "a children's film", "Comedy": "a comedy", "Crime": "a crime film", "Documentary": "a documentary",
+    "Drama": "a drama", "Fantasy": "a fantasy film", "Film-Noir": "a film noir", "Horror": "a horror film",
+    "IMAX": "an IMAX film", "Musical": "a musical", "Mystery": "a mystery", "Romance": "a romance",
+    "Sci-Fi": "a sci-fi film", "Thriller": "a thriller", "War": "a war film", "Western": "a western",
+}
+
+
+# ---------------------------------------------------------------------------------------------- users
+@functools.lru_cache(maxsize=2)
+def _split(data_dir: str, item_ids: tuple[str, ...]) -> Split:
+    """The chronological leave-last-out split over this catalog (cached per data dir and catalog)."""
+    from ranking.data import leave_last_out, load_interactions
+
+    return leave_last_out(load_interactions(Path(data_dir)), item_ids)
+
+
+def load_split(data_dir: Path, item_ids: Sequence[str]) -> Split:
+    """The same split the interest model was trained and evaluated on."""
+    return _split(str(Path(data_dir).resolve()), tuple(item_ids))
+
+
+def history_likes(data_dir: Path, item_ids: Sequence[str], user: str) -> list[str]:
+    """A MovieLens user's liked films (rating >= 4) before their held-out test film, oldest first."""
+    split = load_split(data_dir, item_ids)
+    if user in split.users:
+        history = split.test_histories[split.users.index(user)]
+        return [split.item_ids[i] for i in history.liked]
+    from ranking.data import POSITIVE_MIN
+
+    train = split.train[(split.train["user"] == user) & (split.train["rating"] >= POSITIVE_MIN)]
+    if train.empty:
+        raise TastebudError(f"no MovieLens user {user!r} with liked films in the interactions")
+    return [split.item_ids[i] for i in train["item"].tolist()]
+
+
+@dataclass(frozen=True)
+class SimUser:
+    """One simulated person: their held-out target film and the films they liked before it."""
+
+    user: str
+    target: Item
+    history: tuple[str, ...]
+
+
+def pick_users(data_dir: Path, catalog: dict[str, Item], n: int, seed: int = 0) -> list[SimUser]:
+    """N users of the test split in a fixed random order (seeded), each with a target present in the catalog."""
+    split = load_split(data_dir, list(catalog))
+    if not split.users:
+        raise TastebudError("no test users: the interactions have nobody with three or more liked films")
+    order = np.random.default_rng(seed).permutation(len(split.users))
+    out: list[SimUser] = []
+    for u in order:
+        target = catalog.get(split.item_ids[int(split.test_targets[u])])
+        if target is None:
+            continue
+        history = tuple(split.item_ids[i] for i in split.test_histories[u].liked)
+        out.append(SimUser(split.users[u], target, history))
+        if len(out) == n:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the simulator
+def _decade(year: int) -> str:
+    """'the 1990s'."""
+    return f"the {year // 10 * 10}s"
+
+
+def reveal_messages(target: Item, genre_counts: Counter[str], turns: int) -> list[str]:
+    """The simulator's messages for a target, one per turn: a vague wish, then one attribute per turn."""
+    genres = sorted(target.genres, key=lambda g: (genre_counts.get(g, 0), g))  # rarest first
+    common = max(target.genres, key=lambda g: (genre_counts.get(g, 0), g)) if target.genres else None
+    mood = MOODS.get(common or "", "good")
+    messages = [f"I want to watch a movie tonight, something {mood}."]
+    attributes: list[str] = []
+    if genres:
+        attributes.append(f"I'd like {GENRE_WORDS.get(genres[0], genres[0].lower() + ' film')}.")
+    if target.year:
+        attributes.append(f"Preferably one from {_decade(target.year)}.")
+    if target.directors:
+        attributes.append(f"Maybe something directed by {target.directors[0]}.")
+    elif target.cast:
+        attributes.append(f"Maybe something with {target.cast[0]}.")
+    if target.countries and target.countries[0] != "United States":
+        attributes.append(f"A film from {target.countries[0]}.")
+    elif target.languages and target.languages[0] != "English":
+        attributes.append(f"A film in {target.languages[0]}.")
+    elif target.cast and target.directors:
+        attributes.append(f"Ideally with {target.cast[0]}.")
+    if len(genres) > 1:
+        attributes.append(f"It could also be {GENRE_WORDS.get(genres[1], genres[1].lower() + ' film')}.")
+    messages += attributes
+    while len(messages) < turns:
+        messages.append("Something else, please.")
+    return messages[:turns]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One simulated conversation: the turn of the hit (None for a miss) and what each turn said."""
+
+    user: str
+    target: str
+    hit_turn: int | None
+    messages: tuple[str, ...]
+
+
+def run_episode(agent: Agent, sim: SimUser, messages: list[str], profile_id: str | None) -> Episode:
+    """Talk to the agent until the target is shown or the turns run out; dislike every shown non-target."""
+    session: str | None = None
+    said: list[str] = []
+    for turn, message in enumerate(messages, 1):
+        said.append(message)
+        done: dict[str, Any] | None = None
+        for event in agent.respond(session, message, profile_id=profile_id):
+            if event.kind == "done":
+                done = event.data
+        if done is None:
+            raise TastebudError(f"the agent gave no answer to {message!r}")
+        session = done["session_id"]
+        ids = [c["id"] for c in done.get("items") or []][:HIT_K]
+        if sim.target.id in ids:
+            return Episode(sim.user, sim.target.id, turn, tuple(said))
+        for item_id in ids:
+            agent.feedback(session, item_id, "dislike")
+    return Episode(sim.user, sim.target.id, None, tuple(said))
+
+
+def summarise(episodes: Sequence[Episode], turns: int) -> dict[str, Any]:
+    """Hit@5 within T turns, hit rate by turn (cumulative) and the average turn of the hit (miss = T + 1)."""
+    n = len(episodes)
+    hits = [e.hit_turn for e in episodes]
+    by_turn = [sum(1 for h in hits if h is not None and h <= t) / n if n else 0.0 for t in range(1, turns + 1)]
+    avg = float(np.mean([h if h is not None else turns + 1 for h in hits])) if n else float(turns + 1)
+    return {"users": n, "hit@5": round(by_turn[-1] if by_turn else 0.0, 4),
+            "hit@5_by_turn": [round(x, 4) for x in by_turn], "avg_turn": round(avg, 3)}
+
+
+# ---------------------------------------------------------------------------------------------- the whole run
+def cached_chat_model(settings: Settings) -> Any:
+    """The configured chat model with an in-memory answer cache: an identical prompt is computed once."""
+    from langchain_core.caches import InMemoryCache
+
+    from chatbot.llm import make_chat_model
+
+    model = make_chat_model(settings)
+    model.cache = InMemoryCache()
+    return model
+
+
+def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Iterable[str] = MODES,
+             systems: Iterable[str] = SYSTEMS, notes: bool = True, progress: bool = True,
+             agent: Agent | None = None, seed: int = 0) -> dict[str, Any]:
+    """Run every (system, mode) over the same users; returns the report (protocol, results, plot path, timing)."""
+    from tqdm import tqdm
+
+    from chatbot.context import OfflineWeatherProvider
+    from chatbot.dialogues import derive_agent, open_agent
+    from chatbot.profiles import ProfileStore
+
+    modes, systems = tuple(modes), tuple(systems)
+    for m in modes:
+        if m not in MODES:
+            raise TastebudError(f"mode must be cold, warm or both, not {m!r}")
+    for s in systems:
+        if s not in SYSTEMS:
+            raise TastebudError(f"system must be one of {', '.join(SYSTEMS)}, not {s!r}")
+    if n_users < 1 or turns < 1:
+        raise TastebudError("--users and --turns must be at least 1")
+    started = time.monotonic()
+    data_dir = settings.resolved_data_dir
+    if agent is None:
+        agent = open_agent(settings, llm=cached_chat_model(settings), write_notes=notes)
+    if "full" in systems and agent.scorer is None:
+        raise TastebudError("the full system needs the interest model: run `tastebud train` first")
+    catalog: dict[str, Item] = dict(agent.items)
+    users = pick_users(data_dir, catalog, n_users, seed=seed)
+    genre_counts = Counter(g for it in catalog.values() for g in it.genres)
+    scripts = {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
+    results: list[dict[str, Any]] = []
+    episodes: dict[tuple[str, str], list[Episode]] = {}
+    bar = tqdm(total=len(users) * len(systems) * len(modes), desc="simulated conversations", unit="conv",
+               disable=not progress)
+    with tempfile.TemporaryDirectory(prefix="tastebud-simulate-") as tmp:
+        for mode in modes:
+            for system in systems:
+                store = ProfileStore.open(Path(tmp) / f"{system}-{mode}")
+                try:
+                    runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), ranking=system,
+                                          write_notes=notes)
+                    eps = []
+                    for sim in users:
+                        profile_id = None
+                        if mode == "warm":
+                            profile_id = store.new_profile()
+                            for item_id in sim.history:
+                                store.add_feedback(profile_id, None, item_id, "like")
+                        eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
+                        bar.update(1)
+                        bar.set_postfix(system=system, mode=mode)
+                finally:
+                    store.close()
+                episodes[(system, mode)] = eps
+                results.append({"system": system, "mode": mode, **summarise(eps, turns)})
+    bar.close()
+    plot = plot_hits(results, data_dir / "simulate_hits.png", turns)
+    return {"protocol": PROTOCOL, "turns": turns, "seed": seed, "notes": notes, "results": results,
+            "plot": str(plot), "seconds": round(time.monotonic() - started, 1),
+            "examples": [{"user": u.user, "target": u.target.title, "messages": scripts[u.user]} for u in users[:3]]}
+
+
+def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:
+    """A PNG of the cumulative hit rate per turn, one line per (system, mode)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    x = list(range(1, turns + 1))
+    for r in results:
+        style = "-" if r["mode"] == "cold" else "--"
+        ax.plot(x, r["hit@5_by_turn"], style, marker="o", label=f"{r['system']} ({r['mode']})")
+    ax.set_xlabel("turn")
+    ax.set_ylabel("Hit@5 by this turn")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(x)
+    ax.set_title(f"Simulated users: target shown within the first t turns ({results[0]['users']} users)"
+                 if results else "Simulated users")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The results as a markdown table."""
+    turns = report["turns"]
+    head = ["system", "mode", "users", f"Hit@5 ≤ {turns} turns", "avg turn"] + [f"t{t}" for t in range(1, turns + 1)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["results"]:
+        row = [r["system"], r["mode"], str(r["users"]), f"{r['hit@5']:.3f}", f"{r['avg_turn']:.2f}"]
+        row += [f"{x:.2f}" for x in r["hit@5_by_turn"]]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

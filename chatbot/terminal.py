@@ -1,0 +1,58 @@
+"""`tastebud chat`: a terminal door onto Agent.respond (cards first, then the notes as they stream)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from chatbot.config import Settings
+from retrieval.types import TastebudError
+
+HELP = "commands: /like N, /dislike N, /seen N (N = position in the last list), /new, /quit"
+
+
+def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
+    """Read messages from the terminal until /quit or end of input; returns the exit code."""
+    from chatbot.agent import Agent
+
+    console = Console()
+    console.print("[bold]tastebud[/bold] is loading…")
+    agent = Agent.from_settings(settings)
+    console.print(f"Tell me what you feel like watching. {HELP}")
+    last_items: list[dict] = []
+    while True:
+        try:
+            text = console.input("[bold cyan]you>[/bold cyan] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return 0
+        command = text.strip().split()
+        if command and command[0] in ("/quit", "/exit"):
+            return 0
+        if command and command[0] == "/new":
+            session_id, last_items = None, []
+            console.print("new conversation")
+            continue
+        if command and command[0] in ("/like", "/dislike", "/seen"):
+            if session_id is None or len(command) != 2 or not command[1].isdigit() \
+                    or not 1 <= int(command[1]) <= len(last_items):
+                console.print(f"[yellow]say which one: {command[0]} N with N from 1 to {len(last_items)}[/yellow]")
+                continue
+            item = last_items[int(command[1]) - 1]
+            try:
+                agent.feedback(session_id, item["id"], command[0][1:])
+                console.print(f"noted: {command[0][1:]} {item['title']}", markup=False)
+            except TastebudError as exc:
+                console.print(f"[red]{exc}[/red]")
+            continue
+        for event in agent.respond(session_id, text):
+            if event.kind == "items":
+                for n, it in enumerate(event.data["items"], 1):
+                    badge = it["age_rating"] or "unrated"
+                    console.print(f"  {n}. {it['title']} ({it['year']}) · {', '.join(it['genres'])} · "
+                                  f"{it['runtime_min'] or '?'} min · {badge}", markup=False)
+            elif event.kind == "error":
+                console.print(f"[red]{event.data['message']}[/red]")
+            elif event.kind == "done":
+                session_id = event.data["session_id"]
+                last_items = event.data["items"] or last_items
+                console.print(event.data["reply"], markup=False)

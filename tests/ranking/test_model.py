@@ -1,0 +1,132 @@
+"""InterestModel contract and shapes; InterestScorer on zero / one / long profiles and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ranking.data import item_popularity, leave_last_out
+from ranking.model import (
+    CHECKPOINT, InterestConfig, InterestScorer, Profile, batch_histories, build_interest_model, save_checkpoint,
+)
+from ranking.train import fit_interest_model
+from retrieval.types import ModelUnavailable
+
+CFG = InterestConfig(dim=32, layers=1, heads=1, max_len=12, epochs=12, patience=12, batch_size=32,
+                     negatives=0, text_examples_per_user=2, lr=1e-2, dropout=0.0, threads=1)
+
+
+def test_forward_loss_score_all_shapes(world_vectors):
+    cfg = InterestConfig(n_items=40, content_dim=world_vectors.shape[1], dim=16, layers=1, heads=2, max_len=8)
+    model = build_interest_model(cfg, world_vectors)
+    items = torch.tensor([[1, 2, 3, 40], [5, 40, 40, 40]])  # (B=2, L=4), 40 = padding
+    signs = torch.zeros_like(items)
+    text = torch.zeros(2, world_vectors.shape[1])
+    has_text = torch.tensor([False, True])
+    hidden = model(items, signs, text, has_text)
+    assert hidden.shape == (2, 5, 16)  # (B, L+1, D): position 0 is the prefix
+    targets = torch.tensor([[1, 2, 3, 40, 40], [5, 40, 40, 40, 40]])
+    weights = (targets < 40).float()
+    loss = model.loss(items, signs, text, has_text, targets, weights)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert model.item_id.weight.grad is not None
+    sampled = model.loss(items, signs, text, has_text, targets, weights, negatives=torch.tensor([0, 7, 9]))
+    assert torch.isfinite(sampled)
+    scores = model.score_all(items, signs, text, has_text, torch.tensor([3, 1]))
+    assert scores.shape == (2, 40)
+    # the padding after a row's last item does not change its scores (causal: nothing looks ahead)
+    model.eval()
+    short = model.score_all(items[1:, :1], signs[1:, :1], text[1:], has_text[1:], torch.tensor([1]))
+    full = model.score_all(items[1:], signs[1:], text[1:], has_text[1:], torch.tensor([1]))
+    torch.testing.assert_close(short, full, rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def trained(world_interactions, world_items, world_vectors, fake_embedder, tmp_path_factory):
+    """A tiny trained model saved in a data dir with a catalog hash, and its scorer."""
+    ids = [it.id for it in world_items]
+    split = leave_last_out(world_interactions, ids)
+    model, report = fit_interest_model(split, world_vectors, world_items, fake_embedder.embed, CFG, progress=False)
+    d = tmp_path_factory.mktemp("ranking-data")
+    (d / "catalog.meta.json").write_text(json.dumps({"hash": "catalog-v1", "n_items": len(ids)}))
+    save_checkpoint(d / CHECKPOINT, model, ids, item_popularity(split), "catalog-v1")
+    embed_one = lambda text: fake_embedder.embed([text])[0]  # noqa: E731
+    return d, ids, InterestScorer.load(d, ids, world_vectors, embed_one), report
+
+
+def test_training_learns_the_sequence(trained):
+    _, _, _, report = trained
+    assert report.valid_ndcg10 > 0.5  # the synthetic world is very predictable
+    assert report.history[0][1] > report.history[-1][1]  # loss went down
+
+
+def test_scorer_one_liked_item_prefers_the_same_taste(trained):
+    _, ids, scorer, _ = trained
+    cands = ids  # everything
+    scores = scorer.score(Profile(liked=("it:4",)), cands)
+    assert scores.shape == (40,)
+    assert scores[:20].mean() > scores[20:].mean()  # comedies over horror
+    assert int(np.argmax(np.delete(scores, 4))) < 20
+
+
+def test_scorer_text_only_profile_uses_the_words(trained):
+    _, ids, scorer, _ = trained
+    funny = scorer.score(Profile(text="I love Comedy movies, like Comedy funny laugh film 3"), ids)
+    scary = scorer.score(Profile(text="I love Horror movies, like Horror scary blood film 23"), ids)
+    assert funny[:20].mean() - funny[20:].mean() > scary[:20].mean() - scary[20:].mean()
+
+
+def test_scorer_long_history_and_dislikes(trained):
+    _, ids, scorer, _ = trained
+    long_profile = Profile(liked=tuple(f"it:{i}" for i in range(20, 40)) * 3, disliked=("it:1", "it:2"))
+    scores = scorer.score(long_profile, ids)  # 60 liked > max_len: only the latest are read
+    assert np.isfinite(scores).all()
+    assert scores[20:].mean() > scores[:20].mean()
+
+
+def test_unknown_ids_are_ignored_and_reported(trained):
+    _, ids, scorer, _ = trained
+    result = scorer.score_detailed(Profile(liked=("it:4", "nope:1")), ["it:5", "ghost:9", "it:30"])
+    assert result.unknown_profile_ids == ("nope:1",)
+    assert result.unknown_candidate_ids == ("ghost:9",)
+    assert result.scores[1] == -np.inf and np.isfinite(result.scores[[0, 2]]).all()
+    assert any("nope:1" in n for n in result.notes)
+
+
+def test_empty_profile_falls_back_to_popularity_and_says_so(trained):
+    _, ids, scorer, _ = trained
+    result = scorer.score_detailed(Profile(), ids)
+    assert result.fallback == "popularity"
+    assert "popularity" in result.notes[0]
+    order = np.argsort(-result.scores)
+    assert scorer.popularity[order[0]] == scorer.popularity.max()
+
+
+def test_checkpoint_from_another_catalog_is_refused_with_advice(trained, world_vectors):
+    d, ids, _, _ = trained
+    (d / "catalog.meta.json").write_text(json.dumps({"hash": "catalog-v2"}))
+    try:
+        with pytest.raises(ModelUnavailable, match="another version of the catalog.*tastebud train"):
+            InterestScorer.load(d, ids, world_vectors, None)
+    finally:
+        (d / "catalog.meta.json").write_text(json.dumps({"hash": "catalog-v1"}))
+    with pytest.raises(ModelUnavailable, match="retrain"):
+        InterestScorer.load(d, ids[:-1], world_vectors[:-1], None)
+
+
+def test_missing_checkpoint_says_to_train(data_dir, world_vectors):
+    with pytest.raises(ModelUnavailable, match="tastebud train"):
+        InterestScorer.load(data_dir, ["a"], world_vectors[:1], None)
+
+
+def test_batch_histories_keeps_the_latest_events():
+    from ranking.data import History
+
+    h = History(np.arange(30), np.ones(30, np.int8))
+    items, signs, text, has_text, lengths = batch_histories([h], 100, 10, 8)
+    assert items.shape == (1, 10) and items[0, -1] == 29 and int(lengths[0]) == 10
+    assert not bool(has_text[0])

@@ -1,0 +1,53 @@
+"""Every scripted conversation in tests/dialogues/*.yaml, one test per file, through the real agent: the real demo
+catalog and index, the trained interest model and the embedded LLM, loaded once for the whole session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.dialogues import DialogueRunner, find_scripts, load_script
+
+SCRIPTS = find_scripts([Path(__file__).parent / "dialogues"])
+
+
+@pytest.fixture(scope="session")
+def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
+    """The session's demo data dir with the interest model trained in it (once)."""
+    from ranking.model import CHECKPOINT
+    from ranking.train import train_interest_model
+    from retrieval.catalog import load_catalog
+    from retrieval.embeddings import load_item_vectors
+
+    if not (demo_data_dir / CHECKPOINT).exists():
+        ids, vectors = load_item_vectors(demo_data_dir)
+        by_id = {it.id: it for it in load_catalog(demo_data_dir)}
+        train_interest_model(demo_data_dir, ids, vectors, lambda texts: embedder.embed(texts),
+                             items=[by_id[i] for i in ids], progress=False)
+    return demo_data_dir
+
+
+@pytest.fixture(scope="session")
+def dialogue_runner(trained_demo_dir: Path) -> DialogueRunner:
+    """One real agent (embedded LLM, full ranking) shared by every dialogue; each dialogue gets its own profiles."""
+    from chatbot.dialogues import open_agent
+
+    settings = Settings(data_dir=trained_demo_dir, llm="embedded", chroma_url=None)
+    agent = open_agent(settings)
+    assert agent.scorer is not None, "the dialogues run on the full system: the interest model must load"
+    return DialogueRunner.from_agent(agent, trained_demo_dir)
+
+
+def test_there_are_enough_dialogues_and_they_all_load():
+    assert len(SCRIPTS) >= 30
+    names = [load_script(p).name for p in SCRIPTS]
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_dialogue(script: Path, dialogue_runner: DialogueRunner):
+    outcome = dialogue_runner.run(load_script(script))
+    assert outcome.passed, "\n".join(outcome.lines())
