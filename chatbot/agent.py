@@ -268,8 +268,8 @@ class Agent:
         if not text:
             language = state.language
             reply = say("empty_message", language)
-            yield from self._finish(session_id, profile_id, state, state, message, reply, [], {}, timings,
-                                    started, language, understood=self._understood(state, None, [], []))
+            yield from self._finish(session_id, profile_id, state, state, message, reply, [],
+                                    self._understood(state, None, [], []), timings, started, language)
             return
         t = time.monotonic()
         intent = self.understander.understand(text, state)

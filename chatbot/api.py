@@ -341,7 +341,7 @@ def create_app(settings: Settings, agent: Any = None, profiles: ProfileStore | N
     if agent is None:
         from chatbot.agent import Agent
 
-        agent = Agent.from_settings(settings)
+        agent = Agent.from_settings(settings, profiles=profiles)  # one profile store for every door
     door = WebDoor(agent, profiles, TurnQueue(max_waiting=limits.max_waiting, max_wait_s=limits.max_wait_s))
     allowed = parse_origins(settings.allowed_origins)
     limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -82,25 +81,10 @@ def build_all(settings: Settings) -> None:
 
 
 def start_main_job(settings: Settings) -> int:
-    """The main job: an interactive search prompt (until the chat server lands)."""
-    from retrieval.search import Searcher
-    from retrieval.types import Filters
+    """The main job: the web app (chat UI at /, HTTP API at /api, widget at /widget.js)."""
+    from chatbot.api import serve
 
-    searcher = Searcher.open(settings.resolved_data_dir, chroma_url=settings.chroma_url)
-    console.print("[bold]tastebud search[/bold] — type what you feel like watching (empty line or Ctrl-D quits)")
-    while True:
-        try:
-            text = input("search> ").strip()
-        except EOFError:
-            return 0
-        if not text:
-            return 0
-        try:
-            hits = searcher.search(text, Filters(), k=8)
-        except TastebudError as exc:
-            console.print(f"[red]{exc}[/red]")
-            continue
-        for n, c in enumerate(hits, 1):
-            it = c.item
-            print(f"{n}. {it.title} ({it.year}) — {', '.join(it.genres)} — {it.age_rating or '?'} — score {c.score:.3f}")
-        sys.stdout.flush()
+    console.print(f"tastebud is starting on http://{settings.host}:{settings.port} "
+                  "(UI at /, API docs at /docs, widget at /widget.js)")
+    serve(settings, host=settings.host, port=settings.port)
+    return 0

@@ -380,6 +380,7 @@ def _cmd_bench_rank(args: argparse.Namespace, settings: Settings) -> int:
     data_dir = settings.resolved_data_dir
     _items, ids, vectors = _ranking_inputs(settings)
     embedder = MiniLMEmbedder(threads=settings.threads)
+    embedder.embed(["warm up"])  # load the model now, so the first-call figure measures embedding, not loading
     scorer = InterestScorer.load(data_dir, ids, vectors, lambda text: embedder.embed([text])[0])
     split = leave_last_out(load_interactions(data_dir), ids)
     rng = np.random.default_rng(0)

@@ -1,14 +1,13 @@
-"""Grounded, honest notes per recommended item: the LLM writes from a fact sheet, code checks every note.
+"""Grounded, honest notes per recommended item: one LLM call writes them all, code checks every note.
 
 The flow for one turn (`Copywriter.write_notes_stream`):
 1. each item becomes a short fact sheet (title, year, genres, directors, top-3 cast, runtime, age rating,
    plot where known, mean rating) plus the reasons it fits (short English strings from the caller);
-2. the LLM writes schema-constrained JSON `{"1. Title": "note", ...}` (the numbered title keys anchor each
-   note to its sheet), parsed while it streams, so each note's text arrives as `NoteDelta`s for its card.
-   By default each item is its own call (`batch=False`): the 1.5B model, given all five sheets at once,
-   moved reasons and companions between films ("with your partner" on the wrong film); one call per item
-   costs about the same on llama.cpp because the stable system prompt's KV cache is reused between calls.
-   `batch=True` writes all notes in ONE call;
+2. ONE LLM call writes every note as schema-constrained JSON `{"1. Title": "note", "2. Title": ...}`
+   (the numbered title keys anchor each note to its sheet: with a plain list the 1.5B model moved notes,
+   reasons and companions between films), parsed while it streams, so each note's text arrives as
+   `NoteDelta`s for its card. `batch=False` makes one call per item instead (one sheet in view; it wrote
+   livelier notes but took ~2.8x longer on the loaded test machine);
 3. every finished note is checked by `NoteChecker`: it names no other catalog title, every year, decade,
    runtime, rating and person name in it is on its own sheet, it tells no story when the sheet has no plot,
    it borrows no other item's reasons nor invents who the person watches with, and its length and
@@ -74,6 +73,10 @@ _MINUTES = re.compile(r"(?<![\d.])(\d{2,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)
 _HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
 _RATING = re.compile(
     r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
+)
+# A claim that the person already saw or liked this film (the notes are for films they have not seen).
+_CLAIMS_SEEN = re.compile(
+    r"(?<!if )(?<!If )\byou(?:'ve| have)? (?:already )?(?:enjoyed|loved|seen|watched)\b(?! it before)|你(?:看过|喜欢过)",
 )
 # Phrases that tell a story; allowed only when the sheet has a plot.
 _STORY = re.compile(
@@ -381,6 +384,8 @@ def describe_item(item: Item, language: str = "en") -> str:
     ).user
 
 
+_PLOT_MARK = "\x00plot:"  # marks another item's plot among `other_reasons` (its long words count as borrowed)
+
 # Words too general to show that a note borrowed another item's reason.
 _GENERIC_WORDS = frozenset(
     "film films movie movies watch watching asked picked because like likes liked resembles similar tonight "
@@ -389,6 +394,18 @@ _GENERIC_WORDS = frozenset(
 )
 
 
+# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word).
+_NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
+_DIRECTED = (
+    re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:执导|导演的|导演)"),
+    re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
+)
+_STARRING = (
+    re.compile(rf"(?:starring|stars|with) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:主演|领衔)"),
+    re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
+)
 # Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
 _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
     (frozenset(ground.split()), re.compile(said, re.IGNORECASE))
@@ -406,7 +423,10 @@ _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
 
 def _content_words(text: str) -> set[str]:
     """Folded words of 4+ letters, plural 's' dropped, without the generic ones."""
-    words = {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in re.findall(r"[a-z]{4,}", _fold(text))}
+    words = {
+        w[:-1] if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 4 else w
+        for w in re.findall(r"[a-z]{4,}", _fold(text))
+    }
     return words - _GENERIC_WORDS
 
 
@@ -423,8 +443,9 @@ class NoteChecker:
     ) -> list[str]:
         """Every problem of the note, in words a person understands (empty list: the note is fine).
 
-        `other_reasons` are the reasons of the other items of the same answer: a note that borrows one of
-        their distinctive words ("with your partner" when only another film was picked for that) is wrong.
+        `other_reasons` are the reasons of the other items of the same answer (and their plots, marked with
+        _PLOT_MARK): a note that borrows their distinctive words ("with your partner" when only another film
+        was picked for that, another film's story) is wrong.
         """
         language = _language(language)
         text = note.strip()
@@ -433,11 +454,32 @@ class NoteChecker:
         problems += self._check_shape(text.replace(display_title(item.title), "X"), language)  # "Live!" is no end
         problems += self._check_titles(text, item, grounded)
         problems += self._check_numbers(text, item, grounded)
+        if m := _CLAIMS_SEEN.search(text):
+            problems.append(f"claims the person already saw it ({m.group(0)!r})")
         if not (item.plot and item.plot.strip()) and (m := _STORY.search(text)):
             problems.append(f"tells a story ({m.group(0)!r}) but the sheet has no plot")
         problems += self._check_people(text, item, grounded, language)
         problems += self._check_borrowed(text, item, grounded, other_reasons)
         problems += self._check_company(text, item, grounded)
+        problems += self._check_roles(text, item)
+        return problems
+
+    @staticmethod
+    def _check_roles(text: str, item: Item) -> list[str]:
+        """Someone called the director must direct it; someone said to star must be in its cast."""
+        directors = {_name_words(p) for p in item.directors}
+        cast = {_name_words(p) for p in item.cast}
+        problems = []
+        for role, patterns, holders in (("the director", _DIRECTED, directors), ("in the cast", _STARRING, cast)):
+            for pattern in patterns:
+                for m in pattern.finditer(text):
+                    if _POSSESSIVE.search(m.group(1)):
+                        continue  # "with Ridley Scott's tension" states no role
+                    name = _name_words(m.group(1))
+                    if not name or name in holders or any(name.endswith(h) or h.endswith(name) for h in holders):
+                        continue
+                    if name in directors | cast:  # a person of this film, in the wrong role
+                        problems.append(f"says {m.group(1).strip(' .')} is {role}, but the sheet says otherwise")
         return problems
 
     @staticmethod
@@ -457,7 +499,9 @@ class NoteChecker:
         if not other_reasons:
             return []
         own = _content_words(" ".join([grounded, *fact_sheet(item), *item.genres]))
-        foreign = _content_words(" ".join(other_reasons)) - own
+        foreign = _content_words(" ".join(r for r in other_reasons if not r.startswith(_PLOT_MARK)))
+        plots = " ".join(r[len(_PLOT_MARK) :] for r in other_reasons if r.startswith(_PLOT_MARK))
+        foreign = (foreign | {w for w in _content_words(plots) if len(w) >= 6}) - own
         used = sorted(_content_words(text) & foreign)
         return [f"borrows another film's reason ({', '.join(used)})"] if used else []
 
@@ -568,6 +612,18 @@ class NoteChecker:
             for m in _ZH_TRANSLIT_NAME.finditer(text):
                 problems.append(f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet")
         return problems
+
+
+def _trim(text: str, language: str) -> str:
+    """The note cut to its first sentences when it is too long (cutting adds nothing untrue; the rest is checked)."""
+    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    if len(cuts) <= MAX_SENTENCES and len(text) <= MAX_NOTE_CHARS[language]:
+        return text
+    for n in (MAX_SENTENCES, 1):
+        if len(cuts) >= n and len(text[: cuts[n - 1]]) <= MAX_NOTE_CHARS[language]:
+            return text[: cuts[n - 1]].strip()
+    return text
 
 
 # ------------------------------------------------------------------------------------------------ streaming JSON
@@ -686,9 +742,11 @@ _HINTS = (
     ("places the film", "it gave a decade that is not on the sheet"),
     ("says ", "it gave a runtime that is not on the sheet"),
     ("tells a story", "it described a story, but the plot is not known"),
+    ("claims the person", "it claimed the person already saw the film"),
     ("gives a rating", "it gave a rating that is not on the sheet"),
     ("names ", "it named a person who is not on the sheet"),
     ("writes a name", "it wrote a name in Chinese instead of as on the sheet"),
+    ("says ", "it gave someone the wrong role"),
     ("too long", "it was too long"),
     ("cut off", "it was too long"),
     ("sentences", "it was too long"),
@@ -728,7 +786,7 @@ class Copywriter:
         lexicon: CatalogLexicon,
         timeout_s: float = 60.0,
         retry: bool = True,
-        batch: bool = False,
+        batch: bool = True,
     ) -> None:
         """llm=None: template notes only. timeout_s bounds all LLM calls of a turn; batch: one call for all notes."""
         self.batch = batch
@@ -740,7 +798,7 @@ class Copywriter:
 
     @classmethod
     def from_items(
-        cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0, batch: bool = False
+        cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0, batch: bool = True
     ) -> Copywriter:
         """A copywriter checking against this catalog."""
         return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s, batch=batch)
@@ -766,8 +824,8 @@ class Copywriter:
             everyone = list(range(len(drafts)))
             groups = [everyone] if self.batch else [[i] for i in everyone]
             for group in groups:
-                if deadline - time.monotonic() < 1.0:
-                    break
+                if deadline - time.monotonic() < 1.0 or self._llm_failed(drafts):
+                    break  # out of time, or the model is down: the rest get template notes at once
                 for event in self._draft_round(drafts, group, language, deadline, stream=True, retry=False):
                     yield event
                     if isinstance(event, NoteDone):
@@ -776,7 +834,7 @@ class Copywriter:
             for i in everyone:
                 if i in finished or not self.retry or deadline - time.monotonic() < 2.0:
                     continue
-                if any(p.startswith(_LLM_FAILED) for d in drafts for p in d.problems):
+                if self._llm_failed(drafts):
                     break  # the model is down or too slow: retrying only makes the person wait
                 for event in self._draft_round(drafts, [i], language, deadline, stream=False, retry=True):
                     yield event
@@ -785,6 +843,11 @@ class Copywriter:
         for i, draft in enumerate(drafts):
             if i not in finished:
                 yield NoteDone(i, self._template(draft, language))
+
+    @staticmethod
+    def _llm_failed(drafts: list[_Draft]) -> bool:
+        """True when an LLM call of this turn failed outright (error or time limit), not just a bad note."""
+        return any(p.startswith(_LLM_FAILED) for d in drafts for p in d.problems)
 
     def _draft_round(
         self, drafts: list[_Draft], positions: list[int], language: str, deadline: float, stream: bool, retry: bool
@@ -824,6 +887,7 @@ class Copywriter:
                         continue
                     ended.add(k)
                     others = [r for j, d in enumerate(drafts) if j != i for r in d.request.reasons]
+                    others += [_PLOT_MARK + d.request.item.plot for j, d in enumerate(drafts) if j != i and d.request.item.plot]
                     outcome = self._accept(drafts[i], text, language, retry, others)
                     if outcome is not None:
                         yield NoteDone(i, outcome)
@@ -844,7 +908,7 @@ class Copywriter:
 
     def _accept(self, draft: _Draft, text: str, language: str, retry: bool, others: Sequence[str]) -> Note | None:
         """The Note when the draft text passes the checks; else None, with the problems recorded."""
-        text = re.sub(r"\s+", " ", text).strip().strip('"').strip()
+        text = _trim(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
         problems = self.checker.check(text, draft.request.item, language, draft.request.reasons, others)
         if problems:
             draft.problems.extend(problems)

@@ -507,8 +507,8 @@ class TitleFinder:
         self._max = 1
         for item in items:
             words = tuple(_WORD.findall(item.title))
-            if not words or (len(words) == 1 and len(words[0]) < 4):
-                continue  # "Up", "It", "Ran": too common as words to tell apart from prose
+            if not words or all(w.isdigit() for w in words) or (len(words) == 1 and len(words[0]) < 4):
+                continue  # "1984" is also a year; "Up", "It", "Ran" are too common to tell apart from prose
             self._titles.setdefault(words, []).append(item.id)
             self._max = max(self._max, len(words))
 
@@ -523,8 +523,8 @@ class TitleFinder:
                 key = tuple(words[i:i + size])
                 if key not in self._titles or taken & set(range(i, i + size)):
                     continue
-                if size == 1 and _starts_sentence(text, tokens[i][1]):
-                    continue  # a capitalised first word of a sentence is not a title
+                if size == 1 and (_starts_sentence(text, tokens[i][1]) or _in_name(text, tokens, i)):
+                    continue  # a sentence's first word, or part of a name ("Geoffrey Rush"), is not a title
                 found.append((i, i + size, key))
                 taken.update(range(i, i + size))
         return found
@@ -546,6 +546,18 @@ class TitleFinder:
         return list(dict.fromkeys(out))
 
 
+def _in_name(text: str, tokens: list[tuple[str, int]], i: int) -> bool:
+    """True when the word at i is joined by a space to a capitalised word that does not open a sentence."""
+    for j in (i - 1, i + 1):
+        if not 0 <= j < len(tokens) or not tokens[j][0][:1].isupper():
+            continue
+        a, b = sorted((i, j))
+        gap = text[tokens[a][1] + len(tokens[a][0]):tokens[b][1]]
+        if gap.strip() == "" and not _starts_sentence(text, tokens[j][1]):
+            return True
+    return False
+
+
 def _starts_sentence(text: str, pos: int) -> bool:
     """True when the word at `pos` opens the text, a line, a sentence or a numbered entry."""
     before = text[:pos].rstrip(" \t\"'“‘(")
@@ -561,6 +573,18 @@ class _Transcript:
     answers: list[list[dict[str, Any]]] = field(default_factory=list)  # item cards of each turn that showed items
     shown: set[str] = field(default_factory=set)
     history: set[str] = field(default_factory=set)  # the warm-start user's liked films
+
+
+@dataclass(frozen=True)
+class _TurnView:
+    """What a check looks at: the done event, its items, the previous answer and the transcript."""
+
+    done: dict[str, Any]
+    items: list[dict[str, Any]]
+    previous: list[dict[str, Any]]
+    tr: _Transcript
+    reply: str
+    understood: dict[str, Any]
 
 
 class DialogueRunner:
@@ -702,108 +726,138 @@ class DialogueRunner:
     def _check(self, check: Check, done: dict[str, Any], items: list[dict[str, Any]],
                previous: list[dict[str, Any]], tr: _Transcript) -> list[str]:
         """Reasons this check failed (empty when it held)."""
+        turn = _TurnView(done, items, previous, tr, str(done.get("reply") or ""), done.get("understood") or {})
+        if check.name in ("all_items", "than_previous") and not items:
+            return ["no items were shown, so there is nothing to check"]
+        return getattr(self, f"_check_{check.name}")(check.value, turn)
+
+    def _check_understood(self, value: dict[str, Any], turn: _TurnView) -> list[str]:
+        """Subset match against the understood object."""
+        return match_understood(value, turn.understood)
+
+    def _check_items(self, value: dict[str, Any], turn: _TurnView) -> list[str]:
+        """The number of items shown."""
+        lo, hi, n = value["min"], value["max"], len(turn.items)
+        if n < lo or (hi is not None and n > hi):
+            return [f"expected {f'{lo}–{hi}' if hi is not None else f'at least {lo}'} items, got {n}"]
+        return []
+
+    def _check_all_items(self, value: dict[str, Any], turn: _TurnView) -> list[str]:
+        """Every item passes the filter."""
+        bad = [c["title"] for c in turn.items if not self._matches(c, value)]
+        return [f"{len(bad)} of {len(turn.items)} items fail {value}: {', '.join(bad)}"] if bad else []
+
+    def _check_some_item(self, value: dict[str, Any], turn: _TurnView) -> list[str]:
+        """At least one item passes the filter."""
+        if any(self._matches(c, value) for c in turn.items):
+            return []
+        return [f"no item passes {value} (shown: {', '.join(c['title'] for c in turn.items) or 'none'})"]
+
+    def _check_none_of(self, value: tuple[Any, ...], turn: _TurnView) -> list[str]:
+        """None of the referenced items (or of the items passing a filter) is shown."""
+        out = []
+        for entry in value:
+            if isinstance(entry, dict):
+                bad = [c["title"] for c in turn.items if self._matches(c, entry)]
+                if bad:
+                    out.append(f"items that should not be here ({entry}): {', '.join(bad)}")
+                continue
+            target = _resolve(entry, turn.previous)
+            if target is None:
+                out.append(f"{entry} points at nothing: the previous answer showed {len(turn.previous)} item(s)")
+            elif target in {c["id"] for c in turn.items}:
+                out.append(f"{entry} ({self._title(target)}) came back")
+        return out
+
+    def _check_reply_language(self, value: str, turn: _TurnView) -> list[str]:
+        """The reported language and the reply text."""
+        return _language_problems(value, turn.done.get("language"), turn.reply)
+
+    def _check_grounded(self, value: bool, turn: _TurnView) -> list[str]:
+        """Catalog titles named in the reply are this turn's items (or films the person named)."""
+        allowed = [c["title"] for c in turn.items] + list(turn.understood.get("liked") or [])
+        allowed += list(turn.understood.get("disliked") or [])
+        about = turn.done.get("about_item")
+        if about:
+            allowed.append(about.get("title", ""))
+        stray = self.titles.ungrounded(turn.reply, allowed)
+        if value and stray:
+            return [f"the reply names films that are not among its items: {', '.join(stray)}"]
+        if not value and not stray:
+            return ["expected the reply to name a film outside its items, and it did not"]
+        return []
+
+    def _check_no_repeat(self, value: bool, turn: _TurnView) -> list[str]:
+        """No item was shown in an earlier turn."""
+        again = [c["title"] for c in turn.items if c["id"] in turn.tr.shown]
+        if value and again:
+            return [f"shown in an earlier turn: {', '.join(again)}"]
+        if not value and turn.items and not again:
+            return ["expected some items from earlier turns again, got only new ones"]
+        return []
+
+    def _check_reply_contains_any(self, value: tuple[str, ...], turn: _TurnView) -> list[str]:
+        """At least one phrase is in the reply."""
+        low = turn.reply.casefold()
+        if any(p.casefold() in low for p in value):
+            return []
+        return [f"the reply contains none of {list(value)}: {_short(turn.reply, 160)!r}"]
+
+    def _check_reply_not_contains(self, value: tuple[str, ...], turn: _TurnView) -> list[str]:
+        """No phrase is in the reply."""
+        low = turn.reply.casefold()
+        hits = [p for p in value if p.casefold() in low]
+        return [f"the reply contains {hits}: {_short(turn.reply, 160)!r}"] if hits else []
+
+    def _check_clarifying_question(self, value: bool, turn: _TurnView) -> list[str]:
+        """The turn asked a question instead of showing items (or did not)."""
+        asked = not turn.items and (bool(turn.understood.get("clarifying_question"))
+                                    or _ends_with_question(turn.reply))
+        if value and not asked:
+            return [f"expected a clarifying question, got {len(turn.items)} item(s) and {_short(turn.reply, 120)!r}"]
+        if not value and asked:
+            return [f"expected an answer, got a clarifying question: {_short(turn.reply, 120)!r}"]
+        return []
+
+    def _check_than_previous(self, value: dict[str, str], turn: _TurnView) -> list[str]:
+        """Every item is below (above) every item of the previous answer on a field."""
+        out = []
+        for fld, way in value.items():
+            before = [c.get(fld) for c in turn.previous if c.get(fld) is not None]
+            if not before:
+                out.append(f"the previous answer has no {fld} to compare with")
+                continue
+            bound = min(before) if way == "less" else max(before)
+            bad = [f"{c['title']} ({c.get(fld)})" for c in turn.items if c.get(fld) is None
+                   or (c[fld] >= bound if way == "less" else c[fld] <= bound)]
+            if bad:
+                out.append(f"not {'below' if way == 'less' else 'above'} {bound} ({fld}): {', '.join(bad)}")
+        return out
+
+    def _check_not_in_history(self, value: bool, turn: _TurnView) -> list[str]:
+        """No item is one the warm-start user already liked."""
+        again = [c["title"] for c in turn.items if c["id"] in turn.tr.history]
+        if value and again:
+            return [f"films this person already liked: {', '.join(again)}"]
+        if not value and not again:
+            return ["expected some of the person's liked films, got none"]
+        return []
+
+    def _check_describes(self, value: str, turn: _TurnView) -> list[str]:
+        """A "tell me more" answer is about the referenced item."""
+        target = _resolve(value, turn.previous)
+        about = (turn.done.get("about_item") or {}).get("id")
+        if target is None:
+            return [f"{value} points at nothing: the previous answer showed {len(turn.previous)} item(s)"]
+        if about != target:
+            return [f"expected a description of {self._title(target)}, got {self._title(about) if about else 'no item'}"]
+        return []
+
+    def _matches(self, card: dict[str, Any], where: dict[str, Any]) -> bool:
+        """The `tastebud search --where` test on the full catalog item behind a card."""
         from retrieval.filters import item_matches_where
 
-        name, value = check.name, check.value
-        reply = str(done.get("reply") or "")
-        understood = done.get("understood") or {}
-        if name == "understood":
-            return match_understood(value, understood)
-        if name == "items":
-            lo, hi = value["min"], value["max"]
-            if len(items) < lo or (hi is not None and len(items) > hi):
-                span = f"{lo}–{hi}" if hi is not None else f"at least {lo}"
-                return [f"expected {span} items, got {len(items)}"]
-            return []
-        if name in ("all_items", "than_previous") and not items:
-            return ["no items were shown, so there is nothing to check"]
-        if name == "all_items":
-            bad = [c["title"] for c in items if not item_matches_where(self._item(c), value)]
-            return [f"{len(bad)} of {len(items)} items fail {value}: {', '.join(bad)}"] if bad else []
-        if name == "some_item":
-            if not any(item_matches_where(self._item(c), value) for c in items):
-                return [f"no item passes {value} (shown: {', '.join(c['title'] for c in items) or 'none'})"]
-            return []
-        if name == "none_of":
-            out = []
-            for entry in value:
-                if isinstance(entry, dict):
-                    bad = [c["title"] for c in items if item_matches_where(self._item(c), entry)]
-                    if bad:
-                        out.append(f"items that should not be here ({entry}): {', '.join(bad)}")
-                    continue
-                target = _resolve(entry, previous)
-                if target is None:
-                    out.append(f"{entry} points at nothing: the previous answer showed {len(previous)} item(s)")
-                elif target in {c["id"] for c in items}:
-                    out.append(f"{entry} ({self._title(target)}) came back")
-            return out
-        if name == "reply_language":
-            return _language_problems(value, done.get("language"), reply)
-        if name == "grounded":
-            allowed = [c["title"] for c in items] + list(understood.get("liked") or [])
-            allowed += list(understood.get("disliked") or [])
-            about = done.get("about_item")
-            if about:
-                allowed.append(about.get("title", ""))
-            stray = self.titles.ungrounded(reply, allowed)
-            if value and stray:
-                return [f"the reply names films that are not among its items: {', '.join(stray)}"]
-            if not value and not stray:
-                return ["expected the reply to name a film outside its items, and it did not"]
-            return []
-        if name == "no_repeat":
-            again = [c["title"] for c in items if c["id"] in tr.shown]
-            if value and again:
-                return [f"shown in an earlier turn: {', '.join(again)}"]
-            if not value and items and not again:
-                return ["expected some items from earlier turns again, got only new ones"]
-            return []
-        if name == "reply_contains_any":
-            low = reply.casefold()
-            if not any(p.casefold() in low for p in value):
-                return [f"the reply contains none of {list(value)}: {_short(reply, 160)!r}"]
-            return []
-        if name == "reply_not_contains":
-            low = reply.casefold()
-            hits = [p for p in value if p.casefold() in low]
-            return [f"the reply contains {hits}: {_short(reply, 160)!r}"] if hits else []
-        if name == "clarifying_question":
-            asked = not items and (bool(understood.get("clarifying_question")) or _ends_with_question(reply))
-            if value and not asked:
-                return [f"expected a clarifying question, got {len(items)} item(s) and {_short(reply, 120)!r}"]
-            if not value and asked:
-                return [f"expected an answer, got a clarifying question: {_short(reply, 120)!r}"]
-            return []
-        if name == "than_previous":
-            out = []
-            for fld, way in value.items():
-                before = [c.get(fld) for c in previous if c.get(fld) is not None]
-                if not before:
-                    out.append(f"the previous answer has no {fld} to compare with")
-                    continue
-                bound = min(before) if way == "less" else max(before)
-                bad = [f"{c['title']} ({c.get(fld)})" for c in items if c.get(fld) is None
-                       or (c[fld] >= bound if way == "less" else c[fld] <= bound)]
-                if bad:
-                    out.append(f"not {'below' if way == 'less' else 'above'} {bound} ({fld}): {', '.join(bad)}")
-            return out
-        if name == "not_in_history":
-            again = [c["title"] for c in items if c["id"] in tr.history]
-            if value and again:
-                return [f"films this person already liked: {', '.join(again)}"]
-            if not value and not again:
-                return ["expected some of the person's liked films, got none"]
-            return []
-        # describes
-        target = _resolve(value, previous)
-        about = (done.get("about_item") or {}).get("id")
-        if target is None:
-            return [f"{value} points at nothing: the previous answer showed {len(previous)} item(s)"]
-        if about != target:
-            got = self._title(about) if about else "no item"
-            return [f"expected a description of {self._title(target)}, got {got}"]
-        return []
+        return item_matches_where(self._item(card), where)
 
     def _title(self, item_id: str) -> str:
         """A catalog item's title (or its id)."""

@@ -49,6 +49,7 @@ class Ticket:
         self._queue = queue
         self.number = number
         self.released = False
+        self.waker: Callable[[], Any] | None = None  # set by an async waiter: called when the line moves
 
     @property
     def position(self) -> int:
@@ -75,6 +76,7 @@ class TurnQueue:
         self._cond = threading.Condition()
         self._next_number = 0
         self._line: list[int] = []  # ticket numbers in arrival order; the first one holds the turn
+        self._waiting: set[Ticket] = set()  # live tickets, to wake async waiters when the line moves
 
     def enter(self) -> Ticket:
         """Join the line (QueueFull when `max_waiting` turns already wait behind the running one)."""
@@ -88,6 +90,7 @@ class TurnQueue:
             ticket = Ticket(self, self._next_number)
             self._next_number += 1
             self._line.append(ticket.number)
+            self._waiting.add(ticket)
             return ticket
 
     def status(self) -> QueueStatus:
@@ -120,10 +123,16 @@ class TurnQueue:
                 )
             ticket.wait(min(poll_s, remaining))
 
-    async def await_turn(self, ticket: Ticket, poll_s: float = 0.2) -> AsyncIterator[int]:
-        """Async `waits`: yield the position whenever it changes, holding no thread while waiting."""
+    async def await_turn(self, ticket: Ticket, poll_s: float = 1.0) -> AsyncIterator[int]:
+        """Async `waits`: yield the position whenever it changes, holding no thread while waiting.
+
+        A release anywhere in the line wakes the waiters at once (from any thread); `poll_s` is only a backstop.
+        """
         deadline = time.monotonic() + self.max_wait_s
         last = -1
+        loop = asyncio.get_running_loop()
+        moved = asyncio.Event()
+        ticket.waker = lambda: loop.call_soon_threadsafe(moved.set)
         while True:
             position = ticket.position
             if position == 0:
@@ -138,7 +147,11 @@ class TurnQueue:
                 raise QueueTimeout(
                     f"tastebud is busy and your turn did not come within {self.max_wait_s:.0f} s; please try again"
                 )
-            await asyncio.sleep(poll_s)
+            try:
+                await asyncio.wait_for(moved.wait(), timeout=poll_s)
+            except TimeoutError:
+                pass
+            moved.clear()
 
     @contextmanager
     def turn(self) -> Iterator[Ticket]:
@@ -177,6 +190,13 @@ class TurnQueue:
             except ValueError:
                 pass
             self._cond.notify_all()
+            wakers = [t.waker for t in self._waiting if t.waker is not None]
+            self._waiting.discard(ticket)
+        for wake in wakers:  # outside the lock: a closed event loop must not block the line
+            try:
+                wake()
+            except RuntimeError:  # that waiter's event loop is gone; its poll backstop or timeout covers it
+                pass
 
 
 def queued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[], Iterator[Event]]

@@ -268,7 +268,10 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
                     f"{len(cards)} suggestions; notes are being written."), st
             elif kind == "note":
                 position = int(data.get("position", 0))
-                notes[position] = notes.get(position, "") + str(data.get("delta", ""))
+                if "final" in data:  # the checked note replaces what streamed
+                    notes[position] = str(data["final"])
+                else:
+                    notes[position] = notes.get(position, "") + str(data.get("delta", ""))
                 if time.monotonic() - last_render >= NOTE_REFRESH_S:
                     last_render = time.monotonic()
                     yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), gr.skip(), st
@@ -356,13 +359,13 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
                 cards = gr.HTML(render_cards([]), elem_id="tb-cards", js_on_load=CLICK_JS)
                 understood = gr.HTML(render_understood(None), elem_id="tb-understood", js_on_load=CLICK_JS)
         outputs = [chat, message, cards, understood, status, st]
-        for trigger in (message.submit, send.click):
-            trigger(respond, inputs=[message, chat, st], outputs=outputs, concurrency_limit=None,
-                    show_progress="hidden")
+        turns = [trigger(respond, inputs=[message, chat, st], outputs=outputs, concurrency_limit=None,
+                         show_progress="hidden") for trigger in (message.submit, send.click)]
         cards.click(on_card_click, inputs=[st], outputs=[cards, understood, status, st], concurrency_limit=None,
                     show_progress="hidden")
         understood.click(on_understood_click, inputs=[st], outputs=[understood, status, st], concurrency_limit=None,
                          show_progress="hidden")
-        new.click(new_conversation, inputs=[st], outputs=outputs, show_progress="hidden")
-        forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden")
+        # starting afresh stops a turn still streaming, so its cards cannot land in the new conversation
+        new.click(new_conversation, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
+        forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
     return demo

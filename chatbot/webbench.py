@@ -260,7 +260,7 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)
     # warm-up: load every model once, so neither run pays for it
     warm_started = time.perf_counter()
-    for _ in agent.respond(None, "Something to watch tonight.", None):
+    for _ in agent.respond(None, "Recommend a good drama film for tonight.", None):  # a real search: loads all
         pass
     warm_s = time.perf_counter() - warm_started
     limits = WebLimits(rate_limit="100000/minute", max_waiting=2 * n_sessions + 4, max_wait_s=deadline_s)

@@ -66,6 +66,7 @@ def bench_rank(scorer: InterestScorer, profile: Profile, candidate_ids: Sequence
     cfg = scorer.config
 
     def full_catalog() -> np.ndarray:
+        """Score every item of the catalog for the same profile (the baseline figure)."""
         with torch.inference_mode():
             tensors = batch_histories([hist], cfg.n_items, cfg.max_len, cfg.content_dim)
             return scorer.model.score_all(*tensors).numpy()

@@ -138,7 +138,7 @@ def sign_of(rating: np.ndarray) -> np.ndarray:
 def leave_last_out(df: pd.DataFrame, item_ids: list[str] | tuple[str, ...] | None = None) -> Split:
     """Chronological leave-last-out per user: last positive -> test, the one before -> validation, the rest -> train.
 
-    Ties in time are broken by item id so the split is deterministic. Users with fewer than three positives
+    Ties in time are broken by a hash of (user, item) so the split is deterministic but carries no id order. Users with fewer than three positives
     cannot be evaluated; their interactions (before any cut) still train the models. Interactions after a user's
     test positive are dropped (they are the future). Items outside `item_ids` (default: every item seen) are dropped.
     """
@@ -154,7 +154,11 @@ def leave_last_out(df: pd.DataFrame, item_ids: list[str] | tuple[str, ...] | Non
     frame = frame[frame["item_idx"].notna()].copy()
     frame["item_idx"] = frame["item_idx"].astype(np.int64)
     frame["sign"] = sign_of(frame["rating"].to_numpy())
-    frame = frame.sort_values(["user", "timestamp", "item"], kind="mergesort").reset_index(drop=True)
+    # Ties in time (MovieLens users often rate dozens of films within one second) get a fixed pseudo-random
+    # order from a hash of (user, item): ordering them by id would plant an artificial sequence to learn.
+    frame["tie"] = pd.util.hash_pandas_object(frame["user"].astype(str) + "|" + frame["item"].astype(str),
+                                              index=False).to_numpy()
+    frame = frame.sort_values(["user", "timestamp", "tie"], kind="mergesort").reset_index(drop=True)
 
     users: list[str] = []
     valid_h: list[History] = []

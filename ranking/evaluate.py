@@ -6,6 +6,8 @@ negatives) with the person's own history removed from the ranking. Slices:
 - `all`  — the whole history before the test item (including the validation positive);
 - `cold` — only the person's first k liked items, k = 1 + (person's index mod 5), so k cycles through 1..5
            (a new person who named a handful of films); the history is still excluded from the ranking;
+- `cold-recent` — the same k, but the person's k *latest* liked items (a new person naming films they liked
+           lately: what the chat sees); reported beside `cold`, which stays the headline cold figure;
 - `text` — no item ids at all: a sentence with the person's top-3 genres and the titles of their 3 latest
            liked films ("I love Drama, Comedy and Romance movies, like A (1995), B (1996) and C (1997)."),
            embedded with MiniLM. Id-only models fall back to popularity there.
@@ -37,9 +39,9 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = ("chronological leave-last-out (last positive = test, the one before = validation; positive = rating >= 4); "
             "full ranking over all items, each person's history excluded; slices: all = full history, "
-            "cold = first k in 1..5 liked items (k = 1 + index mod 5), text = top genres + 3 latest liked titles "
+            "cold = first k in 1..5 liked items (k = 1 + index mod 5), cold-recent = latest k, text = top genres + 3 latest liked titles "
             "as one sentence, no ids")
-SLICES = ("all", "cold", "text")
+SLICES = ("all", "cold", "cold-recent", "text")
 BASELINE_ORDER = ("popularity", "item-knn", "ease", "als", "content")
 
 
@@ -109,9 +111,9 @@ class Slice:
     exclude: tuple[np.ndarray, ...]
 
 
-def cold_history(history: History, k: int) -> History:
-    """Only the first k liked items of a history."""
-    liked = history.liked[:k]
+def cold_history(history: History, k: int, recent: bool = False) -> History:
+    """Only the first (or, with `recent`, the latest) k liked items of a history."""
+    liked = history.liked[-k:] if recent else history.liked[:k]
     return History(liked.copy(), np.full(len(liked), LIKED, np.int8))
 
 
@@ -128,6 +130,8 @@ def build_slices(split: Split, items: Sequence[Item], embed_texts: EmbedTexts | 
     exclude = tuple(h.items for h in hist)
     slices = {"all": Slice("all", tuple(hist), targets, exclude)}
     slices["cold"] = Slice("cold", tuple(cold_history(h, 1 + u % 5) for u, h in enumerate(hist)), targets, exclude)
+    slices["cold-recent"] = Slice("cold-recent", tuple(cold_history(h, 1 + u % 5, recent=True)
+                                                       for u, h in enumerate(hist)), targets, exclude)
     if embed_texts is not None:
         vecs = np.asarray(embed_texts(text_profiles(hist, items)), dtype=np.float32)
         text_h = tuple(History(np.zeros(0, np.int64), np.zeros(0, np.int8), v) for v in vecs)
@@ -154,6 +158,7 @@ def remember_texts(embed_texts: EmbedTexts) -> EmbedTexts:
     memo: dict[str, np.ndarray] = {}
 
     def embed(texts: list[str]) -> np.ndarray:
+        """Vectors for texts, embedding only the ones not seen before."""
         todo = list(dict.fromkeys(t for t in texts if t not in memo))
         if todo:
             for t, v in zip(todo, np.asarray(embed_texts(todo), dtype=np.float32)):

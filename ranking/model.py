@@ -47,11 +47,11 @@ class InterestConfig:
     layers: int = 2  # transformer blocks
     heads: int = 2  # attention heads per block
     max_len: int = 50  # most recent history events read (older ones are dropped)
-    dropout: float = 0.2  # dropout in embeddings and blocks
+    dropout: float = 0.3  # dropout in embeddings and blocks
     ff_mult: int = 2  # feed-forward width as a multiple of dim
     # --- training
-    lr: float = 5e-3  # AdamW learning rate
-    weight_decay: float = 0.01  # AdamW weight decay
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 0.1  # AdamW weight decay
     batch_size: int = 128  # sequences per step
     negatives: int = 0  # 0 = full softmax over every item (best for full ranking); >0 = that many uniform negatives
     threads: int = 2  # torch CPU threads while training
@@ -59,7 +59,7 @@ class InterestConfig:
     epochs: int = 30  # upper bound on passes over the training sequences
     patience: int = 3  # stop after this many validations without a better NDCG@10
     eval_every: int = 1  # validate every this many epochs
-    neutral_weight: float = 0.5  # loss weight of predicting a next item that was watched but not liked
+    neutral_weight: float = 0.0  # loss weight of predicting a next item that was watched but not liked
     text_examples_per_user: int = 1  # synthetic "what I said" texts per training user (real MiniLM vectors)
     text_prefix_share: float = 0.3  # share of training windows that start with the person's text
     seed: int = 7  # every random choice in training

@@ -17,8 +17,10 @@ The `where` language (the one `tastebud search --where` takes):
 - Missing values: on a null scalar (or an empty list) every operator but `$ne` and `$nin` is false.
 - Strings compare case-insensitively everywhere except `id` (ids are exact).
 
-`item_matches*` are the exact semantics; `chroma_where` translates what it can into a Chroma pre-filter that
-admits at least every matching item (callers always post-filter with the exact check).
+`item_matches*` are the exact semantics. `ColumnIndex.mask` computes the same answer for a whole catalog with
+numpy (search uses it). `chroma_where` translates what it can into a Chroma pre-filter that admits at least every
+matching item (callers always apply the exact check after it); search uses it only when asked to, because
+Chroma's metadata filtering measured ~100x slower than the mask here.
 """
 
 from __future__ import annotations

@@ -196,7 +196,8 @@
       turn.notes = renderCards(data.items || []);
     } else if (kind === "note") {
       var node = turn.notes && turn.notes[data.position];
-      if (node) node.textContent += data.delta;
+      if (node && typeof data.final === "string") node.textContent = data.final;  // the checked note
+      else if (node && typeof data.delta === "string") node.textContent += data.delta;
     } else if (kind === "done") {
       if (turn.busy) { turn.busy.remove(); turn.busy = null; }
       memory.session_id = data.session_id; memory.profile_id = data.profile_id; remember();

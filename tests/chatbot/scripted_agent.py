@@ -161,6 +161,7 @@ class ScriptedAgent:
             for delta in (note[: len(note) // 2], note[len(note) // 2:]):
                 self._pause()
                 yield ReplyEvent("note", {"position": n, "delta": delta})
+            yield ReplyEvent("note", {"position": n, "final": note})  # the checked note, as chatbot.agent sends
             notes.append(note)
         s.shown.extend(c["id"] for c in cards)
         items = [{**c, "note": note} for c, note in zip(cards, notes)]

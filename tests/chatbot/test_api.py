@@ -110,10 +110,14 @@ def test_stream_sends_understood_items_notes_done_in_order(web: SimpleNamespace)
     done = events[-1][1]
     assert events[0][1] == done["understood"] and done["understood"]["weather"]["source"] == "stated"
     notes: dict[int, str] = {}
+    finals: dict[int, str] = {}
     for kind, data in events:
-        if kind == "note":
+        if kind == "note" and "delta" in data:
             notes[data["position"]] = notes.get(data["position"], "") + data["delta"]
+        elif kind == "note":
+            finals[data["position"]] = data["final"]
     assert [notes[n] for n in sorted(notes)] == [item["note"] for item in done["items"]]
+    assert finals == notes
     assert [i["id"] for i in events[1][1]["items"]] == [i["id"] for i in done["items"]]
 
 

@@ -117,7 +117,7 @@ def test_one_call_per_item_mode_streams_each_note():
 
 
 def test_one_call_per_item_mode_retries_then_templates():
-    """Per-item mode (the default): a bad note is retried alone, then templated; the good one passes."""
+    """Per-item mode: a bad note is retried alone, then templated; the good one passes."""
     bad = "Just like Home Alone, a holiday classic for you and your partner."
     writer, fake = _copywriter(_answer([bad]), _answer([GOOD_EN[1]], ("Alien",)), _answer([bad]), batch=False)
     notes = writer.write_notes(_requests(), "en")
@@ -176,6 +176,27 @@ def test_note_borrowing_another_items_reason_is_rejected():
     assert notes[1].source == "template" and any("partner" in p for p in notes[1].problems)
 
 
+def test_long_note_is_cut_to_its_first_sentences():
+    """A note of four sentences keeps its first two (after the checks), instead of costing a retry."""
+    long_note = ("A heartwarming animated adventure from John Lasseter for a cozy rainy evening. "
+                 "It's a family-friendly movie with a great cast. You asked for animation. It's a classic.")
+    writer, fake = _copywriter(_answer([long_note, GOOD_EN[1]]))
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 1
+    assert notes[0].text == ("A heartwarming animated adventure from John Lasseter for a cozy rainy evening. "
+                             "It's a family-friendly movie with a great cast.")
+    assert notes[0].source == "llm"
+
+
+def test_note_borrowing_another_items_plot_is_rejected():
+    """A note that tells another item's story (here Toy Story's) on its own item is not shown."""
+    borrowed = "A tense space horror with Sigourney Weaver, about a doll that is jealous and threatened."
+    writer, _ = _copywriter(_answer([GOOD_EN[0], borrowed]), _answer([borrowed], ("Alien",)))
+    notes = writer.write_notes(_requests(), "en")
+    assert notes[0].source == "llm" and notes[1].source == "template"
+    assert any("jealous" in p for p in notes[1].problems)
+
+
 def test_retry_that_passes_is_used():
     """A rejected first draft followed by a good second draft shows the second draft."""
     writer, _ = _copywriter(_answer(["A 2003 romp starring Keanu Reeves.", GOOD_EN[1]]), _answer([GOOD_EN[0]]))
@@ -201,6 +222,13 @@ def test_llm_error_gives_template_notes():
     assert len(fake.calls) == 1  # no retries against a model that is down
     assert [n.source for n in notes] == ["template", "template"]
     assert notes[0].text.startswith("Toy Story（1995年）是一部冒险、动画、儿童电影")
+
+
+def test_per_item_mode_stops_calling_a_model_that_is_down():
+    """Per-item mode makes one failing call, not one per item, when the model is down."""
+    writer, fake = _copywriter(LLMError("connection refused"), batch=False)
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 1 and [n.source for n in notes] == ["template", "template"]
 
 
 def test_no_llm_means_templates_without_waiting():
@@ -267,6 +295,9 @@ def checker() -> NoteChecker:
         ("A charming romance about a young woman who falls for a deaf musician.", "sheet has no plot"),
         ("一部浪漫喜剧，讲述一个女孩在巴黎的奇遇，适合你和伴侣。", "sheet has no plot"),
         ("A fun, heartwarming adventure to share with your friends on a rainy evening.", "who you watch with"),
+        ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
+        ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
+        ("Tom Hanks 执导的温馨动画冒险，很适合下雨的晚上和孩子一起看。", "Tom Hanks is the director"),
     ],
 )
 def test_checker_catches_ungrounded_notes(checker, note, problem):

@@ -220,8 +220,9 @@ def test_grounded_fails_when_the_reply_names_a_catalog_film_that_is_not_shown(tm
 
 def test_title_finder_ignores_prose_and_titles_inside_shown_titles():
     finder = TitleFinder([Item("a", "Heat"), Item("b", "Alien"), Item("c", "Aliens"), Item("d", "Up"),
-                          Item("e", "Toy Story"), Item("f", "Toy Story 2")])
-    text = "Heat waves are coming.\n1. Toy Story 2: up and away. Like Alien, only warmer."
+                          Item("e", "Toy Story"), Item("f", "Toy Story 2"), Item("g", "Rush"), Item("h", "1984")])
+    text = ("Heat waves are coming.\n1. Toy Story 2 (1984): up and away, with Geoffrey Rush. "
+            "Like Alien, only warmer.")
     assert finder.ungrounded(text, ["Toy Story 2"]) == ["Alien"]
     assert finder.ungrounded(text, ["Toy Story 2", "Alien"]) == []
 
@@ -388,3 +389,9 @@ turns:
     assert outcome.turns[1].passed
     assert outcome.turns[3].failures == (
         "than_previous (line 11): no items were shown, so there is nothing to check",)
+
+
+def test_every_documented_check_is_implemented():
+    from chatbot.dialogues import CHECKS
+
+    assert [n for n in CHECKS if not callable(getattr(DialogueRunner, f"_check_{n}", None))] == []

@@ -24,7 +24,7 @@ def test_eval_json_schema_table_and_figures(tmp_path, world_interactions, world_
     assert out["dataset"] == "synthetic" and "leave-last-out" in out["protocol"]
     models = {r["model"] for r in out["results"]}
     assert models == {"interest", *BASELINE_ORDER}
-    assert {r["slice"] for r in out["results"]} == {"all", "cold", "text"}
+    assert {r["slice"] for r in out["results"]} == {"all", "cold", "cold-recent", "text"}
     for row in out["results"]:
         for key in ("hr@10", "ndcg@10", "recall@20", "mrr", "coverage"):
             assert isinstance(row[key], float) and 0.0 <= row[key] <= 1.0, (row, key)
@@ -42,7 +42,7 @@ def test_eval_json_schema_table_and_figures(tmp_path, world_interactions, world_
     # the interest model learns this world's order: far above popularity
     assert report.value("interest", "all") > 2 * report.value("popularity", "all")
     table = to_markdown(report)
-    assert table.count("| interest |") == 3 and "NDCG@10" in table
+    assert table.count("| interest |") == 4 and "NDCG@10" in table
     assert any(line.startswith(("PASS", "FAIL")) for line in check_goals(report))
 
 
