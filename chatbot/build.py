@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 from rich.console import Console
 
 from chatbot.config import Settings
-from retrieval.types import TastebudError
+from retrieval.types import Item, TastebudError
 
 console = Console(stderr=True)
 
@@ -39,23 +41,62 @@ def ensure_index(settings: Settings) -> None:
     console.print(str(report))
 
 
+def ranking_inputs(settings: Settings) -> tuple[list[Item], list[str], np.ndarray]:
+    """Catalog items, their ids and (N, 384) vectors, aligned in index order, from the data dir."""
+    from retrieval.catalog import load_catalog
+    from retrieval.embeddings import load_item_vectors
+
+    data_dir = settings.resolved_data_dir
+    items = load_catalog(data_dir)
+    ids, vectors = load_item_vectors(data_dir)
+    by_id = {it.id: it for it in items}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise TastebudError(f"the index holds {len(missing)} items the catalog lacks; run `tastebud index`")
+    return [by_id[i] for i in ids], ids, vectors
+
+
+def batch_embedder(settings: Settings) -> Callable[[list[str]], np.ndarray]:
+    """MiniLM as a batch text -> vectors function (loaded on first use)."""
+    from retrieval.embeddings import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder(threads=settings.threads)
+    return lambda texts: embedder.embed(list(texts), progress=len(texts) > 64)
+
+
+def interest_model_is_current(settings: Settings) -> bool:
+    """True when a checkpoint exists and was trained on this catalog and these items."""
+    from ranking.model import CHECKPOINT, items_fingerprint, load_checkpoint, read_catalog_hash
+    from retrieval.embeddings import load_item_vectors
+
+    data_dir = settings.resolved_data_dir
+    if not (data_dir / CHECKPOINT).exists():
+        return False
+    try:
+        ckpt = load_checkpoint(data_dir / CHECKPOINT)
+        ids, _ = load_item_vectors(data_dir)
+    except TastebudError:
+        return False
+    return ckpt.get("catalog_hash") == read_catalog_hash(data_dir) and ckpt.get("items_hash") == items_fingerprint(ids)
+
+
 def ensure_interest_model(settings: Settings) -> None:
     """Train the interest model when no checkpoint for this catalog exists."""
-    from ranking.train import checkpoint_is_current
+    from ranking.model import InterestConfig
+    from ranking.train import train_interest_model
 
     _step("interest model")
     data_dir = settings.resolved_data_dir
     if not (data_dir / "interactions.parquet").exists():
         console.print("no interactions in this data dir (an imported catalog): the interest model is skipped")
         return
-    if checkpoint_is_current(data_dir):
+    if interest_model_is_current(settings):
         console.print("interest model checkpoint is current")
         return
-    from chatbot.cli import main as cli_main
-
-    code = cli_main(["train"])
-    if code != 0:
-        raise TastebudError("training the interest model failed (see above)")
+    items, ids, vectors = ranking_inputs(settings)
+    report = train_interest_model(data_dir, ids, vectors, batch_embedder(settings), items,
+                                  config=InterestConfig(threads=settings.threads))
+    console.print(f"interest model saved to {report.checkpoint} (validation NDCG@10 {report.valid_ndcg10:.4f})")
 
 
 def ensure_llm(settings: Settings) -> None:

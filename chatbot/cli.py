@@ -236,26 +236,17 @@ def _add_ranking(sub: argparse._SubParsersAction) -> None:
 
 
 def _ranking_inputs(settings: Settings) -> tuple[list[Any], list[str], Any]:
-    """Catalog items, their ids and (N, 384) vectors, aligned in catalog order, from the data dir."""
-    from retrieval.catalog import load_catalog
-    from retrieval.embeddings import load_item_vectors
+    """Catalog items, their ids and vectors, aligned (see chatbot.build.ranking_inputs)."""
+    from chatbot.build import ranking_inputs
 
-    data_dir = settings.resolved_data_dir
-    items = load_catalog(data_dir)
-    ids, vectors = load_item_vectors(data_dir)
-    by_id = {it.id: it for it in items}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise TastebudError(f"the index holds {len(missing)} items the catalog lacks; run `tastebud index`")
-    return [by_id[i] for i in ids], ids, vectors
+    return ranking_inputs(settings)
 
 
 def _batch_embedder(settings: Settings) -> Callable[[list[str]], Any]:
-    """MiniLM as a batch text -> vectors function (loaded on first use)."""
-    from retrieval.embeddings import MiniLMEmbedder
+    """MiniLM as a batch text -> vectors function (see chatbot.build.batch_embedder)."""
+    from chatbot.build import batch_embedder
 
-    embedder = MiniLMEmbedder(threads=settings.threads)
-    return lambda texts: embedder.embed(list(texts), progress=len(texts) > 64)
+    return batch_embedder(settings)
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -511,6 +502,8 @@ def _cmd_bench_serve(args: argparse.Namespace, settings: Settings) -> int:
         from rich.console import Console
 
         console = Console()
+        if not console.is_terminal:
+            console = Console(width=200)  # piped: keep the wide table readable
         console.print(format_table(report))
         for run in report["runs"]:
             for line in run["cross_talk_violations"] + run["errors"]:
