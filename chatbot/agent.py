@@ -304,7 +304,7 @@ class Agent:
         if not searchable:
             key = "chitchat" if kind == "chitchat" or intent.injection else "clarify"
             reply = " ".join(prefix + notices + [say(key, language)])
-            understood["clarifying_question"] = key == "clarify"
+            understood["clarifying_question"] = True  # both replies ask the person what they would like
             yield from self._finish(session_id, profile_id, state, new_state, message, reply, [], understood,
                                     timings, started, language)
             return

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     port: int = Field(7860, description="server port")
     allowed_origins: str = Field("", description="comma-separated host-page origins allowed to embed the widget")
     max_message_chars: int = Field(4000, description="longer messages are truncated and the person is told")
+    rate_limit: str = Field("30/minute", description="per-client request rate on the /api routes")
+    max_body_bytes: int = Field(65536, description="larger request bodies are refused with 413")
+    max_waiting: int = Field(64, description="turns allowed to wait for the LLM; more get 503")
+    max_wait_s: float = Field(600.0, description="a queued turn gives up after this long")
 
     @property
     def resolved_data_dir(self) -> Path:
