@@ -280,6 +280,7 @@ class Agent:
         if intent.llm_error:
             log.info("understanding fell back to rules: %s", intent.llm_error)
 
+        intent = self._people_backstop(text, intent)
         new_state = update(state, intent)
         new_state, situation, context_notes = self._situation(new_state, intent, language)
         notices.extend(context_notes)
@@ -349,6 +350,16 @@ class Agent:
                                 understood, timings, started, language)
 
     # ------------------------------------------------------------------ steps
+    def _people_backstop(self, text: str, intent: TurnIntent) -> TurnIntent:
+        """Full names of catalog people in the message become the people slot when understanding found none."""
+        if intent.people or intent.intent in ("ask_about_item", "reset", "chitchat") or intent.injection:
+            return intent
+        spelled = self.searcher.people_named(text)
+        if not spelled:
+            return intent
+        notes = list(intent.notes) + [f"looking for films with {', '.join(spelled)}"]
+        return intent.model_copy(update={"people": spelled, "notes": notes})
+
     def _situation(self, state: DialogueState, intent: TurnIntent, language: str
                    ) -> tuple[DialogueState, Situation, list[str]]:
         """Place, weather (stated wins over live), local time and part of day; notes for what failed."""

@@ -385,6 +385,18 @@ class Searcher:
                     found.append(name)
         return found
 
+    def people_named(self, text: str) -> list[str]:
+        """The catalog's own spelling of every full person name in the text ("steven spielberg" -> "Steven Spielberg")."""
+        spelled: list[str] = []
+        for name in self.people_in(text):
+            for pos in self._people.get(name, [])[:1]:
+                spelled += [p for p in self._rows_people(pos) if " ".join(_name_words(p)) == name][:1]
+        return spelled
+
+    def _rows_people(self, pos: int) -> tuple[str, ...]:
+        """Directors, cast and writers of the item at a position."""
+        return self.items[self.ids[pos]].people
+
     def _person_hits(self, text: str, vector: np.ndarray, cf: CompiledFilters, n: int) -> list[int]:
         """Positions of items involving a person named in the query, most similar to the query first."""
         names = self.people_in(text)

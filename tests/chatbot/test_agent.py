@@ -154,3 +154,12 @@ def test_json_is_serialisable(demo_data_dir: Path, tmp_path: Path) -> None:
         assert key in done["timings"]
     for it in done["items"]:
         assert it["age_rating"] in AGE_RATINGS + (None,)
+
+
+def test_a_named_director_becomes_a_hard_filter_without_the_llm(demo_data_dir: Path, tmp_path: Path) -> None:
+    agent = _agent(demo_data_dir, tmp_path, llm=FakeChatModel(replies=["not json"] * 5))
+    _, done = _turn(agent, None, "something directed by Steven Spielberg")
+    assert done["understood"]["filters"].get("people") == ["Steven Spielberg"]
+    assert len(done["items"]) >= 3
+    for it in done["items"]:
+        assert "Steven Spielberg" in agent.items[it["id"]].people, it
