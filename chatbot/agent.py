@@ -268,7 +268,7 @@ class Agent:
         if not text:
             language = state.language
             reply = say("empty_message", language)
-            yield from self._finish(session_id, profile_id, state, state, message, reply, [],
+            yield from self._finish(session_id, profile_id, state, message, reply, [],
                                     self._understood(state, None, [], []), timings, started, language)
             return
         t = time.monotonic()
@@ -293,20 +293,20 @@ class Agent:
         if intent.injection:
             prefix.append(say("injection", language))
         if kind == "ask_about_item":
-            yield from self._describe(session_id, profile_id, state, new_state, message, intent, understood,
+            yield from self._describe(session_id, profile_id, new_state, message, intent, understood,
                                       timings, started, language, notices + prefix)
             return
         searchable = self._has_request(new_state, rules)
         if kind == "reset" and not searchable:
             reply = " ".join(prefix + [say("reset_only", language)] + notices)
-            yield from self._finish(session_id, profile_id, state, new_state, message, reply, [], understood,
+            yield from self._finish(session_id, profile_id, new_state, message, reply, [], understood,
                                     timings, started, language)
             return
         if not searchable:
             key = "chitchat" if kind == "chitchat" or intent.injection else "clarify"
             reply = " ".join(prefix + notices + [say(key, language)])
             understood["clarifying_question"] = True  # both replies ask the person what they would like
-            yield from self._finish(session_id, profile_id, state, new_state, message, reply, [], understood,
+            yield from self._finish(session_id, profile_id, new_state, message, reply, [], understood,
                                     timings, started, language)
             return
 
@@ -319,7 +319,7 @@ class Agent:
         if not candidates:
             constraints = ", ".join(f"{k}={v}" for k, v in describe_filters(filters).items() if k != "excluded_items")
             reply = " ".join(prefix + notices + [say("no_match", language, constraints=constraints or query)])
-            yield from self._finish(session_id, profile_id, state, new_state, message, reply, [], understood,
+            yield from self._finish(session_id, profile_id, new_state, message, reply, [], understood,
                                     timings, started, language)
             return
 
@@ -346,7 +346,7 @@ class Agent:
             lines.append(f"{n}. {c['title']}{year}: {c['note']}")
         lines.append(say("outro", language))
         final_state = record_shown(new_state, [c["id"] for c in cards])
-        yield from self._finish(session_id, profile_id, state, final_state, message, "\n".join(lines), cards,
+        yield from self._finish(session_id, profile_id, final_state, message, "\n".join(lines), cards,
                                 understood, timings, started, language)
 
     # ------------------------------------------------------------------ steps
@@ -507,7 +507,7 @@ class Agent:
                 yield ReplyEvent("note", {"position": event.position + 1, "final": event.note.text})
         return final, why
 
-    def _describe(self, session_id: str, profile_id: str, old: DialogueState, state: DialogueState, message: str,
+    def _describe(self, session_id: str, profile_id: str, state: DialogueState, message: str,
                   intent: TurnIntent, understood: dict[str, Any], timings: dict[str, float], started: float,
                   language: str, prefix: list[str]) -> Iterator[ReplyEvent]:
         """"Tell me more about the second one": answered from the catalog facts of that item."""
@@ -515,15 +515,15 @@ class Agent:
         item = self.items.get(target[0]) if target else None
         if item is None:
             reply = " ".join(prefix + [say("no_item_referenced", language)])
-            yield from self._finish(session_id, profile_id, old, state, message, reply, [], understood, timings,
+            yield from self._finish(session_id, profile_id, state, message, reply, [], understood, timings,
                                     started, language)
             return
         text = self.copywriter.describe_item(item, language)
         reply = " ".join(prefix + [text])
-        yield from self._finish(session_id, profile_id, old, state, message, reply, [], understood, timings,
+        yield from self._finish(session_id, profile_id, state, message, reply, [], understood, timings,
                                 started, language, about=card(item))
 
-    def _finish(self, session_id: str, profile_id: str, old: DialogueState, state: DialogueState, message: str,
+    def _finish(self, session_id: str, profile_id: str, state: DialogueState, message: str,
                 reply: str, cards: list[dict[str, Any]], understood: dict[str, Any], timings: dict[str, float],
                 started: float, language: str, about: dict[str, Any] | None = None) -> Iterator[ReplyEvent]:
         """Persist the turn and its state together, then the `done` event with the whole answer."""

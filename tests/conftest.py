@@ -55,3 +55,19 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     # item vectors are cached by content hash outside the test's dir, so later runs on this machine skip embedding
     build_index(d, chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE)
     return d
+
+
+@pytest.fixture(scope="session")
+def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
+    """The session's demo data dir with the interest model trained in it (once)."""
+    from ranking.model import CHECKPOINT
+    from ranking.train import train_interest_model
+    from retrieval.catalog import load_catalog
+    from retrieval.embeddings import load_item_vectors
+
+    if not (demo_data_dir / CHECKPOINT).exists():
+        ids, vectors = load_item_vectors(demo_data_dir)
+        by_id = {it.id: it for it in load_catalog(demo_data_dir)}
+        train_interest_model(demo_data_dir, ids, vectors, lambda texts: embedder.embed(texts),
+                             items=[by_id[i] for i in ids], progress=False)
+    return demo_data_dir

@@ -14,22 +14,6 @@ SCRIPTS = find_scripts([Path(__file__).parent / "dialogues"])
 
 
 @pytest.fixture(scope="session")
-def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
-    """The session's demo data dir with the interest model trained in it (once)."""
-    from ranking.model import CHECKPOINT
-    from ranking.train import train_interest_model
-    from retrieval.catalog import load_catalog
-    from retrieval.embeddings import load_item_vectors
-
-    if not (demo_data_dir / CHECKPOINT).exists():
-        ids, vectors = load_item_vectors(demo_data_dir)
-        by_id = {it.id: it for it in load_catalog(demo_data_dir)}
-        train_interest_model(demo_data_dir, ids, vectors, lambda texts: embedder.embed(texts),
-                             items=[by_id[i] for i in ids], progress=False)
-    return demo_data_dir
-
-
-@pytest.fixture(scope="session")
 def dialogue_runner(trained_demo_dir: Path) -> DialogueRunner:
     """One real agent (embedded LLM, full ranking) shared by every dialogue; each dialogue gets its own profiles."""
     from chatbot.dialogues import open_agent

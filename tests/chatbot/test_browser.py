@@ -22,7 +22,6 @@ import pytest
 from chatbot.api import widget_file
 from chatbot.ui import render_cards, render_understood, understood_chips
 from tests.chatbot.scripted_agent import CATALOG, TEMPLATE_TITLE, XSS_TITLE
-from tests.test_dialogues import trained_demo_dir  # noqa: F401 (the shared session fixture)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
