@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ranking.data import History, Split, item_popularity, positive_matrix
+from ranking.metrics import mask_excluded, ndcg, target_ranks
 
 TIE_BREAK = 1e-6  # weight of the normalised popularity added to every model's scores, to break ties sensibly
 
@@ -104,27 +105,44 @@ class ItemKNN(_PopularityTieBreak):
 
 
 class EASE(_PopularityTieBreak):
-    """EASE (Steck 2019): closed-form item-item weights B = I - P / diag(P), P = (X^T X + lambda I)^-1."""
+    """EASE (Steck 2019): closed-form item-item weights B = I - P / diag(P), P = (X^T X + lambda I)^-1.
+
+    The ridge penalty is chosen on the split's validation targets from `l2_grid` (the same care the interest
+    model gets), so the baseline is as strong as its own tuning makes it.
+    """
 
     name = "ease"
 
-    def __init__(self, l2: float = 300.0) -> None:
-        self.l2 = l2  # ridge penalty lambda on the item-item weights
+    def __init__(self, l2: float | None = None, l2_grid: Sequence[float] = (50.0, 100.0, 300.0, 1000.0)) -> None:
+        self.l2_grid = (float(l2),) if l2 is not None else tuple(l2_grid)  # ridge penalties lambda tried
+        self.l2 = self.l2_grid[0]  # the chosen penalty
 
     def fit(self, split: Split, item_vectors: np.ndarray) -> None:
-        """Solve for the item-item weights over the items that have any training positive."""
+        """Solve for the item-item weights over the items that have any training positive; pick lambda on validation."""
         self._remember_popularity(split)
         x = positive_matrix(split)  # (U, N)
         active = np.flatnonzero(np.asarray(x.sum(axis=0)).ravel() > 0)  # items with a positive
         xa = x[:, active]
-        g = (xa.T @ xa).toarray().astype(np.float64)  # (A, A)
-        g[np.diag_indices_from(g)] += self.l2
-        p = np.linalg.inv(g)
-        b = -p / np.diag(p)[None, :]
-        np.fill_diagonal(b, 0.0)
+        gram = (xa.T @ xa).toarray().astype(np.float64)  # (A, A)
         self._active = active
-        self._b = b.astype(np.float32)  # (A, A)
         self._n = split.n_items
+        best = -1.0
+        chosen = None
+        for l2 in self.l2_grid:
+            g = gram.copy()
+            g[np.diag_indices_from(g)] += l2
+            p = np.linalg.inv(g)
+            b = -p / np.diag(p)[None, :]
+            np.fill_diagonal(b, 0.0)
+            self._b = b.astype(np.float32)  # (A, A)
+            if len(self.l2_grid) == 1 or not split.valid_histories:
+                chosen = (l2, self._b)
+                break
+            scores = mask_excluded(self.score(split.valid_histories), [h.items for h in split.valid_histories])
+            value = ndcg(target_ranks(scores, split.valid_targets), 10)
+            if value > best:
+                best, chosen = value, (l2, self._b)
+        self.l2, self._b = chosen
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """Liked-item vector times the EASE weights."""

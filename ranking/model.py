@@ -1,13 +1,22 @@
 """The interest model: a person is what they liked, disliked and said; items are ids plus their content vectors.
 
-`InterestModel` is a small causal transformer (SASRec-style) over a person's signed history. Every sequence
+`InterestModel` has two parts whose scores add up:
+1. a small causal transformer (SASRec-style) over a person's signed history, trained by gradient descent. Every sequence
 starts with one *prefix* token that carries what the person said (their text's MiniLM vector, projected), or a
 learned "said nothing" vector. Each history token is the item's representation plus a sign embedding
 (liked / neutral / disliked) plus a position embedding. The hidden state at the last token is the person's
 interest vector; an item's score is its dot product with the item representation plus a per-item bias.
 Item representation = a learned id embedding + a projection of the item's frozen MiniLM vector, so items with
-few ratings still land near items like them. No per-user parameters: one model serves MovieLens users, a new
-person known only by the films they named and the words they typed, and live feedback within a session.
+few ratings still land near items like them.
+2. a linear item-to-item layer (sparse N x K weights) solved in closed form on the same training interactions, as
+EASE does (ridge regression of each watched item on the others, zero diagonal), but read with *recency*: the
+person's latest events weigh most (exp(-age / tau)), liked events fully, watched-but-not-liked events half. Its
+ridge penalty and tau, the weight of the transformer's log-probabilities beside it and the weight of a
+log-popularity prior (separately for long histories, for profiles of at most five items and for words-only
+profiles) are chosen on the validation split after training.
+With no item in the profile (words only) the transformer alone scores. No per-user parameters: one model serves
+MovieLens users, a new person known only by the films they named and the words they typed, and live feedback
+within a session.
 
 `InterestScorer` is the entry point the agent uses: `InterestScorer.load(...)`, then `score(profile, ids)`.
 """
@@ -57,12 +66,29 @@ class InterestConfig:
     threads: int = 2  # torch CPU threads while training
     time_limit_s: float = 540.0  # training stops after this many seconds (keeps `tastebud setup` bounded)
     epochs: int = 30  # upper bound on passes over the training sequences
-    patience: int = 3  # stop after this many validations without a better NDCG@10
+    patience: int = 4  # stop after this many validations without a better NDCG@10
     eval_every: int = 1  # validate every this many epochs
     neutral_weight: float = 0.0  # loss weight of predicting a next item that was watched but not liked
     text_examples_per_user: int = 1  # synthetic "what I said" texts per training user (real MiniLM vectors)
     text_prefix_share: float = 0.3  # share of training windows that start with the person's text
     seed: int = 7  # every random choice in training
+    # --- the item-to-item layer (closed form, fitted after the transformer; chosen on validation)
+    ii_top_k: int = 256  # weights kept per item row (largest magnitude); 0 = no item-to-item layer
+    ii_l2_grid: tuple[float, ...] = (300.0, 1000.0)  # ridge penalties tried
+    ii_tau_grid: tuple[float, ...] = (5.0, 10.0, 20.0)  # recency half-lives (in events) tried
+    ii_liked_weight: float = 1.0  # input weight of a liked event
+    ii_neutral_weight: float = 0.5  # input weight of a watched-but-not-liked event
+    ii_disliked_weight: float = 0.0  # input weight of a disliked event (the transformer reads the sign)
+    ii_l2: float = 0.0  # chosen ridge penalty (0 until fitted)
+    ii_tau: float = 10.0  # chosen recency scale in events
+    mix_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # transformer weights tried (> 0: words count)
+    mix: float = 1.0  # weight of the transformer's log-probabilities beside the item-to-item scores
+    mix_short: float = 1.0  # the same weight for profiles of at most `short_profile` items
+    short_profile: int = 5  # profiles this short use mix_short (a new person who named a few films)
+    pop_grid: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0)  # popularity-prior weights tried
+    pop_weight: float = 0.0  # weight of log(1 + training likes) for long histories
+    pop_weight_short: float = 0.0  # the same for profiles of at most `short_profile` items
+    pop_weight_text: float = 0.0  # the same for words-only profiles (no item at all)
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,49 @@ def _interest_model_class() -> type:
             )
             self.encoder = nn.TransformerEncoder(block, num_layers=cfg.layers, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(d)
+            # item-to-item layer: row j holds the K largest weights of item j -> item ii_index[j, k]
+            self.register_buffer("ii_index", torch.zeros(n, 0, dtype=torch.int32))  # (N, K)
+            self.register_buffer("ii_value", torch.zeros(n, 0))  # (N, K)
+            self.register_buffer("log_pop", torch.zeros(n))  # (N,) log(1 + training likes): the popularity prior
+
+        def set_item_item(self, index: torch.Tensor, value: torch.Tensor, log_pop: torch.Tensor | None = None) -> None:
+            """Install item-to-item weights: index (N, K) int item rows, value (N, K) float; optional prior (N,)."""
+            if log_pop is not None:
+                self.log_pop = log_pop.to(torch.float32).contiguous()
+            self.ii_index = index.to(torch.int32).contiguous()
+            self.ii_value = value.to(torch.float32).contiguous()
+
+        def item_item(self, items: torch.Tensor, signs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            """Recency-weighted item-to-item scores (B, N) for items/signs (B, L) with `lengths` real tokens."""
+            cfg = self.config
+            b, length = items.shape
+            out = torch.zeros(b, cfg.n_items, device=items.device)
+            if self.ii_index.shape[1] == 0 or length == 0:
+                return out
+            pos = torch.arange(length, device=items.device).unsqueeze(0)  # (1, L)
+            age = (lengths.unsqueeze(1) - 1 - pos).clamp(min=0).float()  # (B, L) 0 = latest event
+            real = pos < lengths.unsqueeze(1)  # (B, L)
+            sign_w = torch.tensor([cfg.ii_liked_weight, cfg.ii_neutral_weight, cfg.ii_disliked_weight],
+                                  device=items.device)[signs]  # (B, L) via SIGN_CODES rows
+            w = torch.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w * real  # (B, L)
+            safe = items.clamp(max=cfg.n_items - 1)
+            idx = self.ii_index[safe].long()  # (B, L, K)
+            val = self.ii_value[safe] * w.unsqueeze(-1)  # (B, L, K)
+            return out.scatter_add_(1, idx.reshape(b, -1), val.reshape(b, -1))  # (B, N)
+
+        def blend(self, logits: torch.Tensor, items: torch.Tensor, signs: torch.Tensor,
+                  lengths: torch.Tensor) -> torch.Tensor:
+            """Final scores (B, N): item-to-item scores + mix * transformer log-probabilities (logits (B, N))."""
+            if self.ii_index.shape[1] == 0:
+                return logits
+            cfg = self.config
+            short = lengths <= cfg.short_profile
+            mix = torch.where(short, cfg.mix_short, cfg.mix)  # (B,)
+            mix = torch.where(lengths == 0, 1.0, mix).unsqueeze(1)  # (B, 1) words only: the transformer alone
+            pop = torch.where(short, cfg.pop_weight_short, cfg.pop_weight)
+            pop = torch.where(lengths == 0, cfg.pop_weight_text, pop).unsqueeze(1)  # (B, 1)
+            return (self.item_item(items, signs, lengths) + mix * torch.log_softmax(logits, dim=-1)
+                    + pop * self.log_pop)
 
         def item_repr(self, idx: torch.Tensor | None = None) -> torch.Tensor:
             """Item representations: id embedding + projected content vector; all items when idx is None."""
@@ -177,8 +246,13 @@ def _interest_model_class() -> type:
 
         def score_all(self, items: torch.Tensor, signs: torch.Tensor, text: torch.Tensor,
                       has_text: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            """Scores of every item (B, N) from the hidden state after each sequence's last real token;
-            lengths (B,) = number of real items per row (0 = prefix only)."""
+            """Scores of every item (B, N): the transformer's scores from the hidden state after each sequence's
+            last real token, blended with the item-to-item layer; lengths (B,) = real items per row (0 = prefix only)."""
+            return self.blend(self.transformer_scores(items, signs, text, has_text, lengths), items, signs, lengths)
+
+        def transformer_scores(self, items: torch.Tensor, signs: torch.Tensor, text: torch.Tensor,
+                               has_text: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            """The transformer part alone: logits of every item (B, N) after each row's last real token."""
             hidden = self.forward(items, signs, text, has_text)  # (B, L+1, D)
             last = hidden[torch.arange(items.shape[0], device=items.device), lengths]  # (B, D)
             return self.logits(last)  # (B, N)
@@ -318,9 +392,20 @@ class InterestScorer:
     def from_checkpoint(cls, ckpt: dict[str, Any], item_vectors: np.ndarray,
                         embed_text: Callable[[str], np.ndarray] | None) -> InterestScorer:
         """A scorer from an already-read checkpoint dict (used by load and by the evaluation)."""
-        config = InterestConfig(**ckpt["config"])
+        raw = dict(ckpt["config"])
+        for key, value in raw.items():  # tuples come back from the checkpoint as lists
+            if isinstance(value, list):
+                raw[key] = tuple(value)
+        config = InterestConfig(**raw)
         model = build_interest_model(config, item_vectors)
-        model.load_state_dict(ckpt["state_dict"])
+        state = ckpt["state_dict"]
+        if "ii_index" in state:
+            model.set_item_item(state["ii_index"], state["ii_value"])
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ModelUnavailable(f"the interest model checkpoint does not fit this version of tastebud ({exc}); "
+                                   "retrain it with `tastebud train`") from exc
         return cls(model, ckpt["item_ids"], ckpt["popularity"].numpy(), embed_text)
 
     def text_vector(self, text: str) -> np.ndarray | None:
@@ -369,9 +454,14 @@ class InterestScorer:
             with torch.inference_mode():
                 hidden = self.model.forward(*batch[:4])  # (1, L+1, D)
                 person = hidden[0, int(batch[4][0])].numpy()  # (D,)
+                if self.model.ii_index.shape[1] == 0:
+                    scores = (self._item_repr_np[safe] @ person + self._item_bias_np[safe]).astype(np.float32)
+                else:
+                    logits = torch.from_numpy(self._item_repr_np @ person + self._item_bias_np).unsqueeze(0)  # (1, N)
+                    scores = self.model.blend(logits, batch[0], batch[1], batch[4])[0].numpy()[safe]  # (C,)
         finally:
             torch.set_num_threads(threads)
-        scores = (self._item_repr_np[safe] @ person + self._item_bias_np[safe]).astype(np.float32)  # (C,)
+        scores = np.asarray(scores, dtype=np.float32).copy()
         scores[cand < 0] = -np.inf
         return InterestScores(scores, unknown, unknown_cand, None, tuple(notes))
 

@@ -47,6 +47,7 @@ class TrainReport:
     n_items: int
     history: tuple[tuple[int, float, float], ...] = ()  # (epoch, mean loss, validation NDCG@10)
     dropped: dict[str, int] = field(default_factory=dict)
+    item_item: dict[str, float] = field(default_factory=dict)  # the layer's chosen penalty, recency, blend weights
 
 
 def describe_taste(titles: Sequence[str], genres: Sequence[str]) -> str:
@@ -150,11 +151,30 @@ def score_histories(model: Any, histories: Sequence[History], batch: int = 256) 
     return np.concatenate(out, axis=0) if out else np.zeros((0, cfg.n_items), np.float32)
 
 
-def validation_ndcg(model: Any, histories: Sequence[History], targets: np.ndarray) -> float:
-    """NDCG@10 of the held-out items with each history excluded from the ranking."""
+def validation_ndcg(model: Any, histories: Sequence[History], targets: np.ndarray,
+                    exclude: Sequence[np.ndarray] | None = None) -> float:
+    """NDCG@10 of the held-out items with each history (or `exclude`) removed from the ranking."""
     scores = score_histories(model, histories)
-    scores = mask_excluded(scores, [h.items for h in histories])
+    scores = mask_excluded(scores, exclude if exclude is not None else [h.items for h in histories])
     return ndcg(target_ranks(scores, targets), 10)
+
+
+def _validation_profiles(split: Split, items: Sequence[Item] | None, embed_texts: EmbedTexts | None,
+                         short: int) -> tuple[list[list[History]], list[np.ndarray]]:
+    """The profiles the transformer early-stops on: full histories, short ones (first 1..short likes) and,
+    when texts can be embedded, words only; plus what each person's ranking excludes (their whole history).
+
+    The transformer's own job beside the item-to-item layer is short and words-only profiles, so its
+    stopping point weighs them as much as full histories.
+    """
+    from ranking.evaluate import cold_history
+
+    hist = list(split.valid_histories)
+    sets = [hist, [cold_history(h, 1 + u % short) for u, h in enumerate(hist)]]
+    if embed_texts is not None and items is not None and hist:
+        vecs = np.asarray(embed_texts([taste_sentence(h.liked, items) for h in hist]), dtype=np.float32)
+        sets.append([History(np.zeros(0, np.int64), np.zeros(0, np.int8), v) for v in vecs])
+    return sets, [h.items for h in hist]
 
 
 def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[Item] | None = None,
@@ -181,6 +201,7 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     owner_texts: dict[int, list[int]] = {}
     for m, u in enumerate(text_owner):
         owner_texts.setdefault(int(u), []).append(m)
+    valid_sets, exclude = _validation_profiles(split, items, embed_texts, cfg.short_profile)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_epoch, best_state, bad, history = -1.0, 0, None, 0, []
     bar = tqdm(range(1, cfg.epochs + 1), desc="training interest model", unit="epoch", disable=not progress)
@@ -215,7 +236,7 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
             losses.append(float(loss.detach()))
         score = float("nan")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            score = validation_ndcg(model, split.valid_histories, split.valid_targets)
+            score = float(np.mean([validation_ndcg(model, h, split.valid_targets, exclude) for h in valid_sets]))
             if score > best:
                 best, best_epoch, bad = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -229,13 +250,120 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
             log.warning("training stopped at its time limit (%.0f s) after epoch %d", cfg.time_limit_s, epoch)
             break
     bar.close()
-    torch.set_num_threads(threads)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    item_item: dict[str, float] = {}
+    if cfg.ii_top_k > 0:
+        item_item = fit_item_item(model, split, progress=progress,
+                                  text_sets=valid_sets[2] if len(valid_sets) > 2 else ())
+        best = item_item["valid_ndcg10"]
+    torch.set_num_threads(threads)
     report = TrainReport(None, best_epoch, epoch, best, time.monotonic() - start, len(split.users),
-                         split.n_items, tuple(history), dict(split.dropped))
+                         split.n_items, tuple(history), dict(split.dropped), item_item)
     return model, report
+
+
+MAX_ITEM_ITEM_ITEMS = 20_000  # the closed form inverts an items x items matrix: above this the layer is skipped
+
+
+def _scores_in_batches(fn: Callable[..., Any], tensors: tuple, batch: int = 256) -> np.ndarray:
+    """Run fn over row batches of the (items, signs, text, has_text, lengths) tensors; (B, N) numpy."""
+    out = [fn(*(t[s: s + batch] for t in tensors)).numpy() for s in range(0, int(tensors[0].shape[0]), batch)]
+    return np.concatenate(out, axis=0)
+
+
+def _best_mix(ii: np.ndarray, tf: np.ndarray, log_pop: np.ndarray, exclude: Sequence[np.ndarray],
+              targets: np.ndarray, grid: Sequence[float], pop_grid: Sequence[float]) -> tuple[float, float, float]:
+    """The transformer weight and popularity weight with the best NDCG@10 of ii + w * tf + p * log_pop;
+    (w, p, ndcg)."""
+    best = (float(grid[0]), float(pop_grid[0]), -1.0)
+    for w in grid:
+        for p in pop_grid:
+            value = ndcg(target_ranks(mask_excluded(ii + w * tf + p * log_pop, exclude), targets), 10)
+            if value > best[2]:
+                best = (float(w), float(p), float(value))
+    return best
+
+
+def fit_item_item(model: Any, split: Split, progress: bool = True,
+                  text_sets: Sequence[History] = ()) -> dict[str, float]:
+    """Solve the item-to-item layer in closed form and choose its penalty, recency and the blend on validation."""
+    import scipy.sparse as sp
+    from tqdm.auto import tqdm
+
+    from ranking.evaluate import cold_history
+
+    torch = _torch()
+    cfg = model.config
+    train = split.train
+    active = np.unique(train["item"].to_numpy())
+    if len(active) == 0 or len(active) > MAX_ITEM_ITEM_ITEMS:
+        log.warning("item-to-item layer skipped: %d items with interactions (limit %d)", len(active),
+                    MAX_ITEM_ITEM_ITEMS)
+        return {"valid_ndcg10": validation_ndcg(model, split.valid_histories, split.valid_targets)}
+    _, rows = np.unique(train["user"].to_numpy(), return_inverse=True)
+    cols = np.searchsorted(active, train["item"].to_numpy())
+    x = sp.csr_matrix((np.ones(len(train), np.float32), (rows, cols)), shape=(int(rows.max()) + 1, len(active)))
+    x.sum_duplicates()
+    x.data[:] = 1.0  # watched (any rating): who chose to watch what is the strongest co-occurrence signal
+    gram = (x.T @ x).toarray().astype(np.float64)  # (A, A)
+    k = min(cfg.ii_top_k, len(active) - 1) if len(active) > 1 else 1
+    valid = batch_histories(split.valid_histories, cfg.n_items, cfg.max_len, cfg.content_dim)
+    cold_h = [cold_history(h, 1 + u % cfg.short_profile) for u, h in enumerate(split.valid_histories)]
+    cold = batch_histories(cold_h, cfg.n_items, cfg.max_len, cfg.content_dim)
+    exclude = [h.items for h in split.valid_histories]
+    log_pop = np.log1p(item_popularity(split)).astype(np.float32)  # (N,)
+    with torch.inference_mode():
+        tf_valid = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, valid)), -1))
+        tf_cold = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, cold)), -1))
+        tf_text = None
+        if text_sets:
+            text = batch_histories(text_sets, cfg.n_items, cfg.max_len, cfg.content_dim)
+            tf_text = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, text)), -1))
+    best: dict[str, Any] = {"valid_ndcg10": -1.0}
+    bar = tqdm(list(cfg.ii_l2_grid), desc="item-to-item layer", unit="penalty", disable=not progress)
+    for l2 in bar:
+        g = gram.copy()
+        g[np.diag_indices_from(g)] += l2
+        p = np.linalg.inv(g)
+        b = (-p / np.diag(p)[None, :]).astype(np.float32)  # (A, A) row j: weights of item j -> every item
+        np.fill_diagonal(b, 0.0)
+        del p, g
+        top = np.argpartition(-np.abs(b), k - 1, axis=1)[:, :k]  # (A, K)
+        index = np.zeros((cfg.n_items, k), np.int64)
+        value = np.zeros((cfg.n_items, k), np.float32)
+        index[active] = active[top]
+        value[active] = np.take_along_axis(b, top, axis=1)
+        del b
+        model.set_item_item(torch.from_numpy(index), torch.from_numpy(value))
+        for tau in cfg.ii_tau_grid:
+            cfg.ii_tau = float(tau)
+            with torch.inference_mode():
+                ii = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), valid)
+            mix, pop, value_ndcg = _best_mix(ii, tf_valid, log_pop, exclude, split.valid_targets, cfg.mix_grid,
+                                             cfg.pop_grid)
+            if value_ndcg > best["valid_ndcg10"]:
+                best = {"valid_ndcg10": value_ndcg, "ii_l2": float(l2), "ii_tau": float(tau), "mix": mix,
+                        "pop": pop, "index": index, "value": value}
+            bar.set_postfix(l2=l2, tau=tau, ndcg10=f"{value_ndcg:.4f}")
+    bar.close()
+    cfg.ii_l2, cfg.ii_tau, cfg.mix, cfg.pop_weight = best["ii_l2"], best["ii_tau"], best["mix"], best["pop"]
+    model.set_item_item(torch.from_numpy(best["index"]), torch.from_numpy(best["value"]), torch.from_numpy(log_pop))
+    with torch.inference_mode():
+        ii_cold = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), cold)
+    cfg.mix_short, cfg.pop_weight_short, cold_ndcg = _best_mix(ii_cold, tf_cold, log_pop, exclude,
+                                                               split.valid_targets, cfg.mix_grid, cfg.pop_grid)
+    text_ndcg = float("nan")
+    if tf_text is not None:
+        _, cfg.pop_weight_text, text_ndcg = _best_mix(np.zeros_like(tf_text), tf_text, log_pop, exclude,
+                                                      split.valid_targets, (1.0,), cfg.pop_grid)
+    log.info("item-to-item layer: l2 %s, tau %s, mix %s, pop %s (validation NDCG@10 %.4f); short profiles: mix %s, "
+             "pop %s (%.4f); words only: pop %s (%.4f)", cfg.ii_l2, cfg.ii_tau, cfg.mix, cfg.pop_weight,
+             best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg, cfg.pop_weight_text, text_ndcg)
+    return {"valid_ndcg10": best["valid_ndcg10"], "ii_l2": cfg.ii_l2, "ii_tau": cfg.ii_tau, "mix": cfg.mix,
+            "pop_weight": cfg.pop_weight, "mix_short": cfg.mix_short, "pop_weight_short": cfg.pop_weight_short,
+            "valid_short_ndcg10": cold_ndcg, "pop_weight_text": cfg.pop_weight_text, "valid_text_ndcg10": text_ndcg}
 
 
 def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: np.ndarray,

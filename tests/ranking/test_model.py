@@ -130,3 +130,29 @@ def test_batch_histories_keeps_the_latest_events():
     items, signs, text, has_text, lengths = batch_histories([h], 100, 10, 8)
     assert items.shape == (1, 10) and items[0, -1] == 29 and int(lengths[0]) == 10
     assert not bool(has_text[0])
+
+
+def test_item_item_layer_reads_recency_and_signs(world_vectors):
+    cfg = InterestConfig(n_items=40, content_dim=world_vectors.shape[1], dim=16, layers=1, heads=2, max_len=8,
+                         ii_tau=1.0, ii_neutral_weight=0.5, ii_disliked_weight=0.0)
+    model = build_interest_model(cfg, world_vectors)
+    index = torch.zeros(40, 1, dtype=torch.long)
+    value = torch.zeros(40, 1)
+    index[3, 0], value[3, 0] = 10, 2.0  # item 3 -> item 10 with weight 2
+    index[4, 0], value[4, 0] = 11, 1.0  # item 4 -> item 11 with weight 1
+    model.set_item_item(index, value)
+    items = torch.tensor([[3, 4, 40]])  # 3 then 4 (the latest), then padding
+    liked = torch.zeros_like(items)  # sign row 0 = liked
+    out = model.item_item(items, liked, torch.tensor([2]))[0]
+    assert out[10].item() == pytest.approx(2.0 * np.exp(-1.0))  # one event old: exp(-1 / tau)
+    assert out[11].item() == pytest.approx(1.0)  # the latest event counts fully
+    neutral_then_disliked = torch.tensor([[1, 2, 1]])  # rows: neutral, disliked
+    out = model.item_item(items, neutral_then_disliked, torch.tensor([2]))[0]
+    assert out[10].item() == pytest.approx(0.5 * 2.0 * np.exp(-1.0)) and out[11].item() == 0.0
+
+
+def test_trained_model_has_an_item_item_layer_chosen_on_validation(trained):
+    _, ids, scorer, report = trained
+    assert scorer.model.ii_index.shape[1] > 0 and float(scorer.model.ii_value.abs().sum()) > 0  # saved and loaded
+    assert report.item_item["ii_l2"] in CFG.ii_l2_grid and report.item_item["ii_tau"] in CFG.ii_tau_grid
+    assert report.item_item["mix"] in CFG.mix_grid and report.valid_ndcg10 == report.item_item["valid_ndcg10"]
