@@ -369,6 +369,28 @@ class InterestScorer:
             self._item_bias = model.item_bias.detach().clone()  # (N,)
         self._item_repr_np = self._item_repr.numpy()  # (N, D)
         self._item_bias_np = self._item_bias.numpy()  # (N,)
+        self._ii_index_np = model.ii_index.numpy().astype(np.int64)  # (N, K)
+        self._ii_value_np = model.ii_value.numpy()  # (N, K)
+        self._log_pop_np = model.log_pop.numpy()  # (N,)
+
+    def _blend_one(self, logits: np.ndarray, items: np.ndarray, sign_rows: np.ndarray) -> np.ndarray:
+        """`InterestModel.blend` for one profile in numpy (N,): item-to-item + mix * log-probs + pop * prior."""
+        cfg = self.config
+        n = len(items)
+        age = np.arange(n - 1, -1, -1, dtype=np.float64)  # (L,) 0 = latest event
+        sign_w = np.array([cfg.ii_liked_weight, cfg.ii_neutral_weight, cfg.ii_disliked_weight])[sign_rows]
+        w = np.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w  # (L,)
+        ii = np.bincount(self._ii_index_np[items].ravel(), weights=(self._ii_value_np[items] * w[:, None]).ravel(),
+                         minlength=cfg.n_items) if n else np.zeros(cfg.n_items)  # (N,)
+        top = logits.max()
+        log_probs = logits - top - np.log(np.exp(logits - top).sum())  # (N,)
+        if n == 0:
+            mix, pop = 1.0, cfg.pop_weight_text
+        elif n <= cfg.short_profile:
+            mix, pop = cfg.mix_short, cfg.pop_weight_short
+        else:
+            mix, pop = cfg.mix, cfg.pop_weight
+        return (ii + mix * log_probs + pop * self._log_pop_np).astype(np.float32)
 
     @classmethod
     def load(cls, data_dir: Path, item_ids: Sequence[str], item_vectors: np.ndarray,
@@ -454,11 +476,12 @@ class InterestScorer:
             with torch.inference_mode():
                 hidden = self.model.forward(*batch[:4])  # (1, L+1, D)
                 person = hidden[0, int(batch[4][0])].numpy()  # (D,)
-                if self.model.ii_index.shape[1] == 0:
+                if self._ii_index_np.shape[1] == 0:
                     scores = (self._item_repr_np[safe] @ person + self._item_bias_np[safe]).astype(np.float32)
                 else:
-                    logits = torch.from_numpy(self._item_repr_np @ person + self._item_bias_np).unsqueeze(0)  # (1, N)
-                    scores = self.model.blend(logits, batch[0], batch[1], batch[4])[0].numpy()[safe]  # (C,)
+                    n = int(batch[4][0])
+                    scores = self._blend_one(self._item_repr_np @ person + self._item_bias_np,
+                                             batch[0][0, :n].numpy(), batch[1][0, :n].numpy())[safe]  # (C,)
         finally:
             torch.set_num_threads(threads)
         scores = np.asarray(scores, dtype=np.float32).copy()

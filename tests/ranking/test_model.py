@@ -156,3 +156,18 @@ def test_trained_model_has_an_item_item_layer_chosen_on_validation(trained):
     assert scorer.model.ii_index.shape[1] > 0 and float(scorer.model.ii_value.abs().sum()) > 0  # saved and loaded
     assert report.item_item["ii_l2"] in CFG.ii_l2_grid and report.item_item["ii_tau"] in CFG.ii_tau_grid
     assert report.item_item["mix"] in CFG.mix_grid and report.valid_ndcg10 == report.item_item["valid_ndcg10"]
+
+
+def test_scorer_matches_the_model_on_every_profile_kind(trained):
+    _, ids, scorer, _ = trained
+    from ranking.data import History
+    for profile in (Profile(text="funny laugh"), Profile(liked=("it:3",)), Profile(liked=tuple(f"it:{i}" for i in range(2, 12)),
+                                                                                      disliked=("it:30",))):
+        fast = scorer.score(profile, ids)
+        items = [scorer.index[i] for i in (*profile.disliked, *profile.liked)]
+        signs = [-1] * len(profile.disliked) + [1] * len(profile.liked)
+        h = History(np.array(items, np.int64), np.array(signs, np.int8), scorer.text_vector(profile.text))
+        batch = batch_histories([h], scorer.config.n_items, scorer.config.max_len, scorer.config.content_dim)
+        with torch.inference_mode():
+            full = scorer.model.score_all(*batch)[0].numpy()
+        np.testing.assert_allclose(fast, full, rtol=1e-4, atol=1e-4)
