@@ -5,7 +5,9 @@ Protocol (after InteRecAgent's user simulator, made deterministic and templated 
   last liked film (rating >= 4) is the target; the model never trained on it (it trained on what came before
   each person's validation film).
 - The simulator opens with a vague wish carrying a mood drawn from the target's genres, then reveals one attribute
-  of the target per turn: its most distinctive genre, its decade, a director or an actor, its country or language.
+  of the target per turn, from the most general to the most specific: its most distinctive genre, its decade, its
+  country or language (when not American / English), a second genre, and last a director or an actor (a name
+  nearly gives the film away: every system finds it then, so it comes last).
   It never names the target. After an answer without the target it dislikes every film shown (the same
   `Agent.feedback` call as the UI's thumbs-down), so they are excluded and count against their kind.
 - A hit is the target among the five items of an answer; the user stops at the hit. Hit@5 within T turns and the
@@ -51,7 +53,8 @@ PROTOCOL = (
     "Simulated users (deterministic templates, after InteRecAgent's simulator): for N users of the interest "
     "model's test split (chronological leave-last-out; never trained on), the target is the held-out last liked "
     "film. Turn 1 is a vague wish with a mood from the target's genres; each later turn reveals one attribute "
-    "(rarest genre, decade, director or actor, country or language); the target is never named; every shown "
+    "from general to specific (rarest genre, decade, country or language, second genre, then director or actor); "
+    "the target is never named; every shown "
     "non-target is disliked. Hit = target among the 5 items shown; Hit@5 within T turns; avg_turn counts a miss "
     "as T + 1. cold = new profile; warm = profile seeded with the user's liked films before the target. "
     "All systems go through Agent.respond with the embedded LLM; identical messages are read by the LLM once "
@@ -138,7 +141,9 @@ def _decade(year: int) -> str:
 
 
 def reveal_messages(target: Item, genre_counts: Counter[str], turns: int) -> list[str]:
-    """The simulator's messages for a target, one per turn: a vague wish, then one attribute per turn."""
+    """The simulator's messages for a target, one per turn: a vague wish with a mood, then one attribute per turn
+    from the most general to the most specific: genre, decade, country or language, a second genre, and last a
+    director or actor (a name nearly gives the film away, so it is the final clue)."""
     genres = sorted(target.genres, key=lambda g: (genre_counts.get(g, 0), g))  # rarest first
     common = max(target.genres, key=lambda g: (genre_counts.get(g, 0), g)) if target.genres else None
     mood = MOODS.get(common or "", "good")
@@ -148,18 +153,16 @@ def reveal_messages(target: Item, genre_counts: Counter[str], turns: int) -> lis
         attributes.append(f"I'd like {GENRE_WORDS.get(genres[0], genres[0].lower() + ' film')}.")
     if target.year:
         attributes.append(f"Preferably one from {_decade(target.year)}.")
-    if target.directors:
-        attributes.append(f"Maybe something directed by {target.directors[0]}.")
-    elif target.cast:
-        attributes.append(f"Maybe something with {target.cast[0]}.")
     if target.countries and target.countries[0] != "United States":
         attributes.append(f"A film from {target.countries[0]}.")
     elif target.languages and target.languages[0] != "English":
         attributes.append(f"A film in {target.languages[0]}.")
-    elif target.cast and target.directors:
-        attributes.append(f"Ideally with {target.cast[0]}.")
     if len(genres) > 1:
         attributes.append(f"It could also be {GENRE_WORDS.get(genres[1], genres[1].lower() + ' film')}.")
+    if target.directors:
+        attributes.append(f"Maybe something directed by {target.directors[0]}.")
+    elif target.cast:
+        attributes.append(f"Maybe something with {target.cast[0]}.")
     messages += attributes
     while len(messages) < turns:
         messages.append("Something else, please.")
@@ -277,7 +280,8 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
     plot = plot_hits(results, data_dir / "simulate_hits.png", turns)
     return {"protocol": PROTOCOL, "turns": turns, "seed": seed, "notes": notes, "results": results,
             "plot": str(plot), "seconds": round(time.monotonic() - started, 1),
-            "examples": [{"user": u.user, "target": u.target.title, "messages": scripts[u.user]} for u in users[:3]]}
+            "examples": [{"user": u.user, "target": u.target.title, "messages": scripts[u.user]} for u in users[:3]],
+            "scripts": [{"user": u.user, "target": u.target.id, "messages": scripts[u.user]} for u in users]}
 
 
 def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:

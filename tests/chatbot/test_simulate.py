@@ -106,9 +106,9 @@ def test_the_simulator_reveals_one_attribute_per_turn_and_never_names_the_target
         "I want to watch a movie tonight, something funny.",
         "I'd like a film noir.",
         "Preferably one from the 1990s.",
-        "Maybe something directed by Jane Doe.",
         "A film from France.",
         "It could also be a comedy.",
+        "Maybe something directed by Jane Doe.",  # the most specific clue comes last
     ]
     assert all("Secret" not in m for m in messages)
     assert reveal_messages(target, counts, turns=6) == messages  # deterministic
@@ -169,8 +169,12 @@ def test_the_whole_run_reports_every_system_and_mode_with_a_plot(data_dir):
     results = {(r["system"], r["mode"]): r for r in report["results"]}
     assert set(results) == {(s, m) for s in ("full", "retrieval", "popularity") for m in ("cold", "warm")}
     assert all(r["users"] == 5 and len(r["hit@5_by_turn"]) == 5 for r in results.values())
-    # full finds each target once its director is said (turn 4 of these scripts); popularity never does
-    assert results[("full", "cold")]["hit@5_by_turn"] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    # this fake full system finds each target exactly when its director is said (the last clue): the hit curve
+    # follows the turn of that clue in each script; popularity never finds them
+    said_at = [next((n for n, m in enumerate(ex["messages"], 1) if "directed by" in m), None)
+               for ex in report["scripts"]]
+    expected = [sum(1 for t in said_at if t is not None and t <= turn) / 5 for turn in range(1, 6)]
+    assert results[("full", "cold")]["hit@5_by_turn"] == expected and expected[-1] > 0
     assert results[("popularity", "cold")]["hit@5"] < 1.0
     assert results[("full", "warm")]["avg_turn"] <= results[("full", "cold")]["avg_turn"]
     assert Path(report["plot"]).stat().st_size > 5_000
