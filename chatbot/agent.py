@@ -180,20 +180,23 @@ class Agent:
         """Open every part from the data dir (the index, the interest model, the LLM, the profile store)."""
         from chatbot.context import Gazetteer
         from chatbot.copywriter import Copywriter
-        from chatbot.llm import make_chat_model
+        from chatbot.llm import make_chat_model, make_notes_model
         from chatbot.profiles import ProfileStore
         from chatbot.understand import Understander
         from retrieval.search import Searcher
 
         data_dir = settings.resolved_data_dir
         searcher = Searcher.open(data_dir, chroma_url=settings.chroma_url)
+        notes_llm = llm  # an injected model (tests) writes the notes too
         llm = llm if llm is not None else make_chat_model(settings)
+        notes_llm = notes_llm if notes_llm is not None else make_notes_model(settings, llm)
         items = list(searcher.items.values())
         gazetteer = Gazetteer()
         gazetteer.warm_up()
         understander = Understander(llm, items, gazetteer, timeout_s=settings.llm_timeout_s,
                                     llm_policy=settings.understand_llm)
-        copywriter = Copywriter.from_items(llm, items, timeout_s=settings.llm_timeout_s)
+        copywriter = Copywriter.from_items(notes_llm, items, timeout_s=settings.llm_timeout_s,
+                                           budget_s=settings.notes_budget_s, retry=settings.notes_retry)
         scorer = None
         if ranking == "full":
             scorer = cls._open_scorer(data_dir, searcher)
@@ -217,8 +220,10 @@ class Agent:
         if llm is not None:
             understand = load_prompt("understand").render(genres=list(GENRES), companions=list(COMPANIONS),
                                                           message="hello")
-            notes = load_prompt("notes").render(sheets=[], language="en")
-            warm_up(llm, [understand, notes])
+            warm_up(llm, [understand])
+        if self.copywriter.llm is not None:  # the notes prompt's fixed prefix, in both languages
+            notes = [load_prompt("notes").render(sheets=[], language=lang) for lang in ("zh", "en")]
+            warm_up(self.copywriter.llm, notes)
         return time.monotonic() - started
 
     @staticmethod

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     openai_model: str = Field("default", description="model name on that server")
     openai_api_key: str = Field("not-needed", description="API key for that server")
 
+    # notes (the "write" step; see chatbot/copywriter.py)
+    notes_llm: str = Field("auto", description="LLM that writes the notes: auto (the measured choice for TASTEBUD_LLM; "
+                           "today the same model) | same | a backend name, e.g. embedded-small (faster, fails the note "
+                           "checks more often)")
+    notes_budget_s: float = Field(5.0, description="time budget of the notes step: notes not written and checked by "
+                                  "then get the template note (always true), so a reply never waits longer")
+    notes_retry: bool = Field(True, description="write a note that failed the checks once more, when the budget allows")
+
     # ranking blend (chosen on validation; see README)
     w_relevance: float = Field(0.45, description="weight of query relevance in the final score")
     w_interest: float = Field(0.45, description="weight of the interest model score")

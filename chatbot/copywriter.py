@@ -1,21 +1,23 @@
 """Grounded, honest notes per recommended item: one LLM call writes them all, code checks every note.
 
 The flow for one turn (`Copywriter.write_notes_stream`):
-1. each item becomes a short fact sheet (title, year, genres, directors, top-3 cast, runtime, age rating,
-   plot where known, mean rating) plus the reasons it fits (short English strings from the caller);
-2. ONE LLM call writes every note as schema-constrained JSON `{"1. Title": "note", "2. Title": ...}`
-   (the numbered title keys anchor each note to its sheet: with a plain list the 1.5B model moved notes,
-   reasons and companions between films), parsed while it streams, so each note's text arrives as
-   `NoteDelta`s for its card. `batch=False` makes one call per item instead (one sheet in view; it wrote
-   livelier notes but took ~2.8x longer on the loaded test machine);
-3. every finished note is checked by `NoteChecker`: it names no other catalog title, every year, decade,
-   runtime, rating and person name in it is on its own sheet, it tells no story when the sheet has no plot,
-   it borrows no other item's reasons nor invents who the person watches with, and its length and
-   language are right;
-4. each failed note is written once more on its own (told what was wrong in general terms); a note that
-   fails twice, or every note when the LLM is down or too slow, becomes a template note built from the
-   sheet (`prompts/note_fallback.yaml`), which is true by construction.
-Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from).
+1. each item becomes one compact fact line for the prompt (`prompt_facts`: year, genres, director, top-2 cast,
+   runtime, plot where known, ~40 tokens) plus the reasons it fits (short English strings from the caller;
+   reasons every item shares are said once);
+2. ONE LLM call writes every note as schema-constrained JSON `{"1": "note", "2": ...}` (numbered keys anchor
+   each note to its film; with a plain list the 1.5B model moved notes between films; title keys cost ~5
+   generated tokens a note), parsed while it streams, so each note's text arrives as `NoteDelta`s for its
+   card. `batch=False` makes one call per item instead;
+3. every finished note is checked by `NoteChecker` against the item's full sheet (`fact_sheet`): it names no
+   other catalog title, every year, decade, runtime, rating and person name in it is its own, it tells no story
+   when the sheet has no plot, it borrows no other item's reasons nor invents who the person watches with, its
+   length and language are right, and it does not repeat another item's note word for word;
+4. each failed note is written once more on its own (told what was wrong in general terms) while the time
+   left covers it; a note that fails twice, or any note when the LLM is down or the notes step's time budget
+   (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note built from the sheet
+   (`prompts/note_fallback.yaml`), which is true by construction.
+Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
+`Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
 
 `describe_item` answers "tell me more about the second one" from the catalog facts
 (`prompts/describe.yaml`), optionally with one LLM sentence checked the same way.
@@ -44,22 +46,26 @@ __all__ = [
     "NoteDelta",
     "NoteDone",
     "NoteRequest",
+    "NotesStats",
     "describe_item",
     "fact_sheet",
+    "prompt_facts",
     "template_note",
     "why_chips",
 ]
 
 LANGUAGES = ("en", "zh")  # note languages; anything else is written in English
-MAX_NOTE_CHARS = {"en": 280, "zh": 200}  # longest note (the schema's maxLength and the checker's bound)
+MAX_NOTE_CHARS = {"en": 280, "zh": 200}  # longest note the checker accepts (template notes run long)
+LLM_NOTE_CHARS = {"en": 200, "zh": 90}  # longest LLM note (the schema's maxLength: a runaway note stops early)
 MIN_NOTE_CHARS = {"en": 25, "zh": 10}
 MAX_SENTENCES = 2
-PLOT_CHARS = 220  # plot text put on the sheet (the prompt stays short: prompt tokens cost ~10 ms each)
+PLOT_CHARS = 220  # plot text on the checker's sheet
+PROMPT_PLOT_CHARS = 120  # plot text in the prompt (prompt tokens cost 4-10 ms each on 2 cores)
 MAX_REASONS = 3  # reasons put on a sheet
 NO_PLOT = "plot: not known (say nothing about the story)"  # the 1.5B model invents stories unless told
 MAX_CHIPS = 3  # `why` chips per card
 CHIP_CHARS = 32  # longest chip
-TOKENS_PER_NOTE = {"en": 70, "zh": 90}  # generation budget per note (Chinese costs more tokens per idea)
+TOKENS_PER_NOTE = {"en": 56, "zh": 72}  # generation budget per note and its key (Chinese costs more tokens)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['\u2019][0-9A-Za-z\u00c0-\u024f]+)*")
@@ -304,6 +310,25 @@ def fact_sheet(item: Item) -> list[str]:
     return facts
 
 
+def prompt_facts(item: Item) -> list[str]:
+    """The facts the LLM sees, compact (one line per film, ~40 tokens): year, genres, director, cast, runtime, plot."""
+    facts: list[str] = []
+    if item.year:
+        facts.append(str(item.year))
+    genres = [g for g in item.genres if g != "IMAX"]
+    if genres:
+        facts.append(", ".join(genres[:3]))
+    if item.directors:
+        facts.append("director " + " & ".join(item.directors[:2]))
+    if item.cast:
+        facts.append("cast " + ", ".join(item.cast[:2]))
+    if item.runtime_min:
+        facts.append(f"{item.runtime_min} min")
+    plot = (item.plot or "").strip()
+    facts.append("plot: " + _shorten(plot, PROMPT_PLOT_CHARS) if plot else "plot unknown")
+    return facts
+
+
 def _sheet_people(item: Item) -> list[str]:
     """The people on an item's sheet (what a note may name)."""
     return list(item.directors[:2]) + list(item.cast[:3]) + list(item.writers)
@@ -544,6 +569,9 @@ class NoteChecker:
                 continue  # a shorter title inside the item's own ("Star Wars" in "Star Wars: Episode IV")
             if any(hit.key in _fold(p) for p in people):
                 continue  # a title that is also a name on the sheet
+            span = _name_words(text[hit.start : hit.end])
+            if span and any(f" {span} " in f" {_name_words(p)} " for p in people):
+                continue  # a sheet person's possessive ("Brad Bird's") is not the film "The Birds"
             problems.append(f"names another film: {hit.title!r}")
         if _CJK.search(text):
             own_keys = {title_key(item.title), _fold(display_title(item.title))}
@@ -624,6 +652,13 @@ def _trim(text: str, language: str) -> str:
         if len(cuts) >= n and len(text[: cuts[n - 1]]) <= MAX_NOTE_CHARS[language]:
             return text[: cuts[n - 1]].strip()
     return text
+
+
+def _cut_to_sentence(text: str, language: str) -> str:
+    """The text up to its last finished sentence (unchanged when no sentence ends in it)."""
+    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    return text[: cuts[-1]].strip() if cuts else text
 
 
 # ------------------------------------------------------------------------------------------------ streaming JSON
@@ -709,13 +744,14 @@ class _NotesStreamParser:
 
 
 def _labels(titles: Sequence[str]) -> list[str]:
-    """The JSON keys of the notes: "1. Toy Story", ... (numbered, short), one per item."""
-    return [f"{k}. {_shorten(t, 40)}" for k, t in enumerate(titles, start=1)]
+    """The JSON keys of the notes: "1", "2", ..., one per item, as numbered in the prompt (a key is generated
+    token by token like any text: "1. Toy Story" cost ~5 more tokens a note than "1")."""
+    return [str(k) for k in range(1, len(titles) + 1)]
 
 
 def _notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
     """JSON schema of the answer: one bounded note string under each item's label, in order."""
-    note = {"type": "string", "minLength": 1, "maxLength": MAX_NOTE_CHARS[language]}
+    note = {"type": "string", "minLength": 1, "maxLength": LLM_NOTE_CHARS[language]}
     return {
         "type": "object",
         "properties": {label: note for label in labels},
@@ -724,11 +760,13 @@ def _notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
     }
 
 
-def _stream_json_text(model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int):
+def _stream_json_text(
+    model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int, usage: dict | None = None
+):
     """The raw text of a schema-constrained answer, piece by piece (LLMError on failure or timeout)."""
     from chatbot.llm import stream_text
 
-    yield from stream_text(model, messages, timeout_s, schema=schema, max_tokens=max_tokens)
+    yield from stream_text(model, messages, timeout_s, schema=schema, max_tokens=max_tokens, usage=usage)
 
 
 # A rejected draft's problems, told to the retry in general terms: naming the film or person it got wrong
@@ -751,8 +789,10 @@ _HINTS = (
     ("cut off", "it was too long"),
     ("sentences", "it was too long"),
     ("not written in", "it was in the wrong language"),
+    ("repeats", "it was the same note as another film's"),
 )
 _LLM_FAILED = "the language model failed"
+_OUT_OF_TIME = "out of time for the notes"
 
 
 def _retry_hints(problems: Sequence[str]) -> list[str]:
@@ -777,8 +817,57 @@ class _Draft:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class NotesStats:
+    """What the notes step of one turn cost and gave (for `tastebud bench turn` and logs)."""
+
+    notes: int = 0  # items that got a note
+    llm_calls: int = 0  # LLM calls made (the batch call plus retries)
+    retries: int = 0  # retry calls (one per failed note)
+    prompt_tokens: int = 0  # prompt tokens of all calls (cached prefix included)
+    prompt_eval_tokens: int = 0  # prompt tokens the model really evaluated (the rest came from its prefix cache)
+    output_tokens: int = 0  # tokens generated
+    llm_s: float = 0.0  # seconds spent in LLM calls
+    seconds: float = 0.0  # seconds of the whole notes step
+    first_pass: int = 0  # notes whose first draft passed the checks
+    retry_pass: int = 0  # notes whose retry passed
+    templates: int = 0  # notes that fell back to the template
+    checks_failed: int = 0  # drafts rejected by the code checks
+    out_of_time: bool = False  # the time budget ran out before every note was written
+
+
+@dataclass
+class _Tally:
+    """Running counts of one notes step (becomes NotesStats)."""
+
+    calls: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    prompt_eval_tokens: int = 0
+    output_tokens: int = 0
+    llm_s: float = 0.0
+    checks_failed: int = 0
+    out_of_time: bool = False
+
+    def add_call(self, usage: dict[str, Any], seconds: float, pieces: int) -> None:
+        """Count one LLM call from what the backend reported (a call stopped early reports nothing: its streamed
+        pieces, one token each on the local backends, count as its output)."""
+        self.calls += 1
+        self.llm_s += seconds
+        evaluated = int(usage.get("prompt_eval_tokens", usage.get("input_tokens")) or 0)
+        self.prompt_tokens += max(int(usage.get("input_tokens") or 0), evaluated)  # a stopped call: what it read
+        self.prompt_eval_tokens += evaluated
+        self.output_tokens += int(usage.get("output_tokens") or pieces)
+
+
 class Copywriter:
-    """Writes the notes of a turn with one LLM call, checks them, retries the failed ones once, then templates."""
+    """Writes the notes of a turn with one LLM call, checks them, retries the failed ones while time allows, then
+    templates.
+
+    `budget_s` bounds the whole notes step: when it runs out, the call in progress is stopped, notes already
+    written and checked are kept, and every other item gets its template note at once. A failed note is retried
+    only when the time left is enough for one more note at the speed the model showed in this turn.
+    """
 
     def __init__(
         self,
@@ -787,21 +876,32 @@ class Copywriter:
         timeout_s: float = 60.0,
         retry: bool = True,
         batch: bool = True,
+        budget_s: float | None = None,
     ) -> None:
-        """llm=None: template notes only. timeout_s bounds all LLM calls of a turn; batch: one call for all notes."""
+        """llm=None: template notes only. timeout_s bounds all LLM calls of a turn; batch: one call for all notes;
+        budget_s: the notes step's time budget (None: timeout_s)."""
         self.batch = batch
         self.llm = llm
         self.lexicon = lexicon
         self.checker = NoteChecker(lexicon)
         self.timeout_s = timeout_s
         self.retry = retry
+        self.budget_s = budget_s
+        self.last_stats = NotesStats()  # the latest notes step's figures
 
     @classmethod
     def from_items(
-        cls, llm: BaseChatModel | None, items: Iterable[Item], timeout_s: float = 60.0, batch: bool = True
+        cls,
+        llm: BaseChatModel | None,
+        items: Iterable[Item],
+        timeout_s: float = 60.0,
+        batch: bool = True,
+        budget_s: float | None = None,
+        retry: bool = True,
     ) -> Copywriter:
         """A copywriter checking against this catalog."""
-        return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s, batch=batch)
+        return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s, batch=batch, budget_s=budget_s,
+                   retry=retry)
 
     def write_notes(self, requests: Sequence[NoteRequest], language: str = "en") -> list[Note]:
         """The final notes, in request order (the non-streaming form of `write_notes_stream`)."""
@@ -817,32 +917,57 @@ class Copywriter:
         requests = [r if isinstance(r, NoteRequest) else NoteRequest(*r) for r in requests]
         if not requests:
             return
-        deadline = time.monotonic() + self.timeout_s
+        started = time.monotonic()
+        limit = self.timeout_s if self.budget_s is None else min(self.timeout_s, self.budget_s)
+        deadline = started + limit
         drafts = [_Draft(r) for r in requests]
-        finished: set[int] = set()
-        if self.llm is not None:
-            everyone = list(range(len(drafts)))
-            groups = [everyone] if self.batch else [[i] for i in everyone]
-            for group in groups:
-                if deadline - time.monotonic() < 1.0 or self._llm_failed(drafts):
-                    break  # out of time, or the model is down: the rest get template notes at once
-                for event in self._draft_round(drafts, group, language, deadline, stream=True, retry=False):
-                    yield event
-                    if isinstance(event, NoteDone):
-                        finished.add(event.position)
-            # Retry each failed note alone: with one sheet in view the model cannot borrow another's facts.
-            for i in everyone:
-                if i in finished or not self.retry or deadline - time.monotonic() < 2.0:
-                    continue
-                if self._llm_failed(drafts):
-                    break  # the model is down or too slow: retrying only makes the person wait
-                for event in self._draft_round(drafts, [i], language, deadline, stream=False, retry=True):
-                    yield event
-                    if isinstance(event, NoteDone):
-                        finished.add(event.position)
-        for i, draft in enumerate(drafts):
-            if i not in finished:
-                yield NoteDone(i, self._template(draft, language))
+        finished: dict[int, Note] = {}
+        tally = _Tally()
+        try:
+            if self.llm is not None:
+                everyone = list(range(len(drafts)))
+                groups = [everyone] if self.batch else [[i] for i in everyone]
+                per_note_s = 0.0  # seconds one note took in this turn's calls (the retry estimate)
+                for group in groups:
+                    if deadline - time.monotonic() < 1.0 or self._llm_failed(drafts):
+                        break  # out of time, or the model is down: the rest get template notes at once
+                    call_started = time.monotonic()
+                    for event in self._draft_round(drafts, group, language, deadline, stream=True, retry=False,
+                                                   tally=tally):
+                        yield event
+                        if isinstance(event, NoteDone):
+                            finished[event.position] = event.note
+                    per_note_s = max(per_note_s, (time.monotonic() - call_started) / len(group))
+                # Retry each failed note alone (with one sheet in view the model cannot borrow another's facts),
+                # while the time left covers one more note at this turn's speed.
+                for i in everyone:
+                    if i in finished or not self.retry:
+                        continue
+                    if self._llm_failed(drafts) or tally.out_of_time:
+                        break  # the model is down or the time is spent: retrying only makes the person wait
+                    if deadline - time.monotonic() < max(2.0, 1.5 * per_note_s):
+                        drafts[i].problems.append(f"{_OUT_OF_TIME}: no time left to write it again")
+                        tally.out_of_time = True
+                        continue
+                    for event in self._draft_round(drafts, [i], language, deadline, stream=False, retry=True,
+                                                   tally=tally):
+                        yield event
+                        if isinstance(event, NoteDone):
+                            finished[event.position] = event.note
+            for i, draft in enumerate(drafts):
+                if i not in finished:
+                    finished[i] = self._template(draft, language)
+                    yield NoteDone(i, finished[i])
+        finally:
+            sources = [n.source for n in finished.values()]
+            self.last_stats = NotesStats(
+                notes=len(finished), llm_calls=tally.calls, retries=tally.retries,
+                prompt_tokens=tally.prompt_tokens, prompt_eval_tokens=tally.prompt_eval_tokens,
+                output_tokens=tally.output_tokens, llm_s=round(tally.llm_s, 3),
+                seconds=round(time.monotonic() - started, 3), first_pass=sources.count("llm"),
+                retry_pass=sources.count("llm-retry"), templates=sources.count("template"),
+                checks_failed=tally.checks_failed, out_of_time=tally.out_of_time,
+            )
 
     @staticmethod
     def _llm_failed(drafts: list[_Draft]) -> bool:
@@ -850,32 +975,49 @@ class Copywriter:
         return any(p.startswith(_LLM_FAILED) for d in drafts for p in d.problems)
 
     def _draft_round(
-        self, drafts: list[_Draft], positions: list[int], language: str, deadline: float, stream: bool, retry: bool
+        self,
+        drafts: list[_Draft],
+        positions: list[int],
+        language: str,
+        deadline: float,
+        stream: bool,
+        retry: bool,
+        tally: _Tally | None = None,
     ) -> Iterator[NoteEvent]:
         """One LLM call for the notes at `positions`; NoteDone for each one that passes the checks."""
         from prompts import load_prompt
 
+        tally = tally if tally is not None else _Tally()
         labels = _labels([display_title(drafts[i].request.item.title) for i in positions])
+        reasons = [list(dict.fromkeys(_clean_reason(r) for r in drafts[i].request.reasons[:MAX_REASONS]))
+                   for i in positions]
+        # Reasons every film shares are said once, not once per film (they were ~25 tokens a film).
+        shared = [r for r in reasons[0] if all(r in own for own in reasons[1:])] if len(positions) > 1 else []
         sheets = [
             {
                 "n": k + 1,
                 "label": labels[k],
                 "title": display_title(drafts[i].request.item.title),
-                "facts": fact_sheet(drafts[i].request.item),
-                "reasons": [str(r) for r in drafts[i].request.reasons[:MAX_REASONS]],
+                "facts": prompt_facts(drafts[i].request.item),
+                "reasons": [r for r in reasons[k] if r not in shared],
                 "avoid": _retry_hints(drafts[i].problems),  # why the last draft was rejected, in general terms
             }
             for k, i in enumerate(positions)
         ]
-        messages = load_prompt("notes").render(sheets=sheets, language=language)
+        messages = load_prompt("notes").render(sheets=sheets, shared_reasons=shared, language=language)
         schema = _notes_schema(labels, language)
-        max_tokens = 16 + TOKENS_PER_NOTE[language] * len(positions)
+        max_tokens = 8 + TOKENS_PER_NOTE[language] * len(positions)
         timeout = max(deadline - time.monotonic(), 1.0)
         parser = _NotesStreamParser(labels)
         raw: list[str] = []
         ended: set[int] = set()
+        usage: dict[str, Any] = {}
+        call_started = time.monotonic()
+        if retry:
+            tally.retries += 1
+        pieces = _stream_json_text(self.llm, messages, schema, timeout, max_tokens, usage)
         try:
-            for piece in _stream_json_text(self.llm, messages, schema, timeout, max_tokens):
+            for piece in pieces:
                 raw.append(piece)
                 for kind, k, text in parser.feed(piece):
                     if k >= len(positions) or k in ended:
@@ -888,14 +1030,31 @@ class Copywriter:
                     ended.add(k)
                     others = [r for j, d in enumerate(drafts) if j != i for r in d.request.reasons]
                     others += [_PLOT_MARK + d.request.item.plot for j, d in enumerate(drafts) if j != i and d.request.item.plot]
-                    outcome = self._accept(drafts[i], text, language, retry, others)
+                    written = [d.text for j, d in enumerate(drafts) if j != i and d.done]
+                    outcome = self._accept(drafts[i], text, language, retry, others, written)
                     if outcome is not None:
                         yield NoteDone(i, outcome)
+                    else:
+                        tally.checks_failed += 1
+                if time.monotonic() > deadline + 0.25 and len(ended) < len(positions):
+                    # The budget is spent (a local backend stops itself at the deadline and says what the call
+                    # had done; this is for the others): stop the call, keep the notes that passed.
+                    tally.out_of_time = True
+                    for k, i in enumerate(positions):
+                        if k not in ended:
+                            drafts[i].problems.append(f"{_OUT_OF_TIME}: the time budget ran out while writing it")
+                    return
         except LLMError as exc:
+            spent = time.monotonic() >= deadline - 0.05  # the backend's own time limit is the budget's end
+            tally.out_of_time = tally.out_of_time or spent
             for k, i in enumerate(positions):
                 if k not in ended:
-                    drafts[i].problems.append(f"{_LLM_FAILED}: {exc}")
+                    why = f"{_OUT_OF_TIME}: the time budget ran out while writing it" if spent else f"{_LLM_FAILED}: {exc}"
+                    drafts[i].problems.append(why)
             return
+        finally:
+            pieces.close()  # stops generation now (and frees the model) when the loop was left early
+            tally.add_call(usage, time.monotonic() - call_started, len(raw))
         # The stream ended: notes the parser never saw finish (garbage, missing notes) count as failed.
         try:
             shape_ok = isinstance(json.loads("".join(raw)), dict)
@@ -905,11 +1064,23 @@ class Copywriter:
             if k not in ended:
                 why = "no note was written for it" if shape_ok else "the answer was not the expected JSON"
                 drafts[i].problems.append(why)
+                tally.checks_failed += 1
 
-    def _accept(self, draft: _Draft, text: str, language: str, retry: bool, others: Sequence[str]) -> Note | None:
-        """The Note when the draft text passes the checks; else None, with the problems recorded."""
+    def _accept(
+        self, draft: _Draft, text: str, language: str, retry: bool, others: Sequence[str], written: Sequence[str] = ()
+    ) -> Note | None:
+        """The Note when the draft text passes the checks; else None, with the problems recorded.
+
+        `written`: the notes already accepted for the other items of this answer (a copy says nothing of its film).
+        """
         text = _trim(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
+        if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in _TERMINAL:
+            text = _cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
         problems = self.checker.check(text, draft.request.item, language, draft.request.reasons, others)
+        if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in _TERMINAL:
+            problems.append("cut off mid-sentence (too long)")
+        if any(_fold(text) == _fold(other) for other in written):
+            problems.append("repeats another film's note word for word")
         if problems:
             draft.problems.extend(problems)
             return None
@@ -932,6 +1103,7 @@ class Copywriter:
             source="template",
             problems=tuple(draft.problems),
         )
+
 
     def describe_item(self, item: Item, language: str = "en", with_llm: bool = False) -> str:
         """The item's catalog facts written out, plus (with_llm) one checked LLM sentence about it."""

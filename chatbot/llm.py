@@ -62,6 +62,8 @@ __all__ = [
     "complete_json",
     "ensure_gguf",
     "make_chat_model",
+    "make_notes_model",
+    "notes_backend",
     "parse_json_reply",
     "stream_text",
     "validate_json",
@@ -71,6 +73,11 @@ __all__ = [
 # Valid values of `TASTEBUD_LLM`.
 BACKENDS: tuple[str, ...] = ("embedded", "embedded-small", "transformers", "transformers-small", "openai", "fake")
 N_CTX = 4096  # llama.cpp context window (tokens): prompt + answer
+# TASTEBUD_NOTES_LLM=auto: the notes backend for a main backend, where measurement chose another one. None so far:
+# on the bench turns the 0.5B's first drafts passed the note checks ~55% of the time in English (the 1.5B's ~88%),
+# it copied the prompt's example into notes and wrote the same note for several films, so its retries ate the
+# time its speed saved; the 1.5B writes the notes, in a llama.cpp context of its own.
+NOTES_AUTO: dict[str, str] = {}
 _BLOCK = 8 << 20  # bytes read at a time when joining and hashing chunks
 
 
@@ -432,16 +439,51 @@ class _LoadedLlama:
     llama: Any  # llama_cpp.Llama
     lock: threading.Lock
     load_s: float  # seconds the load took
+    prompt_deadline: Any = None  # _PromptDeadline of this context
+
+
+class _PromptDeadline:
+    """Stops llama.cpp's prompt evaluation at a deadline (its abort callback): a long prompt on busy cores cannot
+    outlast a call's time limit, as tokens, where the limit is otherwise checked, only come after it. Armed only
+    until the first token, because llama.cpp calls it for every node of the graph."""
+
+    def __init__(self, llama: Any) -> None:
+        """An unarmed deadline for this Llama's context."""
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self._ctx = llama.ctx
+        self.at = float("inf")
+        self.armed = False
+        self._callback = llama_cpp.ggml_abort_callback(lambda _data: time.monotonic() > self.at)
+
+    def arm(self, at: float) -> None:
+        """Abort evaluation once time.monotonic() passes `at`."""
+        self.at = at
+        self._lib.llama_set_abort_callback(self._ctx, self._callback, None)
+        self.armed = True
+
+    def disarm(self) -> None:
+        """No deadline (and no callback per graph node)."""
+        if self.armed:
+            self._lib.llama_set_abort_callback(self._ctx, self._lib.ggml_abort_callback(), None)
+            self.armed = False
+        self.at = float("inf")
 
 
 _PREFIX_CACHE_BYTES = 256 << 20  # RAM for saved prompt states (about 3 MB each for 0.5B, ~8 MB for 1.5B)
-_LLAMAS: dict[tuple[str, int, int], _LoadedLlama] = {}  # one per (model file, n_ctx, threads) per process
+_LLAMAS: dict[tuple[str, int, int, str], _LoadedLlama] = {}  # one per (model file, n_ctx, threads, instance)
 _LLAMAS_LOCK = threading.Lock()
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int) -> _LoadedLlama:
-    """The llama.cpp model for this file, loaded on first use and then shared by every caller in the process."""
-    key = (os.path.realpath(model_path), n_ctx, n_threads)
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, instance: str = "shared") -> _LoadedLlama:
+    """The llama.cpp model for this file, loaded on first use and then shared by every caller in the process.
+
+    Each `instance` name gets its own context (the weights are memory-mapped, so shared): one that serves a
+    single prompt family (the notes) keeps that prompt's prefix in its own KV cache and needs no saved states;
+    the "shared" one alternates prompts and keeps recent prompt states in a RAM cache.
+    """
+    key = (os.path.realpath(model_path), n_ctx, n_threads, instance)
     with _LLAMAS_LOCK:
         if key in _LLAMAS:
             return _LLAMAS[key]
@@ -450,7 +492,7 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int) -> _LoadedLlama:
         # is read when the OpenMP runtime loads, so it must be set before the first llama_cpp import.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            from llama_cpp import Llama
+            Llama = _llama_class()
         except ImportError as exc:
             raise ModelUnavailable(
                 "llama-cpp-python is not installed (pip install llama-cpp-python==0.3.36; it compiles for ~10 "
@@ -474,10 +516,114 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int) -> _LoadedLlama:
         # then notes), and a plain llama.cpp context only reuses the prefix of the very last one.
         from llama_cpp import LlamaRAMCache
 
-        llama.set_cache(LlamaRAMCache(capacity_bytes=_PREFIX_CACHE_BYTES))
-        loaded = _LoadedLlama(llama=llama, lock=threading.Lock(), load_s=time.perf_counter() - started)
+        if instance == "shared":  # saving a state copies ~300 MB of logits: only worth it where prompts alternate
+            llama.set_cache(LlamaRAMCache(capacity_bytes=_PREFIX_CACHE_BYTES))
+        loaded = _LoadedLlama(llama=llama, lock=threading.Lock(), load_s=time.perf_counter() - started,
+                              prompt_deadline=_PromptDeadline(llama))
         _LLAMAS[key] = loaded
         return loaded
+
+
+class _GreedyGrammarSampler:
+    """Greedy sampling under a grammar that checks the model's best token first, and the whole vocabulary only
+    when the grammar rejects it (what llama.cpp's own `common_sampler` does; llama-cpp-python applies the grammar
+    to all ~152k tokens at every step, which cost ~28 ms a token here, more than generating it). Same tokens as
+    the full chain (penalties off, grammar, greedy), as the best allowed token is the best token when allowed.
+    """
+
+    def __init__(self, vocab: Any, grammar: Any, n_vocab: int) -> None:
+        """A grammar sampler for this vocabulary (grammar: a llama_cpp.LlamaGrammar)."""
+        import ctypes
+
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self._byref = ctypes.byref
+        self._n_vocab = n_vocab
+        self._grammar = llama_cpp.llama_sampler_init_grammar(
+            vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+        )
+        if not self._grammar:
+            raise ValueError("llama.cpp could not parse the answer's grammar")
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
+        self._all: Any = None  # every token's data, allocated at the first rejection
+
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        """The best token the grammar allows at output `idx`, accepted into the grammar's state."""
+        import numpy as np
+
+        lib = self._lib
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
+        token = int(np.argmax(logits))
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
+        self._one_array.size, self._one_array.selected = 1, -1
+        lib.llama_sampler_apply(self._grammar, self._byref(self._one_array))
+        if not np.isfinite(self._one[0].logit):  # rejected: constrain the whole vocabulary
+            if self._all is None:
+                self._all = np.zeros(self._n_vocab, dtype=[("id", np.intc), ("logit", np.single), ("p", np.single)])
+            self._all["id"] = np.arange(self._n_vocab, dtype=np.intc)
+            self._all["logit"] = logits
+            self._all["p"] = 0.0
+            array = lib.llama_token_data_array(
+                data=self._all.ctypes.data_as(lib.llama_token_data_p), size=self._n_vocab, selected=-1, sorted=False
+            )
+            lib.llama_sampler_apply(self._grammar, self._byref(array))
+            token = int(self._all["id"][int(np.argmax(self._all["logit"]))])
+        lib.llama_sampler_accept(self._grammar, token)
+        return token
+
+    def close(self) -> None:
+        """Free the llama.cpp grammar sampler."""
+        if self._grammar:
+            self._lib.llama_sampler_free(self._grammar)
+            self._grammar = None
+
+    def __del__(self) -> None:
+        """Free the sampler with the object."""
+        self.close()
+
+
+def _llama_class() -> type:
+    """llama_cpp.Llama with fast greedy grammar sampling (see _GreedyGrammarSampler); other sampling unchanged."""
+    from llama_cpp import Llama
+
+    class _Llama(Llama):
+        """Llama whose greedy, penalty-free grammar sampling checks the best token first."""
+
+        def _init_sampler(self, **kwargs: Any) -> Any:
+            """The fast sampler for greedy JSON answers; llama-cpp-python's own chain for everything else."""
+            plain = (
+                kwargs.get("grammar") is not None
+                and kwargs.get("temp") == 0.0
+                and kwargs.get("repeat_penalty", 1.0) == 1.0
+                and not kwargs.get("frequency_penalty")
+                and not kwargs.get("presence_penalty")
+                and kwargs.get("logits_processor") is None
+                and not kwargs.get("mirostat_mode")
+            )
+            if plain:
+                return _GreedyGrammarSampler(self._model.vocab, kwargs["grammar"], self._n_vocab)
+            return super()._init_sampler(**kwargs)
+
+    return _Llama
+
+
+def _with_usage(exc: LLMError, loaded: _LoadedLlama, perf_before: dict[str, float], n_out: int) -> LLMError:
+    """The error with `usage`: the prompt tokens evaluated and tokens written before the call was stopped."""
+    work = {k: v - perf_before[k] for k, v in _perf(loaded.llama).items()}
+    exc.usage = {"prompt_eval_tokens": int(work["n_p_eval"]), "output_tokens": n_out,
+                 "prompt_eval_s": round(work["t_p_eval_ms"] / 1000, 3)}
+    return exc
+
+
+def _perf(llama: Any) -> dict[str, float]:
+    """llama.cpp's running counters of prompt and generation work on this model (tokens, milliseconds)."""
+    import llama_cpp
+
+    data = llama_cpp.llama_perf_context(llama.ctx)
+    return {"n_p_eval": data.n_p_eval, "t_p_eval_ms": data.t_p_eval_ms, "n_eval": data.n_eval,
+            "t_eval_ms": data.t_eval_ms}
 
 
 class LlamaCppChatModel(_LocalChatModel):
@@ -486,6 +632,7 @@ class LlamaCppChatModel(_LocalChatModel):
     model_path: str  # a verified GGUF file (see ensure_gguf)
     n_threads: int = 2  # CPU threads for prompt and generation
     n_ctx: int = N_CTX  # context window in tokens
+    instance: str = "shared"  # which llama.cpp context: "shared", or a name of its own (e.g. "notes")
 
     @property
     def _llm_type(self) -> str:
@@ -495,15 +642,15 @@ class LlamaCppChatModel(_LocalChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         """What identifies this model in traces and caches."""
-        return {"model_path": self.model_path, "n_threads": self.n_threads, "n_ctx": self.n_ctx}
+        return {"model_path": self.model_path, "n_threads": self.n_threads, "n_ctx": self.n_ctx, "instance": self.instance}
 
     def load(self) -> float:
         """Load the model now (instead of at the first call); returns the seconds that loading took."""
-        return _load_llama(self.model_path, self.n_ctx, self.n_threads).load_s
+        return _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance).load_s
 
     def prefill(self, messages: Any) -> float:
         """Evaluate a prompt once and keep its state, so later calls sharing its prefix skip that work; seconds."""
-        loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         chat = _to_role_dicts(_as_messages(messages))
         started = time.perf_counter()
         with loaded.lock:
@@ -522,7 +669,7 @@ class LlamaCppChatModel(_LocalChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         """Stream the answer token by token; stops with LLMError when the time limit passes."""
         opts = self._options(kwargs)
-        loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         request: dict[str, Any] = {
             "messages": _to_role_dicts(messages),
             "stream": True,
@@ -536,13 +683,16 @@ class LlamaCppChatModel(_LocalChatModel):
         n_out = 0
         finish_reason = None
         with loaded.lock:
+            perf_before = _perf(loaded.llama)
             started = time.monotonic()
             deadline = started + opts["timeout_s"]
             first_token_s = None
             pieces = None
+            loaded.prompt_deadline.arm(deadline)
             try:
                 pieces = loaded.llama.create_chat_completion(**request)
                 for piece in pieces:
+                    loaded.prompt_deadline.disarm()
                     choice = piece["choices"][0]
                     text = choice.get("delta", {}).get("content") or ""
                     finish_reason = choice.get("finish_reason") or finish_reason
@@ -557,12 +707,19 @@ class LlamaCppChatModel(_LocalChatModel):
                     if time.monotonic() > deadline:
                         raise _timeout_error(opts["timeout_s"], n_out)
             except (ValueError, RuntimeError) as exc:  # llama.cpp: prompt longer than the context, decode failure
+                if time.monotonic() > deadline:  # the prompt deadline aborted the evaluation
+                    raise _with_usage(_timeout_error(opts["timeout_s"], n_out), loaded, perf_before, n_out) from exc
                 raise LLMError(f"the local language model failed: {exc}") from exc
+            except LLMError as exc:  # the time limit: say what was done before it (stream_text passes it on)
+                raise _with_usage(exc, loaded, perf_before, n_out)
             finally:
+                loaded.prompt_deadline.disarm()
                 if pieces is not None and hasattr(pieces, "close"):
                     pieces.close()
             n_context = int(loaded.llama.n_tokens)
+            perf_after = _perf(loaded.llama)
         elapsed = time.monotonic() - started
+        work = {k: perf_after[k] - perf_before[k] for k in perf_after}
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
@@ -571,6 +728,11 @@ class LlamaCppChatModel(_LocalChatModel):
                     "model_name": Path(self.model_path).name,
                     "elapsed_s": round(elapsed, 3),
                     "first_token_s": round(first_token_s or elapsed, 3),
+                    # what llama.cpp really did: prompt tokens evaluated (the rest came from the prefix cache)
+                    "prompt_eval_tokens": int(work["n_p_eval"]),
+                    "prompt_eval_s": round(work["t_p_eval_ms"] / 1000, 3),
+                    "gen_tokens": int(work["n_eval"]),
+                    "gen_s": round(work["t_eval_ms"] / 1000, 3),
                 },
                 usage_metadata={
                     "input_tokens": max(n_context - n_out, 0),
@@ -827,12 +989,16 @@ class FakeChatModel(BaseChatModel):
 
 
 # ---------------------------------------------------------------------------------------------- factory and calls
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model that `settings.llm` names (embedded, embedded-small, transformers, openai or fake)."""
+def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatModel:
+    """The chat model that `settings.llm` names (embedded, embedded-small, transformers, openai or fake).
+
+    `instance`: for the embedded models, which llama.cpp context serves it (see `_load_llama`).
+    """
     name = (settings.llm or "").strip().lower()
     if name in ("embedded", "embedded-small"):
         path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "embedded-small" else "1.5b")
-        return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s)
+        return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s,
+                                 instance=instance)
     if name in ("transformers", "transformers-small"):
         path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "transformers-small" else "1.5b")
         return TransformersChatModel(gguf_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s)
@@ -857,6 +1023,32 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     if name == "fake":
         return FakeChatModel()
     raise TastebudError(f"unknown LLM backend TASTEBUD_LLM={settings.llm!r}; valid names: {', '.join(BACKENDS)}")
+
+
+def notes_backend(settings: Settings) -> str:
+    """The backend that writes the notes: `settings.notes_llm`, where "auto" picks the measured best for the main
+    backend (embedded -> embedded-small, see the README) and "same" is the main backend."""
+    main = (settings.llm or "").strip().lower()
+    choice = (settings.notes_llm or "auto").strip().lower()
+    if choice == "same":
+        return main
+    if choice == "auto":
+        return NOTES_AUTO.get(main, main)
+    if choice not in BACKENDS:
+        raise TastebudError(
+            f"unknown notes backend TASTEBUD_NOTES_LLM={settings.notes_llm!r}; valid: auto, same, {', '.join(BACKENDS)}"
+        )
+    return choice
+
+
+def make_notes_model(settings: Settings, main: BaseChatModel | None = None) -> BaseChatModel:
+    """The chat model that writes the notes; an embedded one gets a llama.cpp context of its own."""
+    name = notes_backend(settings)
+    if name in ("embedded", "embedded-small"):
+        return make_chat_model(settings.model_copy(update={"llm": name}), instance="notes")
+    if name == (settings.llm or "").strip().lower() and main is not None:
+        return main
+    return make_chat_model(settings.model_copy(update={"llm": name}))
 
 
 def _is_openai_model(model: Any) -> bool:
@@ -934,19 +1126,29 @@ def stream_text(
     *,
     schema: dict[str, Any] | None = None,
     max_tokens: int | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> Iterator[str]:
-    """The answer as text pieces while it is written (JSON fitting `schema` if given); LLMError on failure/timeout."""
+    """The answer as text pieces while it is written (JSON fitting `schema` if given); LLMError on failure/timeout.
+
+    `usage`, when given, is filled with what the backend reports about the call (token counts, seconds).
+    """
     msgs = _as_messages(messages)
     opts = _call_options(model, timeout_s, schema, max_tokens)
     started = time.monotonic()
     try:
         for chunk in model.stream(msgs, **opts):
+            if usage is not None:
+                usage.update(getattr(chunk, "usage_metadata", None) or {})
+                usage.update({k: v for k, v in (chunk.response_metadata or {}).items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
             text = _text_of(chunk.content)
             if text:
                 yield text
             if timeout_s and time.monotonic() - started > timeout_s:
                 raise LLMError(f"the language model did not finish within {timeout_s:.0f} s")
-    except TastebudError:
+    except TastebudError as exc:
+        if usage is not None:
+            usage.update(getattr(exc, "usage", None) or {})
         raise
     except _backend_errors() as exc:
         raise LLMError(f"the language model failed: {exc}") from exc

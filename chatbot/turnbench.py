@@ -1,4 +1,9 @@
-"""`tastebud bench turn`: time to first card and to the whole reply over scripted turns, against a no-LLM baseline."""
+"""`tastebud bench turn`: time to first card and to the whole reply over scripted turns, against a no-LLM baseline.
+
+Beside the two latency figures it reports the notes step's share (the LLM notes are most of a reply's time):
+prompt and output tokens, LLM calls and retries, and how many notes were the LLM's own (first draft or retry)
+or fell back to the template (failed checks, or the time budget `TASTEBUD_NOTES_BUDGET_S` ran out).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,26 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(values, 50)), 1), "p95_ms": round(float(np.percentile(values, 95)), 1)}
 
 
+_NOTE_COUNTS = ("notes", "llm_calls", "retries", "prompt_tokens", "prompt_eval_tokens", "output_tokens", "first_pass",
+                "retry_pass", "templates", "checks_failed")
+
+
+def _notes_share(steps: list[Any], total_ms: list[float]) -> dict[str, Any]:
+    """The notes steps' figures summed over the run (NotesStats of each turn that wrote notes)."""
+    out: dict[str, Any] = {"turns_with_notes": len(steps)}
+    for name in _NOTE_COUNTS:
+        out[name] = int(sum(getattr(s, name) for s in steps))
+    out["out_of_time_turns"] = sum(bool(s.out_of_time) for s in steps)
+    seconds = [s.seconds * 1000 for s in steps]
+    out["notes_step"] = _percentiles(seconds)
+    out["share_of_reply_time"] = round(sum(seconds) / sum(total_ms), 3) if total_ms and sum(total_ms) else 0.0
+    n = max(out["notes"], 1)
+    out["llm_note_rate"] = round((out["first_pass"] + out["retry_pass"]) / n, 3)
+    drafts = out["first_pass"] + out["retry_pass"] + out["checks_failed"]
+    out["draft_pass_rate"] = round((out["first_pass"] + out["retry_pass"]) / drafts, 3) if drafts else None
+    return out
+
+
 def _run(agent: Any, n_turns: int, label: str, progress: bool) -> dict[str, Any]:
     """Run the script's first `n_turns` turns through `Agent.respond`, timing each from the caller's side."""
     turns = [(c, m) for c, conv in enumerate(SCRIPT) for m in conv]
@@ -37,8 +62,11 @@ def _run(agent: Any, n_turns: int, label: str, progress: bool) -> dict[str, Any]
     picked = sorted(order[:n_turns] if n_turns < len(turns) else range(len(turns)))
     sessions: dict[int, str | None] = {}
     first, total, llm_turns = [], [], 0
+    notes_steps: list[Any] = []
+    languages: dict[str, list[Any]] = {}
     for i in tqdm(picked, desc=label, disable=not progress):
         conv, message = turns[i]
+        stats_before = getattr(agent.copywriter, "last_stats", None)
         started = time.monotonic()
         first_card = None
         done: dict[str, Any] = {}
@@ -52,8 +80,21 @@ def _run(agent: Any, n_turns: int, label: str, progress: bool) -> dict[str, Any]
         total.append(elapsed)
         first.append(first_card if first_card is not None else elapsed)
         llm_turns += done.get("understood", {}).get("understanding") == "llm"
-    return {"system": label, "turns": len(picked), "llm_understanding_turns": llm_turns,
-            "first_card": _percentiles(first), "whole_reply": _percentiles(total)}
+        stats = getattr(agent.copywriter, "last_stats", None)
+        if agent.write_notes and stats is not None and stats is not stats_before:  # this turn wrote notes
+            notes_steps.append(stats)
+            languages.setdefault(done.get("language", "en"), []).append(stats)
+    out = {"system": label, "turns": len(picked), "llm_understanding_turns": llm_turns,
+           "first_card": _percentiles(first), "whole_reply": _percentiles(total)}
+    if notes_steps:
+        out["notes"] = _notes_share(notes_steps, total)
+        out["notes"]["by_language"] = {
+            lang: {k: v for k, v in _notes_share(steps, []).items() if k in ("turns_with_notes", "notes", "first_pass",
+                                                                             "retry_pass", "templates", "checks_failed",
+                                                                             "llm_note_rate", "draft_pass_rate")}
+            for lang, steps in sorted(languages.items())
+        }
+    return out
 
 
 def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = True) -> dict[str, Any]:
@@ -63,6 +104,7 @@ def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = T
 
     from chatbot.agent import Agent
     from chatbot.context import OfflineWeatherProvider
+    from chatbot.llm import notes_backend
     from chatbot.profiles import ProfileStore
 
     n_turns = max(1, min(n_turns, sum(len(c) for c in SCRIPT)))
@@ -82,7 +124,8 @@ def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = T
             results.append(_run(baseline, n_turns, "baseline: no LLM (rules + template notes)", progress))
         finally:
             baseline.understander.llm = saved_llm
-    return {"llm": settings.llm, "threads": settings.threads, "open_s": round(open_s, 1),
+    return {"llm": settings.llm, "notes_llm": notes_backend(settings), "notes_budget_s": settings.notes_budget_s,
+            "threads": settings.threads, "open_s": round(open_s, 1),
             "goal": {"first_card_p50_ms": 1500, "whole_reply_p50_ms": 6000}, "results": results}
 
 
@@ -94,5 +137,27 @@ def format_turn_table(report: dict[str, Any]) -> str:
         lines.append(f"| {r['system']} | {r['turns']} | {r['llm_understanding_turns']} | "
                      f"{r['first_card']['p50_ms']:.0f} ms | {r['first_card']['p95_ms']:.0f} ms | "
                      f"{r['whole_reply']['p50_ms']:.0f} ms | {r['whole_reply']['p95_ms']:.0f} ms |")
-    lines.append(f"\ngoal: first card p50 ≤ 1500 ms, whole reply p50 ≤ 6000 ms (agent opened in {report['open_s']} s)")
+    goal = report.get("goal", {})
+    lines.append(f"\ngoal: first card p50 ≤ {goal.get('first_card_p50_ms', 1500)} ms, whole reply p50 ≤ "
+                 f"{goal.get('whole_reply_p50_ms', 6000)} ms (agent opened in {report['open_s']} s)")
+    for r in report["results"]:
+        notes = r.get("notes")
+        if not notes:
+            continue
+        lines.append(
+            f"\nnotes step of {r['system']} (notes LLM {report.get('notes_llm', '?')}, budget "
+            f"{report.get('notes_budget_s', '?')} s): {notes['turns_with_notes']} turns wrote {notes['notes']} notes, "
+            f"{notes['share_of_reply_time']:.0%} of all reply time; notes step p50 {notes['notes_step']['p50_ms']:.0f} ms, "
+            f"p95 {notes['notes_step']['p95_ms']:.0f} ms"
+        )
+        lines.append("| LLM calls | retries | prompt tokens (evaluated) | output tokens | LLM first draft | after retry "
+                     "| template | drafts failing checks | budget ran out |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        lines.append(f"| {notes['llm_calls']} | {notes['retries']} | {notes['prompt_tokens']} ({notes['prompt_eval_tokens']}) "
+                     f"| {notes['output_tokens']} | {notes['first_pass']} | {notes['retry_pass']} | {notes['templates']} "
+                     f"| {notes['checks_failed']} | {notes['out_of_time_turns']} turns |")
+        for lang, figures in notes.get("by_language", {}).items():
+            rate = figures["draft_pass_rate"]
+            lines.append(f"- {lang}: {figures['notes']} notes, {figures['llm_note_rate']:.0%} written by the LLM, drafts "
+                         f"passing the checks {'n/a' if rate is None else f'{rate:.0%}'}")
     return "\n".join(lines)

@@ -64,8 +64,8 @@ GOOD_ZH = [
 
 
 def _answer(notes: list[str], titles: tuple[str, ...] = ("Toy Story", "Alien")) -> dict[str, str]:
-    """The JSON the model answers: one note under each numbered title."""
-    return {f"{k}. {title}": note for k, (title, note) in enumerate(zip(titles, notes), start=1)}
+    """The JSON the model answers: one note under each film's number (titles: only how many films there are)."""
+    return {str(k): note for k, (_, note) in enumerate(zip(titles, notes), start=1)}
 
 
 def _requests() -> list[NoteRequest]:
@@ -93,15 +93,15 @@ def test_good_notes_pass_through_in_one_call():
     assert notes[0].why == ("rainy evening -> cozy", "family-friendly", "you asked for: animation")
     assert len(fake.calls) == 1
     prompt = fake.calls[0].text
-    assert "Film 1. Toy Story" in prompt and "Film 2. Alien" in prompt
-    assert "rainy evening -> cozy" in prompt and "runtime: 81 minutes" in prompt
+    assert "1. Toy Story (1995; Adventure, Animation, Children;" in prompt and "2. Alien (1979;" in prompt
+    assert "rainy evening -> cozy" in prompt and "81 min" in prompt
     schema = fake.calls[0].options["json_schema"]
-    assert schema["required"] == ["1. Toy Story", "2. Alien"]
+    assert schema["required"] == ["1", "2"]  # short keys: every key token is generated, and costs time
 
 
 def test_notes_are_matched_to_items_by_their_key():
     """A note is given to the item its key names, even when the answer lists the keys out of order."""
-    writer, _ = _copywriter({"2. Alien": GOOD_EN[1], "1. Toy Story": GOOD_EN[0]})
+    writer, _ = _copywriter({"2": GOOD_EN[1], "1": GOOD_EN[0]})
     notes = writer.write_notes(_requests(), "en")
     assert [n.text for n in notes] == GOOD_EN
 
@@ -112,7 +112,7 @@ def test_one_call_per_item_mode_streams_each_note():
     writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), batch=False)
     events = list(writer.write_notes_stream(_requests(), "en"))
     assert [e.note.text for e in events if isinstance(e, NoteDone)] == GOOD_EN
-    assert len(fake.calls) == 2 and "Alien" not in fake.calls[0].text.split("Film 1. Toy Story")[-1]
+    assert len(fake.calls) == 2 and "Alien" not in fake.calls[0].text.split("1. Toy Story (")[-1]
     assert "".join(e.text_delta for e in events if isinstance(e, NoteDelta) and e.position == 1) == GOOD_EN[1]
 
 
@@ -150,10 +150,10 @@ def test_note_naming_another_title_is_regenerated_then_templated():
     notes = writer.write_notes(_requests(), "en")
     assert len(fake.calls) == 2
     retry_prompt = fake.calls[1].text
-    assert "Film 1. Toy Story" in retry_prompt and "Alien" not in retry_prompt.split("Film 1. Toy Story")[-1]
+    assert "1. Toy Story (" in retry_prompt and "Alien" not in retry_prompt.split("1. Toy Story (")[-1]
     assert "it named another film" in retry_prompt  # the retry is told why the last draft was rejected,
     assert "Matrix" not in retry_prompt  # in general terms: naming the wrong film again only primes the model
-    assert fake.calls[1].options["json_schema"]["required"] == ["1. Toy Story"]
+    assert fake.calls[1].options["json_schema"]["required"] == ["1"]
     assert notes[1].text == GOOD_EN[1] and notes[1].source == "llm"
     assert notes[0].source == "template"
     assert notes[0].text == template_note(TOY_STORY, _requests()[0].reasons, "en")
@@ -246,7 +246,7 @@ def test_too_few_notes_in_the_answer_are_filled_in():
     notes = writer.write_notes(_requests(), "en")
     assert [n.text for n in notes] == GOOD_EN
     assert [n.source for n in notes] == ["llm", "llm-retry"]
-    assert fake.calls[1].text.rstrip().split("Film 1. ")[-1].startswith("Alien")
+    assert fake.calls[1].text.rstrip().split("\n1. ")[-1].startswith("Alien")
 
 
 def test_chinese_notes_for_language_zh():
@@ -270,6 +270,84 @@ def test_time_limit_bounds_the_whole_turn():
     notes = writer.write_notes(_requests(), "en")
     assert time.perf_counter() - started < 3.0
     assert len(notes) == 2 and all(n.text for n in notes)
+
+
+def test_time_budget_keeps_finished_notes_and_templates_the_rest():
+    """When the notes budget runs out mid-answer, the call stops, the note already checked stays, the rest are
+    templates at once (no retry), and the step reports that it ran out of time."""
+    fake = FakeChatModel(replies=[_answer(GOOD_EN), _answer(GOOD_EN)], chunk_chars=6, delay_s=0.05)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=1.3)
+    started = time.perf_counter()
+    notes = writer.write_notes(_requests(), "en")  # the whole answer would take ~1.9 s
+    assert time.perf_counter() - started < 1.8
+    assert len(fake.calls) == 1
+    assert notes[0].text == GOOD_EN[0] and notes[0].source == "llm"
+    assert notes[1].source == "template" and notes[1].text.startswith("Alien (1979)")
+    assert any("time budget ran out" in p for p in notes[1].problems)
+    stats = writer.last_stats
+    assert stats.out_of_time and stats.first_pass == 1 and stats.templates == 1 and stats.retries == 0
+
+
+def test_no_retry_when_the_time_left_cannot_cover_one_more_note():
+    """A failed note is written again only when the budget still covers a note at this turn's speed."""
+    bad = "If you loved The Matrix, this cozy adventure with Tom Hanks is for you."
+    fake = FakeChatModel(replies=[_answer([bad, GOOD_EN[1]]), _answer([GOOD_EN[0]])], chunk_chars=12, delay_s=0.05)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=2.5)
+    notes = writer.write_notes(_requests(), "en")  # the batch call takes ~1 s: 1.5 s left is under the 2 s floor
+    assert len(fake.calls) == 1
+    assert [n.source for n in notes] == ["template", "llm"]
+    assert any("no time left" in p for p in notes[0].problems) and any("Matrix" in p for p in notes[0].problems)
+    writer = Copywriter(FakeChatModel(replies=[_answer([bad, GOOD_EN[1]]), _answer([GOOD_EN[0]])]),
+                        CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=10.0)
+    assert [n.source for n in writer.write_notes(_requests(), "en")] == ["llm-retry", "llm"]  # time enough: retried
+
+
+def test_stats_count_calls_tokens_and_where_each_note_came_from():
+    """last_stats tells what the notes step cost: calls, retries, notes by source, drafts failing the checks."""
+    writer, fake = _copywriter(_answer(["A 2003 romp starring Keanu Reeves.", GOOD_EN[1]]), _answer([GOOD_EN[0]]))
+    writer.write_notes(_requests(), "en")
+    stats = writer.last_stats
+    assert (stats.notes, stats.llm_calls, stats.retries) == (2, 2, 1)
+    assert (stats.first_pass, stats.retry_pass, stats.templates, stats.checks_failed) == (1, 1, 0, 1)
+    assert stats.seconds >= stats.llm_s > 0 and not stats.out_of_time
+
+
+def test_a_note_repeating_another_films_note_is_rejected():
+    """Two films with the same note word for word: the copy says nothing of its own film and is written again."""
+    same = "A fun, cozy pick for a rainy evening in, with plenty of heart."
+    writer, fake = _copywriter(_answer([same, same]), _answer([GOOD_EN[1]], ("Alien",)))
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.source for n in notes] == ["llm", "llm-retry"]
+    assert any("repeats another film's note" in p for p in notes[1].problems)
+    assert "the same note as another film's" in fake.calls[1].text
+
+
+def test_reasons_every_film_shares_are_said_once():
+    """A reason shared by all films is one line of the prompt, not repeated under each film (fewer tokens)."""
+    requests = [NoteRequest(TOY_STORY, ("rainy evening -> cozy", "you asked for: animation")),
+                NoteRequest(ALIEN, ("rainy evening -> cozy", "you asked for: space horror"))]
+    writer, fake = _copywriter(_answer(GOOD_EN))
+    writer.write_notes(requests, "en")
+    prompt = fake.calls[0].options and fake.calls[0].text.split("Write each note in English. 2 notes.")[-2]
+    user = fake.calls[0].text.split("1. Toy Story (")[-1]
+    assert user.count("rainy evening -> cozy") == 1 and "also picked because: rainy evening -> cozy" in user
+    assert "picked because: you asked for: animation" in user and "you asked for: space horror" in user
+    assert prompt
+
+
+def test_long_llm_note_stopped_by_the_length_limit_keeps_its_finished_sentences():
+    """A note the schema's length limit stopped mid-sentence keeps its whole sentences, or is rejected as cut off."""
+    from chatbot.copywriter import LLM_NOTE_CHARS
+
+    first = "A warm, funny adventure for a rainy evening with toys that come alive."
+    runaway = (first + " It keeps going and going with more and more words" * 5)[: LLM_NOTE_CHARS["en"]]
+    writer, _ = _copywriter(_answer([runaway, GOOD_EN[1]]))
+    notes = writer.write_notes(_requests(), "en")
+    assert notes[0].text == first and notes[0].source == "llm"
+    cut = ("A warm and funny adventure " * 20)[: LLM_NOTE_CHARS["en"]]
+    writer, _ = _copywriter(_answer([cut, GOOD_EN[1]]), _answer([cut]))
+    notes = writer.write_notes(_requests(), "en")
+    assert notes[0].source == "template" and any("cut off" in p for p in notes[0].problems)
 
 
 # ------------------------------------------------------------------------------------------- the checks

@@ -100,6 +100,33 @@ def test_factory_picks_the_local_backend_and_model_size(fake_gguf, data_dir, nam
     assert fake_gguf == [(data_dir.resolve(), size)]
 
 
+def test_notes_backend_auto_same_named_and_unknown(data_dir):
+    """TASTEBUD_NOTES_LLM: auto picks the measured choice for the main backend, same follows it, a name is kept."""
+    from chatbot.llm import NOTES_AUTO, notes_backend
+
+    assert notes_backend(Settings(data_dir=data_dir, llm="embedded")) == NOTES_AUTO.get("embedded", "embedded")
+    assert notes_backend(Settings(data_dir=data_dir, llm="openai", notes_llm="auto")) == "openai"
+    assert notes_backend(Settings(data_dir=data_dir, llm="embedded", notes_llm="same")) == "embedded"
+    assert notes_backend(Settings(data_dir=data_dir, llm="embedded", notes_llm="Embedded-Small")) == "embedded-small"
+    with pytest.raises(TastebudError, match="TASTEBUD_NOTES_LLM='tiny'.*embedded-small"):
+        notes_backend(Settings(data_dir=data_dir, llm="embedded", notes_llm="tiny"))
+
+
+def test_notes_model_gets_a_llama_context_of_its_own(fake_gguf, data_dir):
+    """An embedded notes model runs in its own llama.cpp context (its prompt prefix stays in its KV cache); a
+    non-embedded one is the main model itself."""
+    from chatbot.llm import make_notes_model
+
+    main = make_chat_model(Settings(data_dir=data_dir, llm="embedded"))
+    notes = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="embedded-small"), main)
+    assert isinstance(notes, LlamaCppChatModel) and notes.instance == "notes" and main.instance == "shared"
+    assert fake_gguf[-1] == (data_dir.resolve(), "0.5b")
+    same = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="same"), main)
+    assert same.instance == "notes" and same.model_path == main.model_path
+    fake = FakeChatModel()
+    assert make_notes_model(Settings(data_dir=data_dir, llm="fake"), fake) is fake
+
+
 def test_factory_builds_the_fake_and_the_openai_client(data_dir):
     assert isinstance(make_chat_model(Settings(data_dir=data_dir, llm="fake")), FakeChatModel)
     model = make_chat_model(
@@ -378,7 +405,7 @@ def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_
     second = make_chat_model(settings)
     second.load()
     assert time.perf_counter() - started < 0.5  # no second load
-    loaded = [v for k, v in llm._LLAMAS.items() if k[0] == os.path.realpath(first.model_path)]
+    loaded = [v for k, v in llm._LLAMAS.items() if k[0] == os.path.realpath(first.model_path) and k[3] == "shared"]
     assert len(loaded) == 1
     assert loaded[0].llama.n_threads == 2
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # set before llama.cpp's OpenMP runtime loaded
@@ -399,6 +426,43 @@ def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_
     with pytest.raises(LLMError, match="longer than"):
         second.invoke([("user", "Write a 400-word story about a lighthouse.")], timeout_s=1.5, max_tokens=600)
     assert time.monotonic() - started < 30
+
+    # a prompt too long to evaluate in time is stopped inside llama.cpp, not after it (no token comes before)
+    long_prompt = "Read this list. " + " ".join(f"Film {i} is a drama from {1950 + i % 60}." for i in range(150))
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="longer than"):
+        second.invoke([("user", long_prompt)], timeout_s=1.0, max_tokens=8)
+    assert time.monotonic() - started < 5  # evaluating ~2,300 prompt tokens takes 10 s or more here
+    assert "".join(stream_text(second, [("user", "Name one colour.")], timeout_s=60, max_tokens=8))  # still works
+
+
+@pytest.mark.slow
+def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(gguf_dir):
+    """The best-token-first grammar sampler writes exactly what llama-cpp-python's full-vocabulary grammar chain
+    writes (greedy), and each call reports prompt tokens evaluated and tokens generated."""
+    import llama_cpp
+
+    from chatbot import llm
+
+    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
+    model = make_chat_model(settings, instance="grammar-test")
+    schema = {"type": "object", "properties": {"1": {"type": "string", "maxLength": 80},
+                                               "2": {"type": "string", "maxLength": 80}},
+              "required": ["1", "2"], "additionalProperties": False}
+    messages = [("system", "You write one short sentence per film. Answer JSON."),
+                ("user", "1. Up (2009, Pete Docter)\n2. Heat (1995, Michael Mann)\nOne sentence each.")]
+    usage: dict = {}
+    fast = "".join(stream_text(model, messages, 300, schema=schema, max_tokens=80, usage=usage))
+    assert set(json.loads(fast)) == {"1", "2"}
+    assert usage["prompt_eval_tokens"] > 20 and usage["gen_tokens"] >= usage["output_tokens"] - 1 > 5  # last: not run
+    loaded = llm._load_llama(model.model_path, model.n_ctx, 2, "grammar-test")
+    assert loaded.llama.cache is None  # an instance of its own keeps no saved states
+    plain = llama_cpp.Llama(model_path=model.model_path, n_ctx=2048, n_threads=2, verbose=False)
+    reply = plain.create_chat_completion(
+        messages=[{"role": r, "content": t} for r, t in messages], temperature=0.0, max_tokens=80, seed=0,
+        response_format={"type": "json_object", "schema": schema},
+    )
+    assert fast == reply["choices"][0]["message"]["content"]
 
 
 @pytest.mark.slow
