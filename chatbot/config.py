@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     notes_llm: str = Field("auto", description="LLM that writes the notes: auto (the measured choice for TASTEBUD_LLM; "
                            "today the same model) | same | a backend name, e.g. embedded-small (faster, fails the note "
                            "checks more often)")
-    notes_budget_s: float = Field(5.0, description="time budget of the notes step: notes not written and checked by "
+    notes_budget_s: float = Field(20.0, description="time budget of the notes step: notes not written and checked by "
                                   "then get the template note (always true), so a reply never waits longer")
     notes_retry: bool = Field(True, description="write a note that failed the checks once more, when the budget allows")
 
