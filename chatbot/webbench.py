@@ -69,7 +69,8 @@ class TurnResult:
     turn_s: float | None = None  # request sent -> `done` event
     busy_positions: list[int] = field(default_factory=list)
     done: dict[str, Any] | None = None
-    seen_text: str = ""  # everything the session received, for the cross-talk check
+    seen_text: str = ""  # everything the session received
+    state_text: str = ""  # what carries session state (understood slots, each card's "why"): the cross-talk check
     error: str | None = None
 
 
@@ -113,6 +114,7 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
     started = time.perf_counter()
     result = TurnResult(ok=False)
     texts: list[str] = []
+    texts_by_kind: list[tuple[str, Any]] = []
     try:
         with client.stream("POST", "/api/chat/stream", json=body, timeout=httpx.Timeout(max(0.1, timeout_s))) as r:
             if r.status_code != 200:
@@ -124,6 +126,7 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
                     result.busy_positions.append(int(data.get("position", 0)))
                     continue
                 texts.append(json.dumps(data, ensure_ascii=False))
+                texts_by_kind.append((kind, data))
                 if kind == "items" and result.first_card_s is None:
                     result.first_card_s = time.perf_counter() - started
                 elif kind == "done":
@@ -135,7 +138,26 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
     except httpx.HTTPError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     result.seen_text = "\n".join(texts)
+    result.state_text = state_text(texts_by_kind)
     return result
+
+
+def state_text(events: list[tuple[str, Any]]) -> str:
+    """The session-state part of a turn's events: understood slots and each card's reasons, as JSON text.
+
+    Catalog text (titles, notes, plots) is left out on purpose: a film may be called "Paris Is Burning"
+    without any session having said Paris.
+    """
+    parts = []
+    for kind, data in events:
+        if kind == "understood":
+            parts.append(json.dumps(data, ensure_ascii=False))
+        elif kind in ("items", "done") and isinstance(data, dict):
+            if kind == "done":
+                parts.append(json.dumps(data.get("understood"), ensure_ascii=False))
+            for item in data.get("items") or []:
+                parts.append(json.dumps(item.get("why"), ensure_ascii=False))
+    return "\n".join(parts)
 
 
 def _check_cross_talk(s: SessionResult, all_cities: set[str]) -> None:
@@ -144,10 +166,10 @@ def _check_cross_talk(s: SessionResult, all_cities: set[str]) -> None:
     if len(session_ids) > 1:
         s.violations.append(f"session {s.index}: got different session ids {sorted(map(str, session_ids))}")
     for n, t in enumerate(s.turns, 1):
-        others = [c for c in all_cities - {s.city} if c in t.seen_text]
+        others = [c for c in all_cities - {s.city} if c in t.state_text]
         if others:
             s.violations.append(f"session {s.index} turn {n}: saw other sessions' cities {others}")
-        if s.city in t.seen_text:
+        if s.city in t.state_text:
             s.own_city_echoed += 1
         for item in (t.done or {}).get("items", []):
             s.n_items += 1
@@ -190,8 +212,10 @@ def _baseline(agent: Any, n_sessions: int, deadline: float) -> list[SessionResul
             started = time.perf_counter()
             t = TurnResult(ok=False)
             texts = []
+            events = []
             for event in agent.respond(session_id, message, profile_id):
                 texts.append(json.dumps(event.data, ensure_ascii=False))
+                events.append((event.kind, event.data))
                 if event.kind == "items" and t.first_card_s is None:
                     t.first_card_s = time.perf_counter() - started
                 elif event.kind == "done":
@@ -201,6 +225,7 @@ def _baseline(agent: Any, n_sessions: int, deadline: float) -> list[SessionResul
                 elif event.kind == "error":
                     t.error = str(event.data.get("message"))
             t.seen_text = "\n".join(texts)
+            t.state_text = state_text(events)
             s.turns.append(t)
         out.append(s)
     return out

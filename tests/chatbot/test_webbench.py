@@ -64,3 +64,16 @@ def test_session_count_is_bounded(data_dir: Path) -> None:
     with pytest.raises(ValueError, match="between 1 and"):
         run_serve_benchmark(Settings(data_dir=data_dir, llm="fake"), n_sessions=len(MARKERS) + 1,
                             agent=object(), progress=False)
+
+
+def test_catalog_text_is_not_cross_talk_but_state_is() -> None:
+    from chatbot.webbench import state_text
+
+    film = {"id": "ml:1", "title": "Paris Is Burning", "note": "A vivid Paris ballroom documentary.", "why": ["documentary"]}
+    events = [("understood", {"location": "Dublin", "rules_fired": []}), ("items", {"items": [film]}),
+              ("note", {"id": "ml:1", "delta": "Paris"}), ("done", {"understood": {"location": "Dublin"}, "items": [film]})]
+    assert "Paris" not in state_text(events) and "Dublin" in state_text(events)
+    leaked = [("understood", {"location": "Paris"}), ("done", {"understood": {"location": "Paris"}, "items": []})]
+    assert "Paris" in state_text(leaked)
+    leaked_why = [("items", {"items": [dict(film, why=["raining in Paris"])]})]
+    assert "Paris" in state_text(leaked_why)
