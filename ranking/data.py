@@ -239,3 +239,9 @@ def split_fingerprint(split: Split) -> str:
     h.update(split.valid_targets.tobytes())
     h.update(split.test_targets.tobytes())
     return h.hexdigest()
+
+
+def cold_history(history: History, k: int, recent: bool = False) -> History:
+    """Only the first (or, with `recent`, the latest) k liked items of a history."""
+    liked = history.liked[-k:] if recent else history.liked[:k]
+    return History(liked.copy(), np.full(len(liked), LIKED, np.int8))

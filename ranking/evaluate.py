@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ranking.baselines import Recommender, make_baseline
-from ranking.data import LIKED, History, Split, item_popularity, leave_last_out
+from ranking.data import History, Split, cold_history, item_popularity, leave_last_out
 from ranking.metrics import (
     catalog_coverage, hit_rate, intra_list_diversity, mask_excluded, mrr, ndcg, novelty, target_ranks, top_k,
 )
@@ -109,12 +109,6 @@ class Slice:
     histories: tuple[History, ...]
     targets: np.ndarray
     exclude: tuple[np.ndarray, ...]
-
-
-def cold_history(history: History, k: int, recent: bool = False) -> History:
-    """Only the first (or, with `recent`, the latest) k liked items of a history."""
-    liked = history.liked[-k:] if recent else history.liked[:k]
-    return History(liked.copy(), np.full(len(liked), LIKED, np.int8))
 
 
 def text_profiles(histories: Sequence[History], items: Sequence[Item]) -> list[str]:

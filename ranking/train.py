@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ranking.data import (
-    LIKED, NEUTRAL, History, Split, item_popularity, leave_last_out, load_interactions, split_fingerprint,
+    LIKED, NEUTRAL, History, Split, cold_history, item_popularity, leave_last_out, load_interactions, split_fingerprint,
 )
 from ranking.metrics import mask_excluded, ndcg, target_ranks
 from ranking.model import (
@@ -167,8 +167,6 @@ def _validation_profiles(split: Split, items: Sequence[Item] | None, embed_texts
     The transformer's own job beside the item-to-item layer is short and words-only profiles, so its
     stopping point weighs them as much as full histories.
     """
-    from ranking.evaluate import cold_history
-
     hist = list(split.valid_histories)
     sets = [hist, [cold_history(h, 1 + u % short) for u, h in enumerate(hist)]]
     if embed_texts is not None and items is not None and hist:
@@ -255,7 +253,7 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     model.eval()
     item_item: dict[str, float] = {}
     if cfg.ii_top_k > 0:
-        item_item = fit_item_item(model, split, progress=progress,
+        item_item = fit_item_item(model, split, progress=progress, short_sets=valid_sets[1],
                                   text_sets=valid_sets[2] if len(valid_sets) > 2 else ())
         best = item_item["valid_ndcg10"]
     torch.set_num_threads(threads)
@@ -286,13 +284,11 @@ def _best_mix(ii: np.ndarray, tf: np.ndarray, log_pop: np.ndarray, exclude: Sequ
     return best
 
 
-def fit_item_item(model: Any, split: Split, progress: bool = True,
-                  text_sets: Sequence[History] = ()) -> dict[str, float]:
+def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Sequence[History] = (),
+                  short_sets: Sequence[History] | None = None) -> dict[str, float]:
     """Solve the item-to-item layer in closed form and choose its penalty, recency and the blend on validation."""
     import scipy.sparse as sp
     from tqdm.auto import tqdm
-
-    from ranking.evaluate import cold_history
 
     torch = _torch()
     cfg = model.config
@@ -310,7 +306,8 @@ def fit_item_item(model: Any, split: Split, progress: bool = True,
     gram = (x.T @ x).toarray().astype(np.float64)  # (A, A)
     k = min(cfg.ii_top_k, len(active) - 1) if len(active) > 1 else 1
     valid = batch_histories(split.valid_histories, cfg.n_items, cfg.max_len, cfg.content_dim)
-    cold_h = [cold_history(h, 1 + u % cfg.short_profile) for u, h in enumerate(split.valid_histories)]
+    cold_h = short_sets if short_sets is not None else [
+        cold_history(h, 1 + u % cfg.short_profile) for u, h in enumerate(split.valid_histories)]
     cold = batch_histories(cold_h, cfg.n_items, cfg.max_len, cfg.content_dim)
     exclude = [h.items for h in split.valid_histories]
     log_pop = np.log1p(item_popularity(split)).astype(np.float32)  # (N,)
