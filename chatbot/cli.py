@@ -528,6 +528,9 @@ def _add_dialogues(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--no-notes", action="store_true", help="skip the LLM-written notes (they never change a hit)")
     p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend for this run (default TASTEBUD_LLM)")
+    p.add_argument("--tune", action="store_true",
+                   help="choose the ranking blend (w_relevance, w_interest, w_popularity, mmr_lambda) on validation "
+                        "users instead: prints every blend tried and the best")
     p.set_defaults(handler=_cmd_simulate)
 
 
@@ -561,6 +564,24 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.llm:
         settings = settings.model_copy(update={"llm": args.llm})
     modes = MODES if args.mode == "both" else (args.mode,)
+    if args.tune:
+        from chatbot.simulate import tune_blend
+
+        tuned = tune_blend(settings, n_users=args.users, turns=args.turns, progress=not args.json)
+        if args.json:
+            _print_json(tuned)
+        else:
+            print(tuned["protocol"])
+            print("\n| relevance | interest | popularity | mmr λ | Hit@5 (mean) | cold | warm | avg turn |")
+            print("|---|---|---|---|---|---|---|---|")
+            for r in tuned["trials"]:
+                print(f"| {r['relevance']} | {r['interest']} | {r['popularity']} | {r['mmr_lambda']} | {r['hit@5']:.3f} "
+                      f"| {r['cold_hit@5']:.3f} | {r['warm_hit@5']:.3f} | {r['avg_turn']:.2f} |")
+            b = tuned["best"]
+            print(f"\nbest: TASTEBUD_W_RELEVANCE={b['relevance']} TASTEBUD_W_INTEREST={b['interest']} "
+                  f"TASTEBUD_W_POPULARITY={b['popularity']} TASTEBUD_MMR_LAMBDA={b['mmr_lambda']}   "
+                  f"({tuned['users']} validation users, {tuned['seconds']:.0f} s)")
+        return 0
     report = simulate(settings, n_users=args.users, turns=args.turns, modes=modes, notes=not args.no_notes,
                       progress=True)
     if args.json:

@@ -116,18 +116,23 @@ class SimUser:
     history: tuple[str, ...]
 
 
-def pick_users(data_dir: Path, catalog: dict[str, Item], n: int, seed: int = 0) -> list[SimUser]:
-    """N users of the test split in a fixed random order (seeded), each with a target present in the catalog."""
+def pick_users(data_dir: Path, catalog: dict[str, Item], n: int, seed: int = 0, part: str = "test") -> list[SimUser]:
+    """N users in a fixed random order (seeded), each with a target present in the catalog: their held-out test
+    film (`part="test"`), or their validation film with the history before it (`part="valid"`, for tuning)."""
+    if part not in ("test", "valid"):
+        raise TastebudError(f"the users come from the test or the validation part, not {part!r}")
     split = load_split(data_dir, list(catalog))
     if not split.users:
         raise TastebudError("no test users: the interactions have nobody with three or more liked films")
+    targets = split.test_targets if part == "test" else split.valid_targets
+    histories = split.test_histories if part == "test" else split.valid_histories
     order = np.random.default_rng(seed).permutation(len(split.users))
     out: list[SimUser] = []
     for u in order:
-        target = catalog.get(split.item_ids[int(split.test_targets[u])])
+        target = catalog.get(split.item_ids[int(targets[u])])
         if target is None:
             continue
-        history = tuple(split.item_ids[i] for i in split.test_histories[u].liked)
+        history = tuple(split.item_ids[i] for i in histories[u].liked)
         out.append(SimUser(split.users[u], target, history))
         if len(out) == n:
             break
@@ -282,6 +287,93 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
             "plot": str(plot), "seconds": round(time.monotonic() - started, 1),
             "examples": [{"user": u.user, "target": u.target.title, "messages": scripts[u.user]} for u in users[:3]],
             "scripts": [{"user": u.user, "target": u.target.id, "messages": scripts[u.user]} for u in users]}
+
+
+# Blends tried by `tastebud simulate --tune`: (relevance, interest, popularity) weights, then MMR lambdas.
+TUNE_WEIGHTS: tuple[tuple[float, float, float], ...] = (
+    (0.45, 0.45, 0.10), (0.3, 0.5, 0.2), (0.2, 0.5, 0.3), (0.1, 0.6, 0.3), (0.0, 0.7, 0.3),
+    (0.3, 0.3, 0.4), (0.2, 0.3, 0.5), (0.5, 0.2, 0.3), (0.1, 0.3, 0.6),
+)
+TUNE_LAMBDAS: tuple[float, ...] = (0.7, 0.85, 1.0)
+
+
+def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: bool = True,
+               agent: Agent | None = None, seed: int = 1,
+               weights: Sequence[tuple[float, float, float]] = TUNE_WEIGHTS,
+               lambdas: Sequence[float] = TUNE_LAMBDAS) -> dict[str, Any]:
+    """Choose the full system's blend weights and MMR lambda on *validation* users (never the test users).
+
+    Each person's target is their validation film and the warm profile is what they liked before it, so the
+    choice never sees the test films the simulate report is measured on. Every weight triple is tried at the
+    current lambda, then the best triple at every lambda; the score is the mean Hit@5 of cold and warm mode
+    (ties: the lower mean average turn)."""
+    from tqdm import tqdm
+
+    from chatbot.context import OfflineWeatherProvider
+    from chatbot.dialogues import derive_agent, open_agent
+    from chatbot.profiles import ProfileStore
+
+    if n_users < 1 or turns < 1:
+        raise TastebudError("--users and --turns must be at least 1")
+    started = time.monotonic()
+    if agent is None:
+        agent = open_agent(settings, llm=cached_chat_model(settings), write_notes=False)
+    if agent.scorer is None:
+        raise TastebudError("tuning the blend needs the interest model: run `tastebud train` first")
+    catalog: dict[str, Item] = dict(agent.items)
+    users = pick_users(settings.resolved_data_dir, catalog, n_users, seed=seed, part="valid")
+    genre_counts = Counter(g for it in catalog.values() for g in it.genres)
+    scripts = {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
+    rows: list[dict[str, Any]] = []
+    n_points = len(weights) + max(len(lambdas) - 1, 0)
+    bar = tqdm(total=n_points * len(users) * len(MODES), desc="tuning the blend on validation users", unit="conv",
+               disable=not progress)
+
+    def trial(w: tuple[float, float, float], lam: float) -> dict[str, Any]:
+        """Mean Hit@5 over cold and warm mode for one blend."""
+        tuned = settings.model_copy(update={"w_relevance": w[0], "w_interest": w[1], "w_popularity": w[2],
+                                            "mmr_lambda": lam})
+        by_mode = {}
+        with tempfile.TemporaryDirectory(prefix="tastebud-tune-") as tmp:
+            for mode in MODES:
+                store = ProfileStore.open(Path(tmp) / mode)
+                try:
+                    runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), ranking="full",
+                                          write_notes=False, settings=tuned)
+                    eps = []
+                    for sim in users:
+                        profile_id = None
+                        if mode == "warm":
+                            profile_id = store.new_profile()
+                            for item_id in sim.history:
+                                store.add_feedback(profile_id, None, item_id, "like")
+                        eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
+                        bar.update(1)
+                finally:
+                    store.close()
+                by_mode[mode] = summarise(eps, turns)
+        row = {"relevance": w[0], "interest": w[1], "popularity": w[2], "mmr_lambda": lam,
+               "hit@5": round(float(np.mean([r["hit@5"] for r in by_mode.values()])), 4),
+               "avg_turn": round(float(np.mean([r["avg_turn"] for r in by_mode.values()])), 3),
+               "cold_hit@5": by_mode["cold"]["hit@5"], "warm_hit@5": by_mode["warm"]["hit@5"]}
+        rows.append(row)
+        bar.set_postfix(best=f"{max(r['hit@5'] for r in rows):.3f}")
+        return row
+
+    def key(r: dict[str, Any]) -> tuple[float, float]:
+        """Higher Hit@5 first, then the earlier hit."""
+        return (r["hit@5"], -r["avg_turn"])
+
+    current = float(settings.mmr_lambda)
+    best = max((trial(tuple(w), current) for w in weights), key=key)
+    for lam in lambdas:
+        if abs(lam - current) > 1e-9:
+            row = trial((best["relevance"], best["interest"], best["popularity"]), float(lam))
+            best = max(best, row, key=key)
+    bar.close()
+    return {"protocol": "blend chosen on validation users (target = validation film), mean Hit@5 of cold and warm",
+            "users": len(users), "turns": turns, "seed": seed, "trials": rows, "best": best,
+            "seconds": round(time.monotonic() - started, 1)}
 
 
 def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:

@@ -89,6 +89,12 @@ class InterestConfig:
     pop_weight: float = 0.0  # weight of log(1 + training likes) for long histories
     pop_weight_short: float = 0.0  # the same for profiles of at most `short_profile` items
     pop_weight_text: float = 0.0  # the same for words-only profiles (no item at all)
+    # --- words-only profiles: the films nearest the person's words feed the item-to-item layer
+    text_link_k_grid: tuple[int, ...] = (5, 10, 20)  # how many nearest films (content cosine) are tried
+    text_link_k: int = 0  # chosen number of films linked to a words-only profile; 0 = none (not fitted)
+    text_link_temp_grid: tuple[float, ...] = (0.02, 0.05, 1.0)  # softmax temperatures over their cosines tried
+    text_link_temp: float = 0.05  # chosen temperature (small = the nearest film dominates)
+    mix_text: float = 1.0  # transformer weight for words-only profiles
 
 
 @dataclass(frozen=True)
@@ -184,19 +190,52 @@ def _interest_model_class() -> type:
             val = self.ii_value[safe] * w.unsqueeze(-1)  # (B, L, K)
             return out.scatter_add_(1, idx.reshape(b, -1), val.reshape(b, -1))  # (B, N)
 
+        def liked_counts(self, signs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            """Liked events per row (B,) among the `lengths` real tokens of sign rows (B, L)."""
+            real = torch.arange(signs.shape[1], device=signs.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
+            return ((signs == SIGN_CODES[1]) & real).sum(dim=1)
+
+        def text_links(self, text: torch.Tensor, has_text: torch.Tensor, lengths: torch.Tensor,
+                       signs: torch.Tensor | None = None) -> torch.Tensor:
+            """Item-to-item scores (B, N) from the films nearest the text (B, C) of each profile that has words but
+            no liked film (only words, or words and rejections); other rows are zero. The nearest `text_link_k`
+            films by content cosine act as a soft history, weighted by softmax(cosine / text_link_temp)."""
+            cfg = self.config
+            b = text.shape[0]
+            out = torch.zeros(b, cfg.n_items, device=text.device)
+            no_likes = lengths == 0 if signs is None else self.liked_counts(signs, lengths) == 0  # (B,)
+            rows = torch.nonzero(no_likes & has_text).flatten()  # (R,)
+            if cfg.text_link_k <= 0 or self.ii_index.shape[1] == 0 or len(rows) == 0:
+                return out
+            t = torch.nn.functional.normalize(text[rows], dim=-1)  # (R, C)
+            cos = t @ torch.nn.functional.normalize(self.content, dim=-1).T  # (R, N)
+            near, top = cos.topk(min(cfg.text_link_k, cfg.n_items), dim=1)  # (R, K)
+            w = torch.exp((near - near[:, :1]) / max(cfg.text_link_temp, 1e-6))  # (R, K) nearest film = 1
+            idx = self.ii_index[top].long()  # (R, K, K2)
+            val = self.ii_value[top] * w.unsqueeze(-1)  # (R, K, K2)
+            linked = torch.zeros(len(rows), cfg.n_items, device=text.device)
+            out[rows] = linked.scatter_add_(1, idx.reshape(len(rows), -1), val.reshape(len(rows), -1))
+            return out
+
         def blend(self, logits: torch.Tensor, items: torch.Tensor, signs: torch.Tensor,
-                  lengths: torch.Tensor) -> torch.Tensor:
-            """Final scores (B, N): item-to-item scores + mix * transformer log-probabilities (logits (B, N))."""
+                  lengths: torch.Tensor, text: torch.Tensor | None = None,
+                  has_text: torch.Tensor | None = None) -> torch.Tensor:
+            """Final scores (B, N): item-to-item scores (from the history, or for words-only profiles from the
+            films nearest the words) + mix * transformer log-probabilities (logits (B, N)) + pop * prior."""
             if self.ii_index.shape[1] == 0:
                 return logits
             cfg = self.config
             short = lengths <= cfg.short_profile
+            words = self.liked_counts(signs, lengths) == 0  # (B,) no liked film: words (and rejections) only
+            words = words & ((lengths == 0) if has_text is None else (has_text | (lengths == 0)))
             mix = torch.where(short, cfg.mix_short, cfg.mix)  # (B,)
-            mix = torch.where(lengths == 0, 1.0, mix).unsqueeze(1)  # (B, 1) words only: the transformer alone
+            mix = torch.where(words, cfg.mix_text, mix).unsqueeze(1)  # (B, 1)
             pop = torch.where(short, cfg.pop_weight_short, cfg.pop_weight)
-            pop = torch.where(lengths == 0, cfg.pop_weight_text, pop).unsqueeze(1)  # (B, 1)
-            return (self.item_item(items, signs, lengths) + mix * torch.log_softmax(logits, dim=-1)
-                    + pop * self.log_pop)
+            pop = torch.where(words, cfg.pop_weight_text, pop).unsqueeze(1)  # (B, 1)
+            ii = self.item_item(items, signs, lengths)
+            if text is not None and has_text is not None:
+                ii = ii + self.text_links(text, has_text, lengths, signs)
+            return ii + mix * torch.log_softmax(logits, dim=-1) + pop * self.log_pop
 
         def item_repr(self, idx: torch.Tensor | None = None) -> torch.Tensor:
             """Item representations: id embedding + projected content vector; all items when idx is None."""
@@ -248,7 +287,8 @@ def _interest_model_class() -> type:
                       has_text: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
             """Scores of every item (B, N): the transformer's scores from the hidden state after each sequence's
             last real token, blended with the item-to-item layer; lengths (B,) = real items per row (0 = prefix only)."""
-            return self.blend(self.transformer_scores(items, signs, text, has_text, lengths), items, signs, lengths)
+            return self.blend(self.transformer_scores(items, signs, text, has_text, lengths), items, signs, lengths,
+                              text, has_text)
 
         def transformer_scores(self, items: torch.Tensor, signs: torch.Tensor, text: torch.Tensor,
                                has_text: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -372,8 +412,11 @@ class InterestScorer:
         self._ii_index_np = model.ii_index.numpy().astype(np.int64)  # (N, K)
         self._ii_value_np = model.ii_value.numpy()  # (N, K)
         self._log_pop_np = model.log_pop.numpy()  # (N,)
+        content = model.content.numpy()
+        self._content_np = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)  # (N, C)
 
-    def _blend_one(self, logits: np.ndarray, items: np.ndarray, sign_rows: np.ndarray) -> np.ndarray:
+    def _blend_one(self, logits: np.ndarray, items: np.ndarray, sign_rows: np.ndarray,
+                   text_vec: np.ndarray | None = None) -> np.ndarray:
         """`InterestModel.blend` for one profile in numpy (N,): item-to-item + mix * log-probs + pop * prior."""
         cfg = self.config
         n = len(items)
@@ -382,10 +425,18 @@ class InterestScorer:
         w = np.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w  # (L,)
         ii = np.bincount(self._ii_index_np[items].ravel(), weights=(self._ii_value_np[items] * w[:, None]).ravel(),
                          minlength=cfg.n_items) if n else np.zeros(cfg.n_items)  # (N,)
+        words = not np.any(sign_rows == SIGN_CODES[1]) and (text_vec is not None or n == 0)  # words (+ rejections)
+        if words and text_vec is not None and cfg.text_link_k > 0:  # the films nearest the words
+            cos = self._content_np @ (text_vec / max(float(np.linalg.norm(text_vec)), 1e-12))  # (N,)
+            k = min(cfg.text_link_k, cfg.n_items)
+            near = np.argpartition(-cos, k - 1)[:k]  # (K,)
+            wn = np.exp((cos[near] - cos[near].max()) / max(cfg.text_link_temp, 1e-6))  # (K,)
+            ii = ii + np.bincount(self._ii_index_np[near].ravel(), weights=(self._ii_value_np[near] * wn[:, None]).ravel(),
+                                  minlength=cfg.n_items)
         top = logits.max()
         log_probs = logits - top - np.log(np.exp(logits - top).sum())  # (N,)
-        if n == 0:
-            mix, pop = 1.0, cfg.pop_weight_text
+        if words:
+            mix, pop = cfg.mix_text, cfg.pop_weight_text
         elif n <= cfg.short_profile:
             mix, pop = cfg.mix_short, cfg.pop_weight_short
         else:
@@ -481,7 +532,7 @@ class InterestScorer:
                 else:
                     n = int(batch[4][0])
                     scores = self._blend_one(self._item_repr_np @ person + self._item_bias_np,
-                                             batch[0][0, :n].numpy(), batch[1][0, :n].numpy())[safe]  # (C,)
+                                             batch[0][0, :n].numpy(), batch[1][0, :n].numpy(), text_vec)[safe]  # (C,)
         finally:
             torch.set_num_threads(threads)
         scores = np.asarray(scores, dtype=np.float32).copy()

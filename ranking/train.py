@@ -353,14 +353,28 @@ def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Se
                                                                split.valid_targets, cfg.mix_grid, cfg.pop_grid)
     text_ndcg = float("nan")
     if tf_text is not None:
-        _, cfg.pop_weight_text, text_ndcg = _best_mix(np.zeros_like(tf_text), tf_text, log_pop, exclude,
-                                                      split.valid_targets, (1.0,), cfg.pop_grid)
+        cfg.text_link_k = 0  # the transformer alone first: linking films must beat it on validation
+        cfg.mix_text, cfg.pop_weight_text, text_ndcg = _best_mix(np.zeros_like(tf_text), tf_text, log_pop, exclude,
+                                                                 split.valid_targets, (1.0,), cfg.pop_grid)
+        chosen = (0, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text)
+        for k_link in cfg.text_link_k_grid:
+            for temp in cfg.text_link_temp_grid:
+                cfg.text_link_k, cfg.text_link_temp = int(k_link), float(temp)
+                with torch.inference_mode():
+                    linked = _scores_in_batches(lambda _i, _s, t, h, ln: model.text_links(t, h, ln), text)
+                mix, pop, value_ndcg = _best_mix(linked, tf_text, log_pop, exclude, split.valid_targets,
+                                                 (0.0, *cfg.mix_grid), cfg.pop_grid)
+                if value_ndcg > text_ndcg:
+                    text_ndcg, chosen = value_ndcg, (int(k_link), float(temp), mix, pop)
+        cfg.text_link_k, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text = chosen
     log.info("item-to-item layer: l2 %s, tau %s, mix %s, pop %s (validation NDCG@10 %.4f); short profiles: mix %s, "
-             "pop %s (%.4f); words only: pop %s (%.4f)", cfg.ii_l2, cfg.ii_tau, cfg.mix, cfg.pop_weight,
-             best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg, cfg.pop_weight_text, text_ndcg)
+             "pop %s (%.4f); words only: %s linked films (temperature %s), mix %s, pop %s (%.4f)", cfg.ii_l2, cfg.ii_tau,
+             cfg.mix, cfg.pop_weight, best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg,
+             cfg.text_link_k, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text, text_ndcg)
     return {"valid_ndcg10": best["valid_ndcg10"], "ii_l2": cfg.ii_l2, "ii_tau": cfg.ii_tau, "mix": cfg.mix,
             "pop_weight": cfg.pop_weight, "mix_short": cfg.mix_short, "pop_weight_short": cfg.pop_weight_short,
-            "valid_short_ndcg10": cold_ndcg, "pop_weight_text": cfg.pop_weight_text, "valid_text_ndcg10": text_ndcg}
+            "valid_short_ndcg10": cold_ndcg, "pop_weight_text": cfg.pop_weight_text, "mix_text": cfg.mix_text,
+            "text_link_k": cfg.text_link_k, "text_link_temp": cfg.text_link_temp, "valid_text_ndcg10": text_ndcg}
 
 
 def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: np.ndarray,

@@ -25,6 +25,7 @@ from chatbot.simulate import (
     run_episode,
     simulate,
     summarise,
+    tune_blend,
 )
 from retrieval.types import Item, TastebudError
 
@@ -183,3 +184,46 @@ def test_the_whole_run_reports_every_system_and_mode_with_a_plot(data_dir):
     assert len(table.splitlines()) == 2 + 6
     with pytest.raises(TastebudError, match="mode must be"):
         simulate(settings, n_users=1, modes=("tepid",), agent=agent, progress=False)
+
+
+def test_validation_users_hold_out_their_validation_film_and_never_see_their_test_film(data_dir):
+    write_interactions(data_dir)
+    users = pick_users(data_dir, CATALOG, n=4, part="valid")
+    for sim in users:
+        u = int(sim.user.split(":")[1])
+        assert sim.target.id == f"ml:{u + 3}"  # the liked film before the last one
+        assert sim.history == tuple(f"ml:{f}" for f in (u, u + 1, u + 2))
+        assert f"ml:{u + 10}" not in sim.history  # the test film stays unseen
+    with pytest.raises(TastebudError, match="test or the validation part"):
+        pick_users(data_dir, CATALOG, n=4, part="train")
+
+
+@dataclass
+class BlendSensitiveAgent(FakeAgent):
+    """Finds the director's film only when the blend gives popularity a weight of at least 0.3."""
+
+    settings: Any = None
+
+    def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[Event]:
+        """Like FakeAgent, but the full system is blind below a popularity weight of 0.3."""
+        ranking = self.ranking
+        if self.settings is not None and self.settings.w_popularity < 0.3:
+            self.ranking = "retrieval"
+        try:
+            yield from super().respond(session_id, message, profile_id)
+        finally:
+            self.ranking = ranking
+
+
+def test_tuning_picks_the_blend_that_finds_more_targets_on_validation_users(data_dir):
+    write_interactions(data_dir)
+    settings = Settings(data_dir=data_dir, llm="fake")
+    agent = BlendSensitiveAgent(ProfileStore.open(data_dir / "scratch"), settings=settings)
+    report = tune_blend(settings, n_users=4, turns=5, agent=agent, progress=False,
+                        weights=((0.45, 0.45, 0.10), (0.2, 0.5, 0.3)), lambdas=(0.7, 1.0))
+    assert len(report["trials"]) == 3  # two blends at the current lambda, then the better blend at lambda 1
+    best = report["best"]
+    assert (best["relevance"], best["interest"], best["popularity"]) == (0.2, 0.5, 0.3)
+    blind = report["trials"][0]
+    assert blind["cold_hit@5"] == 0.0 and best["cold_hit@5"] > 0.0 and best["hit@5"] > blind["hit@5"]
+    assert settings.w_popularity == 0.10  # the caller's settings are left alone

@@ -151,6 +151,48 @@ def test_item_item_layer_reads_recency_and_signs(world_vectors):
     assert out[10].item() == pytest.approx(0.5 * 2.0 * np.exp(-1.0)) and out[11].item() == 0.0
 
 
+def test_words_only_profile_reaches_the_neighbours_of_the_films_its_words_describe(world_vectors):
+    cfg = InterestConfig(n_items=40, content_dim=world_vectors.shape[1], dim=16, layers=1, heads=2, max_len=8,
+                         text_link_k=1, text_link_temp=0.05)
+    model = build_interest_model(cfg, world_vectors)
+    index = torch.zeros(40, 1, dtype=torch.long)
+    value = torch.zeros(40, 1)
+    index[3, 0], value[3, 0] = 10, 2.0  # people who watched item 3 also watch item 10
+    model.set_item_item(index, value)
+    text = torch.from_numpy(np.stack([world_vectors[3], world_vectors[3]])).float()  # words that describe item 3
+    has_text = torch.tensor([True, True])
+    out = model.text_links(text, has_text, torch.tensor([0, 2]))
+    assert out[0, 10].item() == pytest.approx(2.0) and float(out[0].abs().sum()) == pytest.approx(2.0)
+    assert float(out[1].abs().sum()) == 0.0  # a profile with items reads its items, not linked films
+    liked, disliked = torch.tensor([[0, 0]]), torch.tensor([[2, 2]])  # sign rows: 0 = liked, 2 = disliked
+    rejected_only = model.text_links(text[1:], has_text[1:], torch.tensor([2]), disliked)
+    assert rejected_only[0, 10].item() == pytest.approx(2.0)  # words and rejections only: the words still lead
+    assert float(model.text_links(text[1:], has_text[1:], torch.tensor([2]), liked).abs().sum()) == 0.0
+    cfg.text_link_k = 0
+    assert float(model.text_links(text, has_text, torch.tensor([0, 2])).abs().sum()) == 0.0  # switched off
+
+
+def test_scorer_matches_the_model_for_words_with_linked_films(trained):
+    _, ids, scorer, _ = trained
+    from ranking.data import History
+    old = (scorer.config.text_link_k, scorer.config.text_link_temp, scorer.config.mix_text)
+    scorer.config.text_link_k, scorer.config.text_link_temp, scorer.config.mix_text = 3, 0.05, 0.1  # no tie at 3
+    try:
+        for disliked in ((), ("it:30", "it:31")):  # words only; words and two rejected films
+            profile = Profile(text="I love Horror movies, like Horror scary blood film 23", disliked=disliked)
+            fast = scorer.score(profile, ids)
+            items = np.array([scorer.index[i] for i in disliked], np.int64)
+            h = History(items, np.full(len(items), -1, np.int8), scorer.text_vector(profile.text))
+            batch = batch_histories([h], scorer.config.n_items, scorer.config.max_len, scorer.config.content_dim)
+            with torch.inference_mode():
+                full = scorer.model.score_all(*batch)[0].numpy()
+                linked = scorer.model.text_links(*batch[2:], batch[1])[0].numpy()
+            assert np.abs(linked).sum() > 0  # the linked films did change the scores
+            np.testing.assert_allclose(fast, full, rtol=1e-4, atol=1e-4)
+    finally:
+        scorer.config.text_link_k, scorer.config.text_link_temp, scorer.config.mix_text = old
+
+
 def test_trained_model_has_an_item_item_layer_chosen_on_validation(trained):
     _, ids, scorer, report = trained
     assert scorer.model.ii_index.shape[1] > 0 and float(scorer.model.ii_value.abs().sum()) > 0  # saved and loaded
