@@ -43,14 +43,16 @@ class Settings(BaseSettings):
     notes_llm: str = Field("auto", description="LLM that writes the notes: auto (the measured choice for TASTEBUD_LLM; "
                            "today the same model) | same | a backend name, e.g. embedded-small (faster, fails the note "
                            "checks more often)")
-    notes_budget_s: float = Field(20.0, description="time budget of the notes step: notes not written and checked by "
-                                  "then get the template note (always true), so a reply never waits longer")
+    notes_budget_s: float = Field(8.0, description="time budget of the notes step: notes not written and checked by "
+                                  "then get the template note (always true), so a reply never waits longer; a failed "
+                                  "note is rewritten only when the time left covers it")
     notes_retry: bool = Field(True, description="write a note that failed the checks once more, when the budget allows")
 
-    # ranking blend (chosen on validation; see README)
-    w_relevance: float = Field(0.45, description="weight of query relevance in the final score")
-    w_interest: float = Field(0.45, description="weight of the interest model score")
-    w_popularity: float = Field(0.10, description="weight of the popularity prior")
+    # ranking blend: chosen by `tastebud simulate --tune` on validation users (their validation film as the target,
+    # never the test films); see README "Figures"
+    w_relevance: float = Field(0.1, description="weight of query relevance in the final score")
+    w_interest: float = Field(0.6, description="weight of the interest model score")
+    w_popularity: float = Field(0.3, description="weight of the popularity prior")
     mmr_lambda: float = Field(0.7, description="MMR: 1 = relevance only, 0 = diversity only")
     n_items: int = Field(5, description="items per answer")
     n_candidates: int = Field(200, description="retrieval candidates handed to ranking")

@@ -22,9 +22,9 @@ from retrieval.types import Candidate, Item
 class Weights:
     """Blend weights of the three parts (need not sum to 1; they are normalised)."""
 
-    relevance: float = 0.45
-    interest: float = 0.45
-    popularity: float = 0.10
+    relevance: float = 0.1  # the defaults are Settings' (chosen by `tastebud simulate --tune` on validation users)
+    interest: float = 0.6
+    popularity: float = 0.3
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,9 @@ def test_trained_model_has_an_item_item_layer_chosen_on_validation(trained):
     assert scorer.model.ii_index.shape[1] > 0 and float(scorer.model.ii_value.abs().sum()) > 0  # saved and loaded
     assert report.item_item["ii_l2"] in CFG.ii_l2_grid and report.item_item["ii_tau"] in CFG.ii_tau_grid
     assert report.item_item["mix"] in CFG.mix_grid and report.valid_ndcg10 == report.item_item["valid_ndcg10"]
+    # words-only profiles: linking films to the words is kept only when it beat the transformer alone on validation
+    assert report.item_item["text_link_k"] in (0, *CFG.text_link_k_grid)
+    assert scorer.config.text_link_k == report.item_item["text_link_k"]  # the choice is saved in the checkpoint
 
 
 def test_scorer_matches_the_model_on_every_profile_kind(trained):
