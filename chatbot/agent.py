@@ -226,6 +226,15 @@ class Agent:
             warm_up(self.copywriter.llm, notes)
         return time.monotonic() - started
 
+    def prepare(self) -> str | None:
+        """`warm_up` before the first person's turn (so their notes don't pay for loading the LLM); None when done,
+        else what could not load, in words (the turns then answer without that part, as they would anyway)."""
+        try:
+            self.warm_up()
+        except TastebudError as exc:
+            return str(exc)
+        return None
+
     @staticmethod
     def _open_scorer(data_dir: Path, searcher: Searcher) -> InterestScorer | None:
         """The interest model for this catalog, or None (said in the reply) when it is not trained."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -518,6 +519,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     import uvicorn
 
     app = create_app(settings)
+    print("loading the models and reading the fixed prompts, so the first person's answer is not slower…",
+          file=sys.stderr)
+    problem = app.state.door.agent.prepare()
+    if problem:
+        print(f"note: {problem}", file=sys.stderr)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info",
                 timeout_graceful_shutdown=5)
 

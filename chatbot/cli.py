@@ -428,6 +428,9 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.agent import Agent
 
     agent = Agent.from_settings(_with_llm(settings, args.llm))
+    problem = agent.prepare()
+    if problem:
+        print(f"note: {problem}", file=sys.stderr)
     done: dict[str, Any] = {}
     for event in agent.respond(args.session, args.message, args.profile):
         if event.kind == "done":

@@ -9,6 +9,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+OMP_SPINCOUNT = "20000"  # libgomp's spin before sleeping at a barrier: short, bounded
+
+
 def set_offline_environment() -> None:
     """Keep every library off the network: no hub downloads, no telemetry."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,8 +20,8 @@ def set_offline_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # OpenMP threads sleep instead of spinning while they wait: much faster on shared, busy cores
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenMP threads spin briefly, then sleep, while they wait (see chatbot.llm._load_llama for the figures)
+    os.environ.setdefault("GOMP_SPINCOUNT", OMP_SPINCOUNT)
 
 
 class Settings(BaseSettings):

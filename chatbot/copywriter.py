@@ -1,21 +1,23 @@
 """Grounded, honest notes per recommended item: one LLM call writes them all, code checks every note.
 
 The flow for one turn (`Copywriter.write_notes_stream`):
-1. each item becomes one compact fact line for the prompt (`prompt_facts`: year, genres, director, top-2 cast,
-   runtime, plot where known, ~40 tokens) plus the reasons it fits (short English strings from the caller;
+1. each item becomes one compact fact line for the prompt (`prompt_facts`: year, genres, director, lead actor,
+   plot where known, ~30 tokens) plus the reasons it fits (short English strings from the caller;
    reasons every item shares are said once);
-2. ONE LLM call writes every note as schema-constrained JSON `{"1": "note", "2": ...}` (numbered keys anchor
+2. ONE LLM call writes every note as schema-constrained compact JSON `{"1":"note","2":...}` (numbered keys anchor
    each note to its film; with a plain list the 1.5B model moved notes between films; title keys cost ~5
-   generated tokens a note), parsed while it streams, so each note's text arrives as `NoteDelta`s for its
+   generated tokens a note; without spaces `","` and `":"` are one token each), parsed while it streams, so each note's text arrives as `NoteDelta`s for its
    card. `batch=False` makes one call per item instead;
 3. every finished note is checked by `NoteChecker` against the item's full sheet (`fact_sheet`): it names no
    other catalog title, every year, decade, runtime, rating and person name in it is its own, it tells no story
    when the sheet has no plot, it borrows no other item's reasons nor invents who the person watches with, its
-   length and language are right, and it does not repeat another item's note word for word;
-4. each failed note is written once more on its own (told what was wrong in general terms) while the time
-   left covers it; a note that fails twice, or any note when the LLM is down or the notes step's time budget
-   (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note built from the sheet
-   (`prompts/note_fallback.yaml`), which is true by construction.
+   length and language are right, and it does not repeat another item's note word for word. A note that reads
+   like another note of the turn with only the title and names changed is true but samey: a soft failure;
+4. every failed note is written once more, all in ONE small call (told what was wrong in general terms), only
+   when the time left covers that call at this turn's speed; samey notes ride along in that call when it is made
+   anyway and are otherwise shown as written. A note that fails twice, or any note when the LLM is down or the
+   notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note
+   built from the sheet (`prompts/note_fallback.yaml`), which is true by construction.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
 `Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
 
@@ -30,7 +32,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from retrieval.types import Item, LLMError
@@ -60,7 +62,8 @@ LLM_NOTE_CHARS = {"en": 200, "zh": 90}  # longest LLM note (the schema's maxLeng
 MIN_NOTE_CHARS = {"en": 25, "zh": 10}
 MAX_SENTENCES = 2
 PLOT_CHARS = 220  # plot text on the checker's sheet
-PROMPT_PLOT_CHARS = 120  # plot text in the prompt (prompt tokens cost 4-10 ms each on 2 cores)
+PROMPT_PLOT_CHARS = 100  # plot text in the prompt (prompt tokens cost ~15 ms each on 2 cores)
+PROMPT_CAST = 1  # cast members in the prompt (the lead; the checker's sheet keeps 3)
 MAX_REASONS = 3  # reasons put on a sheet
 NO_PLOT = "plot: not known (say nothing about the story)"  # the 1.5B model invents stories unless told
 MAX_CHIPS = 3  # `why` chips per card
@@ -310,22 +313,26 @@ def fact_sheet(item: Item) -> list[str]:
     return facts
 
 
-def prompt_facts(item: Item) -> list[str]:
-    """The facts the LLM sees, compact (one line per film, ~40 tokens): year, genres, director, cast, runtime, plot."""
+def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> list[str]:
+    """The facts the LLM sees, compact (one line per film, ~30 tokens): year, genres, director, lead, plot if known.
+
+    Every prompt token costs ~15 ms on 2 idle cores (68 tok/s measured): the runtime (the card shows it), "plot
+    unknown" (the system prompt says what a missing plot means) and all but the lead actor are left out."""
     facts: list[str] = []
     if item.year:
         facts.append(str(item.year))
     genres = [g for g in item.genres if g != "IMAX"]
+    # genres every film of the turn shares go last: five notes from five identical genre lists came out alike
+    genres = [g for g in genres if g not in common_genres] + [g for g in genres if g in common_genres]
     if genres:
         facts.append(", ".join(genres[:3]))
     if item.directors:
         facts.append("director " + " & ".join(item.directors[:2]))
     if item.cast:
-        facts.append("cast " + ", ".join(item.cast[:2]))
-    if item.runtime_min:
-        facts.append(f"{item.runtime_min} min")
+        facts.append("cast " + ", ".join(item.cast[:PROMPT_CAST]))
     plot = (item.plot or "").strip()
-    facts.append("plot: " + _shorten(plot, PROMPT_PLOT_CHARS) if plot else "plot unknown")
+    if plot:
+        facts.append("plot: " + _shorten(plot, PROMPT_PLOT_CHARS))
     return facts
 
 
@@ -661,6 +668,18 @@ def _cut_to_sentence(text: str, language: str) -> str:
     return text[: cuts[-1]].strip() if cuts else text
 
 
+def _skeleton(text: str, item: Item) -> str:
+    """A note's words without its film's title and people: two notes alike but for those say nothing of either
+    film ("Pete Docter's quirky comedy suits a party." / "Rob Reiner's quirky comedy suits a party.")."""
+    folded = _fold(_POSSESSIVE.sub("", text))
+    out = folded
+    names = {w for name in (display_title(item.title), *item.people) for w in _name_words(name).split()}
+    for word in names - _ARTICLES:
+        out = re.sub(rf"(?<![0-9a-z]){re.escape(word)}(?![0-9a-z])", " ", out)
+    out = re.sub(r"[\W_]+", " ", out).strip()  # punctuation and spacing do not make two notes differ
+    return out or folded
+
+
 # ------------------------------------------------------------------------------------------------ streaming JSON
 class _NotesStreamParser:
     """Reads `{"1. Title": "note", "2. Title": "note"}` as it streams; reports each note's text as it arrives.
@@ -751,7 +770,8 @@ def _labels(titles: Sequence[str]) -> list[str]:
 
 def _notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
     """JSON schema of the answer: one bounded note string under each item's label, in order."""
-    note = {"type": "string", "minLength": 1, "maxLength": LLM_NOTE_CHARS[language]}
+    # minLength: with compact JSON the model once closed every note after one character
+    note = {"type": "string", "minLength": MIN_NOTE_CHARS[language], "maxLength": LLM_NOTE_CHARS[language]}
     return {
         "type": "object",
         "properties": {label: note for label in labels},
@@ -789,8 +809,9 @@ _HINTS = (
     ("cut off", "it was too long"),
     ("sentences", "it was too long"),
     ("not written in", "it was in the wrong language"),
-    ("repeats", "it was the same note as another film's"),
+    ("repeats", "it was the same note as another film's; say what is special about this film"),
 )
+_SAMEY = "repeats another film's note with only the title and names changed"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
 
@@ -815,6 +836,8 @@ class _Draft:
     text: str = ""
     done: bool = False
     problems: list[str] = field(default_factory=list)
+    samey: Note | None = None  # a draft that passed every honesty check but reads like another film's note:
+    # shown when no better one comes (a rewrite is tried only while time allows; samey beats a template)
 
 
 @dataclass(frozen=True)
@@ -823,7 +846,7 @@ class NotesStats:
 
     notes: int = 0  # items that got a note
     llm_calls: int = 0  # LLM calls made (the batch call plus retries)
-    retries: int = 0  # retry calls (one per failed note)
+    retries: int = 0  # rewrite calls (one call rewrites every failed note of the turn)
     prompt_tokens: int = 0  # prompt tokens of all calls (cached prefix included)
     prompt_eval_tokens: int = 0  # prompt tokens the model really evaluated (the rest came from its prefix cache)
     output_tokens: int = 0  # tokens generated
@@ -861,12 +884,12 @@ class _Tally:
 
 
 class Copywriter:
-    """Writes the notes of a turn with one LLM call, checks them, retries the failed ones while time allows, then
-    templates.
+    """Writes the notes of a turn with one LLM call, checks them, rewrites the failed ones in one more call while
+    time allows, then templates.
 
     `budget_s` bounds the whole notes step: when it runs out, the call in progress is stopped, notes already
-    written and checked are kept, and every other item gets its template note at once. A failed note is retried
-    only when the time left is enough for one more note at the speed the model showed in this turn.
+    written and checked are kept, and every other item gets its template note at once. The failed notes are
+    rewritten only when the time left is enough for all of them at the speed the model showed in this turn.
     """
 
     def __init__(
@@ -938,25 +961,28 @@ class Copywriter:
                         if isinstance(event, NoteDone):
                             finished[event.position] = event.note
                     per_note_s = max(per_note_s, (time.monotonic() - call_started) / len(group))
-                # Retry each failed note alone (with one sheet in view the model cannot borrow another's facts),
-                # while the time left covers one more note at this turn's speed.
-                for i in everyone:
-                    if i in finished or not self.retry:
-                        continue
-                    if self._llm_failed(drafts) or tally.out_of_time:
-                        break  # the model is down or the time is spent: retrying only makes the person wait
-                    if deadline - time.monotonic() < max(2.0, 1.5 * per_note_s):
-                        drafts[i].problems.append(f"{_OUT_OF_TIME}: no time left to write it again")
+                # Write every failed note once more, all in ONE small call (a call per note paid the prompt and
+                # the answer's framing each time), when the time left covers it at this turn's speed; otherwise
+                # the failed notes get their templates now rather than make the person wait.
+                # Samey notes (true, but like another film's) ride along only when a call is made anyway.
+                failed = [i for i in everyone if i not in finished and drafts[i].samey is None]
+                samey = [i for i in everyone if i not in finished and drafts[i].samey is not None]
+                if failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(samey) + 0.5):
+                    failed = sorted(failed + samey)
+                if failed and self.retry and not self._llm_failed(drafts) and not tally.out_of_time:
+                    if deadline - time.monotonic() < max(2.0, per_note_s * (len(failed) + 0.5)):
+                        for i in failed:
+                            drafts[i].problems.append(f"{_OUT_OF_TIME}: no time left to write it again")
                         tally.out_of_time = True
-                        continue
-                    for event in self._draft_round(drafts, [i], language, deadline, stream=False, retry=True,
-                                                   tally=tally):
-                        yield event
-                        if isinstance(event, NoteDone):
-                            finished[event.position] = event.note
+                    else:
+                        for event in self._draft_round(drafts, failed, language, deadline, stream=False,
+                                                       retry=True, tally=tally):
+                            yield event
+                            if isinstance(event, NoteDone):
+                                finished[event.position] = event.note
             for i, draft in enumerate(drafts):
                 if i not in finished:
-                    finished[i] = self._template(draft, language)
+                    finished[i] = draft.samey or self._template(draft, language)
                     yield NoteDone(i, finished[i])
         finally:
             sources = [n.source for n in finished.values()]
@@ -993,12 +1019,14 @@ class Copywriter:
                    for i in positions]
         # Reasons every film shares are said once, not once per film (they were ~25 tokens a film).
         shared = [r for r in reasons[0] if all(r in own for own in reasons[1:])] if len(positions) > 1 else []
+        genre_sets = [set(drafts[i].request.item.genres) for i in positions]
+        common = frozenset(set.intersection(*genre_sets)) if len(genre_sets) > 1 else frozenset()
         sheets = [
             {
                 "n": k + 1,
                 "label": labels[k],
                 "title": display_title(drafts[i].request.item.title),
-                "facts": prompt_facts(drafts[i].request.item),
+                "facts": prompt_facts(drafts[i].request.item, common),
                 "reasons": [r for r in reasons[k] if r not in shared],
                 "avoid": _retry_hints(drafts[i].problems),  # why the last draft was rejected, in general terms
             }
@@ -1030,7 +1058,7 @@ class Copywriter:
                     ended.add(k)
                     others = [r for j, d in enumerate(drafts) if j != i for r in d.request.reasons]
                     others += [_PLOT_MARK + d.request.item.plot for j, d in enumerate(drafts) if j != i and d.request.item.plot]
-                    written = [d.text for j, d in enumerate(drafts) if j != i and d.done]
+                    written = [(d.text, d.request.item) for j, d in enumerate(drafts) if j != i and d.done]
                     outcome = self._accept(drafts[i], text, language, retry, others, written)
                     if outcome is not None:
                         yield NoteDone(i, outcome)
@@ -1067,11 +1095,18 @@ class Copywriter:
                 tally.checks_failed += 1
 
     def _accept(
-        self, draft: _Draft, text: str, language: str, retry: bool, others: Sequence[str], written: Sequence[str] = ()
+        self,
+        draft: _Draft,
+        text: str,
+        language: str,
+        retry: bool,
+        others: Sequence[str],
+        written: Sequence[tuple[str, Item]] = (),
     ) -> Note | None:
         """The Note when the draft text passes the checks; else None, with the problems recorded.
 
-        `written`: the notes already accepted for the other items of this answer (a copy says nothing of its film).
+        `written`: the notes already accepted for the other items of this answer, with their items (a copy, or the
+        same note with only the title and names changed, says nothing of its own film).
         """
         text = _trim(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
         if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in _TERMINAL:
@@ -1079,19 +1114,25 @@ class Copywriter:
         problems = self.checker.check(text, draft.request.item, language, draft.request.reasons, others)
         if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in _TERMINAL:
             problems.append("cut off mid-sentence (too long)")
-        if any(_fold(text) == _fold(other) for other in written):
+        if any(_fold(text) == _fold(other) for other, _ in written):
             problems.append("repeats another film's note word for word")
-        if problems:
-            draft.problems.extend(problems)
-            return None
-        draft.text, draft.done = text, True
-        return Note(
+        note = Note(
             item_id=draft.request.item.id,
             text=text,
             why=why_chips(draft.request.reasons),
             source="llm-retry" if retry else "llm",
             problems=tuple(draft.problems),
         )
+        if problems:
+            draft.problems.extend(problems)
+            return None
+        if any(_skeleton(text, draft.request.item) == _skeleton(other, item) for other, item in written):
+            # True but samey: rewritten while time allows, else shown as it is (a soft check, never a template)
+            draft.problems.append(_SAMEY)
+            draft.samey = replace(note, problems=tuple(draft.problems))
+            return None
+        draft.text, draft.done = text, True
+        return note
 
     def _template(self, draft: _Draft, language: str) -> Note:
         """The template note of a draft that never passed."""

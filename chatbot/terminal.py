@@ -17,6 +17,9 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
     console = Console()
     console.print("[bold]tastebud[/bold] is loading…")
     agent = Agent.from_settings(settings)
+    problem = agent.prepare()
+    if problem:
+        console.print(f"note: {problem}", markup=False)
     console.print(f"Tell me what you feel like watching. {HELP}")
     last_items: list[dict] = []
     while True:

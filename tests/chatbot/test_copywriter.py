@@ -18,6 +18,7 @@ from chatbot.copywriter import (
     NoteRequest,
     describe_item,
     display_title,
+    prompt_facts,
     template_note,
     why_chips,
 )
@@ -94,7 +95,10 @@ def test_good_notes_pass_through_in_one_call():
     assert len(fake.calls) == 1
     prompt = fake.calls[0].text
     assert "1. Toy Story (1995; Adventure, Animation, Children;" in prompt and "2. Alien (1979;" in prompt
-    assert "rainy evening -> cozy" in prompt and "81 min" in prompt
+    assert "rainy evening -> cozy" in prompt
+    # every prompt token costs time: the runtime (on the card) and "plot unknown" stay out of the fact lines
+    user = prompt.split("1. Toy Story (")[-1]
+    assert "81 min" not in user and "plot unknown" not in user and "plot: A cowboy doll" in user
     schema = fake.calls[0].options["json_schema"]
     assert schema["required"] == ["1", "2"]  # short keys: every key token is generated, and costs time
 
@@ -209,7 +213,7 @@ def test_garbage_answer_gives_template_notes_and_the_turn_still_answers():
     """Garbage from the LLM (twice) still yields one true template note per item, no exception."""
     writer, fake = _copywriter("I am sorry, I cannot help with that.", "{not json", '{"1. Alien": 3}')
     notes = writer.write_notes(_requests(), "en")
-    assert len(fake.calls) == 3  # the batch, then each note alone once
+    assert len(fake.calls) == 2  # the batch, then one call that writes both notes again
     assert [n.source for n in notes] == ["template", "template"]
     assert notes[1].text.startswith("Alien (1979) is a horror, sci-fi film by Ridley Scott")
     assert all("JSON" in " ".join(n.problems) for n in notes)
@@ -348,6 +352,79 @@ def test_long_llm_note_stopped_by_the_length_limit_keeps_its_finished_sentences(
     writer, _ = _copywriter(_answer([cut, GOOD_EN[1]]), _answer([cut]))
     notes = writer.write_notes(_requests(), "en")
     assert notes[0].source == "template" and any("cut off" in p for p in notes[0].problems)
+
+
+def test_every_failed_note_is_rewritten_in_one_small_call():
+    """Two rejected drafts are written again together in ONE call (one prompt, one answer), not a call each."""
+    bad = ["A 2003 romp starring Keanu Reeves.", "If you loved The Matrix, this space horror is for you."]
+    writer, fake = _copywriter(_answer(bad), _answer(GOOD_EN))
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 2 and writer.last_stats.retries == 1
+    assert fake.calls[1].options["json_schema"]["required"] == ["1", "2"]
+    assert "1. Toy Story (" in fake.calls[1].text and "2. Alien (" in fake.calls[1].text
+    assert [n.source for n in notes] == ["llm-retry", "llm-retry"] and [n.text for n in notes] == GOOD_EN
+
+
+def test_no_rewrite_when_the_time_left_cannot_cover_every_failed_note():
+    """The rewrite call must fit in the time left at this turn's speed for ALL the notes it rewrites (not only the
+    2 s floor): two failed notes after a slow batch get their templates at once."""
+    bad = ["A 2003 romp starring Keanu Reeves.", "If you loved The Matrix, this space horror is for you."]
+    fake = FakeChatModel(replies=[_answer(bad), _answer(GOOD_EN)], chunk_chars=4, delay_s=0.1)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=5.3)
+    started = time.perf_counter()
+    notes = writer.write_notes(_requests(), "en")  # the batch takes ~2.8 s: ~2.5 s left, 2.5 notes' time ~3.5 s
+    assert time.perf_counter() - started < 4.0
+    assert len(fake.calls) == 1 and [n.source for n in notes] == ["template", "template"]
+    assert writer.last_stats.out_of_time and all("no time left" in " ".join(n.problems) for n in notes)
+
+
+def test_the_answer_schema_sets_a_minimum_note_length():
+    """The schema keeps the model from closing a note after a character or two (seen with compact JSON)."""
+    from chatbot.copywriter import MIN_NOTE_CHARS
+
+    writer, fake = _copywriter(_answer(GOOD_EN))
+    writer.write_notes(_requests(), "en")
+    schema = fake.calls[0].options["json_schema"]
+    assert schema["properties"]["1"]["minLength"] == MIN_NOTE_CHARS["en"] >= 10
+
+
+SAMEY = ["Tom Hanks stars in a classic you can watch tonight.",
+         "Sigourney Weaver stars in a classic you can watch tonight."]
+
+
+def test_a_note_that_only_swaps_the_names_is_kept_when_no_call_is_made_anyway():
+    """Same words as another note but for the names: true, so kept as written rather than cost a call of its own."""
+    writer, fake = _copywriter(_answer(SAMEY), _answer(GOOD_EN))
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 1 and [n.text for n in notes] == SAMEY
+    assert [n.source for n in notes] == ["llm", "llm"]
+    assert any("only the title and names changed" in p for p in notes[1].problems)
+    assert writer.last_stats.checks_failed == 1 and writer.last_stats.templates == 0
+
+
+def test_a_samey_note_rides_along_when_another_note_is_rewritten():
+    """When a rewrite call happens anyway (a false note), the samey note is rewritten in that same call."""
+    third = NoteRequest(AMELIE, ("you asked for: romance",))
+    samey_three = SAMEY + ["A 2003 romp starring Keanu Reeves."]
+    amelie = "A whimsical romance from Jean-Pierre Jeunet, light and charming."
+    writer, fake = _copywriter(_answer(samey_three, ("a", "b", "c")), _answer([GOOD_EN[1], amelie], ("b", "c")))
+    notes = writer.write_notes([*_requests(), third], "en")
+    assert len(fake.calls) == 2
+    assert fake.calls[1].options["json_schema"]["required"] == ["1", "2"]
+    assert "1. Alien (" in fake.calls[1].text and "2. Amelie (" in fake.calls[1].text
+    assert [n.text for n in notes] == [SAMEY[0], GOOD_EN[1], amelie]
+    assert [n.source for n in notes] == ["llm", "llm-retry", "llm-retry"]
+
+
+def test_samey_check_ignores_names_but_not_other_words():
+    """Two notes count as the same only when nothing but the title and names differ (English and Chinese)."""
+    from chatbot.copywriter import _skeleton
+
+    assert _skeleton(SAMEY[0], TOY_STORY) == _skeleton(SAMEY[1], ALIEN)
+    assert _skeleton("Toy Story is a treat.", TOY_STORY) == _skeleton("Alien is a treat!", ALIEN) == "is a treat"
+    assert _skeleton(GOOD_EN[0], TOY_STORY) != _skeleton(GOOD_EN[1], ALIEN)
+    assert _skeleton(GOOD_ZH[0], TOY_STORY) != _skeleton(GOOD_ZH[1], ALIEN)
+    assert _skeleton("Tom Hanks 的温馨冒险。", TOY_STORY) == _skeleton("Sigourney Weaver 的温馨冒险。", ALIEN)
 
 
 # ------------------------------------------------------------------------------------------- the checks
@@ -542,3 +619,12 @@ def test_checks_over_the_real_catalog(demo_data_dir):
     assert flagged_true == 0
     assert caught_titles >= 0.9 * n  # the misses are one-word titles under 5 letters ("Rope"), by design
     assert caught_people >= 0.9 * n
+
+
+def test_the_prompt_leads_each_film_with_the_genres_the_other_films_lack():
+    walle = Item("ml:1", "WALL·E", 2008, ("Adventure", "Animation", "Children", "Romance", "Sci-Fi"))
+    monsters = Item("ml:2", "Monsters, Inc.", 2001, ("Adventure", "Animation", "Children", "Comedy", "Fantasy"))
+    common = frozenset(set(walle.genres) & set(monsters.genres))
+    assert prompt_facts(walle, common)[1] == "Romance, Sci-Fi, Adventure"
+    assert prompt_facts(monsters, common)[1] == "Comedy, Fantasy, Adventure"
+    assert prompt_facts(walle)[1] == "Adventure, Animation, Children"  # alone, the catalog order
