@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     notes_budget_s: float = Field(8.0, description="time budget of the notes step: notes not written and checked by "
                                   "then get the template note (always true), so a reply never waits longer; a failed "
                                   "note is rewritten only when the time left covers it")
-    notes_retry: bool = Field(True, description="write a note that failed the checks once more, when the budget allows")
+    notes_retry: bool = Field(True, description="rewrite the notes that failed the checks, all in one call, when the "
+                              "time left covers it")
 
     # ranking blend: chosen by `tastebud simulate --tune` on validation users (their validation film as the target,
     # never the test films); see README "Figures"

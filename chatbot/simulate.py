@@ -325,7 +325,7 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
     genre_counts = Counter(g for it in catalog.values() for g in it.genres)
     scripts = {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
     rows: list[dict[str, Any]] = []
-    n_points = len(weights) + max(len(lambdas) - 1, 0)
+    n_points = len(weights) + sum(1 for lam in lambdas if abs(lam - float(settings.mmr_lambda)) > 1e-9)
     bar = tqdm(total=n_points * len(users) * len(MODES), desc="tuning the blend on validation users", unit="conv",
                disable=not progress)
 
@@ -372,7 +372,8 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
             best = max(best, row, key=key)
     bar.close()
     return {"protocol": "blend chosen on validation users (target = validation film), mean Hit@5 of cold and warm",
-            "users": len(users), "turns": turns, "seed": seed, "trials": rows, "best": best,
+            "users": len(users), "targets": [u.target.id for u in users], "turns": turns, "seed": seed,
+            "trials": rows, "best": best,
             "seconds": round(time.monotonic() - started, 1)}
 
 

@@ -14,7 +14,11 @@ person's latest events weigh most (exp(-age / tau)), liked events fully, watched
 ridge penalty and tau, the weight of the transformer's log-probabilities beside it and the weight of a
 log-popularity prior (separately for long histories, for profiles of at most five items and for words-only
 profiles) are chosen on the validation split after training.
-With no item in the profile (words only) the transformer alone scores. No per-user parameters: one model serves
+A profile with words but no liked film (words only, or words and rejected films) reads the `text_link_k` films
+whose content vectors are nearest its words as a soft history for the item-to-item layer, with its own
+transformer and prior weights (chosen on words-only validation profiles; with the shipped checkpoint the
+transformer's weight there is 0, so rejections then act only through being excluded from answers).
+No per-user parameters: one model serves
 MovieLens users, a new person known only by the films they named and the words they typed, and live feedback
 within a session.
 
@@ -81,18 +85,18 @@ class InterestConfig:
     ii_disliked_weight: float = 0.0  # input weight of a disliked event (the transformer reads the sign)
     ii_l2: float = 0.0  # chosen ridge penalty (0 until fitted)
     ii_tau: float = 10.0  # chosen recency scale in events
-    mix_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # transformer weights tried (> 0: words count)
+    mix_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # transformer weights tried (words-only profiles also try 0)
     mix: float = 1.0  # weight of the transformer's log-probabilities beside the item-to-item scores
     mix_short: float = 1.0  # the same weight for profiles of at most `short_profile` items
     short_profile: int = 5  # profiles this short use mix_short (a new person who named a few films)
     pop_grid: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0)  # popularity-prior weights tried
     pop_weight: float = 0.0  # weight of log(1 + training likes) for long histories
     pop_weight_short: float = 0.0  # the same for profiles of at most `short_profile` items
-    pop_weight_text: float = 0.0  # the same for words-only profiles (no item at all)
+    pop_weight_text: float = 0.0  # the same for profiles with words but no liked film
     # --- words-only profiles: the films nearest the person's words feed the item-to-item layer
     text_link_k_grid: tuple[int, ...] = (5, 10, 20)  # how many nearest films (content cosine) are tried
     text_link_k: int = 0  # chosen number of films linked to a words-only profile; 0 = none (not fitted)
-    text_link_temp_grid: tuple[float, ...] = (0.02, 0.05, 1.0)  # softmax temperatures over their cosines tried
+    text_link_temp_grid: tuple[float, ...] = (0.02, 0.05, 1.0)  # temperatures tried: weight exp((cos - best) / t)
     text_link_temp: float = 0.05  # chosen temperature (small = the nearest film dominates)
     mix_text: float = 1.0  # transformer weight for words-only profiles
 
@@ -199,7 +203,8 @@ def _interest_model_class() -> type:
                        signs: torch.Tensor | None = None) -> torch.Tensor:
             """Item-to-item scores (B, N) from the films nearest the text (B, C) of each profile that has words but
             no liked film (only words, or words and rejections); other rows are zero. The nearest `text_link_k`
-            films by content cosine act as a soft history, weighted by softmax(cosine / text_link_temp)."""
+            films by content cosine act as a soft history, weighted exp((cosine - best cosine) / text_link_temp), so
+            the nearest film weighs 1; ties go to the lower item index (as in the numpy scorer)."""
             cfg = self.config
             b = text.shape[0]
             out = torch.zeros(b, cfg.n_items, device=text.device)
@@ -209,7 +214,8 @@ def _interest_model_class() -> type:
                 return out
             t = torch.nn.functional.normalize(text[rows], dim=-1)  # (R, C)
             cos = t @ torch.nn.functional.normalize(self.content, dim=-1).T  # (R, N)
-            near, top = cos.topk(min(cfg.text_link_k, cfg.n_items), dim=1)  # (R, K)
+            near, top = torch.sort(cos, dim=1, descending=True, stable=True)  # ties: lower index first
+            near, top = near[:, : cfg.text_link_k], top[:, : cfg.text_link_k]  # (R, K)
             w = torch.exp((near - near[:, :1]) / max(cfg.text_link_temp, 1e-6))  # (R, K) nearest film = 1
             idx = self.ii_index[top].long()  # (R, K, K2)
             val = self.ii_value[top] * w.unsqueeze(-1)  # (R, K, K2)
@@ -227,7 +233,10 @@ def _interest_model_class() -> type:
             cfg = self.config
             short = lengths <= cfg.short_profile
             words = self.liked_counts(signs, lengths) == 0  # (B,) no liked film: words (and rejections) only
-            words = words & ((lengths == 0) if has_text is None else (has_text | (lengths == 0)))
+            if has_text is not None:  # words and maybe rejections; a row with nothing at all keeps mix 1, no prior
+                words = words & has_text
+            else:
+                words = words & (lengths == 0)
             mix = torch.where(short, cfg.mix_short, cfg.mix)  # (B,)
             mix = torch.where(words, cfg.mix_text, mix).unsqueeze(1)  # (B, 1)
             pop = torch.where(short, cfg.pop_weight_short, cfg.pop_weight)
@@ -425,11 +434,11 @@ class InterestScorer:
         w = np.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w  # (L,)
         ii = np.bincount(self._ii_index_np[items].ravel(), weights=(self._ii_value_np[items] * w[:, None]).ravel(),
                          minlength=cfg.n_items) if n else np.zeros(cfg.n_items)  # (N,)
-        words = not np.any(sign_rows == SIGN_CODES[1]) and (text_vec is not None or n == 0)  # words (+ rejections)
+        words = not np.any(sign_rows == SIGN_CODES[1]) and text_vec is not None  # words (+ rejections), as in blend
         if words and text_vec is not None and cfg.text_link_k > 0:  # the films nearest the words
             cos = self._content_np @ (text_vec / max(float(np.linalg.norm(text_vec)), 1e-12))  # (N,)
             k = min(cfg.text_link_k, cfg.n_items)
-            near = np.argpartition(-cos, k - 1)[:k]  # (K,)
+            near = np.argsort(-cos, kind="stable")[:k]  # (K,) ties: lower index first, as in the torch model
             wn = np.exp((cos[near] - cos[near].max()) / max(cfg.text_link_temp, 1e-6))  # (K,)
             ii = ii + np.bincount(self._ii_index_np[near].ravel(), weights=(self._ii_value_np[near] * wn[:, None]).ravel(),
                                   minlength=cfg.n_items)

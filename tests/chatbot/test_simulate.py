@@ -223,6 +223,9 @@ def test_tuning_picks_the_blend_that_finds_more_targets_on_validation_users(data
     report = tune_blend(settings, n_users=4, turns=5, agent=agent, progress=False,
                         weights=((0.45, 0.45, 0.10), (0.2, 0.5, 0.3)), lambdas=(0.7, 1.0))
     assert len(report["trials"]) == 3  # two blends at the current lambda, then the better blend at lambda 1
+    for target, sim in zip(report["targets"], pick_users(data_dir, CATALOG, n=4, seed=1, part="valid")):
+        u = int(sim.user.split(":")[1])
+        assert target == f"ml:{u + 3}" != f"ml:{u + 10}"  # each person's validation film, never their test film
     best = report["best"]
     assert (best["relevance"], best["interest"], best["popularity"]) == (0.2, 0.5, 0.3)
     blind = report["trials"][0]

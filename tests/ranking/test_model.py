@@ -189,6 +189,10 @@ def test_scorer_matches_the_model_for_words_with_linked_films(trained):
                 linked = scorer.model.text_links(*batch[2:], batch[1])[0].numpy()
             assert np.abs(linked).sum() > 0  # the linked films did change the scores
             np.testing.assert_allclose(fast, full, rtol=1e-4, atol=1e-4)
+            scorer.config.text_link_k = 0
+            unlinked = scorer.score(profile, ids)
+            scorer.config.text_link_k = 3
+            assert np.abs(fast - unlinked).max() > 1e-3  # the scorer itself reads the linked films
     finally:
         scorer.config.text_link_k, scorer.config.text_link_temp, scorer.config.mix_text = old
 
