@@ -205,6 +205,31 @@ def run_episode(agent: Agent, sim: SimUser, messages: list[str], profile_id: str
     return Episode(sim.user, sim.target.id, None, tuple(said))
 
 
+def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: dict[str, list[str]], mode: str,
+             bar: Any, **parts: Any) -> list[Episode]:
+    """Every user's episode with a copy of `agent` (its `parts` swapped) on a fresh profile store in `store_dir`;
+    in warm mode each profile is first seeded with the user's liked films."""
+    from chatbot.context import OfflineWeatherProvider
+    from chatbot.dialogues import derive_agent
+    from chatbot.profiles import ProfileStore
+
+    store = ProfileStore.open(store_dir)
+    try:
+        runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), **parts)
+        eps = []
+        for sim in users:
+            profile_id = None
+            if mode == "warm":
+                profile_id = store.new_profile()
+                for item_id in sim.history:
+                    store.add_feedback(profile_id, None, item_id, "like")
+            eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
+            bar.update(1)
+        return eps
+    finally:
+        store.close()
+
+
 def summarise(episodes: Sequence[Episode], turns: int) -> dict[str, Any]:
     """Hit@5 within T turns, hit rate by turn (cumulative) and the average turn of the hit (miss = T + 1)."""
     n = len(episodes)
@@ -233,9 +258,7 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
     """Run every (system, mode) over the same users; returns the report (protocol, results, plot path, timing)."""
     from tqdm import tqdm
 
-    from chatbot.context import OfflineWeatherProvider
-    from chatbot.dialogues import derive_agent, open_agent
-    from chatbot.profiles import ProfileStore
+    from chatbot.dialogues import open_agent
 
     modes, systems = tuple(modes), tuple(systems)
     for m in modes:
@@ -263,22 +286,9 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
     with tempfile.TemporaryDirectory(prefix="tastebud-simulate-") as tmp:
         for mode in modes:
             for system in systems:
-                store = ProfileStore.open(Path(tmp) / f"{system}-{mode}")
-                try:
-                    runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), ranking=system,
-                                          write_notes=notes)
-                    eps = []
-                    for sim in users:
-                        profile_id = None
-                        if mode == "warm":
-                            profile_id = store.new_profile()
-                            for item_id in sim.history:
-                                store.add_feedback(profile_id, None, item_id, "like")
-                        eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
-                        bar.update(1)
-                        bar.set_postfix(system=system, mode=mode)
-                finally:
-                    store.close()
+                bar.set_postfix(system=system, mode=mode)
+                eps = run_mode(agent, Path(tmp) / f"{system}-{mode}", users, scripts, mode, bar,
+                               ranking=system, write_notes=notes)
                 episodes[(system, mode)] = eps
                 results.append({"system": system, "mode": mode, **summarise(eps, turns)})
     bar.close()
@@ -309,9 +319,7 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
     (ties: the lower mean average turn)."""
     from tqdm import tqdm
 
-    from chatbot.context import OfflineWeatherProvider
-    from chatbot.dialogues import derive_agent, open_agent
-    from chatbot.profiles import ProfileStore
+    from chatbot.dialogues import open_agent
 
     if n_users < 1 or turns < 1:
         raise TastebudError("--users and --turns must be at least 1")
@@ -336,21 +344,8 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
         by_mode = {}
         with tempfile.TemporaryDirectory(prefix="tastebud-tune-") as tmp:
             for mode in MODES:
-                store = ProfileStore.open(Path(tmp) / mode)
-                try:
-                    runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), ranking="full",
-                                          write_notes=False, settings=tuned)
-                    eps = []
-                    for sim in users:
-                        profile_id = None
-                        if mode == "warm":
-                            profile_id = store.new_profile()
-                            for item_id in sim.history:
-                                store.add_feedback(profile_id, None, item_id, "like")
-                        eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
-                        bar.update(1)
-                finally:
-                    store.close()
+                eps = run_mode(agent, Path(tmp) / mode, users, scripts, mode, bar, ranking="full",
+                               write_notes=False, settings=tuned)
                 by_mode[mode] = summarise(eps, turns)
         row = {"relevance": w[0], "interest": w[1], "popularity": w[2], "mmr_lambda": lam,
                "hit@5": round(float(np.mean([r["hit@5"] for r in by_mode.values()])), 4),

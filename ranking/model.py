@@ -147,6 +147,7 @@ def _interest_model_class() -> type:
             if vec.shape != (n, cfg.content_dim):
                 raise ValueError(f"item vectors have shape {tuple(vec.shape)}, expected {(n, cfg.content_dim)}")
             self.register_buffer("content", vec, persistent=False)  # (N, C) frozen MiniLM vectors
+            self.register_buffer("content_unit", nn.functional.normalize(vec, dim=-1), persistent=False)  # (N, C)
             self.item_id = nn.Embedding(n + 1, d, padding_idx=n)  # row n = padding
             nn.init.normal_(self.item_id.weight, std=0.02)
             with torch.no_grad():
@@ -213,7 +214,7 @@ def _interest_model_class() -> type:
             if cfg.text_link_k <= 0 or self.ii_index.shape[1] == 0 or len(rows) == 0:
                 return out
             t = torch.nn.functional.normalize(text[rows], dim=-1)  # (R, C)
-            cos = t @ torch.nn.functional.normalize(self.content, dim=-1).T  # (R, N)
+            cos = t @ self.content_unit.T  # (R, N)
             near, top = torch.sort(cos, dim=1, descending=True, stable=True)  # ties: lower index first
             near, top = near[:, : cfg.text_link_k], top[:, : cfg.text_link_k]  # (R, K)
             w = torch.exp((near - near[:, :1]) / max(cfg.text_link_temp, 1e-6))  # (R, K) nearest film = 1
@@ -421,8 +422,7 @@ class InterestScorer:
         self._ii_index_np = model.ii_index.numpy().astype(np.int64)  # (N, K)
         self._ii_value_np = model.ii_value.numpy()  # (N, K)
         self._log_pop_np = model.log_pop.numpy()  # (N,)
-        content = model.content.numpy()
-        self._content_np = content / np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-12)  # (N, C)
+        self._content_np = model.content_unit.numpy()  # (N, C) unit content vectors, shared with the model
 
     def _blend_one(self, logits: np.ndarray, items: np.ndarray, sign_rows: np.ndarray,
                    text_vec: np.ndarray | None = None) -> np.ndarray:
