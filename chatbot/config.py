@@ -20,7 +20,7 @@ def set_offline_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # OpenMP threads spin briefly, then sleep, while they wait (see chatbot.llm._load_llama for the figures)
+    # OpenMP threads spin briefly, then sleep, while they wait (see chatbot.llm.models._load_llama for the figures)
     os.environ.setdefault("GOMP_SPINCOUNT", OMP_SPINCOUNT)
 
 

@@ -15,7 +15,9 @@ A template file looks like this::
 `user` (so `rendered["system"]` works), plus `.messages`, a list of `(role, text)` pairs (system, the examples as
 user/assistant turns, then the user turn) that any langchain chat model accepts as input as it is.
 Rendering uses `StrictUndefined`: a variable the template needs but was not given is an error, never a blank.
-This package imports nothing else from the project.
+`load_data(package, name)` is the one reader of every other YAML data file (replies, lexicons, context rules):
+a missing file or bad YAML is a `DataFileError` naming the file. This package imports nothing else from the
+project but the error tree (`retrieval.errors`).
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Prompt", "PromptError", "RenderedPrompt", "list_prompts", "load_prompt", "parse_prompt"]
+from retrieval.errors import DataFileError
+
+__all__ = ["DataFileError", "Prompt", "PromptError", "RenderedPrompt", "list_prompts", "load_data", "load_prompt",
+           "parse_prompt"]
 
 _ALLOWED_KEYS = frozenset({"system", "user", "examples", "description"})
 
 
-class PromptError(ValueError):
+class PromptError(DataFileError, ValueError):
     """A prompt template that is missing, malformed, or rendered without a variable it needs."""
 
 
@@ -151,6 +157,20 @@ def _as_text(value: Any, where: str, name: str) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     raise PromptError(f"prompt {name!r}: {where} must be text, got {type(value).__name__}")
+
+
+def load_data(package: str, name: str, path: str | Path | None = None) -> Any:
+    """Parse a YAML data file: the one at `path` when given, else `name` shipped in `package`; DataFileError."""
+    where = str(path) if path else f"{package.replace('.', '/')}/{name}"
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else \
+            resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"cannot read {where}: {exc}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataFileError(f"{where} is not valid YAML: {exc}") from exc
 
 
 @lru_cache(maxsize=64)

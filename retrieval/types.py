@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from retrieval.errors import (  # noqa: F401  (the tree is imported from here too)
+    CatalogError,
+    ContextUnavailable,
+    DataFileError,
+    FilterError,
+    IndexUnavailable,
+    LLMError,
+    ModelUnavailable,
+    TastebudError,
+)
+
 # Age ratings in order of permissiveness; a "maximum age rating" filter admits every rating up to it.
 AGE_RATINGS: tuple[str, ...] = ("G", "PG", "PG-13", "R", "NC-17")
 
@@ -21,34 +32,6 @@ LIST_FIELDS: tuple[str, ...] = ("genres", "directors", "cast", "writers", "langu
 SCALAR_FIELDS: tuple[str, ...] = ("id", "title", "year", "runtime_min", "age_rating", "n_ratings", "mean_rating")
 # `people` is a virtual list field: directors + cast + writers.
 FILTER_FIELDS: tuple[str, ...] = SCALAR_FIELDS + LIST_FIELDS + ("people",)
-
-
-class TastebudError(Exception):
-    """Base of every error tastebud raises on purpose; its message is meant for the person."""
-
-
-class CatalogError(TastebudError):
-    """A catalog file or row that cannot be used."""
-
-
-class FilterError(TastebudError):
-    """A malformed filter expression (unknown field, wrong type, bad JSON)."""
-
-
-class IndexUnavailable(TastebudError):
-    """The search index is missing, stale or cannot be written."""
-
-
-class ModelUnavailable(TastebudError):
-    """A model file or package is missing; the message names what to install or run."""
-
-
-class LLMError(TastebudError):
-    """The LLM failed, timed out or returned something unusable."""
-
-
-class ContextUnavailable(TastebudError):
-    """A context source (place, weather) could not be resolved."""
 
 
 @dataclass(frozen=True)

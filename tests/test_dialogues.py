@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.config import Settings
-from chatbot.dialogues import DialogueRunner, find_scripts, load_script
+from chatbot.evaluation.dialogues.runner import DialogueRunner, find_scripts, load_script
 
 SCRIPTS = find_scripts([Path(__file__).parent / "dialogues"])
 
@@ -16,7 +16,7 @@ SCRIPTS = find_scripts([Path(__file__).parent / "dialogues"])
 @pytest.fixture(scope="session")
 def dialogue_runner(trained_demo_dir: Path) -> DialogueRunner:
     """One real agent (embedded LLM, full ranking) shared by every dialogue; each dialogue gets its own profiles."""
-    from chatbot.dialogues import open_agent
+    from chatbot.evaluation.dialogues.runner import open_agent
 
     settings = Settings(data_dir=trained_demo_dir, llm="embedded", chroma_url=None)
     agent = open_agent(settings)

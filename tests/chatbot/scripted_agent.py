@@ -2,7 +2,7 @@
 
 It answers from a tiny fixed catalog by keyword, keeps sessions, turns and feedback in a REAL ProfileStore
 (so profile routes and forget-me are exercised for real), and yields the same ReplyEvent kinds in the
-same order as chatbot.agent: understood, items, note*, done — or error. Likes move the liked item's genre
+same order as chatbot.turn.agent: understood, items, note*, done — or error. Likes move the liked item's genre
 to the front of the next answer, so "a like changes the next answer" can be tested through every door.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.agent import UnknownItem
+from chatbot.turn.agent import UnknownItem
 from chatbot.profiles import ProfileStore, UnknownSession
 from retrieval.types import LLMError, TastebudError
 
@@ -53,7 +53,7 @@ CITIES = ("Seattle", "Paris", "Tokyo", "Berlin", "Madrid", "Rome", "Lisbon", "Du
 
 @dataclass(frozen=True)
 class ReplyEvent:
-    """Same shape as chatbot.agent.ReplyEvent."""
+    """Same shape as chatbot.turn.agent.ReplyEvent."""
 
     kind: str
     data: dict[str, Any]
@@ -101,7 +101,7 @@ class ScriptedAgent:
         return found
 
     def understood(self, s: _Session) -> dict[str, Any]:
-        """The `understood` object, in the same shape as chatbot.agent's."""
+        """The `understood` object, in the same shape as chatbot.turn.agent's."""
         rules = ["rainy evening: cosy picks"] if s.weather == "rain" else []
         if "kids" in s.companions:
             rules.append("kids watching: nothing rated above PG")
@@ -161,7 +161,7 @@ class ScriptedAgent:
             for delta in (note[: len(note) // 2], note[len(note) // 2:]):
                 self._pause()
                 yield ReplyEvent("note", {"position": n, "delta": delta})
-            yield ReplyEvent("note", {"position": n, "final": note})  # the checked note, as chatbot.agent sends
+            yield ReplyEvent("note", {"position": n, "final": note})  # the checked note, as chatbot.turn.agent sends
             notes.append(note)
         s.shown.extend(c["id"] for c in cards)
         items = [{**c, "note": note} for c, note in zip(cards, notes)]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.agent import Agent, ReplyEvent, UnknownItem, clean_message
+from chatbot.turn.agent import Agent, ReplyEvent, UnknownItem, clean_message
 from chatbot.config import Settings
-from chatbot.context import FixedWeatherProvider, OfflineWeatherProvider, Weather
-from chatbot.llm import FakeChatModel
+from chatbot.turn.context.situation import FixedWeatherProvider, OfflineWeatherProvider, Weather
+from chatbot.llm.models import FakeChatModel
 from retrieval.types import AGE_RATINGS, ContextUnavailable
 
 pytestmark = pytest.mark.slow

@@ -18,11 +18,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from chatbot.api import WebLimits, create_app, iter_sse
+from chatbot.doors.web.api import WebLimits, create_app, iter_sse
 from chatbot.config import Settings
 from chatbot.profiles import DB_NAME, ProfileStore
-from chatbot.turnqueue import QueueFull, QueueTimeout, TurnQueue
-from chatbot.webbench import running_server
+from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout, TurnQueue
+from chatbot.evaluation.bench_serve import running_server
 from tests.chatbot.scripted_agent import ScriptedAgent
 
 ALLOWED = "http://127.0.0.1:9"  # an allowed host-page origin (nothing needs to listen there)

@@ -19,8 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from chatbot.api import widget_file
-from chatbot.ui import render_cards, render_understood, understood_chips
+from chatbot.doors.web.api import widget_file
+from chatbot.doors.web.ui import render_cards, render_understood, understood_chips
 from tests.chatbot.scripted_agent import CATALOG, TEMPLATE_TITLE, XSS_TITLE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -286,13 +286,13 @@ def real_site(trained_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     import httpx
 
-    from chatbot.agent import Agent
-    from chatbot.api import WebLimits, create_app
+    from chatbot.turn.agent import Agent
+    from chatbot.doors.web.api import WebLimits, create_app
     from chatbot.config import Settings
-    from chatbot.context import OfflineWeatherProvider
-    from chatbot.llm import make_chat_model
+    from chatbot.turn.context.situation import OfflineWeatherProvider
+    from chatbot.llm.models import make_chat_model
     from chatbot.profiles import ProfileStore
-    from chatbot.webbench import running_server
+    from chatbot.evaluation.bench_serve import running_server
 
     # The GGUF is assembled once into the repo's var/ (or TASTEBUD_TEST_LLM_DIR), not copied per session.
     llm_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.context import (
+from chatbot.turn.context.situation import (
     COMPANIONS,
     CONDITIONS,
     FixedWeatherProvider,

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatbot.context import FixedWeatherProvider, OfflineWeatherProvider
-from chatbot.dialogues import (
+from chatbot.turn.context.situation import FixedWeatherProvider, OfflineWeatherProvider
+from chatbot.evaluation.dialogues.runner import (
     DialogueRunner,
     DownWeatherProvider,
     ScriptError,
@@ -46,7 +46,7 @@ WORDS = {"kids": ("Children",), "funny": ("Comedy",), "scary": ("Horror",), "rom
 
 @dataclass(frozen=True)
 class Event:
-    """Same shape as chatbot.agent.ReplyEvent."""
+    """Same shape as chatbot.turn.agent.ReplyEvent."""
 
     kind: str
     data: dict[str, Any]
@@ -344,7 +344,8 @@ def test_understood_subset_match_rules():
 
 
 def test_cli_prints_each_turn_and_exits_non_zero_on_failure(tmp_path, monkeypatch, capsys, agent):
-    from chatbot import cli, dialogues
+    from chatbot.doors import cli
+    from chatbot.evaluation.dialogues import runner as dialogues
 
     monkeypatch.setattr(dialogues, "open_agent", lambda settings, **kw: agent)
     monkeypatch.setattr(dialogues.DialogueRunner, "warm_likes", lambda self, user: ["ml:10"])
@@ -392,6 +393,6 @@ turns:
 
 
 def test_every_documented_check_is_implemented():
-    from chatbot.dialogues import CHECKS
+    from chatbot.evaluation.dialogues.runner import CHECKS
 
     assert [n for n in CHECKS if not callable(getattr(DialogueRunner, f"_check_{n}", None))] == []

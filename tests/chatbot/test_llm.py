@@ -14,7 +14,7 @@ import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 
 from chatbot.config import Settings
-from chatbot.llm import (
+from chatbot.llm.models import (
     BACKENDS,
     GGUF_SPECS,
     ChunkRef,
@@ -79,7 +79,7 @@ def fake_gguf(monkeypatch, tmp_path):
         calls.append((Path(data_dir), size))
         return tmp_path / f"model-{size}.gguf"
 
-    monkeypatch.setattr("chatbot.llm.ensure_gguf", fake_ensure)
+    monkeypatch.setattr("chatbot.llm.models.ensure_gguf", fake_ensure)
     return calls
 
 
@@ -102,7 +102,7 @@ def test_factory_picks_the_local_backend_and_model_size(fake_gguf, data_dir, nam
 
 def test_notes_backend_auto_same_named_and_unknown(data_dir):
     """TASTEBUD_NOTES_LLM: auto picks the measured choice for the main backend, same follows it, a name is kept."""
-    from chatbot.llm import NOTES_AUTO, notes_backend
+    from chatbot.llm.models import NOTES_AUTO, notes_backend
 
     assert notes_backend(Settings(data_dir=data_dir, llm="embedded")) == NOTES_AUTO.get("embedded", "embedded")
     assert notes_backend(Settings(data_dir=data_dir, llm="openai", notes_llm="auto")) == "openai"
@@ -115,7 +115,7 @@ def test_notes_backend_auto_same_named_and_unknown(data_dir):
 def test_notes_model_gets_a_llama_context_of_its_own(fake_gguf, data_dir):
     """An embedded notes model runs in its own llama.cpp context (its prompt prefix stays in its KV cache); a
     non-embedded one is the main model itself."""
-    from chatbot.llm import make_notes_model
+    from chatbot.llm.models import make_notes_model
 
     main = make_chat_model(Settings(data_dir=data_dir, llm="embedded"))
     notes = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="embedded-small"), main)
@@ -396,7 +396,7 @@ def test_real_embedded_model_extracts_city_and_genre(gguf_dir, backend):
 
 @pytest.mark.slow
 def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_dir):
-    from chatbot import llm
+    from chatbot.llm import models as llm
 
     settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     first = make_chat_model(settings)
@@ -442,7 +442,7 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
     writes (greedy), and each call reports prompt tokens evaluated and tokens generated."""
     import llama_cpp
 
-    from chatbot import llm
+    from chatbot.llm import models as llm
 
     settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     model = make_chat_model(settings, instance="grammar-test")

@@ -14,7 +14,7 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.profiles import ProfileStore
-from chatbot.simulate import (
+from chatbot.evaluation.simulate import (
     Episode,
     SimUser,
     cached_chat_model,
@@ -39,7 +39,7 @@ CATALOG.update({f"ml:{n}": Item(f"ml:{n}", f"Blockbuster {n}", 2000, ("Action",)
 
 @dataclass(frozen=True)
 class Event:
-    """Same shape as chatbot.agent.ReplyEvent."""
+    """Same shape as chatbot.turn.agent.ReplyEvent."""
 
     kind: str
     data: dict[str, Any]
@@ -151,7 +151,7 @@ def test_an_episode_dislikes_what_missed_and_stops_at_the_hit(tmp_path):
 
 
 def test_identical_prompts_reach_the_llm_once(data_dir):
-    from chatbot.llm import complete_json
+    from chatbot.llm.models import complete_json
 
     model = cached_chat_model(Settings(data_dir=data_dir, llm="fake"))
     model.enqueue({"a": 1}, {"a": 2})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatbot.state import (
+from chatbot.turn.state import (
     DialogueState,
     filters_for,
     record_shown,
@@ -14,7 +14,7 @@ from chatbot.state import (
     set_live_weather,
     update,
 )
-from chatbot.understand import PlaceSlot, TurnIntent
+from chatbot.turn.understand.understander import PlaceSlot, TurnIntent
 from retrieval.types import TastebudError
 
 SEATTLE = PlaceSlot(said="Seattle", name="Seattle", country_code="US", lat=47.6, lon=-122.3, timezone="America/Los_Angeles")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.copywriter import NotesStats
-from chatbot.turnbench import _notes_share, format_turn_table
+from chatbot.turn.notes.writer import NotesStats
+from chatbot.evaluation.bench_turn import _notes_share, format_turn_table
 
 
 def _report(notes: dict | None) -> dict:
@@ -63,7 +63,7 @@ def test_turn_benchmark_on_the_real_index_reports_the_notes_step(demo_data_dir: 
     """Three real turns with the scripted LLM (no replies: rules understanding, template notes): figures for both
     systems, and the notes share says every note was a template."""
     from chatbot.config import Settings
-    from chatbot.turnbench import run_turn_benchmark
+    from chatbot.evaluation.bench_turn import run_turn_benchmark
 
     report = run_turn_benchmark(Settings(data_dir=demo_data_dir, llm="fake"), n_turns=3, progress=False)
     llm, base = report["results"]

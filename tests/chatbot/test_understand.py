@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.context import Gazetteer
-from chatbot.llm import FakeChatModel
-from chatbot.state import DialogueState, filters_for, record_shown, update
-from chatbot.understand import (
+from chatbot.turn.context.situation import Gazetteer
+from chatbot.llm.models import FakeChatModel
+from chatbot.turn.state import DialogueState, filters_for, record_shown, update
+from chatbot.turn.understand.understander import (
     LexiconError,
     TurnIntent,
     Understander,
@@ -381,7 +381,7 @@ def test_understanding_by_rules_is_fast(rules):
 def real_llm():
     """The real embedded 1.5B model (assembled once into the repo's var/ data dir, or TASTEBUD_TEST_LLM_DIR)."""
     from chatbot.config import Settings
-    from chatbot.llm import make_chat_model
+    from chatbot.llm.models import make_chat_model
 
     data_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
     return make_chat_model(Settings(llm="embedded", data_dir=data_dir, llm_timeout_s=300))

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from chatbot.config import Settings
 from chatbot.profiles import ProfileStore
-from chatbot.webbench import MARKERS, format_table, run_serve_benchmark
+from chatbot.evaluation.bench_serve import MARKERS, format_table, run_serve_benchmark
 from tests.chatbot.scripted_agent import CITIES, ScriptedAgent
 
 
@@ -67,7 +67,7 @@ def test_session_count_is_bounded(data_dir: Path) -> None:
 
 
 def test_catalog_text_is_not_cross_talk_but_state_is() -> None:
-    from chatbot.webbench import state_text
+    from chatbot.evaluation.bench_serve import state_text
 
     film = {"id": "ml:1", "title": "Paris Is Burning", "note": "A vivid Paris ballroom documentary.", "why": ["documentary"]}
     events = [("understood", {"location": "Dublin", "rules_fired": []}), ("items", {"items": [film]}),

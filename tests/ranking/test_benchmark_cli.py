@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.cli import build_parser
+from chatbot.doors.cli import build_parser
 from ranking.benchmark import bench_rank, time_calls
 from ranking.data import item_popularity, leave_last_out
 from ranking.model import InterestConfig, InterestScorer, Profile

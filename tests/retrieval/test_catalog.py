@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chatbot.cli import main
+from chatbot.doors.cli import main
 from retrieval.catalog import (
     ImportReport,
     RowProblem,

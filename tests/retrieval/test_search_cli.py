@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import retrieval.embeddings
-from chatbot.cli import main
+from chatbot.doors.cli import main
 from retrieval.catalog import write_catalog
 from retrieval.embeddings import FakeEmbedder
 from retrieval.filters import item_matches_where

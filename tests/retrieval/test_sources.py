@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chatbot.cli import main
+from chatbot.doors.cli import main
 from retrieval.catalog import catalog_hash, load_catalog, read_meta
 from retrieval.sources import (
     FilmMatcher,

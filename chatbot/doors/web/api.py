@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.background import BackgroundTask
 
-from chatbot.agent import UnknownItem
+from chatbot.turn.agent import UnknownItem
 from chatbot.config import Settings
 from chatbot.profiles import InvalidFeedback, ProfileError, ProfileStore, UnknownProfile, UnknownSession
-from chatbot.turnqueue import QueueFull, QueueTimeout, Ticket, TurnQueue, aqueued_events
+from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout, Ticket, TurnQueue, aqueued_events
 from retrieval.types import FilterError, LLMError, TastebudError
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ def sse(kind: str, data: dict[str, Any]) -> bytes:
 
 def widget_file(name: str) -> bytes:
     """A file shipped in chatbot/widget/ (package data)."""
-    return resources.files("chatbot").joinpath("widget", name).read_bytes()
+    return resources.files("chatbot.doors.web").joinpath("widget", name).read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------- the app
@@ -340,7 +340,7 @@ def create_app(settings: Settings, agent: Any = None, profiles: ProfileStore | N
     if profiles is None:
         profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)
     if agent is None:
-        from chatbot.agent import Agent
+        from chatbot.turn.agent import Agent
 
         agent = Agent.from_settings(settings, profiles=profiles)  # one profile store for every door
     door = WebDoor(agent, profiles, TurnQueue(max_waiting=limits.max_waiting, max_wait_s=limits.max_wait_s))
@@ -506,7 +506,7 @@ def create_app(settings: Settings, agent: Any = None, profiles: ProfileStore | N
     if mount_ui:
         import gradio as gr
 
-        from chatbot.ui import CSS, build_ui
+        from chatbot.doors.web.ui import CSS, build_ui
 
         demo = build_ui(door, settings)
         app = gr.mount_gradio_app(app, demo, path="/", footer_links=[], show_error=True, css=CSS, ssr_mode=False,

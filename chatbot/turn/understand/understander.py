@@ -2,7 +2,7 @@
 
 Two readers work together. Code reads every message with word lists (chatbot/lexicon.yaml), regular
 expressions (years, runtimes, age ratings), the gazetteer and the stated-weather/time lexicon of
-chatbot.context, and the catalog's title index. The LLM (through `complete_json`, a small schema with closed
+chatbot.turn.context.situation, and the catalog's title index. The LLM (through `complete_json`, a small schema with closed
 vocabularies) reads new free-text requests. The LLM proposes, code checks: titles must be in the catalog,
 cities must resolve in the gazetteer and be named in the message, genres and companions are closed lists,
 negations found by code ("nothing scary") always win.
@@ -31,16 +31,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chatbot.state import REMOVABLE_SLOTS, DialogueState
+from chatbot.turn.intent import COMPANIONS, CONDITIONS, INTENTS, PARTS_OF_DAY
+from chatbot.turn.state import REMOVABLE_SLOTS, DialogueState
 from retrieval.types import AGE_RATINGS, GENRES, Item, LLMError, TastebudError
 
 if TYPE_CHECKING:
-    from chatbot.context import Place, PlaceMention
+    from chatbot.turn.context.situation import Place, PlaceMention
 
-INTENTS: tuple[str, ...] = ("recommend", "refine", "more_like", "feedback", "ask_about_item", "chitchat", "reset")
-COMPANIONS: tuple[str, ...] = ("alone", "partner", "kids", "family", "friends", "colleagues")
-CONDITIONS: tuple[str, ...] = ("clear", "cloudy", "rain", "snow", "storm", "fog", "hot", "cold")
-PARTS_OF_DAY: tuple[str, ...] = ("morning", "afternoon", "evening", "late night")
 MESSAGE_LANGUAGES: tuple[str, ...] = ("en", "zh", "other")
 LLM_INTENTS: tuple[str, ...] = ("recommend", "more_like", "ask_about_item", "feedback", "chitchat")
 
@@ -358,7 +355,7 @@ def load_lexicon(path: str | None = None) -> Lexicon:
     """Read, check and compile the word lists (the packaged chatbot/lexicon.yaml unless a path is given)."""
     try:
         if path is None:
-            text = (resources.files("chatbot") / "lexicon.yaml").read_text(encoding="utf-8")
+            text = (resources.files("chatbot.turn.understand") / "lexicon.yaml").read_text(encoding="utf-8")
         else:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -652,7 +649,7 @@ class PeopleIndex:
 
 # ---------------------------------------------------------------------------------------------- reading by rules
 class GazetteerLike(Protocol):
-    """What understanding needs from chatbot.context.Gazetteer."""
+    """What understanding needs from chatbot.turn.context.situation.Gazetteer."""
 
     def resolve(self, text: str) -> Place | None:
         """The city a place name means, or None."""
@@ -684,7 +681,7 @@ class Reading:
     rejected_refs: list[int] = field(default_factory=list)
     pronoun: bool = False
     titles: dict[str, str] = field(default_factory=dict)  # id -> the cue kind it came with ("more_like", "liked", ...)
-    place_mention: Any = None  # chatbot.context.PlaceMention
+    place_mention: Any = None  # chatbot.turn.context.situation.PlaceMention
     weather: str | None = None
     part_of_day: str | None = None
     injection: bool = False
@@ -761,7 +758,7 @@ class Understander:
     # -- the LLM
     def ask_llm(self, message: str) -> dict[str, Any]:
         """The LLM's reading of the message as schema-checked JSON (LLMError when it fails)."""
-        from chatbot.llm import complete_json
+        from chatbot.llm.models import complete_json
         from prompts import load_prompt
 
         prompt = load_prompt("understand").render(
@@ -923,8 +920,8 @@ class Understander:
         return out
 
     def _context_spans(self, message: str, text: str, reading: Reading) -> list[Span]:
-        """Place, stated weather and stated time via chatbot.context; spans cover the words they used."""
-        from chatbot import context
+        """Place, stated weather and stated time via chatbot.turn.context.situation; spans cover the words they used."""
+        from chatbot.turn.context import situation as context
 
         out: list[Span] = []
         if self.gazetteer is not None:

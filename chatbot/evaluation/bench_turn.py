@@ -102,9 +102,9 @@ def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = T
     import tempfile
     from pathlib import Path
 
-    from chatbot.agent import Agent
-    from chatbot.context import OfflineWeatherProvider
-    from chatbot.llm import notes_backend
+    from chatbot.turn.agent import Agent
+    from chatbot.turn.context.situation import OfflineWeatherProvider
+    from chatbot.llm.models import notes_backend
     from chatbot.profiles import ProfileStore
 
     n_turns = max(1, min(n_turns, sum(len(c) for c in SCRIPT)))

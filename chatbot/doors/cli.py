@@ -425,7 +425,7 @@ def _with_llm(settings: Settings, name: str | None) -> Settings:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """One turn; prints the reply (or the whole answer as JSON) and the session id to continue with."""
-    from chatbot.agent import Agent
+    from chatbot.turn.agent import Agent
 
     agent = Agent.from_settings(_with_llm(settings, args.llm))
     problem = agent.prepare()
@@ -448,14 +448,14 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """A terminal chat over Agent.respond, streaming cards then notes."""
-    from chatbot.terminal import run_terminal_chat
+    from chatbot.doors.terminal import run_terminal_chat
 
     return run_terminal_chat(_with_llm(settings, args.llm), args.session)
 
 
 def _cmd_bench_turn(args: argparse.Namespace, settings: Settings) -> int:
     """Time scripted turns on the configured LLM against a no-LLM baseline in the same run."""
-    from chatbot.turnbench import format_turn_table, run_turn_benchmark
+    from chatbot.evaluation.bench_turn import format_turn_table, run_turn_benchmark
 
     report = run_turn_benchmark(_with_llm(settings, args.llm), n_turns=args.turns, progress=not args.json)
     if args.json:
@@ -484,7 +484,7 @@ def _add_web(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Start the web app and serve until interrupted."""
-    from chatbot.api import serve
+    from chatbot.doors.web.api import serve
 
     host, port = args.host or settings.host, args.port or settings.port
     print(f"tastebud is starting on http://{host}:{port} (UI at /, API docs at /docs, widget at /widget.js)",
@@ -495,7 +495,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_bench_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the concurrent-serving benchmark and print its table (or JSON)."""
-    from chatbot.webbench import format_table, run_serve_benchmark
+    from chatbot.evaluation.bench_serve import format_table, run_serve_benchmark
 
     report = run_serve_benchmark(settings, n_sessions=args.sessions, deadline_s=args.deadline,
                                  baseline=not args.no_baseline, progress=not args.json)
@@ -539,7 +539,7 @@ def _add_dialogues(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
     """Run dialogue scripts; print each turn with pass/fail and reasons; non-zero exit on any failure."""
-    from chatbot.dialogues import DialogueRunner, find_scripts, open_agent
+    from chatbot.evaluation.dialogues.runner import DialogueRunner, find_scripts, open_agent
 
     if args.llm:
         settings = settings.model_copy(update={"llm": args.llm})
@@ -550,7 +550,7 @@ def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
         outcomes.append(outcome)
         if not args.json:
             print("\n".join(outcome.lines()), flush=True)
-    from chatbot.dialogues import RunReport
+    from chatbot.evaluation.dialogues.runner import RunReport
 
     report = RunReport(tuple(outcomes))
     if args.json:
@@ -562,13 +562,13 @@ def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Run the simulated-user evaluation and print the table (or JSON)."""
-    from chatbot.simulate import MODES, markdown_table, simulate
+    from chatbot.evaluation.simulate import MODES, markdown_table, simulate
 
     if args.llm:
         settings = settings.model_copy(update={"llm": args.llm})
     modes = MODES if args.mode == "both" else (args.mode,)
     if args.tune:
-        from chatbot.simulate import tune_blend
+        from chatbot.evaluation.simulate import tune_blend
 
         tuned = tune_blend(settings, n_users=args.users, turns=args.turns, progress=not args.json)
         if args.json:
@@ -615,7 +615,7 @@ def _add_llm(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_bench_llm(args: argparse.Namespace, settings: Settings) -> int:
     """Print the LLM timings as JSON."""
-    from chatbot.llm import benchmark_llm, make_chat_model
+    from chatbot.llm.models import benchmark_llm, make_chat_model
 
     if args.llm:
         settings = settings.model_copy(update={"llm": args.llm})
@@ -626,7 +626,7 @@ def _cmd_bench_llm(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_llm_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Stream one answer to stdout."""
-    from chatbot.llm import make_chat_model, stream_text
+    from chatbot.llm.models import make_chat_model, stream_text
 
     if args.llm:
         settings = settings.model_copy(update={"llm": args.llm})

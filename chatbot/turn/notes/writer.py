@@ -784,7 +784,7 @@ def _stream_json_text(
     model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int, usage: dict | None = None
 ):
     """The raw text of a schema-constrained answer, piece by piece (LLMError on failure or timeout)."""
-    from chatbot.llm import stream_text
+    from chatbot.llm.models import stream_text
 
     yield from stream_text(model, messages, timeout_s, schema=schema, max_tokens=max_tokens, usage=usage)
 

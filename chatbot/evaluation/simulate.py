@@ -40,7 +40,7 @@ import numpy as np
 from retrieval.types import Item, TastebudError
 
 if TYPE_CHECKING:
-    from chatbot.agent import Agent
+    from chatbot.turn.agent import Agent
     from chatbot.config import Settings
     from ranking.data import Split
 
@@ -209,8 +209,8 @@ def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: d
              bar: Any, **parts: Any) -> list[Episode]:
     """Every user's episode with a copy of `agent` (its `parts` swapped) on a fresh profile store in `store_dir`;
     in warm mode each profile is first seeded with the user's liked films."""
-    from chatbot.context import OfflineWeatherProvider
-    from chatbot.dialogues import derive_agent
+    from chatbot.turn.context.situation import OfflineWeatherProvider
+    from chatbot.evaluation.dialogues.runner import derive_agent
     from chatbot.profiles import ProfileStore
 
     store = ProfileStore.open(store_dir)
@@ -245,7 +245,7 @@ def cached_chat_model(settings: Settings) -> Any:
     """The configured chat model with an in-memory answer cache: an identical prompt is computed once."""
     from langchain_core.caches import InMemoryCache
 
-    from chatbot.llm import make_chat_model
+    from chatbot.llm.models import make_chat_model
 
     model = make_chat_model(settings)
     model.cache = InMemoryCache()
@@ -258,7 +258,7 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
     """Run every (system, mode) over the same users; returns the report (protocol, results, plot path, timing)."""
     from tqdm import tqdm
 
-    from chatbot.dialogues import open_agent
+    from chatbot.evaluation.dialogues.runner import open_agent
 
     modes, systems = tuple(modes), tuple(systems)
     for m in modes:
@@ -319,7 +319,7 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
     (ties: the lower mean average turn)."""
     from tqdm import tqdm
 
-    from chatbot.dialogues import open_agent
+    from chatbot.evaluation.dialogues.runner import open_agent
 
     if n_users < 1 or turns < 1:
         raise TastebudError("--users and --turns must be at least 1")

@@ -26,7 +26,7 @@ import yaml
 from retrieval.types import FilterError, Item, TastebudError
 
 if TYPE_CHECKING:
-    from chatbot.agent import Agent
+    from chatbot.turn.agent import Agent
     from chatbot.config import Settings
 
 # Every check a turn's `expect:` may hold, with what it means (also the text of the "unknown check" error).
@@ -201,7 +201,7 @@ def load_script(path: Path | str) -> Dialogue:
 
 def _weather_of(path: Path, data: _Map) -> str | dict[str, Any]:
     """The `weather:` entry: offline, down, or a fixed provider answer {condition, temperature_c}."""
-    from chatbot.context import CONDITIONS
+    from chatbot.turn.context.situation import CONDITIONS
 
     raw = data.get("weather", "offline")
     line = _line(data, "weather")
@@ -468,7 +468,7 @@ def derive_agent(base: Agent, **parts: Any) -> Agent:
 
 def weather_provider(spec: str | dict[str, Any]) -> Any:
     """The weather provider a script's `weather:` names."""
-    from chatbot.context import FixedWeatherProvider, OfflineWeatherProvider
+    from chatbot.turn.context.situation import FixedWeatherProvider, OfflineWeatherProvider
 
     if isinstance(spec, dict):
         return FixedWeatherProvider(spec)
@@ -489,8 +489,8 @@ class DownWeatherProvider:
 
 def open_agent(settings: Settings, **options: Any) -> Agent:
     """Load the real agent once for a run, with a scratch profile store (each dialogue gets its own anyway)."""
-    from chatbot.agent import Agent
-    from chatbot.context import OfflineWeatherProvider
+    from chatbot.turn.agent import Agent
+    from chatbot.turn.context.situation import OfflineWeatherProvider
     from chatbot.profiles import ProfileStore
 
     scratch = Path(tempfile.mkdtemp(prefix="tastebud-dialogues-"))
@@ -616,7 +616,7 @@ class DialogueRunner:
             return self._warm_likes(user)
         if self.data_dir is None:
             raise TastebudError("a warm-start profile needs the data dir's interactions")
-        from chatbot.simulate import history_likes
+        from chatbot.evaluation.simulate import history_likes
 
         return history_likes(self.data_dir, list(self.catalog), user)
 

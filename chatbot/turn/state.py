@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.types import AGE_RATINGS, Filters, TastebudError
 
 if TYPE_CHECKING:  # the intent type lives with the understanding code
-    from chatbot.understand import TurnIntent
+    from chatbot.turn.understand.understander import TurnIntent
 
 MAX_WISHES = 4  # soft wishes kept (newest last); older ones fall off so the query stays focused
 

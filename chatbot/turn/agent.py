@@ -23,7 +23,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from chatbot.config import Settings
-from chatbot.context import (
+from chatbot.turn.context.situation import (
     Place,
     Situation,
     Weather,
@@ -34,13 +34,13 @@ from chatbot.context import (
     make_weather_provider,
     part_of_day,
 )
-from chatbot.state import DialogueState, filters_for, record_shown, remove_slot, set_live_weather, update
+from chatbot.turn.state import DialogueState, filters_for, record_shown, remove_slot, set_live_weather, update
 from retrieval.types import AGE_RATINGS, Candidate, ContextUnavailable, Filters, Item, ModelUnavailable, TastebudError
 
 if TYPE_CHECKING:
-    from chatbot.copywriter import Copywriter
+    from chatbot.turn.notes.writer import Copywriter
     from chatbot.profiles import ProfileStore
-    from chatbot.understand import TurnIntent, Understander
+    from chatbot.turn.understand.understander import TurnIntent, Understander
     from ranking.model import InterestScorer
     from retrieval.search import Searcher
 
@@ -62,7 +62,7 @@ class ReplyEvent:
 @functools.lru_cache(maxsize=1)
 def _replies() -> dict[str, dict[str, Any]]:
     """The reply phrases per language (chatbot/replies.yaml), compiled; every language has every key."""
-    raw = yaml.safe_load(resources.files("chatbot").joinpath("replies.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(resources.files("chatbot.turn").joinpath("replies.yaml").read_text(encoding="utf-8"))
     env = Environment(undefined=StrictUndefined, autoescape=False)
     keys = set(raw["en"])
     for lang, table in raw.items():
@@ -178,11 +178,11 @@ class Agent:
         clock: Callable[[], datetime] | None = None,
     ) -> Agent:
         """Open every part from the data dir (the index, the interest model, the LLM, the profile store)."""
-        from chatbot.context import Gazetteer
-        from chatbot.copywriter import Copywriter
-        from chatbot.llm import make_chat_model, make_notes_model
+        from chatbot.turn.context.situation import Gazetteer
+        from chatbot.turn.notes.writer import Copywriter
+        from chatbot.llm.models import make_chat_model, make_notes_model
         from chatbot.profiles import ProfileStore
-        from chatbot.understand import Understander
+        from chatbot.turn.understand.understander import Understander
         from retrieval.search import Searcher
 
         data_dir = settings.resolved_data_dir
@@ -209,8 +209,8 @@ class Agent:
 
     def warm_up(self) -> float:
         """Load the query embedder and the LLM and pre-read the stable prompt prefixes; seconds taken."""
-        from chatbot.context import COMPANIONS
-        from chatbot.llm import warm_up
+        from chatbot.turn.context.situation import COMPANIONS
+        from chatbot.llm.models import warm_up
         from prompts import load_prompt
         from retrieval.types import GENRES
 
@@ -505,7 +505,7 @@ class Agent:
     def _notes(self, items: list[Item], reasons: dict[str, list[str]], language: str
                ) -> Iterator[ReplyEvent]:
         """Stream note deltas; returns ({item_id: final checked note}, {item_id: why chips})."""
-        from chatbot.copywriter import NoteDelta, NoteDone, NoteRequest, template_note, why_chips
+        from chatbot.turn.notes.writer import NoteDelta, NoteDone, NoteRequest, template_note, why_chips
 
         why: dict[str, tuple[str, ...]] = {}
         final: dict[str, str] = {}
@@ -664,7 +664,7 @@ def _state_from_json(raw: str | None) -> DialogueState:
 
 def _chips(reasons: list[str]) -> tuple[str, ...]:
     """Why-chips for a card before its note is written."""
-    from chatbot.copywriter import why_chips
+    from chatbot.turn.notes.writer import why_chips
 
     return why_chips(reasons)
 

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings
-from chatbot.turnqueue import QueueFull
+from chatbot.doors.web.turnqueue import QueueFull
 from retrieval.types import TastebudError
 
 if TYPE_CHECKING:
     import gradio as gr
 
-    from chatbot.api import WebDoor
+    from chatbot.doors.web.api import WebDoor
 
 EXAMPLES = (
     "Something funny for a rainy evening in Seattle with the kids",
@@ -215,7 +215,7 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
     """The Gradio Blocks app, sharing the web door's agent, profiles and turn queue."""
     import gradio as gr
 
-    from chatbot.api import PROFILE_COOKIE
+    from chatbot.doors.web.api import PROFILE_COOKIE
 
     async def respond(message: str, history: list[dict[str, Any]], st: dict[str, Any], request: gr.Request
                       ) -> AsyncIterator[tuple[Any, ...]]:

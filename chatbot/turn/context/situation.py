@@ -22,27 +22,16 @@ from typing import Any, Callable, Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chatbot.turn.intent import COMPANIONS, CONDITIONS, MOODS, OCCASIONS, PARTS_OF_DAY, WEATHER_SOURCES  # noqa: F401
 from retrieval.types import AGE_RATINGS, GENRES, ContextUnavailable, Filters, TastebudError
 
-# ---------------------------------------------------------------- vocabularies
-# Canonical weather conditions (the only values `Weather.condition` takes).
-CONDITIONS: tuple[str, ...] = ("clear", "cloudy", "rain", "snow", "storm", "fog", "hot", "cold")
-# Parts of the day, with their local-clock bounds in `part_of_day`.
-PARTS_OF_DAY: tuple[str, ...] = ("morning", "afternoon", "evening", "late night")
-# Who the person watches with (the same closed vocabulary the understanding step uses).
-COMPANIONS: tuple[str, ...] = ("alone", "partner", "kids", "family", "friends", "colleagues")
-# Moods and occasions the rules table can name.
-MOODS: tuple[str, ...] = (
-    "happy", "sad", "bored", "stressed", "tired", "lonely", "nostalgic", "adventurous", "romantic", "curious",
-)
-OCCASIONS: tuple[str, ...] = ("date night", "party", "birthday", "holiday", "family night", "sick day", "weekend")
-WEATHER_SOURCES: tuple[str, ...] = ("stated", "live")
+# the closed vocabularies live in chatbot.turn.intent (one place for every step)
 
 # When a message states several conditions, the first in this order wins.
 _CONDITION_PRIORITY: tuple[str, ...] = ("storm", "snow", "rain", "fog", "hot", "cold", "cloudy", "clear")
 _PART_PRIORITY: tuple[str, ...] = ("late night", "evening", "afternoon", "morning")
 
-_PACKAGE = "chatbot"
+_PACKAGE = "chatbot.turn.context"
 _LEXICON_FILE = "context_lexicon.yaml"
 _RULES_FILE = "context_rules.yaml"
 

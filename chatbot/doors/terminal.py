@@ -12,7 +12,7 @@ HELP = "commands: /like N, /dislike N, /seen N (N = position in the last list), 
 
 def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
     """Read messages from the terminal until /quit or end of input; returns the exit code."""
-    from chatbot.agent import Agent
+    from chatbot.turn.agent import Agent
 
     console = Console()
     console.print("[bold]tastebud[/bold] is loading…")

@@ -109,7 +109,7 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
     """POST one message to /api/chat/stream and time the `items` and `done` events."""
     import httpx
 
-    from chatbot.api import iter_sse
+    from chatbot.doors.web.api import iter_sse
 
     started = time.perf_counter()
     result = TurnResult(ok=False)
@@ -271,7 +271,7 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     import httpx
     from tqdm import tqdm
 
-    from chatbot.api import WebLimits, create_app
+    from chatbot.doors.web.api import WebLimits, create_app
     from chatbot.profiles import ProfileStore
 
     if not 1 <= n_sessions <= len(MARKERS):
@@ -279,7 +279,7 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     started_all = time.monotonic()
     deadline = started_all + deadline_s
     if agent is None:
-        from chatbot.agent import Agent
+        from chatbot.turn.agent import Agent
 
         agent = Agent.from_settings(settings)
     profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)

@@ -1,0 +1,1 @@
+"""chatbot/turn/understand."""
