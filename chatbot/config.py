@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     openai_model: str = Field("default", description="model name on that server")
     openai_api_key: str = Field("not-needed", description="API key for that server")
 
-    # notes (the "write" step; see chatbot/copywriter.py)
+    # notes (the "write" step; see chatbot/turn/notes/writer.py)
     notes_llm: str = Field("auto", description="LLM that writes the notes: auto (the measured choice for TASTEBUD_LLM; "
                            "today the same model) | same | a backend name, e.g. embedded-small (faster, fails the note "
                            "checks more often)")

@@ -13,141 +13,38 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from retrieval.types import TastebudError
+from chatbot.profile_export import export_document, opinions, summary_document
+from chatbot.profile_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SIGNALS,
+    FeedbackRecord,
+    InvalidFeedback,
+    ProfileError,
+    SessionRecord,
+    TurnRecord,
+    UnknownProfile,
+    UnknownSession,
+    is_valid_id,
+    new_id,
+    now_iso,
+    turn_from_row,
+)
 
 DB_NAME = "profiles.sqlite"
-SIGNALS: tuple[str, ...] = ("like", "dislike", "seen")
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BUSY_TIMEOUT_MS = 10_000
 MAX_ITEM_ID_CHARS = 256
-EXPORT_FORMAT = "tastebud-profile-export"
 SCRUB_WAIT_S = 2.0  # how long a forget-me waits for other readers before leaving the WAL to the next checkpoint
 
 log = logging.getLogger(__name__)
-
-# Each entry moves the schema from version i to i + 1; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE profiles (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            last_seen_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            state_json TEXT,
-            UNIQUE (id, profile_id)
-        )""",
-        "CREATE INDEX sessions_by_profile ON sessions(profile_id)",
-        # profile_id is repeated on turns and feedback so every child row names its profile, and the
-        # composite key makes sure it is the profile that owns the session.
-        """CREATE TABLE turns (
-            session_id TEXT NOT NULL,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            n INTEGER NOT NULL,
-            user_message TEXT NOT NULL,
-            reply TEXT NOT NULL,
-            items_json TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (session_id, n),
-            FOREIGN KEY (session_id, profile_id) REFERENCES sessions(id, profile_id) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX turns_by_profile ON turns(profile_id)",
-        """CREATE TABLE feedback (
-            seq INTEGER PRIMARY KEY,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            session_id TEXT,
-            item_id TEXT NOT NULL,
-            signal TEXT NOT NULL CHECK (signal IN ('like', 'dislike', 'seen')),
-            created_at TEXT NOT NULL,
-            FOREIGN KEY (session_id, profile_id) REFERENCES sessions(id, profile_id) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX feedback_by_profile ON feedback(profile_id, item_id)",
-        "CREATE INDEX feedback_by_session ON feedback(session_id, profile_id)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class ProfileError(TastebudError):
-    """The profile store cannot do what was asked (unreadable file, closed store, bad record)."""
-
-
-class UnknownProfile(ProfileError):
-    """No profile has this id (never existed, was deleted, or the id is malformed)."""
-
-
-class UnknownSession(ProfileError):
-    """No session has this id, or it belongs to another profile."""
-
-
-class InvalidFeedback(ProfileError, ValueError):
-    """A feedback signal or item id that cannot be recorded."""
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """One conversation of a profile; `state_json` is the serialised DialogueState, opaque here."""
-
-    id: str
-    profile_id: str
-    created_at: str
-    updated_at: str
-    state_json: str | None
-    n_turns: int
-
-
-@dataclass(frozen=True)
-class TurnRecord:
-    """One exchange: what the person wrote, what tastebud replied and the items it showed."""
-
-    session_id: str
-    n: int  # 1, 2, ... within the session
-    user_message: str
-    reply: str
-    items: tuple[dict[str, Any], ...]
-    created_at: str
-
-
-@dataclass(frozen=True)
-class FeedbackRecord:
-    """One like / dislike / seen signal, in the order it was given."""
-
-    profile_id: str
-    session_id: str | None
-    item_id: str
-    signal: str
-    created_at: str
-
-
-def new_id() -> str:
-    """A fresh unguessable id: 16 random bytes, URL-safe base64 (22 characters)."""
-    return secrets.token_urlsafe(16)
-
-
-def is_valid_id(value: object) -> bool:
-    """True when `value` has the shape of a profile or session id ([A-Za-z0-9_-]{16,64})."""
-    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def _now() -> str:
-    """The current UTC time as an ISO-8601 string with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class ProfileStore:
@@ -263,7 +160,7 @@ class ProfileStore:
     def new_profile(self) -> str:
         """Create an empty profile and return its id."""
         profile_id = new_id()
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO profiles (id, created_at, last_seen_at) VALUES (?, ?, ?)", (profile_id, now, now)
@@ -274,7 +171,7 @@ class ProfileStore:
         """Return `profile_id` if it names a stored profile (marking it seen), else a brand-new profile's id."""
         if is_valid_id(profile_id):
             with self._write() as conn:
-                cur = conn.execute("UPDATE profiles SET last_seen_at = ? WHERE id = ?", (_now(), profile_id))
+                cur = conn.execute("UPDATE profiles SET last_seen_at = ? WHERE id = ?", (now_iso(), profile_id))
                 if cur.rowcount == 1:
                     return profile_id  # type: ignore[return-value]
         return self.new_profile()
@@ -289,7 +186,7 @@ class ProfileStore:
     def new_session(self, profile_id: str) -> str:
         """Start a session for an existing profile and return its id (UnknownProfile otherwise)."""
         session_id = new_id()
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             self._touch_profile(conn, profile_id, now)
             conn.execute(
@@ -309,7 +206,7 @@ class ProfileStore:
     def save_session_state(self, session_id: str, state_json: str) -> None:
         """Replace the stored dialogue state of a session (UnknownSession if there is none)."""
         with self._write() as conn:
-            self._set_state(conn, session_id, state_json, _now())
+            self._set_state(conn, session_id, state_json, now_iso())
 
     def load_session_state(self, session_id: str) -> str | None:
         """The stored dialogue state of a session, or None when the session or its state is missing."""
@@ -330,14 +227,14 @@ class ProfileStore:
         """Append one turn to a session and return its number (1, 2, ...)."""
         items_json = _items_json(items)
         with self._write() as conn:
-            return self._append_turn(conn, session_id, user_message, reply, items_json, _now())
+            return self._append_turn(conn, session_id, user_message, reply, items_json, now_iso())
 
     def record_turn_and_state(
         self, session_id: str, user_message: str, reply: str, items: list[dict[str, Any]], state_json: str
     ) -> int:
         """Append a turn and save the session's new state in one transaction; return the turn number."""
         items_json = _items_json(items)
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             n = self._append_turn(conn, session_id, user_message, reply, items_json, now)
             self._set_state(conn, session_id, state_json, now)
@@ -353,7 +250,7 @@ class ProfileStore:
                 "WHERE session_id = ? ORDER BY n",
                 (session_id,),
             ).fetchall()
-        return [_turn(row) for row in rows]
+        return [turn_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ feedback
     def add_feedback(self, profile_id: str, session_id: str | None, item_id: str, signal: str) -> None:
@@ -362,7 +259,7 @@ class ProfileStore:
             raise InvalidFeedback(f"feedback must be one of {', '.join(SIGNALS)}, not {signal!r}")
         if not isinstance(item_id, str) or not item_id.strip() or len(item_id) > MAX_ITEM_ID_CHARS:
             raise InvalidFeedback(f"feedback needs an item id (1–{MAX_ITEM_ID_CHARS} characters), got {item_id!r}")
-        now = _now()
+        now = now_iso()
         with self._write() as conn:
             self._touch_profile(conn, profile_id, now)
             if session_id is not None and self._session_owner(conn, session_id) != profile_id:
@@ -419,26 +316,7 @@ class ProfileStore:
             created_at, last_seen_at = self._require_profile(conn, profile_id)
             sessions = self._sessions(conn, profile_id)
             feedback = self._feedback(conn, profile_id)
-        liked, disliked = _opinions(feedback)
-        return {
-            "profile_id": profile_id,
-            "created_at": created_at,
-            "last_seen_at": last_seen_at,
-            "counts": {
-                "sessions": len(sessions),
-                "turns": sum(s.n_turns for s in sessions),
-                "feedback": len(feedback),
-                "liked": len(liked),
-                "disliked": len(disliked),
-                "seen": len({f.item_id for f in feedback if f.signal == "seen"}),
-            },
-            "liked": liked,
-            "disliked": disliked,
-            "sessions": [
-                {"id": s.id, "created_at": s.created_at, "updated_at": s.updated_at, "turns": s.n_turns}
-                for s in sessions
-            ],
-        }
+        return summary_document(profile_id, created_at, last_seen_at, sessions, feedback)
 
     def export_profile(self, profile_id: str) -> dict[str, Any]:
         """Everything stored about a profile as a JSON-ready dict (UnknownProfile if not stored)."""
@@ -451,27 +329,8 @@ class ProfileStore:
                 (profile_id,),
             ).fetchall()
             feedback = self._feedback(conn, profile_id)
-        turns_by_session: dict[str, list[dict[str, Any]]] = {}
-        for turn in map(_turn, turn_rows):
-            turns_by_session.setdefault(turn.session_id, []).append(
-                {"n": turn.n, "user_message": turn.user_message, "reply": turn.reply,
-                 "items": list(turn.items), "created_at": turn.created_at}
-            )
-        return {
-            "format": EXPORT_FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "exported_at": _now(),
-            "profile": {"id": profile_id, "created_at": created_at, "last_seen_at": last_seen_at},
-            "sessions": [
-                {"id": s.id, "created_at": s.created_at, "updated_at": s.updated_at, "state_json": s.state_json,
-                 "turns": turns_by_session.get(s.id, [])}
-                for s in sessions
-            ],
-            "feedback": [
-                {"session_id": f.session_id, "item_id": f.item_id, "signal": f.signal, "created_at": f.created_at}
-                for f in feedback
-            ],
-        }
+        turns = [turn_from_row(row) for row in turn_rows]
+        return export_document(profile_id, created_at, last_seen_at, sessions, turns, feedback)
 
     def delete_profile(self, profile_id: str) -> bool:
         """Forget a profile: delete every row of it at once, then scrub the file and WAL; False if unknown."""
@@ -585,7 +444,7 @@ class ProfileStore:
         with self._read() as conn:
             self._require_profile(conn, profile_id)
             feedback = self._feedback(conn, profile_id)
-        liked, disliked = _opinions(feedback)
+        liked, disliked = opinions(feedback)
         return liked if wanted == "like" else disliked
 
 
@@ -598,16 +457,6 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise ProfileError(f"the profile database {path} could not be used: {exc}") from exc
 
 
-def _opinions(feedback: list[FeedbackRecord]) -> tuple[list[str], list[str]]:
-    """(liked, disliked) item ids from feedback in order: the latest like or dislike per item wins."""
-    latest: dict[str, str] = {}
-    for f in feedback:
-        if f.signal in ("like", "dislike"):
-            latest.pop(f.item_id, None)  # re-insert so the order follows the latest signal
-            latest[f.item_id] = f.signal
-    return [i for i, s in latest.items() if s == "like"], [i for i, s in latest.items() if s == "dislike"]
-
-
 def _items_json(items: list[dict[str, Any]]) -> str:
     """The shown items as JSON text, or ProfileError when they are not a list of JSON-ready dicts."""
     if not isinstance(items, (list, tuple)) or not all(isinstance(i, dict) for i in items):
@@ -616,9 +465,3 @@ def _items_json(items: list[dict[str, Any]]) -> str:
         return json.dumps(list(items), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise ProfileError(f"a turn's items must be JSON-ready (strings, numbers, lists, dicts): {exc}") from exc
-
-
-def _turn(row: tuple[Any, ...]) -> TurnRecord:
-    """A TurnRecord from a turns row."""
-    session_id, n, user_message, reply, items_json, created_at = row
-    return TurnRecord(session_id, n, user_message, reply, tuple(json.loads(items_json)), created_at)

@@ -168,7 +168,7 @@ def load_data(package: str, name: str, path: str | Path | None = None) -> Any:
     except (OSError, ModuleNotFoundError, UnicodeDecodeError) as exc:
         raise DataFileError(f"cannot read {where}: {exc}") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C parser: ~20x faster
     except yaml.YAMLError as exc:
         raise DataFileError(f"{where} is not valid YAML: {exc}") from exc
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.types import CatalogError
+from retrieval.errors import CatalogError
 
 if TYPE_CHECKING:  # pandas is imported lazily: `import ranking.data` stays cheap
     import pandas as pd
@@ -135,18 +135,24 @@ def sign_of(rating: np.ndarray) -> np.ndarray:
     return np.where(rating >= POSITIVE_MIN, LIKED, np.where(rating <= NEGATIVE_MAX, DISLIKED, NEUTRAL)).astype(np.int8)
 
 
-def leave_last_out(df: pd.DataFrame, item_ids: list[str] | tuple[str, ...] | None = None) -> Split:
-    """Chronological leave-last-out per user: last positive -> test, the one before -> validation, the rest -> train.
+@dataclass
+class _Cut:
+    """Each evaluated user's validation and test histories and targets, and every user's training rows."""
 
-    Ties in time are broken by a hash of (user, item) so the split is deterministic but carries no id order. Users with fewer than three positives
-    cannot be evaluated; their interactions (before any cut) still train the models. Interactions after a user's
-    test positive are dropped (they are the future). Items outside `item_ids` (default: every item seen) are dropped.
-    """
+    users: list[str] = field(default_factory=list)
+    valid_h: list[History] = field(default_factory=list)
+    test_h: list[History] = field(default_factory=list)
+    valid_t: list[int] = field(default_factory=list)
+    test_t: list[int] = field(default_factory=list)
+    train_parts: list[pd.DataFrame] = field(default_factory=list)
+    too_few: int = 0  # users with fewer than three positives (train only)
+    future_rows: int = 0  # rows after a user's test positive (dropped)
+
+
+def _ordered_frame(df: pd.DataFrame, item_ids: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The interactions of known items with item index and sign, ordered by user, time and a (user, item) hash."""
     import pandas as pd
 
-    if item_ids is None:
-        item_ids = sorted(df["item"].astype(str).unique())
-    item_ids = tuple(item_ids)
     index = {item: i for i, item in enumerate(item_ids)}
     frame = df[list(COLUMNS)].copy()
     frame["item_idx"] = frame["item"].map(index)
@@ -159,42 +165,56 @@ def leave_last_out(df: pd.DataFrame, item_ids: list[str] | tuple[str, ...] | Non
     frame["tie"] = pd.util.hash_pandas_object(frame["user"].astype(str) + "|" + frame["item"].astype(str),
                                               index=False).to_numpy()
     frame = frame.sort_values(["user", "timestamp", "tie"], kind="mergesort").reset_index(drop=True)
+    return frame, dropped
 
-    users: list[str] = []
-    valid_h: list[History] = []
-    test_h: list[History] = []
-    valid_t: list[int] = []
-    test_t: list[int] = []
-    train_parts: list[pd.DataFrame] = []
-    too_few = 0
-    future_rows = 0
+
+def _cut_users(frame: pd.DataFrame) -> _Cut:
+    """Cut each user's ordered rows at the last two positives (users with fewer than three only train)."""
+    cut = _Cut()
     for user, rows in frame.groupby("user", sort=True):
         items = rows["item_idx"].to_numpy(np.int64)
         signs = rows["sign"].to_numpy(np.int8)
         pos = np.flatnonzero(signs == LIKED)
         if len(pos) < 3:
-            too_few += 1
-            train_parts.append(rows)
+            cut.too_few += 1
+            cut.train_parts.append(rows)
             continue
         v, t = int(pos[-2]), int(pos[-1])
-        train_parts.append(rows.iloc[:v])
-        future_rows += len(rows) - t - 1
-        users.append(str(user))
-        valid_h.append(History(items[:v].copy(), signs[:v].copy()))
-        valid_t.append(int(items[v]))
-        test_h.append(History(items[:t].copy(), signs[:t].copy()))
-        test_t.append(int(items[t]))
-    dropped.update({"users_with_fewer_than_3_positives": too_few, "rows_after_test_positive": future_rows})
-    train = pd.concat(train_parts, ignore_index=True) if train_parts else frame.iloc[:0]
+        cut.train_parts.append(rows.iloc[:v])
+        cut.future_rows += len(rows) - t - 1
+        cut.users.append(str(user))
+        cut.valid_h.append(History(items[:v].copy(), signs[:v].copy()))
+        cut.valid_t.append(int(items[v]))
+        cut.test_h.append(History(items[:t].copy(), signs[:t].copy()))
+        cut.test_t.append(int(items[t]))
+    return cut
+
+
+def leave_last_out(df: pd.DataFrame, item_ids: list[str] | tuple[str, ...] | None = None) -> Split:
+    """Chronological leave-last-out per user: last positive -> test, the one before -> validation, the rest -> train.
+
+    Ties in time are broken by a hash of (user, item) so the split is deterministic but carries no id order. Users with fewer than three positives
+    cannot be evaluated; their interactions (before any cut) still train the models. Interactions after a user's
+    test positive are dropped (they are the future). Items outside `item_ids` (default: every item seen) are dropped.
+    """
+    import pandas as pd
+
+    if item_ids is None:
+        item_ids = sorted(df["item"].astype(str).unique())
+    item_ids = tuple(item_ids)
+    frame, dropped = _ordered_frame(df, item_ids)
+    cut = _cut_users(frame)
+    dropped.update({"users_with_fewer_than_3_positives": cut.too_few, "rows_after_test_positive": cut.future_rows})
+    train = pd.concat(cut.train_parts, ignore_index=True) if cut.train_parts else frame.iloc[:0]
     train = train[["user", "item_idx", "rating", "timestamp", "sign"]].rename(columns={"item_idx": "item"})
     return Split(
         item_ids=item_ids,
-        users=tuple(users),
+        users=tuple(cut.users),
         train=train.reset_index(drop=True),
-        valid_histories=tuple(valid_h),
-        valid_targets=np.asarray(valid_t, dtype=np.int64),
-        test_histories=tuple(test_h),
-        test_targets=np.asarray(test_t, dtype=np.int64),
+        valid_histories=tuple(cut.valid_h),
+        valid_targets=np.asarray(cut.valid_t, dtype=np.int64),
+        test_histories=tuple(cut.test_h),
+        test_targets=np.asarray(cut.test_t, dtype=np.int64),
         dropped=dropped,
     )
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.types import GENRES, CatalogError, Item
+from retrieval.types import GENRES, Item
+from retrieval.errors import CatalogError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,8 +1,9 @@
 """Training the interest model: windows over each person's signed history, full softmax, early stopping.
 
 `fit_interest_model` trains on a Split's training part and early-stops on validation NDCG@10 (full ranking,
-history excluded). `train_interest_model` is what `tastebud train` and `tastebud setup` call: it reads the data
-dir's interactions, trains, and writes `model/interest.pt` with the catalog hash and config.
+history excluded), then `ranking.item_item.fit_item_item` solves the item-to-item layer. `train_interest_model`
+is what `tastebud train` and `tastebud setup` call: it reads the data dir's interactions, trains, and writes
+`model/interest.pt` with the catalog hash and config.
 `InterestRecommender` wraps the model in the baselines' Recommender protocol for the evaluation.
 """
 
@@ -22,12 +23,12 @@ import numpy as np
 from ranking.data import (
     LIKED, NEUTRAL, History, Split, cold_history, item_popularity, leave_last_out, load_interactions, split_fingerprint,
 )
-from ranking.metrics import mask_excluded, ndcg, target_ranks
-from ranking.model import (
-    CHECKPOINT, SIGN_CODES, InterestConfig, _torch, batch_histories, build_interest_model, read_catalog_hash,
-    save_checkpoint,
-)
-from retrieval.types import Item, ModelUnavailable
+from ranking.item_item import fit_item_item
+from ranking.model import CHECKPOINT, _torch, build_interest_model, read_catalog_hash, save_checkpoint
+from ranking.config import SIGN_CODES, InterestConfig
+from ranking.validation import score_histories, validation_ndcg
+from retrieval.types import Item
+from retrieval.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -138,27 +139,6 @@ def _collate(examples: list[tuple], n_items: int, content_dim: int):
     return tuple(torch.from_numpy(a) for a in (items, signs, text, has_text, targets, weights))
 
 
-def score_histories(model: Any, histories: Sequence[History], batch: int = 256) -> np.ndarray:
-    """(B, N) scores of every item for each history with a trained model (eval mode, no gradients)."""
-    torch = _torch()
-    cfg = model.config
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for s in range(0, len(histories), batch):
-            tensors = batch_histories(histories[s: s + batch], cfg.n_items, cfg.max_len, cfg.content_dim)
-            out.append(model.score_all(*tensors).numpy())
-    return np.concatenate(out, axis=0) if out else np.zeros((0, cfg.n_items), np.float32)
-
-
-def validation_ndcg(model: Any, histories: Sequence[History], targets: np.ndarray,
-                    exclude: Sequence[np.ndarray] | None = None) -> float:
-    """NDCG@10 of the held-out items with each history (or `exclude`) removed from the ranking."""
-    scores = score_histories(model, histories)
-    scores = mask_excluded(scores, exclude if exclude is not None else [h.items for h in histories])
-    return ndcg(target_ranks(scores, targets), 10)
-
-
 def _validation_profiles(split: Split, items: Sequence[Item] | None, embed_texts: EmbedTexts | None,
                          short: int) -> tuple[list[list[History]], list[np.ndarray]]:
     """The profiles the transformer early-stops on: full histories, short ones (first 1..short likes) and,
@@ -175,15 +155,124 @@ def _validation_profiles(split: Split, items: Sequence[Item] | None, embed_texts
     return sets, [h.items for h in hist]
 
 
+@dataclass(frozen=True)
+class _TrainingData:
+    """What the transformer trains on: each person's training sequence and the synthetic 'what I said' examples."""
+
+    sequences: list[History]
+    text_vecs: np.ndarray  # (M, C) vectors of the synthetic texts
+    text_targets: np.ndarray  # (M,) the liked item each text predicts
+    owner_texts: dict[int, list[int]]  # sequence index -> rows of its texts
+
+
+@dataclass
+class _EarlyStop:
+    """Early stopping on validation NDCG@10: the best score so far, its epoch and weights, and the history."""
+
+    best: float = -1.0
+    best_epoch: int = 0
+    best_state: dict[str, Any] | None = None
+    bad: int = 0  # validations in a row without a better score
+    epochs_run: int = 0
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (epoch, mean loss, validation NDCG@10)
+
+
+def _training_data(split: Split, items: Sequence[Item] | None, embed_texts: EmbedTexts | None, cfg: InterestConfig,
+                   rng: np.random.Generator, progress: bool) -> _TrainingData:
+    """The training sequences of the split and the synthetic text examples of their people."""
+    from ranking.data import train_sequences
+
+    sequences = train_sequences(split)
+    text_vecs, text_targets, text_owner = _text_examples(
+        sequences, items, embed_texts, cfg.text_examples_per_user, rng, progress)
+    owner_texts: dict[int, list[int]] = {}
+    for m, u in enumerate(text_owner):
+        owner_texts.setdefault(int(u), []).append(m)
+    return _TrainingData(sequences, text_vecs, text_targets, owner_texts)
+
+
+def _epoch_examples(data: _TrainingData, cfg: InterestConfig, rng: np.random.Generator) -> list[tuple]:
+    """One epoch's examples: randomly shifted windows (some with their person's text as prefix), then text alone."""
+    examples: list[tuple] = []
+    for u, seq in enumerate(data.sequences):
+        shift = int(rng.integers(0, cfg.max_len))
+        for win in _windows(seq, cfg.max_len, shift, cfg.n_items, cfg.neutral_weight):
+            tv = None
+            if data.owner_texts.get(u) and rng.random() < cfg.text_prefix_share:
+                tv = data.text_vecs[int(rng.choice(data.owner_texts[u]))]
+            examples.append((*win, tv))
+    for m in range(len(data.text_targets)):  # text-only examples: the prefix alone predicts a liked item
+        examples.append((np.zeros(0, np.int64), np.zeros(0, np.int8), np.array([data.text_targets[m]]),
+                         np.array([1.0], np.float32), data.text_vecs[m]))
+    return examples
+
+
+def _train_one_epoch(model: Any, opt: Any, examples: list[tuple], rng: np.random.Generator, epoch: int,
+                     progress: bool) -> list[float]:
+    """Gradient steps over the examples in a random order; the loss of each step."""
+    torch = _torch()
+    from tqdm.auto import tqdm
+
+    cfg = model.config
+    order = rng.permutation(len(examples))
+    losses = []
+    steps = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="step", leave=False,
+                 disable=not progress)
+    for s in steps:
+        batch = _collate([examples[i] for i in order[s: s + cfg.batch_size]], cfg.n_items, cfg.content_dim)
+        neg = None
+        if 0 < cfg.negatives < cfg.n_items:
+            neg = torch.from_numpy(rng.integers(0, cfg.n_items, size=cfg.negatives))
+        loss = model.loss(*batch, negatives=neg)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def _train_epochs(model: Any, data: _TrainingData, split: Split, valid_sets: list[list[History]],
+                  exclude: list[np.ndarray], rng: np.random.Generator, start: float, progress: bool) -> _EarlyStop:
+    """Train epoch by epoch until patience or the time limit runs out; the model ends with its best weights."""
+    torch = _torch()
+    from tqdm.auto import tqdm
+
+    cfg = model.config
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run = _EarlyStop()
+    bar = tqdm(range(1, cfg.epochs + 1), desc="training interest model", unit="epoch", disable=not progress)
+    for epoch in bar:
+        run.epochs_run = epoch
+        model.train()
+        losses = _train_one_epoch(model, opt, _epoch_examples(data, cfg, rng), rng, epoch, progress)
+        score = float("nan")
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            score = float(np.mean([validation_ndcg(model, h, split.valid_targets, exclude) for h in valid_sets]))
+            if score > run.best:
+                run.best, run.best_epoch, run.bad = score, epoch, 0
+                run.best_state = copy.deepcopy(model.state_dict())
+            else:
+                run.bad += 1
+        run.history.append((epoch, float(np.mean(losses)) if losses else 0.0, score))
+        bar.set_postfix(loss=f"{run.history[-1][1]:.3f}", ndcg10=f"{score:.4f}",
+                        best=f"{run.best:.4f}@{run.best_epoch}")
+        if run.bad >= cfg.patience:
+            break
+        if time.monotonic() - start > cfg.time_limit_s:
+            log.warning("training stopped at its time limit (%.0f s) after epoch %d", cfg.time_limit_s, epoch)
+            break
+    bar.close()
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
+    return run
+
+
 def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[Item] | None = None,
                        embed_texts: EmbedTexts | None = None, config: InterestConfig | None = None,
                        progress: bool = True) -> tuple[Any, TrainReport]:
     """Train on `split.train`, early-stop on validation NDCG@10; returns the best model and a report."""
-    from ranking.data import train_sequences
-
     torch = _torch()
-    from tqdm.auto import tqdm
-
     start = time.monotonic()
     cfg = copy.deepcopy(config) if config else InterestConfig()
     cfg.n_items = split.n_items
@@ -193,188 +282,20 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     torch.set_num_threads(max(1, cfg.threads))
     rng = np.random.default_rng(cfg.seed)
     model = build_interest_model(cfg, item_vectors)
-    sequences = train_sequences(split)
-    text_vecs, text_targets, text_owner = _text_examples(
-        sequences, items, embed_texts, cfg.text_examples_per_user, rng, progress)
-    owner_texts: dict[int, list[int]] = {}
-    for m, u in enumerate(text_owner):
-        owner_texts.setdefault(int(u), []).append(m)
+    data = _training_data(split, items, embed_texts, cfg, rng, progress)
     valid_sets, exclude = _validation_profiles(split, items, embed_texts, cfg.short_profile)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    best, best_epoch, best_state, bad, history = -1.0, 0, None, 0, []
-    bar = tqdm(range(1, cfg.epochs + 1), desc="training interest model", unit="epoch", disable=not progress)
-    epoch = 0
-    for epoch in bar:
-        model.train()
-        examples: list[tuple] = []
-        for u, seq in enumerate(sequences):
-            shift = int(rng.integers(0, cfg.max_len))
-            for win in _windows(seq, cfg.max_len, shift, cfg.n_items, cfg.neutral_weight):
-                tv = None
-                if owner_texts.get(u) and rng.random() < cfg.text_prefix_share:
-                    tv = text_vecs[int(rng.choice(owner_texts[u]))]
-                examples.append((*win, tv))
-        for m in range(len(text_targets)):  # text-only examples: the prefix alone predicts a liked item
-            examples.append((np.zeros(0, np.int64), np.zeros(0, np.int8), np.array([text_targets[m]]),
-                             np.array([1.0], np.float32), text_vecs[m]))
-        order = rng.permutation(len(examples))
-        losses = []
-        steps = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}", unit="step", leave=False,
-                     disable=not progress)
-        for s in steps:
-            batch = _collate([examples[i] for i in order[s: s + cfg.batch_size]], cfg.n_items, cfg.content_dim)
-            neg = None
-            if 0 < cfg.negatives < cfg.n_items:
-                neg = torch.from_numpy(rng.integers(0, cfg.n_items, size=cfg.negatives))
-            loss = model.loss(*batch, negatives=neg)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(float(loss.detach()))
-        score = float("nan")
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            score = float(np.mean([validation_ndcg(model, h, split.valid_targets, exclude) for h in valid_sets]))
-            if score > best:
-                best, best_epoch, bad = score, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-        history.append((epoch, float(np.mean(losses)) if losses else 0.0, score))
-        bar.set_postfix(loss=f"{history[-1][1]:.3f}", ndcg10=f"{score:.4f}", best=f"{best:.4f}@{best_epoch}")
-        if bad >= cfg.patience:
-            break
-        if time.monotonic() - start > cfg.time_limit_s:
-            log.warning("training stopped at its time limit (%.0f s) after epoch %d", cfg.time_limit_s, epoch)
-            break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    run = _train_epochs(model, data, split, valid_sets, exclude, rng, start, progress)
     model.eval()
+    best = run.best
     item_item: dict[str, float] = {}
     if cfg.ii_top_k > 0:
         item_item = fit_item_item(model, split, progress=progress, short_sets=valid_sets[1],
                                   text_sets=valid_sets[2] if len(valid_sets) > 2 else ())
         best = item_item["valid_ndcg10"]
     torch.set_num_threads(threads)
-    report = TrainReport(None, best_epoch, epoch, best, time.monotonic() - start, len(split.users),
-                         split.n_items, tuple(history), dict(split.dropped), item_item)
+    report = TrainReport(None, run.best_epoch, run.epochs_run, best, time.monotonic() - start, len(split.users),
+                         split.n_items, tuple(run.history), dict(split.dropped), item_item)
     return model, report
-
-
-MAX_ITEM_ITEM_ITEMS = 20_000  # the closed form inverts an items x items matrix: above this the layer is skipped
-
-
-def _scores_in_batches(fn: Callable[..., Any], tensors: tuple, batch: int = 256) -> np.ndarray:
-    """Run fn over row batches of the (items, signs, text, has_text, lengths) tensors; (B, N) numpy."""
-    out = [fn(*(t[s: s + batch] for t in tensors)).numpy() for s in range(0, int(tensors[0].shape[0]), batch)]
-    return np.concatenate(out, axis=0)
-
-
-def _best_mix(ii: np.ndarray, tf: np.ndarray, log_pop: np.ndarray, exclude: Sequence[np.ndarray],
-              targets: np.ndarray, grid: Sequence[float], pop_grid: Sequence[float]) -> tuple[float, float, float]:
-    """The transformer weight and popularity weight with the best NDCG@10 of ii + w * tf + p * log_pop;
-    (w, p, ndcg)."""
-    best = (float(grid[0]), float(pop_grid[0]), -1.0)
-    for w in grid:
-        for p in pop_grid:
-            value = ndcg(target_ranks(mask_excluded(ii + w * tf + p * log_pop, exclude), targets), 10)
-            if value > best[2]:
-                best = (float(w), float(p), float(value))
-    return best
-
-
-def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Sequence[History] = (),
-                  short_sets: Sequence[History] | None = None) -> dict[str, float]:
-    """Solve the item-to-item layer in closed form and choose its penalty, recency and the blend on validation."""
-    import scipy.sparse as sp
-    from tqdm.auto import tqdm
-
-    torch = _torch()
-    cfg = model.config
-    train = split.train
-    active = np.unique(train["item"].to_numpy())
-    if len(active) == 0 or len(active) > MAX_ITEM_ITEM_ITEMS:
-        log.warning("item-to-item layer skipped: %d items with interactions (limit %d)", len(active),
-                    MAX_ITEM_ITEM_ITEMS)
-        return {"valid_ndcg10": validation_ndcg(model, split.valid_histories, split.valid_targets)}
-    _, rows = np.unique(train["user"].to_numpy(), return_inverse=True)
-    cols = np.searchsorted(active, train["item"].to_numpy())
-    x = sp.csr_matrix((np.ones(len(train), np.float32), (rows, cols)), shape=(int(rows.max()) + 1, len(active)))
-    x.sum_duplicates()
-    x.data[:] = 1.0  # watched (any rating): who chose to watch what is the strongest co-occurrence signal
-    gram = (x.T @ x).toarray().astype(np.float64)  # (A, A)
-    k = min(cfg.ii_top_k, len(active) - 1) if len(active) > 1 else 1
-    valid = batch_histories(split.valid_histories, cfg.n_items, cfg.max_len, cfg.content_dim)
-    cold_h = short_sets if short_sets is not None else [
-        cold_history(h, 1 + u % cfg.short_profile) for u, h in enumerate(split.valid_histories)]
-    cold = batch_histories(cold_h, cfg.n_items, cfg.max_len, cfg.content_dim)
-    exclude = [h.items for h in split.valid_histories]
-    log_pop = np.log1p(item_popularity(split)).astype(np.float32)  # (N,)
-    with torch.inference_mode():
-        tf_valid = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, valid)), -1))
-        tf_cold = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, cold)), -1))
-        tf_text = None
-        if text_sets:
-            text = batch_histories(text_sets, cfg.n_items, cfg.max_len, cfg.content_dim)
-            tf_text = np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, text)), -1))
-    best: dict[str, Any] = {"valid_ndcg10": -1.0}
-    bar = tqdm(list(cfg.ii_l2_grid), desc="item-to-item layer", unit="penalty", disable=not progress)
-    for l2 in bar:
-        g = gram.copy()
-        g[np.diag_indices_from(g)] += l2
-        p = np.linalg.inv(g)
-        b = (-p / np.diag(p)[None, :]).astype(np.float32)  # (A, A) row j: weights of item j -> every item
-        np.fill_diagonal(b, 0.0)
-        del p, g
-        top = np.argpartition(-np.abs(b), k - 1, axis=1)[:, :k]  # (A, K)
-        index = np.zeros((cfg.n_items, k), np.int64)
-        value = np.zeros((cfg.n_items, k), np.float32)
-        index[active] = active[top]
-        value[active] = np.take_along_axis(b, top, axis=1)
-        del b
-        model.set_item_item(torch.from_numpy(index), torch.from_numpy(value))
-        for tau in cfg.ii_tau_grid:
-            cfg.ii_tau = float(tau)
-            with torch.inference_mode():
-                ii = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), valid)
-            mix, pop, value_ndcg = _best_mix(ii, tf_valid, log_pop, exclude, split.valid_targets, cfg.mix_grid,
-                                             cfg.pop_grid)
-            if value_ndcg > best["valid_ndcg10"]:
-                best = {"valid_ndcg10": value_ndcg, "ii_l2": float(l2), "ii_tau": float(tau), "mix": mix,
-                        "pop": pop, "index": index, "value": value}
-            bar.set_postfix(l2=l2, tau=tau, ndcg10=f"{value_ndcg:.4f}")
-    bar.close()
-    cfg.ii_l2, cfg.ii_tau, cfg.mix, cfg.pop_weight = best["ii_l2"], best["ii_tau"], best["mix"], best["pop"]
-    model.set_item_item(torch.from_numpy(best["index"]), torch.from_numpy(best["value"]), torch.from_numpy(log_pop))
-    with torch.inference_mode():
-        ii_cold = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), cold)
-    cfg.mix_short, cfg.pop_weight_short, cold_ndcg = _best_mix(ii_cold, tf_cold, log_pop, exclude,
-                                                               split.valid_targets, cfg.mix_grid, cfg.pop_grid)
-    text_ndcg = float("nan")
-    if tf_text is not None:
-        cfg.text_link_k = 0  # the transformer alone first: linking films must beat it on validation
-        cfg.mix_text, cfg.pop_weight_text, text_ndcg = _best_mix(np.zeros_like(tf_text), tf_text, log_pop, exclude,
-                                                                 split.valid_targets, (1.0,), cfg.pop_grid)
-        chosen = (0, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text)
-        for k_link in cfg.text_link_k_grid:
-            for temp in cfg.text_link_temp_grid:
-                cfg.text_link_k, cfg.text_link_temp = int(k_link), float(temp)
-                with torch.inference_mode():
-                    linked = _scores_in_batches(lambda _i, _s, t, h, ln: model.text_links(t, h, ln), text)
-                mix, pop, value_ndcg = _best_mix(linked, tf_text, log_pop, exclude, split.valid_targets,
-                                                 (0.0, *cfg.mix_grid), cfg.pop_grid)
-                if value_ndcg > text_ndcg:
-                    text_ndcg, chosen = value_ndcg, (int(k_link), float(temp), mix, pop)
-        cfg.text_link_k, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text = chosen
-    log.info("item-to-item layer: l2 %s, tau %s, mix %s, pop %s (validation NDCG@10 %.4f); short profiles: mix %s, "
-             "pop %s (%.4f); words only: %s linked films (temperature %s), mix %s, pop %s (%.4f)", cfg.ii_l2, cfg.ii_tau,
-             cfg.mix, cfg.pop_weight, best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg,
-             cfg.text_link_k, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text, text_ndcg)
-    return {"valid_ndcg10": best["valid_ndcg10"], "ii_l2": cfg.ii_l2, "ii_tau": cfg.ii_tau, "mix": cfg.mix,
-            "pop_weight": cfg.pop_weight, "mix_short": cfg.mix_short, "pop_weight_short": cfg.pop_weight_short,
-            "valid_short_ndcg10": cold_ndcg, "pop_weight_text": cfg.pop_weight_text, "mix_text": cfg.mix_text,
-            "text_link_k": cfg.text_link_k, "text_link_temp": cfg.text_link_temp, "valid_text_ndcg10": text_ndcg}
 
 
 def train_interest_model(data_dir: Path, item_ids: Sequence[str], item_vectors: np.ndarray,

@@ -19,7 +19,8 @@ from retrieval.embeddings import MiniLMEmbedder, item_text
 from retrieval.filters import chroma_metadata, compile_filters
 from retrieval.search import Searcher, exact_dense, filtered_dense
 from retrieval.store import ChromaStore
-from retrieval.types import AGE_RATINGS, GENRES, Filters, IndexUnavailable
+from retrieval.types import AGE_RATINGS, GENRES, Filters
+from retrieval.errors import IndexUnavailable
 
 TOP_N = 50  # results per query (what the agent asks retrieval for is in this range)
 MAX_SECONDS_PER_MEASURE = 60.0  # every timing loop stops after this many seconds, whatever n_queries says

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from retrieval.types import IndexUnavailable, Item, ModelUnavailable
+from retrieval.errors import IndexUnavailable, ModelUnavailable
+from retrieval.types import Item
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -34,7 +34,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from retrieval.types import AGE_RATINGS, FILTER_FIELDS, LIST_FIELDS, FilterError, Filters, Item
+from retrieval.types import AGE_RATINGS, FILTER_FIELDS, LIST_FIELDS, Filters, Item
+from retrieval.errors import FilterError
 
 NUMERIC_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating")
 INT_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings")

@@ -15,7 +15,6 @@ import math
 import re
 import threading
 import time
-import unicodedata
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,7 +36,9 @@ from retrieval.store import (
     storage_error,
     write_active,
 )
-from retrieval.types import Candidate, CatalogError, FilterError, Filters, IndexUnavailable, Item, TastebudError
+from retrieval.text import fold
+from retrieval.types import Candidate, Filters, Item
+from retrieval.errors import CatalogError, FilterError, IndexUnavailable, TastebudError
 
 if TYPE_CHECKING:
     import bm25s
@@ -66,17 +67,14 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def keyword_tokens(text: str) -> list[str]:
     """Lower-cased, accent-free word tokens without stopwords ("Amélie" and "amelie" match)."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return [t for t in _WORD.findall(folded) if t not in STOPWORDS]
+    return [t for t in _WORD.findall(fold(text)) if t not in STOPWORDS]
 
 
 def _title_key(title: str) -> str:
     """A title reduced for exact matching: no year, no leading/trailing article, words only."""
     t = re.sub(r"\(\d{4}\)", " ", title.lower())
     t = re.sub(r",\s*(the|a|an)\s*$", " ", t)
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", t) if not unicodedata.combining(ch))
-    words = _WORD.findall(folded)
+    words = _WORD.findall(fold(t))
     if words and words[0] in ("the", "a", "an"):
         words = words[1:]
     return " ".join(words)
@@ -84,8 +82,7 @@ def _title_key(title: str) -> str:
 
 def _name_words(text: str) -> list[str]:
     """Lower-cased, accent-free words of a name or query, stopwords kept ("Jean-Pierre" -> jean, pierre)."""
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch))
-    return _WORD.findall(folded)
+    return _WORD.findall(fold(text))
 
 
 def keyword_document(item: Item) -> list[str]:
@@ -142,34 +139,12 @@ def _is_current(data_dir: Path, build: IndexBuild, chash: str, embedder: Embedde
         return False
 
 
-def build_index(data_dir: Path, chroma_url: str | None = None, embedder: Embedder | None = None,
-                progress: bool = True, force: bool = False, cache_dir: Path | None = None) -> IndexReport:
-    """Build (or refresh) the search index of the data dir's catalog; embeds only items whose text changed.
+def _write_build(data_dir: Path, store: ChromaStore, items: list[Item], chash: str, embedder: Embedder,
+                 chroma_url: str | None, build_id: str, cache_dir: Path | None, progress: bool) -> int:
+    """Embed, write and store a new build, then make it the active one; returns how many items were embedded now.
 
-    `cache_dir` moves the embedding cache out of the data dir (default `<data_dir>/index`), so several data dirs
-    of the same catalog, such as test sessions, embed it once.
+    On failure (or interruption) the half-built files and collection are removed and the active index is untouched.
     """
-    from retrieval.catalog import catalog_hash, load_catalog
-
-    started = time.perf_counter()
-    data_dir = Path(data_dir)
-    items = load_catalog(data_dir)
-    if not items:
-        raise CatalogError(f"the catalog in {data_dir} is empty: nothing to index")
-    if len({i.id for i in items}) != len(items):
-        raise CatalogError("the catalog has duplicate ids; rebuild or re-import it")
-    chash = catalog_hash(data_dir)
-    embedder = embedder or MiniLMEmbedder()
-    try:
-        previous: IndexBuild | None = active_build(data_dir)
-    except IndexUnavailable:
-        previous = None
-    store = ChromaStore(data_dir, chroma_url)
-    if previous is not None and not force and _is_current(data_dir, previous, chash, embedder, chroma_url):
-        return IndexReport(len(items), 0, time.perf_counter() - started, previous.build_id, store.location,
-                           skipped=True)
-
-    build_id = f"{chash[:12]}-{uuid.uuid4().hex[:8]}"
     path = index_dir(data_dir) / "builds" / build_id
     collection_name = f"items-{build_id}"
     created_collection = False
@@ -203,6 +178,38 @@ def build_index(data_dir: Path, chroma_url: str | None = None, embedder: Embedde
                 pass  # the half-built collection is left behind; the active index is untouched
         remove_build_files(path)
         raise
+    return n_embedded
+
+
+def build_index(data_dir: Path, chroma_url: str | None = None, embedder: Embedder | None = None,
+                progress: bool = True, force: bool = False, cache_dir: Path | None = None) -> IndexReport:
+    """Build (or refresh) the search index of the data dir's catalog; embeds only items whose text changed.
+
+    `cache_dir` moves the embedding cache out of the data dir (default `<data_dir>/index`), so several data dirs
+    of the same catalog, such as test sessions, embed it once.
+    """
+    from retrieval.catalog import catalog_hash, load_catalog
+
+    started = time.perf_counter()
+    data_dir = Path(data_dir)
+    items = load_catalog(data_dir)
+    if not items:
+        raise CatalogError(f"the catalog in {data_dir} is empty: nothing to index")
+    if len({i.id for i in items}) != len(items):
+        raise CatalogError("the catalog has duplicate ids; rebuild or re-import it")
+    chash = catalog_hash(data_dir)
+    embedder = embedder or MiniLMEmbedder()
+    try:
+        previous: IndexBuild | None = active_build(data_dir)
+    except IndexUnavailable:
+        previous = None
+    store = ChromaStore(data_dir, chroma_url)
+    if previous is not None and not force and _is_current(data_dir, previous, chash, embedder, chroma_url):
+        return IndexReport(len(items), 0, time.perf_counter() - started, previous.build_id, store.location,
+                           skipped=True)
+
+    build_id = f"{chash[:12]}-{uuid.uuid4().hex[:8]}"
+    n_embedded = _write_build(data_dir, store, items, chash, embedder, chroma_url, build_id, cache_dir, progress)
     if previous is not None and previous.build_id != build_id:
         try:
             ChromaStore(data_dir, previous.chroma_url).drop(previous.collection)

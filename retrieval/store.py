@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval.types import IndexUnavailable
+from retrieval.errors import IndexUnavailable
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -1,20 +1,9 @@
-"""Core value types shared by every package: Item, Candidate, Filters, and the exception tree."""
+"""Core value types shared by every package: Item, Candidate, Filters (the exception tree is retrieval.errors)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-from retrieval.errors import (  # noqa: F401  (the tree is imported from here too)
-    CatalogError,
-    ContextUnavailable,
-    DataFileError,
-    FilterError,
-    IndexUnavailable,
-    LLMError,
-    ModelUnavailable,
-    TastebudError,
-)
 
 # Age ratings in order of permissiveness; a "maximum age rating" filter admits every rating up to it.
 AGE_RATINGS: tuple[str, ...] = ("G", "PG", "PG-13", "R", "NC-17")

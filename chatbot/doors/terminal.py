@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from chatbot.config import Settings
-from retrieval.types import TastebudError
+from retrieval.errors import TastebudError
 
 HELP = "commands: /like N, /dislike N, /seen N (N = position in the last list), /new, /quit"
 

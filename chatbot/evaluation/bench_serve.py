@@ -109,7 +109,7 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
     """POST one message to /api/chat/stream and time the `items` and `done` events."""
     import httpx
 
-    from chatbot.doors.web.api import iter_sse
+    from chatbot.doors.web.sse import iter_sse
 
     started = time.perf_counter()
     result = TurnResult(ok=False)

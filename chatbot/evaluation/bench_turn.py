@@ -102,28 +102,20 @@ def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = T
     import tempfile
     from pathlib import Path
 
-    from chatbot.turn.agent import Agent
-    from chatbot.turn.context.situation import OfflineWeatherProvider
-    from chatbot.llm.models import notes_backend
+    from chatbot.evaluation.harness import open_agent, rules_only
+    from chatbot.llm import notes_backend
     from chatbot.profiles import ProfileStore
 
     n_turns = max(1, min(n_turns, sum(len(c) for c in SCRIPT)))
     results = []
     with tempfile.TemporaryDirectory(prefix="tastebud-bench-") as tmp:
         t = time.monotonic()
-        agent = Agent.from_settings(settings, weather=OfflineWeatherProvider(),
-                                    profiles=ProfileStore.open(Path(tmp) / "full"))
+        agent = open_agent(settings, profiles=ProfileStore.open(Path(tmp) / "full"))
         agent.warm_up()
         open_s = time.monotonic() - t
         results.append(_run(agent, n_turns, f"llm={settings.llm}", progress))
-        baseline = Agent(settings, searcher=agent.searcher, understander=agent.understander,
-                         copywriter=agent.copywriter, profiles=ProfileStore.open(Path(tmp) / "base"),
-                         weather=agent.weather, scorer=agent.scorer, write_notes=False)
-        saved_llm, baseline.understander.llm = baseline.understander.llm, None
-        try:
-            results.append(_run(baseline, n_turns, "baseline: no LLM (rules + template notes)", progress))
-        finally:
-            baseline.understander.llm = saved_llm
+        baseline = rules_only(agent, profiles=ProfileStore.open(Path(tmp) / "base"))
+        results.append(_run(baseline, n_turns, "baseline: no LLM (rules + template notes)", progress))
     return {"llm": settings.llm, "notes_llm": notes_backend(settings), "notes_budget_s": settings.notes_budget_s,
             "threads": settings.threads, "open_s": round(open_s, 1),
             "goal": {"first_card_p50_ms": 1500, "whole_reply_p50_ms": 6000}, "results": results}

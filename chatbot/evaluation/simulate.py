@@ -26,7 +26,6 @@ Protocol (after InteRecAgent's user simulator, made deterministic and templated 
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
 import time
@@ -37,12 +36,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from retrieval.types import Item, TastebudError
+from chatbot.evaluation.harness import derive_agent, open_agent
+from chatbot.evaluation.history import load_split
+from retrieval.types import Item
+from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
     from chatbot.turn.agent import Agent
     from chatbot.config import Settings
-    from ranking.data import Split
 
 log = logging.getLogger(__name__)
 
@@ -80,33 +81,6 @@ GENRE_WORDS: dict[str, str] = {
 
 
 # ---------------------------------------------------------------------------------------------- users
-@functools.lru_cache(maxsize=2)
-def _split(data_dir: str, item_ids: tuple[str, ...]) -> Split:
-    """The chronological leave-last-out split over this catalog (cached per data dir and catalog)."""
-    from ranking.data import leave_last_out, load_interactions
-
-    return leave_last_out(load_interactions(Path(data_dir)), item_ids)
-
-
-def load_split(data_dir: Path, item_ids: Sequence[str]) -> Split:
-    """The same split the interest model was trained and evaluated on."""
-    return _split(str(Path(data_dir).resolve()), tuple(item_ids))
-
-
-def history_likes(data_dir: Path, item_ids: Sequence[str], user: str) -> list[str]:
-    """A MovieLens user's liked films (rating >= 4) before their held-out test film, oldest first."""
-    split = load_split(data_dir, item_ids)
-    if user in split.users:
-        history = split.test_histories[split.users.index(user)]
-        return [split.item_ids[i] for i in history.liked]
-    from ranking.data import POSITIVE_MIN
-
-    train = split.train[(split.train["user"] == user) & (split.train["rating"] >= POSITIVE_MIN)]
-    if train.empty:
-        raise TastebudError(f"no MovieLens user {user!r} with liked films in the interactions")
-    return [split.item_ids[i] for i in train["item"].tolist()]
-
-
 @dataclass(frozen=True)
 class SimUser:
     """One simulated person: their held-out target film and the films they liked before it."""
@@ -209,9 +183,8 @@ def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: d
              bar: Any, **parts: Any) -> list[Episode]:
     """Every user's episode with a copy of `agent` (its `parts` swapped) on a fresh profile store in `store_dir`;
     in warm mode each profile is first seeded with the user's liked films."""
-    from chatbot.turn.context.situation import OfflineWeatherProvider
-    from chatbot.evaluation.dialogues.runner import derive_agent
     from chatbot.profiles import ProfileStore
+    from chatbot.turn.context import OfflineWeatherProvider
 
     store = ProfileStore.open(store_dir)
     try:
@@ -245,7 +218,7 @@ def cached_chat_model(settings: Settings) -> Any:
     """The configured chat model with an in-memory answer cache: an identical prompt is computed once."""
     from langchain_core.caches import InMemoryCache
 
-    from chatbot.llm.models import make_chat_model
+    from chatbot.llm import make_chat_model
 
     model = make_chat_model(settings)
     model.cache = InMemoryCache()
@@ -257,8 +230,6 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
              agent: Agent | None = None, seed: int = 0) -> dict[str, Any]:
     """Run every (system, mode) over the same users; returns the report (protocol, results, plot path, timing)."""
     from tqdm import tqdm
-
-    from chatbot.evaluation.dialogues.runner import open_agent
 
     modes, systems = tuple(modes), tuple(systems)
     for m in modes:
@@ -275,10 +246,7 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
         agent = open_agent(settings, llm=cached_chat_model(settings), write_notes=notes)
     if "full" in systems and agent.scorer is None:
         raise TastebudError("the full system needs the interest model: run `tastebud train` first")
-    catalog: dict[str, Item] = dict(agent.items)
-    users = pick_users(data_dir, catalog, n_users, seed=seed)
-    genre_counts = Counter(g for it in catalog.values() for g in it.genres)
-    scripts = {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
+    users, scripts = _users_and_scripts(agent, data_dir, n_users, turns, seed, "test")
     results: list[dict[str, Any]] = []
     episodes: dict[tuple[str, str], list[Episode]] = {}
     bar = tqdm(total=len(users) * len(systems) * len(modes), desc="simulated conversations", unit="conv",
@@ -319,8 +287,6 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
     (ties: the lower mean average turn)."""
     from tqdm import tqdm
 
-    from chatbot.evaluation.dialogues.runner import open_agent
-
     if n_users < 1 or turns < 1:
         raise TastebudError("--users and --turns must be at least 1")
     started = time.monotonic()
@@ -328,48 +294,60 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
         agent = open_agent(settings, llm=cached_chat_model(settings), write_notes=False)
     if agent.scorer is None:
         raise TastebudError("tuning the blend needs the interest model: run `tastebud train` first")
-    catalog: dict[str, Item] = dict(agent.items)
-    users = pick_users(settings.resolved_data_dir, catalog, n_users, seed=seed, part="valid")
-    genre_counts = Counter(g for it in catalog.values() for g in it.genres)
-    scripts = {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
-    rows: list[dict[str, Any]] = []
+    users, scripts = _users_and_scripts(agent, settings.resolved_data_dir, n_users, turns, seed, "valid")
     n_points = len(weights) + sum(1 for lam in lambdas if abs(lam - float(settings.mmr_lambda)) > 1e-9)
     bar = tqdm(total=n_points * len(users) * len(MODES), desc="tuning the blend on validation users", unit="conv",
                disable=not progress)
+    rows: list[dict[str, Any]] = []
 
     def trial(w: tuple[float, float, float], lam: float) -> dict[str, Any]:
-        """Mean Hit@5 over cold and warm mode for one blend."""
-        tuned = settings.model_copy(update={"w_relevance": w[0], "w_interest": w[1], "w_popularity": w[2],
-                                            "mmr_lambda": lam})
-        by_mode = {}
-        with tempfile.TemporaryDirectory(prefix="tastebud-tune-") as tmp:
-            for mode in MODES:
-                eps = run_mode(agent, Path(tmp) / mode, users, scripts, mode, bar, ranking="full",
-                               write_notes=False, settings=tuned)
-                by_mode[mode] = summarise(eps, turns)
-        row = {"relevance": w[0], "interest": w[1], "popularity": w[2], "mmr_lambda": lam,
-               "hit@5": round(float(np.mean([r["hit@5"] for r in by_mode.values()])), 4),
-               "avg_turn": round(float(np.mean([r["avg_turn"] for r in by_mode.values()])), 3),
-               "cold_hit@5": by_mode["cold"]["hit@5"], "warm_hit@5": by_mode["warm"]["hit@5"]}
-        rows.append(row)
+        """One blend tried (its row kept), the best Hit@5 so far on the bar."""
+        rows.append(_blend_trial(agent, settings, users, scripts, turns, bar, w, lam))
         bar.set_postfix(best=f"{max(r['hit@5'] for r in rows):.3f}")
-        return row
-
-    def key(r: dict[str, Any]) -> tuple[float, float]:
-        """Higher Hit@5 first, then the earlier hit."""
-        return (r["hit@5"], -r["avg_turn"])
+        return rows[-1]
 
     current = float(settings.mmr_lambda)
-    best = max((trial(tuple(w), current) for w in weights), key=key)
+    best = max((trial(tuple(w), current) for w in weights), key=_blend_key)
     for lam in lambdas:
         if abs(lam - current) > 1e-9:
             row = trial((best["relevance"], best["interest"], best["popularity"]), float(lam))
-            best = max(best, row, key=key)
+            best = max(best, row, key=_blend_key)
     bar.close()
     return {"protocol": "blend chosen on validation users (target = validation film), mean Hit@5 of cold and warm",
             "users": len(users), "targets": [u.target.id for u in users], "turns": turns, "seed": seed,
             "trials": rows, "best": best,
             "seconds": round(time.monotonic() - started, 1)}
+
+
+def _users_and_scripts(agent: Any, data_dir: Path, n_users: int, turns: int, seed: int, part: str
+                       ) -> tuple[list[SimUser], dict[str, list[str]]]:
+    """The simulated users of a run (test or validation part) and each one's messages."""
+    catalog: dict[str, Item] = dict(agent.items)
+    users = pick_users(data_dir, catalog, n_users, seed=seed, part=part)
+    genre_counts = Counter(g for it in catalog.values() for g in it.genres)
+    return users, {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
+
+
+def _blend_trial(agent: Agent, settings: Settings, users: Sequence[SimUser], scripts: dict[str, list[str]],
+                 turns: int, bar: Any, w: tuple[float, float, float], lam: float) -> dict[str, Any]:
+    """Mean Hit@5 over cold and warm mode for one blend (relevance, interest, popularity weights, MMR lambda)."""
+    tuned = settings.model_copy(update={"w_relevance": w[0], "w_interest": w[1], "w_popularity": w[2],
+                                        "mmr_lambda": lam})
+    by_mode = {}
+    with tempfile.TemporaryDirectory(prefix="tastebud-tune-") as tmp:
+        for mode in MODES:
+            eps = run_mode(agent, Path(tmp) / mode, users, scripts, mode, bar, ranking="full",
+                           write_notes=False, settings=tuned)
+            by_mode[mode] = summarise(eps, turns)
+    return {"relevance": w[0], "interest": w[1], "popularity": w[2], "mmr_lambda": lam,
+            "hit@5": round(float(np.mean([r["hit@5"] for r in by_mode.values()])), 4),
+            "avg_turn": round(float(np.mean([r["avg_turn"] for r in by_mode.values()])), 3),
+            "cold_hit@5": by_mode["cold"]["hit@5"], "warm_hit@5": by_mode["warm"]["hit@5"]}
+
+
+def _blend_key(r: dict[str, Any]) -> tuple[float, float]:
+    """Higher Hit@5 first, then the earlier hit."""
+    return (r["hit@5"], -r["avg_turn"])
 
 
 def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:

@@ -11,18 +11,30 @@ Rules of the update (one turn at a time, never mutating):
   ("start over: something funny") apply to the fresh state;
 - `intent.cleared` names slots the person lifted ("any length is fine" clears the runtime bounds);
 - shown items are remembered per turn by `record_shown`; `filters_for` excludes every shown, rejected,
-  disliked and liked id and the "more like" seeds, so "more like the second one" never returns the second one.
+  disliked and liked id and the "more like" seeds, so "more like the second one" never returns the second one;
+- `context_after` is the context part of `update` alone (the turn's context step reads the situation from it
+  before the update); `apply_feedback` is the like / dislike / seen update of the feedback buttons.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from retrieval.types import AGE_RATINGS, Filters, TastebudError
+from chatbot.profile_schema import SIGNALS
+from chatbot.turn.intent import CONTEXT_SCALARS, LIST_SLOTS, REMOVABLE_SLOTS, SCALAR_SLOTS
+from retrieval.types import AGE_RATINGS, Filters
+from retrieval.errors import TastebudError
 
-if TYPE_CHECKING:  # the intent type lives with the understanding code
-    from chatbot.turn.understand.understander import TurnIntent
+if TYPE_CHECKING:
+    from chatbot.turn.intent import TurnIntent
+
+__all__ = [
+    "MAX_WISHES", "REMOVABLE_SLOTS", "SIGNALS", "ContextSlots", "DialogueState", "apply_feedback", "check_signal",
+    "context_after", "filters_for", "record_shown", "remove_slot", "reset", "set_live_weather", "state_from_json",
+    "state_to_json", "update",
+]
 
 MAX_WISHES = 4  # soft wishes kept (newest last); older ones fall off so the query stays focused
 
@@ -150,28 +162,54 @@ def reset(state: DialogueState) -> DialogueState:
     )
 
 
+def _cleared(state: DialogueState, intent: TurnIntent) -> DialogueState:
+    """The state this turn's intent starts from: fresh on `reset`, minus the slots the person lifted."""
+    base = reset(state) if intent.intent == "reset" else state
+    for name in intent.cleared:
+        base = remove_slot(base, name)
+    return base
+
+
+def context_after(state: DialogueState, intent: TurnIntent) -> ContextSlots:
+    """The context slots after this turn's intent (what `update` will hold): the situation the turn is in."""
+    return _update_context(_cleared(state, intent).context, intent)
+
+
 def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
     """The state after this turn's intent: accumulate lists, override scalars, reset on request."""
-    base = reset(state) if intent.intent == "reset" else state
     language = intent.language if intent.language != "other" or not state.turn else state.language
-    new = replace(base, turn=state.turn + 1, last_intent=intent.intent, language=language)
-    for name in intent.cleared:
-        new = remove_slot(new, name)
+    new = replace(_cleared(state, intent), turn=state.turn + 1, last_intent=intent.intent, language=language)
+    return replace(
+        new,
+        people=_merge(new.people, intent.people),
+        languages=_merge(new.languages, intent.languages),
+        countries=_merge(new.countries, intent.countries),
+        context=_update_context(new.context, intent),
+        **_wanted_slots(new, intent),
+        **_bound_slots(new, intent),
+        **_taste_slots(new, intent),
+        **_talked_about(new, intent),
+    )
 
-    # genres: a newly wanted genre leaves the excluded list, a newly excluded one leaves the wanted list
+
+def _wanted_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """Wishes and genres: a newly wanted genre leaves the excluded list, a newly excluded one the wanted list."""
     excluded = _merge(_without(new.genres_excluded, intent.genres), intent.genres_excluded)
     wanted = _merge(_without(new.genres, intent.genres_excluded), intent.genres)
     wanted = _without(wanted, intent.genres_excluded)
     wishes = _merge(new.wishes, [w for w in intent.wishes if w.strip()])[-MAX_WISHES:]
+    return {"wishes": wishes, "genres": wanted, "genres_excluded": excluded}
 
+
+def _bound_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """The scalar slots this intent sets; a bound that now contradicts the other side is dropped."""
     scalars: dict[str, Any] = {}
     for name in ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating"):
         value = getattr(intent, name)
         if value is not None:
             scalars[name] = value
-    # a bound that now contradicts the other side is dropped (a newer "older than 1990" beats year_min 2000)
-    lo_hi = [("year_min", "year_max"), ("runtime_min", "runtime_max")]
-    for lo, hi in lo_hi:
+    # a newer "older than 1990" beats year_min 2000
+    for lo, hi in (("year_min", "year_max"), ("runtime_min", "runtime_max")):
         lo_v = scalars.get(lo, getattr(new, lo))
         hi_v = scalars.get(hi, getattr(new, hi))
         if lo_v is not None and hi_v is not None and lo_v > hi_v:
@@ -179,14 +217,20 @@ def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
                 scalars[hi] = None
             else:
                 scalars[lo] = None
+    return scalars
 
-    ctx = _update_context(new.context, intent)
 
+def _taste_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """Liked, disliked and rejected ids after what the person said about items this turn."""
     liked = _merge(_without(new.liked_ids, intent.disliked_ids), intent.liked_ids)
     disliked = _merge(_without(new.disliked_ids, intent.liked_ids), intent.disliked_ids)
     rejected = _merge(new.rejected_ids, list(intent.disliked_ids) + list(intent.rejected_ids))
     rejected = _without(rejected, intent.liked_ids)
+    return {"liked_ids": liked, "disliked_ids": disliked, "rejected_ids": rejected}
 
+
+def _talked_about(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """The "more like" seeds and the item in focus after the items this turn named or pointed at."""
     seeds = new.seed_ids
     if intent.intent == "more_like" and (intent.referenced_ids or intent.mentioned_ids):
         seeds = tuple(intent.referenced_ids) + tuple(i for i in intent.mentioned_ids if i not in intent.referenced_ids)
@@ -194,23 +238,7 @@ def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
         seeds = tuple(intent.mentioned_ids)
     talked_about = list(intent.referenced_ids) + list(intent.mentioned_ids)
     focus = talked_about[0] if len(talked_about) == 1 else new.focus_id
-
-    return replace(
-        new,
-        wishes=wishes,
-        genres=wanted,
-        genres_excluded=excluded,
-        people=_merge(new.people, intent.people),
-        languages=_merge(new.languages, intent.languages),
-        countries=_merge(new.countries, intent.countries),
-        context=ctx,
-        seed_ids=seeds,
-        focus_id=focus,
-        liked_ids=liked,
-        disliked_ids=disliked,
-        rejected_ids=rejected,
-        **scalars,
-    )
+    return {"seed_ids": seeds, "focus_id": focus}
 
 
 def _update_context(ctx: ContextSlots, intent: TurnIntent) -> ContextSlots:
@@ -259,20 +287,12 @@ def record_shown(state: DialogueState, ids: list[str] | tuple[str, ...]) -> Dial
     return replace(state, shown=state.shown + (tuple(ids),))
 
 
-# slot names the UI can drop one value of, or clear (scalar slots take value=None)
-_LIST_SLOTS = ("wishes", "genres", "genres_excluded", "people", "languages", "countries",
-               "liked_ids", "disliked_ids", "seed_ids")
-_SCALAR_SLOTS = ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating", "focus_id")
-_CONTEXT_SCALARS = ("weather", "part_of_day", "mood", "occasion")
-REMOVABLE_SLOTS: tuple[str, ...] = _LIST_SLOTS + _SCALAR_SLOTS + _CONTEXT_SCALARS + ("place", "companions", "year", "runtime")
-
-
 def remove_slot(state: DialogueState, name: str, value: str | None = None) -> DialogueState:
     """Drop one value of a slot (the UI's "drop kids" button), or clear it when `value` is None."""
-    if name in _LIST_SLOTS:
+    if name in LIST_SLOTS:
         current = getattr(state, name)
         return replace(state, **{name: () if value is None else _without(current, [value])})
-    if name in _SCALAR_SLOTS:
+    if name in SCALAR_SLOTS:
         return replace(state, **{name: None})
     if name == "year":
         return replace(state, year_min=None, year_max=None)
@@ -289,7 +309,7 @@ def remove_slot(state: DialogueState, name: str, value: str | None = None) -> Di
         return replace(state, context=ctx)
     if name == "weather":
         return replace(state, context=replace(state.context, weather=None, weather_source=None, temperature_c=None))
-    if name in _CONTEXT_SCALARS:
+    if name in CONTEXT_SCALARS:
         return replace(state, context=replace(state.context, **{name: None}))
     raise TastebudError(f"unknown slot {name!r}; slots that can be removed: {', '.join(REMOVABLE_SLOTS)}")
 
@@ -316,3 +336,37 @@ def filters_for(state: DialogueState) -> Filters:
         people=state.people,
         exclude_ids=exclude,
     )
+
+
+def check_signal(signal: str) -> None:
+    """A feedback signal must be like, dislike or seen (TastebudError otherwise)."""
+    if signal not in SIGNALS:
+        raise TastebudError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
+
+
+def apply_feedback(state: DialogueState, item_id: str, signal: str) -> DialogueState:
+    """The state after like / dislike / seen on an item: a dislike or a seen item never comes back."""
+    check_signal(signal)
+    liked = tuple(i for i in state.liked_ids if i != item_id)
+    disliked = tuple(i for i in state.disliked_ids if i != item_id)
+    rejected = state.rejected_ids
+    if signal == "like":
+        liked += (item_id,)
+    elif signal == "dislike":
+        disliked += (item_id,)
+        rejected = tuple(dict.fromkeys(rejected + (item_id,)))
+    else:
+        rejected = tuple(dict.fromkeys(rejected + (item_id,)))
+    return replace(state, liked_ids=liked, disliked_ids=disliked, rejected_ids=rejected)
+
+
+def state_to_json(state: DialogueState) -> str:
+    """The state as JSON text for the profile store."""
+    return json.dumps(state.to_dict(), ensure_ascii=False)
+
+
+def state_from_json(raw: str | None) -> DialogueState:
+    """A saved state (an empty one when nothing was saved yet)."""
+    if not raw:
+        return DialogueState()
+    return DialogueState.from_dict(json.loads(raw))

@@ -1,8 +1,8 @@
 """A small scripted agent with the real Agent's doors (respond / feedback / remove_slot / new_session).
 
 It answers from a tiny fixed catalog by keyword, keeps sessions, turns and feedback in a REAL ProfileStore
-(so profile routes and forget-me are exercised for real), and yields the same ReplyEvent kinds in the
-same order as chatbot.turn.agent: understood, items, note*, done — or error. Likes move the liked item's genre
+(so profile routes and forget-me are exercised for real), and yields the real typed ReplyEvents
+(chatbot.turn.events) in the same order as chatbot.turn.agent: understood, items, note*, done — or error. Likes move the liked item's genre
 to the front of the next answer, so "a like changes the next answer" can be tested through every door.
 """
 
@@ -12,12 +12,16 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatbot.turn.agent import UnknownItem
-from chatbot.profiles import ProfileStore, UnknownSession
-from retrieval.types import LLMError, TastebudError
+from chatbot.turn.events import (
+    Card, Done, ErrorEvent, Items, NoteDelta, NoteFinal, ReplyEvent, Timings, Understood, WeatherShown, to_wire,
+)
+from chatbot.profiles import ProfileStore
+from chatbot.profile_schema import UnknownSession
+from retrieval.errors import LLMError, TastebudError
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 TEMPLATE_TITLE = "${alert(2)} {{value}}"
@@ -49,14 +53,6 @@ CITIES = ("Seattle", "Paris", "Tokyo", "Berlin", "Madrid", "Rome", "Lisbon", "Du
           "Prague", "Warsaw", "Athens", "Cairo", "Nairobi", "Lagos", "Mumbai", "Delhi", "Beijing", "Shanghai",
           "Seoul", "Sydney", "Auckland", "Toronto", "Chicago", "Boston", "Denver", "Austin", "Miami", "Lima",
           "Santiago", "Havana")
-
-
-@dataclass(frozen=True)
-class ReplyEvent:
-    """Same shape as chatbot.turn.agent.ReplyEvent."""
-
-    kind: str
-    data: dict[str, Any]
 
 
 @dataclass
@@ -100,21 +96,21 @@ class ScriptedAgent:
             raise UnknownSession(f"no conversation with id {session_id!r}")
         return found
 
-    def understood(self, s: _Session) -> dict[str, Any]:
-        """The `understood` object, in the same shape as chatbot.turn.agent's."""
+    def understood(self, s: _Session) -> Understood:
+        """The `understood` payload, the same type as chatbot.turn.agent's."""
         rules = ["rainy evening: cosy picks"] if s.weather == "rain" else []
         if "kids" in s.companions:
             rules.append("kids watching: nothing rated above PG")
         filters: dict[str, Any] = {"genres_any": list(s.genres)} if s.genres else {}
         if "kids" in s.companions:
             filters["max_age_rating"] = "PG"
-        return {
-            "intent": "recommend", "location": s.place, "unknown_place": None,
-            "weather": {"condition": s.weather, "source": "stated" if s.weather else None, "temperature_c": None},
-            "local_time": None, "part_of_day": None, "companions": list(s.companions), "mood": None,
-            "occasion": None, "filters": filters, "wishes": [], "liked": [], "disliked": [],
-            "rules_fired": rules, "notes": [], "understanding": "rules",
-        }
+        return Understood(
+            intent="recommend", location=s.place, unknown_place=None,
+            weather=WeatherShown(s.weather, "stated" if s.weather else None, None),
+            local_time=None, part_of_day=None, companions=tuple(s.companions), mood=None,
+            occasion=None, filters=filters, wishes=(), liked=(), disliked=(),
+            rules_fired=tuple(rules), notes=(), understanding="rules",
+        )
 
     def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[ReplyEvent]:
         """One scripted turn: understood, items, note deltas, done (or error when the message says FAIL)."""
@@ -136,7 +132,7 @@ class ScriptedAgent:
         if "RAISE" in message:
             raise LLMError("the language model stopped answering (scripted failure)")
         if "FAIL" in message:
-            yield ReplyEvent("error", {"message": "the language model did not answer in time; please try again"})
+            yield ReplyEvent.of(ErrorEvent("the language model did not answer in time; please try again"))
             return
         low = message.lower()
         for word, genre in GENRE_WORDS.items():
@@ -151,34 +147,34 @@ class ScriptedAgent:
             s.weather = "rain"
         understood = self.understood(s)
         self._pause()
-        yield ReplyEvent("understood", understood)
+        yield ReplyEvent.of(understood)
         cards = self._pick(s)
         self._pause()
-        yield ReplyEvent("items", {"items": cards})
+        yield ReplyEvent.of(Items(tuple(cards)))
         notes = []
         for n, card in enumerate(cards, 1):
-            note = f"A {', '.join(card['genres']).lower()} pick from {card['year']}."
+            note = f"A {', '.join(card.genres).lower()} pick from {card.year}."
             for delta in (note[: len(note) // 2], note[len(note) // 2:]):
                 self._pause()
-                yield ReplyEvent("note", {"position": n, "delta": delta})
-            yield ReplyEvent("note", {"position": n, "final": note})  # the checked note, as chatbot.turn.agent sends
+                yield ReplyEvent.of(NoteDelta(n, delta))
+            yield ReplyEvent.of(NoteFinal(n, note))  # the checked note, as chatbot.turn.agent sends
             notes.append(note)
-        s.shown.extend(c["id"] for c in cards)
-        items = [{**c, "note": note} for c, note in zip(cards, notes)]
+        s.shown.extend(c.id for c in cards)
+        items = tuple(replace(c, note=note) for c, note in zip(cards, notes))
         reply = f"Here are {len(items)} ideas" + (f" for {s.place}" if s.place else "") + "."
-        self.profiles.record_turn_and_state(session_id, message, reply, items, json.dumps(understood))
-        yield ReplyEvent("done", {
-            "session_id": session_id, "profile_id": s.profile_id, "reply": reply, "language": "en",
-            "understood": understood, "items": items,
-            "timings": {"total_s": round(time.perf_counter() - started, 4)},
-        })
+        self.profiles.record_turn_and_state(session_id, message, reply, [to_wire(c) for c in items],
+                                            json.dumps(to_wire(understood)))
+        total_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        yield ReplyEvent.of(Done(session_id=session_id, profile_id=s.profile_id, reply=reply, language="en",
+                                 understood=understood, items=items,
+                                 timings=Timings(0.0, 0.0, 0.0, 0.0, total_ms)))
 
     def _pause(self) -> None:
         """Simulated model time."""
         if self.delay_s:
             time.sleep(self.delay_s)
 
-    def _pick(self, s: _Session) -> list[dict[str, Any]]:
+    def _pick(self, s: _Session) -> list[Card]:
         """Items matching the wanted genres, liked genres first, never disliked or already shown."""
         liked = self.profiles.liked(s.profile_id)
         disliked = set(self.profiles.disliked(s.profile_id))
@@ -189,7 +185,9 @@ class ScriptedAgent:
         if "kids" in s.companions:
             pool = [it for it in pool if it["age_rating"] in ("G", "PG")]
         pool.sort(key=lambda it: -len(set(it["genres"]) & liked_genres))
-        return [{**it, "why": [f"matches {g}" for g in it["genres"] if g in s.genres] or ["popular pick"]}
+        return [Card(id=it["id"], title=it["title"], year=it["year"], genres=tuple(it["genres"]),
+                     age_rating=it["age_rating"], runtime_min=it["runtime_min"],
+                     why=tuple(f"matches {g}" for g in it["genres"] if g in s.genres) or ("popular pick",))
                 for it in pool[: self.n_items]]
 
     def feedback(self, session_id: str, item_id: str, signal: str) -> dict[str, Any]:
@@ -201,7 +199,7 @@ class ScriptedAgent:
         return {"ok": True, "item_id": item_id, "signal": signal,
                 "liked": self.profiles.liked(s.profile_id), "disliked": self.profiles.disliked(s.profile_id)}
 
-    def remove_slot(self, session_id: str, slot: str, value: str | None) -> dict[str, Any]:
+    def remove_slot(self, session_id: str, slot: str, value: str | None) -> dict[str, Any]:  # the wire dict
         """Drop one understood value (e.g. companions: kids) and return the new understood object."""
         s = self._session(session_id)
         if slot in ("genres", "companions"):
@@ -211,4 +209,4 @@ class ScriptedAgent:
             setattr(s, slot, None)
         else:
             raise TastebudError(f"unknown slot {slot!r}")
-        return self.understood(s)
+        return to_wire(self.understood(s))

@@ -1,19 +1,28 @@
-"""The agent end to end on the real demo index: constraints hold, the session survives bad input."""
+"""The agent end to end on the real demo index (slow): constraints hold, the session survives bad input; and,
+fast, the reply types keep the wire shape, the reasons are said in the person's language, rules tighten filters."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from chatbot.turn.agent import Agent, ReplyEvent, UnknownItem, clean_message
 from chatbot.config import Settings
-from chatbot.turn.context.situation import FixedWeatherProvider, OfflineWeatherProvider, Weather
-from chatbot.llm.models import FakeChatModel
-from retrieval.types import AGE_RATINGS, ContextUnavailable
+from chatbot.llm import FakeChatModel
+from chatbot.turn.agent import Agent, UnknownItem, clean_message
+from chatbot.turn.events import ReplyEvent, card
+from chatbot.turn.recommend import describe_filters
+from chatbot.turn.replies import say
+from chatbot.turn.context import FixedWeatherProvider, OfflineWeatherProvider, Weather
+from chatbot.turn.events import (Busy, Card, Done, ErrorEvent, NoteDelta, NoteFinal, Timings, Understood,
+                                 WeatherShown)
+from chatbot.turn.recommend import merge_filters
+from retrieval.types import AGE_RATINGS, Filters, Item
+from retrieval.errors import ContextUnavailable
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # these run on the real demo index
 
 KIDS = "I'm in Seattle and it's pouring, something cozy to watch with my kids tonight, nothing scary"
 
@@ -48,6 +57,7 @@ def test_clean_message_drops_control_characters_and_truncates() -> None:
     assert len(text) == 4000 and cut
 
 
+@slow
 def test_kids_in_seattle_then_shorter_without_animation(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     events, first = _turn(agent, None, KIDS)
@@ -77,6 +87,7 @@ def test_kids_in_seattle_then_shorter_without_animation(demo_data_dir: Path, tmp
     assert second["items"], "a refinement should still answer"
 
 
+@slow
 def test_garbage_llm_still_answers_from_rules(demo_data_dir: Path, tmp_path: Path) -> None:
     llm = FakeChatModel(replies=["this is not json"] * 10)
     agent = _agent(demo_data_dir, tmp_path, llm=llm)
@@ -85,6 +96,7 @@ def test_garbage_llm_still_answers_from_rules(demo_data_dir: Path, tmp_path: Pat
     assert all(it["note"] for it in done["items"])
 
 
+@slow
 def test_bad_inputs_keep_the_session(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path, weather=DownWeather())
     _, first = _turn(agent, None, "a romantic comedy from the 90s")
@@ -114,6 +126,7 @@ def test_bad_inputs_keep_the_session(demo_data_dir: Path, tmp_path: Path) -> Non
     assert shown <= state.all_shown, "earlier answers are still remembered"
 
 
+@slow
 def test_feedback_dislike_never_returns_and_unknown_item_is_refused(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     _, first = _turn(agent, None, "space adventure with aliens")
@@ -128,6 +141,7 @@ def test_feedback_dislike_never_returns_and_unknown_item_is_refused(demo_data_di
     assert bad in agent.profiles.disliked(profile)
 
 
+@slow
 def test_live_weather_is_used_and_shown(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path, weather=FixedWeatherProvider(Weather("snow", -3.0, "live")))
     _, done = _turn(agent, None, "I'm in Oslo, what should I watch with my family?")
@@ -137,6 +151,7 @@ def test_live_weather_is_used_and_shown(demo_data_dir: Path, tmp_path: Path) -> 
     assert done["items"]
 
 
+@slow
 def test_tell_me_more_answers_from_the_catalog(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     _, first = _turn(agent, None, "a crime drama by Martin Scorsese")
@@ -146,6 +161,7 @@ def test_tell_me_more_answers_from_the_catalog(demo_data_dir: Path, tmp_path: Pa
     assert more.get("about_item", {}).get("id") == second_item["id"]
 
 
+@slow
 def test_json_is_serialisable(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     _, done = _turn(agent, None, "a western")
@@ -156,6 +172,7 @@ def test_json_is_serialisable(demo_data_dir: Path, tmp_path: Path) -> None:
         assert it["age_rating"] in AGE_RATINGS + (None,)
 
 
+@slow
 def test_a_named_director_becomes_a_hard_filter_without_the_llm(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path, llm=FakeChatModel(replies=["not json"] * 5))
     _, done = _turn(agent, None, "something directed by Steven Spielberg")
@@ -165,6 +182,7 @@ def test_a_named_director_becomes_a_hard_filter_without_the_llm(demo_data_dir: P
         assert "Steven Spielberg" in agent.items[it["id"]].people, it
 
 
+@slow
 def test_films_liked_in_an_earlier_visit_are_not_recommended_again(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     _, first = _turn(agent, None, "a drama for tonight")
@@ -174,3 +192,63 @@ def test_films_liked_in_an_earlier_visit_are_not_recommended_again(demo_data_dir
     _, later = _turn(agent, None, "a drama for tonight", profile)  # a new conversation, same person
     assert later["session_id"] != sid
     assert liked not in {it["id"] for it in later["items"]}
+
+
+# ------------------------------------------------------------------ fast: the reply types, words and filters
+TOY = Item(id="ml:1", title="Toy Story (1995)", year=1995, genres=("Adventure", "Animation"), age_rating="G",
+           runtime_min=81)
+
+
+def _understood(**changes) -> Understood:
+    """An Understood panel with nothing set."""
+    base = Understood(intent="recommend", location=None, unknown_place=None, weather=WeatherShown(None, None, None),
+                      local_time=None, part_of_day=None, companions=(), mood=None, occasion=None, filters={},
+                      wishes=(), liked=(), disliked=(), rules_fired=(), notes=(), understanding="rules")
+    return replace(base, **changes)
+
+
+def test_events_keep_the_wire_shape() -> None:
+    """`event.data` is today's JSON: keys in order, lists not tuples, optional keys only when set."""
+    assert card(TOY) == {"id": "ml:1", "title": "Toy Story (1995)", "year": 1995, "genres": ["Adventure", "Animation"],
+                         "age_rating": "G", "runtime_min": 81, "why": []}
+    assert card(TOY, ("funny",), note="")["note"] == ""
+    understood = ReplyEvent.of(_understood(companions=("kids",), filters={"genres_any": ["Comedy"]}))
+    assert understood.kind == "understood" and list(understood.data) == [
+        "intent", "location", "unknown_place", "weather", "local_time", "part_of_day", "companions", "mood",
+        "occasion", "filters", "wishes", "liked", "disliked", "rules_fired", "notes", "understanding"]
+    assert understood.data["weather"] == {"condition": None, "source": None, "temperature_c": None}
+    assert understood.data["companions"] == ["kids"]
+    assert ReplyEvent.of(_understood(clarifying_question=True)).data["clarifying_question"] is True
+    timings = Timings(understand_ms=1.0, retrieve_ms=2.0, rank_ms=3.0, first_card_ms=4.0, total_ms=5.0)
+    done = ReplyEvent.of(Done(session_id="s", profile_id="p", reply="hi", language="en", understood=_understood(),
+                              items=(Card.of(TOY, note="n"),), timings=timings))
+    assert list(done.data) == ["session_id", "profile_id", "reply", "language", "understood", "items", "timings"]
+    assert list(done.data["timings"]) == ["understand_ms", "retrieve_ms", "rank_ms", "first_card_ms", "total_ms"]
+    assert done.data["items"][0]["note"] == "n"
+    about = replace(done.payload, about_item=Card.of(TOY))
+    assert ReplyEvent.of(about).data["about_item"]["id"] == "ml:1"
+    assert ReplyEvent.of(NoteDelta(position=1, delta="A ")).data == {"position": 1, "delta": "A "}
+    assert ReplyEvent.of(NoteFinal(position=1, final="A film.")).data == {"position": 1, "final": "A film."}
+    assert ReplyEvent.of(ErrorEvent("no")).data == {"message": "no"}
+    assert ReplyEvent.of(Busy(2)).data == {"position": 2}
+    with pytest.raises(TypeError):
+        ReplyEvent("done", Busy(2))
+
+
+def test_reasons_are_said_in_the_persons_language() -> None:
+    """English reason chips are exactly the words they always were; Chinese ones come from the same table."""
+    assert say("reason_genres", "en", genres="Comedy, Drama") == "Comedy, Drama as you asked"
+    assert say("reason_people", "en", people="Tom Hanks") == "with Tom Hanks"
+    assert say("reason_wish", "en", wish="cozy") == "you asked for: cozy"
+    assert say("reason_liked", "en", title="Alien (1979)") == "like Alien (1979), which you liked"
+    assert say("reason_wish", "zh", wish="cozy") == "你想要：cozy"
+    assert say("reason_wish", "other", wish="cozy") == "you asked for: cozy"  # no table: English
+
+
+def test_rules_make_the_filters_stricter() -> None:
+    """Context rules tighten the person's filters; describe_filters names only what is set."""
+    mine = Filters(genres_any=("Comedy", "Horror"), max_age_rating="PG-13", runtime_max=120)
+    rules = Filters(genres_none=("Horror",), max_age_rating="PG", runtime_max=100, exclude_ids=frozenset({"x"}))
+    merged = merge_filters(mine, rules)
+    assert describe_filters(merged) == {"genres_any": ["Comedy"], "genres_none": ["Horror"], "runtime_max": 100,
+                                        "max_age_rating": "PG", "excluded_items": 1}

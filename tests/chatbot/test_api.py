@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from chatbot.doors.web.api import WebLimits, create_app, iter_sse
+from chatbot.doors.web.api import WebLimits, create_app
 from chatbot.config import Settings
 from chatbot.profiles import DB_NAME, ProfileStore
+from chatbot.doors.web.sse import iter_sse
 from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout, TurnQueue
 from chatbot.evaluation.bench_serve import running_server
 from tests.chatbot.scripted_agent import ScriptedAgent

@@ -289,8 +289,8 @@ def real_site(trained_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     from chatbot.turn.agent import Agent
     from chatbot.doors.web.api import WebLimits, create_app
     from chatbot.config import Settings
-    from chatbot.turn.context.situation import OfflineWeatherProvider
-    from chatbot.llm.models import make_chat_model
+    from chatbot.turn.context import OfflineWeatherProvider
+    from chatbot.llm import make_chat_model
     from chatbot.profiles import ProfileStore
     from chatbot.evaluation.bench_serve import running_server
 

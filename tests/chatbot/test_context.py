@@ -9,29 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.turn.context.situation import (
-    COMPANIONS,
-    CONDITIONS,
+from chatbot.turn.context.clock import local_time, part_of_day
+from chatbot.turn.context.datafile import RulesFileError
+from chatbot.turn.context.gazetteer import Gazetteer
+from chatbot.turn.context.places import Place
+from chatbot.turn.context.rules import Situation, apply_context_rules, load_context_rules
+from chatbot.turn.context.weather import (
     FixedWeatherProvider,
-    Gazetteer,
     OfflineWeatherProvider,
     OpenMeteoProvider,
-    Place,
-    RulesFileError,
-    Situation,
     Weather,
-    apply_context_rules,
     choose_weather,
     condition_from_wmo,
-    find_part_of_day,
-    find_stated_weather,
-    load_context_rules,
-    load_lexicon,
-    local_time,
     make_weather_provider,
-    part_of_day,
 )
-from retrieval.types import ContextUnavailable
+from chatbot.turn.context.words import find_part_of_day, find_stated_weather, load_lexicon
+from chatbot.turn.intent import COMPANIONS, CONDITIONS
+from retrieval.errors import ContextUnavailable
 from tests.chatbot.openmeteo_stub import Reply, start_stub, stop_stub
 
 SEATTLE = Place("Seattle", "US", 47.60621, -122.33207, "America/Los_Angeles", 780995)

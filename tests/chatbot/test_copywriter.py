@@ -9,21 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.turn.notes.writer import (
-    CatalogLexicon,
-    Copywriter,
-    NoteChecker,
-    NoteDelta,
-    NoteDone,
-    NoteRequest,
-    describe_item,
-    display_title,
-    prompt_facts,
-    template_note,
-    why_chips,
-)
-from chatbot.llm.models import FakeChatModel
-from retrieval.types import Item, LLMError
+from chatbot.llm import FakeChatModel
+from chatbot.text.names import CatalogLexicon
+from chatbot.turn.notes.checker import NoteChecker
+from chatbot.turn.notes.facts import prompt_facts
+from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest
+from chatbot.turn.notes.templates import describe_item, template_note, why_chips
+from chatbot.turn.notes.writer import Copywriter
+from retrieval.text import display_title
+from retrieval.types import Item
+from retrieval.errors import LLMError
 
 TOY_STORY = Item(
     id="ml:1", title="Toy Story (1995)", year=1995, genres=("Adventure", "Animation", "Children", "Comedy"),
@@ -341,7 +336,7 @@ def test_reasons_every_film_shares_are_said_once():
 
 def test_long_llm_note_stopped_by_the_length_limit_keeps_its_finished_sentences():
     """A note the schema's length limit stopped mid-sentence keeps its whole sentences, or is rejected as cut off."""
-    from chatbot.turn.notes.writer import LLM_NOTE_CHARS
+    from chatbot.turn.notes.note import LLM_NOTE_CHARS
 
     first = "A warm, funny adventure for a rainy evening with toys that come alive."
     runaway = (first + " It keeps going and going with more and more words" * 5)[: LLM_NOTE_CHARS["en"]]
@@ -380,7 +375,7 @@ def test_no_rewrite_when_the_time_left_cannot_cover_every_failed_note():
 
 def test_the_answer_schema_sets_a_minimum_note_length():
     """The schema keeps the model from closing a note after a character or two (seen with compact JSON)."""
-    from chatbot.turn.notes.writer import MIN_NOTE_CHARS
+    from chatbot.turn.notes.note import MIN_NOTE_CHARS
 
     writer, fake = _copywriter(_answer(GOOD_EN))
     writer.write_notes(_requests(), "en")
@@ -418,7 +413,7 @@ def test_a_samey_note_rides_along_when_another_note_is_rewritten():
 
 def test_samey_check_ignores_names_but_not_other_words():
     """Two notes count as the same only when nothing but the title and names differ (English and Chinese)."""
-    from chatbot.turn.notes.writer import _skeleton
+    from chatbot.turn.notes.checker import note_skeleton as _skeleton
 
     assert _skeleton(SAMEY[0], TOY_STORY) == _skeleton(SAMEY[1], ALIEN)
     assert _skeleton("Toy Story is a treat.", TOY_STORY) == _skeleton("Alien is a treat!", ALIEN) == "is a treat"
@@ -546,7 +541,7 @@ def _real_items() -> list[NoteRequest]:
 def real_llm():
     """The real embedded 1.5B model (assembled once into the default data dir, or TASTEBUD_TEST_LLM_DIR)."""
     from chatbot.config import Settings
-    from chatbot.llm.models import make_chat_model
+    from chatbot.llm import make_chat_model
 
     data_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
     return make_chat_model(Settings(llm="embedded", data_dir=data_dir, llm_timeout_s=600))

@@ -13,17 +13,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from chatbot.turn.context.situation import FixedWeatherProvider, OfflineWeatherProvider
-from chatbot.evaluation.dialogues.runner import (
-    DialogueRunner,
-    DownWeatherProvider,
-    ScriptError,
-    TitleFinder,
-    load_script,
-    match_understood,
-)
+from chatbot.turn.context import FixedWeatherProvider, OfflineWeatherProvider
+from chatbot.evaluation.dialogues.runner import DialogueRunner
+from chatbot.evaluation.harness import DownWeatherProvider
+from chatbot.evaluation.dialogues.script import ScriptError, load_script
+from chatbot.evaluation.dialogues.checks import TitleFinder, match_understood
 from chatbot.profiles import ProfileStore
-from retrieval.types import ContextUnavailable, Item, TastebudError
+from retrieval.errors import ContextUnavailable, TastebudError
+from retrieval.types import Item
 
 CATALOG = {
     it.id: it
@@ -345,10 +342,11 @@ def test_understood_subset_match_rules():
 
 def test_cli_prints_each_turn_and_exits_non_zero_on_failure(tmp_path, monkeypatch, capsys, agent):
     from chatbot.doors import cli
-    from chatbot.evaluation.dialogues import runner as dialogues
+    from chatbot.evaluation import harness
+    from chatbot.evaluation.dialogues.runner import DialogueRunner
 
-    monkeypatch.setattr(dialogues, "open_agent", lambda settings, **kw: agent)
-    monkeypatch.setattr(dialogues.DialogueRunner, "warm_likes", lambda self, user: ["ml:10"])
+    monkeypatch.setattr(harness, "open_agent", lambda settings, **kw: agent)
+    monkeypatch.setattr(DialogueRunner, "warm_likes", lambda self, user: ["ml:10"])
     good = write(tmp_path, "good.yaml", GOOD)
     assert cli.main(["dialogue-test", str(good)]) == 0
     out = capsys.readouterr().out
@@ -393,6 +391,6 @@ turns:
 
 
 def test_every_documented_check_is_implemented():
-    from chatbot.evaluation.dialogues.runner import CHECKS
+    from chatbot.evaluation.dialogues.script import CHECKS
 
     assert [n for n in CHECKS if not callable(getattr(DialogueRunner, f"_check_{n}", None))] == []

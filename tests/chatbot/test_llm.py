@@ -14,7 +14,8 @@ import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 
 from chatbot.config import Settings
-from chatbot.llm.models import (
+from chatbot.evaluation.bench_llm import probe_schema
+from chatbot.llm import (
     BACKENDS,
     GGUF_SPECS,
     ChunkRef,
@@ -26,10 +27,10 @@ from chatbot.llm.models import (
     ensure_gguf,
     make_chat_model,
     parse_json_reply,
-    probe_schema,
     stream_text,
 )
-from retrieval.types import GENRES, LLMError, ModelUnavailable, TastebudError
+from retrieval.types import GENRES
+from retrieval.errors import LLMError, ModelUnavailable, TastebudError
 from tests.chatbot.openai_stub import StubAnswer, start_openai_stub
 
 CITY_GENRE = {
@@ -79,7 +80,7 @@ def fake_gguf(monkeypatch, tmp_path):
         calls.append((Path(data_dir), size))
         return tmp_path / f"model-{size}.gguf"
 
-    monkeypatch.setattr("chatbot.llm.models.ensure_gguf", fake_ensure)
+    monkeypatch.setattr("chatbot.llm.factory.ensure_gguf", fake_ensure)
     return calls
 
 
@@ -102,7 +103,7 @@ def test_factory_picks_the_local_backend_and_model_size(fake_gguf, data_dir, nam
 
 def test_notes_backend_auto_same_named_and_unknown(data_dir):
     """TASTEBUD_NOTES_LLM: auto picks the measured choice for the main backend, same follows it, a name is kept."""
-    from chatbot.llm.models import NOTES_AUTO, notes_backend
+    from chatbot.llm import NOTES_AUTO, notes_backend
 
     assert notes_backend(Settings(data_dir=data_dir, llm="embedded")) == NOTES_AUTO.get("embedded", "embedded")
     assert notes_backend(Settings(data_dir=data_dir, llm="openai", notes_llm="auto")) == "openai"
@@ -115,7 +116,7 @@ def test_notes_backend_auto_same_named_and_unknown(data_dir):
 def test_notes_model_gets_a_llama_context_of_its_own(fake_gguf, data_dir):
     """An embedded notes model runs in its own llama.cpp context (its prompt prefix stays in its KV cache); a
     non-embedded one is the main model itself."""
-    from chatbot.llm.models import make_notes_model
+    from chatbot.llm import make_notes_model
 
     main = make_chat_model(Settings(data_dir=data_dir, llm="embedded"))
     notes = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="embedded-small"), main)
@@ -396,7 +397,7 @@ def test_real_embedded_model_extracts_city_and_genre(gguf_dir, backend):
 
 @pytest.mark.slow
 def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_dir):
-    from chatbot.llm import models as llm
+    from chatbot.llm import llamacpp, warm_up
 
     settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     first = make_chat_model(settings)
@@ -405,13 +406,13 @@ def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_
     second = make_chat_model(settings)
     second.load()
     assert time.perf_counter() - started < 0.5  # no second load
-    loaded = [v for k, v in llm._LLAMAS.items() if k[0] == os.path.realpath(first.model_path) and k[3] == "shared"]
+    loaded = [v for k, v in llamacpp._LLAMAS.items() if k[0] == os.path.realpath(first.model_path) and k[3] == "shared"]
     assert len(loaded) == 1
     assert loaded[0].llama.n_threads == 2
     assert os.environ["GOMP_SPINCOUNT"] == "20000"  # a short bounded spin, set before the OpenMP runtime loaded
 
     # warm_up keeps the state of a system prompt in the RAM prefix cache, for later calls that share it
-    assert llm.warm_up(second, [[("system", "You are brief."), ("user", "hi")]]) > 0
+    assert warm_up(second, [[("system", "You are brief."), ("user", "hi")]]) > 0
     assert len(loaded[0].llama.cache.cache_state) >= 1
 
     chunks = list(second.stream([("user", "Name three colours, comma separated.")], max_tokens=16, temperature=0))
@@ -442,7 +443,7 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
     writes (greedy), and each call reports prompt tokens evaluated and tokens generated."""
     import llama_cpp
 
-    from chatbot.llm import models as llm
+    from chatbot.llm import llamacpp
 
     settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     model = make_chat_model(settings, instance="grammar-test")
@@ -455,7 +456,7 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
     fast = "".join(stream_text(model, messages, 300, schema=schema, max_tokens=80, usage=usage))
     assert set(json.loads(fast)) == {"1", "2"}
     assert usage["prompt_eval_tokens"] > 20 and usage["gen_tokens"] >= usage["output_tokens"] - 1 > 5  # last: not run
-    loaded = llm._load_llama(model.model_path, model.n_ctx, 2, "grammar-test")
+    loaded = llamacpp._load_llama(model.model_path, model.n_ctx, 2, "grammar-test")
     assert loaded.llama.cache is None  # an instance of its own keeps no saved states
     plain = llama_cpp.Llama(model_path=model.model_path, n_ctx=2048, n_threads=2, verbose=False)
     reply = plain.create_chat_completion(

@@ -17,17 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.profiles import (
-    DB_NAME,
-    InvalidFeedback,
-    ProfileError,
-    ProfileStore,
-    UnknownProfile,
-    UnknownSession,
-    is_valid_id,
-    new_id,
-)
-from retrieval.types import TastebudError
+from chatbot.profiles import DB_NAME, ProfileStore
+from chatbot.profile_schema import InvalidFeedback, ProfileError, UnknownProfile, UnknownSession, is_valid_id, new_id
+from retrieval.errors import TastebudError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ITEMS = [{"id": "ml:1", "title": "Heat", "note": "a long night in LA"}, {"id": "ml:2", "title": "Up"}]

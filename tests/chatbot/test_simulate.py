@@ -18,7 +18,6 @@ from chatbot.evaluation.simulate import (
     Episode,
     SimUser,
     cached_chat_model,
-    history_likes,
     markdown_table,
     pick_users,
     reveal_messages,
@@ -27,7 +26,9 @@ from chatbot.evaluation.simulate import (
     summarise,
     tune_blend,
 )
-from retrieval.types import Item, TastebudError
+from chatbot.evaluation.history import history_likes
+from retrieval.types import Item
+from retrieval.errors import TastebudError
 
 CATALOG = {f"ml:{n}": Item(f"ml:{n}", f"Film Number {n}", 1980 + n, ("Comedy",) if n % 2 else ("Drama", "War"),
                            directors=(f"Director {n}",), countries=("France",) if n % 3 == 0 else ("United States",),
@@ -151,7 +152,7 @@ def test_an_episode_dislikes_what_missed_and_stops_at_the_hit(tmp_path):
 
 
 def test_identical_prompts_reach_the_llm_once(data_dir):
-    from chatbot.llm.models import complete_json
+    from chatbot.llm import complete_json
 
     model = cached_chat_model(Settings(data_dir=data_dir, llm="fake"))
     model.enqueue({"a": 1}, {"a": 2})

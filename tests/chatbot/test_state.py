@@ -6,16 +6,20 @@ import json
 
 import pytest
 
+from chatbot.turn.intent import PlaceSlot, TurnIntent
 from chatbot.turn.state import (
     DialogueState,
+    apply_feedback,
+    context_after,
     filters_for,
     record_shown,
     remove_slot,
     set_live_weather,
+    state_from_json,
+    state_to_json,
     update,
 )
-from chatbot.turn.understand.understander import PlaceSlot, TurnIntent
-from retrieval.types import TastebudError
+from retrieval.errors import TastebudError
 
 SEATTLE = PlaceSlot(said="Seattle", name="Seattle", country_code="US", lat=47.6, lon=-122.3, timezone="America/Los_Angeles")
 BEIJING = PlaceSlot(said="北京", name="Beijing", country_code="CN", lat=39.9, lon=116.4, timezone="Asia/Shanghai")
@@ -167,3 +171,39 @@ def test_update_is_pure():
     before = s.to_dict()
     turn(s, genres_excluded=["Comedy"], runtime_max=80)
     assert s.to_dict() == before
+
+
+@pytest.mark.parametrize("slots", [
+    {"intent": "refine", "companions": ["partner"], "mood": "happy"},
+    {"intent": "reset", "wishes": ["something funny"]},
+    {"intent": "reset", "place": BEIJING},
+    {"intent": "refine", "cleared": ["place", "companions"], "weather": "snow"},
+    {"intent": "refine", "unknown_place": "Atlantis"},
+])
+def test_context_after_is_the_context_update_holds(slots):
+    """The context step reads the same context slots the update then keeps (reset and lifted slots included)."""
+    s = turn(DialogueState(), intent="recommend", place=SEATTLE, weather="rain", companions=["kids"], mood="sad")
+    s = set_live_weather(remove_slot(s, "weather"), "clear", 20.0)
+    intent = TurnIntent(**slots)
+    assert context_after(s, intent) == update(s, intent).context
+
+
+def test_feedback_moves_an_item_between_liked_disliked_and_rejected():
+    """A like can be taken back by a dislike; a dislike or a seen item is never shown again."""
+    s = DialogueState(liked_ids=("a",), rejected_ids=("r",))
+    liked = apply_feedback(s, "b", "like")
+    assert (liked.liked_ids, liked.disliked_ids, liked.rejected_ids) == (("a", "b"), (), ("r",))
+    disliked = apply_feedback(liked, "b", "dislike")
+    assert (disliked.liked_ids, disliked.disliked_ids, disliked.rejected_ids) == (("a",), ("b",), ("r", "b"))
+    seen = apply_feedback(disliked, "a", "seen")
+    assert (seen.liked_ids, seen.disliked_ids, seen.rejected_ids) == ((), ("b",), ("r", "b", "a"))
+    assert s == DialogueState(liked_ids=("a",), rejected_ids=("r",)), "the update is pure"
+    with pytest.raises(TastebudError, match="signal must be one of like, dislike, seen"):
+        apply_feedback(s, "b", "love")
+
+
+def test_state_json_round_trip():
+    """What the profile store keeps reads back as the same state; nothing saved yet reads as a fresh state."""
+    s = record_shown(turn(DialogueState(), intent="recommend", genres=["Comedy"], place=SEATTLE), ["x", "y"])
+    assert state_from_json(state_to_json(s)) == s
+    assert state_from_json(None) == DialogueState() and state_from_json("") == DialogueState()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.turn.notes.writer import NotesStats
+from chatbot.turn.notes.note import NotesStats
 from chatbot.evaluation.bench_turn import _notes_share, format_turn_table
 
 

@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.turn.context.situation import Gazetteer
-from chatbot.llm.models import FakeChatModel
+from chatbot.turn.context import Gazetteer
+from chatbot.llm import FakeChatModel
+from chatbot.turn.intent import TurnIntent
 from chatbot.turn.state import DialogueState, filters_for, record_shown, update
-from chatbot.turn.understand.understander import (
-    LexiconError,
-    TurnIntent,
-    Understander,
-    detect_language,
-    intent_schema,
-    load_lexicon,
-)
-from retrieval.types import Item, LLMError
+from chatbot.turn.understand.lexicon import LexiconError, load_lexicon
+from chatbot.turn.understand.llm_reading import intent_schema
+from chatbot.turn.understand.message import detect_language
+from chatbot.turn.understand.understander import Understander
+from retrieval.types import Item
+from retrieval.errors import LLMError
 
 ITEMS = [
     Item(id="ml:1", title="Toy Story (1995)", year=1995, genres=("Animation", "Children", "Comedy"), runtime_min=81,
@@ -381,7 +379,7 @@ def test_understanding_by_rules_is_fast(rules):
 def real_llm():
     """The real embedded 1.5B model (assembled once into the repo's var/ data dir, or TASTEBUD_TEST_LLM_DIR)."""
     from chatbot.config import Settings
-    from chatbot.llm.models import make_chat_model
+    from chatbot.llm import make_chat_model
 
     data_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
     return make_chat_model(Settings(llm="embedded", data_dir=data_dir, llm_timeout_s=300))

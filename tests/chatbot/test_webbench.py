@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,9 @@ class LeakyAgent(ScriptedAgent):
         LeakyAgent.shared_place = next((c for c in CITIES if c.lower() in message.lower()), LeakyAgent.shared_place)
         yield from super().respond(session_id, message, profile_id)
 
-    def understood(self, s: Any) -> dict[str, Any]:
+    def understood(self, s: Any) -> Any:
         """Report the shared place instead of this session's own."""
-        return {**super().understood(s), "location": LeakyAgent.shared_place}
+        return replace(super().understood(s), location=LeakyAgent.shared_place)
 
 
 def bench(data_dir: Path, agent_cls: type[ScriptedAgent], n: int) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from chatbot.doors.cli import build_parser
 from ranking.benchmark import bench_rank, time_calls
 from ranking.data import item_popularity, leave_last_out
-from ranking.model import InterestConfig, InterestScorer, Profile
+from ranking.config import InterestConfig
+from ranking.model import InterestScorer, Profile
 from ranking.train import fit_interest_model
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ranking.data import DISLIKED, LIKED, NEUTRAL, clean_interactions, leave_last_out, load_interactions
-from retrieval.types import CatalogError
+from retrieval.errors import CatalogError
 
 
 def _frame(rows):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ranking.evaluate import BASELINE_ORDER, check_goals, evaluate, to_markdown
-from ranking.model import InterestConfig
+from ranking.config import InterestConfig
 from ranking.train import InterestRecommender
 
 TINY = InterestConfig(dim=32, layers=1, heads=1, max_len=12, epochs=10, patience=10, batch_size=32,

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from ranking.data import item_popularity, leave_last_out
-from ranking.model import (
-    CHECKPOINT, InterestConfig, InterestScorer, Profile, batch_histories, build_interest_model, save_checkpoint,
-)
+from ranking.model import CHECKPOINT, InterestScorer, Profile, batch_histories, build_interest_model, save_checkpoint
+from ranking.config import InterestConfig
 from ranking.train import fit_interest_model
-from retrieval.types import ModelUnavailable
+from retrieval.errors import ModelUnavailable
 
 CFG = InterestConfig(dim=32, layers=1, heads=1, max_len=12, epochs=12, patience=12, batch_size=32,
                      negatives=0, text_examples_per_user=2, lr=1e-2, dropout=0.0, threads=1)

@@ -8,7 +8,7 @@ import pytest
 from ranking.baselines import BASELINES, make_baseline
 from ranking.data import LIKED, History, leave_last_out
 from ranking.metrics import mask_excluded, ndcg, target_ranks
-from ranking.model import InterestConfig
+from ranking.config import InterestConfig
 from ranking.train import InterestRecommender
 
 BACKENDS = [*BASELINES, "interest"]

@@ -9,16 +9,11 @@ import pandas as pd
 import pytest
 
 from chatbot.doors.cli import main
-from retrieval.catalog import (
-    ImportReport,
-    RowProblem,
-    catalog_hash,
-    import_catalog_file,
-    load_catalog,
-    read_meta,
-    write_catalog,
-)
-from retrieval.types import CatalogError, Item
+from retrieval.catalog import catalog_hash, load_catalog, read_meta, write_catalog
+from retrieval.catalog_import import ImportReport, import_catalog_file
+from retrieval.catalog_rows import RowProblem
+from retrieval.errors import CatalogError
+from retrieval.types import Item
 
 HEADER = "id,title,year,genres,runtime_min,age_rating,cast,plot,mood\n"
 BIG = "x" * 10_000_000  # a 10 MB text field

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from retrieval.embeddings import Embedder, FakeEmbedder, MiniLMEmbedder, VectorCache, item_text, load_item_vectors
-from retrieval.types import IndexUnavailable, Item, ModelUnavailable
+from retrieval.errors import IndexUnavailable, ModelUnavailable
+from retrieval.types import Item
 
 TOY = Item(id="ml:1", title="Toy Story", year=1995, genres=("Animation", "Children", "Comedy"),
            directors=("John Lasseter",), cast=("Tom Hanks", "Tim Allen"), age_rating="G",

@@ -13,7 +13,8 @@ from retrieval.filters import (
     item_row,
     parse_where,
 )
-from retrieval.types import FilterError, Filters, Item
+from retrieval.errors import FilterError
+from retrieval.types import Filters, Item
 
 TOY = Item(id="ml:1", title="Toy Story", year=1995, genres=("Animation", "Children", "Comedy"), runtime_min=81,
            age_rating="G", directors=("John Lasseter",), cast=("Tom Hanks", "Tim Allen"),

@@ -16,7 +16,8 @@ from retrieval.embeddings import FakeEmbedder, load_item_vectors
 from retrieval.filters import item_matches, item_matches_where, parse_where
 from retrieval.search import Searcher, build_index
 from retrieval.store import ChromaCollection, ChromaStore, active_build
-from retrieval.types import FilterError, Filters, IndexUnavailable, Item
+from retrieval.errors import FilterError, IndexUnavailable
+from retrieval.types import Filters, Item
 from tests.retrieval.chroma_server import CHROMA_BIN, running_chroma_server
 
 GENRE_CYCLE = (("Comedy",), ("Drama", "Romance"), ("Action", "Thriller"), ("Horror",), ("Documentary",),

@@ -11,16 +11,13 @@ import pytest
 
 from chatbot.doors.cli import main
 from retrieval.catalog import catalog_hash, load_catalog, read_meta
-from retrieval.sources import (
-    FilmMatcher,
-    ParsedTitle,
-    WikiFilm,
-    build_demo_catalog,
-    normalise_mpaa,
-    parse_movielens_title,
-    title_key,
-)
-from retrieval.types import AGE_RATINGS, GENRES, CatalogError
+from retrieval.demo_inputs import WikiFilm, normalise_mpaa
+from retrieval.demo_titles import ParsedTitle, parse_movielens_title
+from retrieval.demo_titles import join_key as title_key
+from retrieval.film_matcher import FilmMatcher
+from retrieval.sources import build_demo_catalog
+from retrieval.types import AGE_RATINGS, GENRES
+from retrieval.errors import CatalogError
 
 
 # ---------------------------------------------------------------- titles and ratings (fast, pure)

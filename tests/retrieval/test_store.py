@@ -12,7 +12,8 @@ import pytest
 
 from retrieval.filters import chroma_metadata, chroma_where, parse_where
 from retrieval.store import ChromaStore, IndexBuild, active_build, storage_error, write_active
-from retrieval.types import IndexUnavailable, Item
+from retrieval.errors import IndexUnavailable
+from retrieval.types import Item
 from tests.retrieval.chroma_server import CHROMA_BIN, free_port, running_chroma_server
 
 ITEMS = [

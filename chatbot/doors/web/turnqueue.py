@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from retrieval.types import TastebudError
+from retrieval.errors import TastebudError
 
 
 class QueueFull(TastebudError):

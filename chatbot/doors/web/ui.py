@@ -8,17 +8,17 @@ keyboard, and clicks travel back to Python through gr.HTML's `trigger`.
 
 import html
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings
+from chatbot.doors.web.door import PROFILE_COOKIE, WebDoor
 from chatbot.doors.web.turnqueue import QueueFull
-from retrieval.types import TastebudError
+from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
     import gradio as gr
-
-    from chatbot.doors.web.api import WebDoor
 
 EXAMPLES = (
     "Something funny for a rainy evening in Seattle with the kids",
@@ -210,12 +210,57 @@ def _status(text: str) -> str:
     return f'<p class="tb-status" role="status" aria-live="polite">{esc(text)}</p>'
 
 
-# ---------------------------------------------------------------------------------------------- the Blocks
-def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
-    """The Gradio Blocks app, sharing the web door's agent, profiles and turn queue."""
+# ---------------------------------------------------------------------------------------------- one turn
+async def _stream_turn(events: AsyncIterator[tuple[str, dict[str, Any]]], history: list[dict[str, Any]],
+                       st: dict[str, Any], session_id: str | None, profile_id: str) -> AsyncIterator[tuple[Any, ...]]:
+    """The UI updates for one turn's events."""
     import gradio as gr
 
-    from chatbot.doors.web.api import PROFILE_COOKIE
+    cards: list[dict[str, Any]] = []
+    notes: dict[int, str] = {}
+    yield history, "", gr.skip(), gr.skip(), _status("Thinking…"), st
+    last_render = 0.0
+    async for kind, data in events:
+        if kind == "busy":
+            text = f"Busy right now: you are number {data['position']} in line. Your answer starts as soon as it is your turn."
+            history[-1] = {"role": "assistant", "content": esc(text)}
+            yield history, "", gr.skip(), gr.skip(), _status(text), st
+        elif kind == "understood":
+            st["understood"] = data
+            yield history, "", gr.skip(), render_understood(data, _taste(st)), _status("Understood. Looking for films…"), st
+        elif kind == "items":
+            cards = list(data.get("items", []))
+            st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
+            yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), _status(
+                f"{len(cards)} suggestions; notes are being written."), st
+        elif kind == "note":
+            position = int(data.get("position", 0))
+            if "final" in data:  # the checked note replaces what streamed
+                notes[position] = str(data["final"])
+            else:
+                notes[position] = notes.get(position, "") + str(data.get("delta", ""))
+            if time.monotonic() - last_render >= NOTE_REFRESH_S:
+                last_render = time.monotonic()
+                yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), gr.skip(), st
+        elif kind == "done":
+            st["session_id"] = data.get("session_id", session_id)
+            st["profile_id"] = data.get("profile_id", profile_id)
+            st["understood"] = data.get("understood", st.get("understood"))
+            cards = list(data.get("items", cards))
+            st["cards"] = cards
+            st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
+            history[-1] = {"role": "assistant", "content": esc(data.get("reply", ""))}
+            yield (history, "", render_cards(cards, notes, st.get("feedback")),
+                   render_understood(st["understood"], _taste(st)), _status("Done."), st)
+        elif kind == "error":
+            text = f"Sorry, I could not answer that: {data.get('message', 'unknown error')}"
+            history[-1] = {"role": "assistant", "content": esc(text)}
+            yield history, "", gr.skip(), gr.skip(), _status(text), st
+
+
+def _turn_handler(door: WebDoor) -> Callable[..., AsyncIterator[tuple[Any, ...]]]:
+    """The chat handler: one queued turn streamed into the chat, the cards and the understood panel."""
+    import gradio as gr
 
     async def respond(message: str, history: list[dict[str, Any]], st: dict[str, Any], request: gr.Request
                       ) -> AsyncIterator[tuple[Any, ...]]:
@@ -246,49 +291,13 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
         finally:
             ticket.release()  # also when the page goes away mid-turn
 
-    async def _stream_turn(events: AsyncIterator[tuple[str, dict[str, Any]]], history: list[dict[str, Any]],
-                           st: dict[str, Any], session_id: str | None, profile_id: str) -> AsyncIterator[tuple[Any, ...]]:
-        """The UI updates for one turn's events."""
-        cards: list[dict[str, Any]] = []
-        notes: dict[int, str] = {}
-        yield history, "", gr.skip(), gr.skip(), _status("Thinking…"), st
-        last_render = 0.0
-        async for kind, data in events:
-            if kind == "busy":
-                text = f"Busy right now: you are number {data['position']} in line. Your answer starts as soon as it is your turn."
-                history[-1] = {"role": "assistant", "content": esc(text)}
-                yield history, "", gr.skip(), gr.skip(), _status(text), st
-            elif kind == "understood":
-                st["understood"] = data
-                yield history, "", gr.skip(), render_understood(data, _taste(st)), _status("Understood. Looking for films…"), st
-            elif kind == "items":
-                cards = list(data.get("items", []))
-                st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
-                yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), _status(
-                    f"{len(cards)} suggestions; notes are being written."), st
-            elif kind == "note":
-                position = int(data.get("position", 0))
-                if "final" in data:  # the checked note replaces what streamed
-                    notes[position] = str(data["final"])
-                else:
-                    notes[position] = notes.get(position, "") + str(data.get("delta", ""))
-                if time.monotonic() - last_render >= NOTE_REFRESH_S:
-                    last_render = time.monotonic()
-                    yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), gr.skip(), st
-            elif kind == "done":
-                st["session_id"] = data.get("session_id", session_id)
-                st["profile_id"] = data.get("profile_id", profile_id)
-                st["understood"] = data.get("understood", st.get("understood"))
-                cards = list(data.get("items", cards))
-                st["cards"] = cards
-                st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
-                history[-1] = {"role": "assistant", "content": esc(data.get("reply", ""))}
-                yield (history, "", render_cards(cards, notes, st.get("feedback")),
-                       render_understood(st["understood"], _taste(st)), _status("Done."), st)
-            elif kind == "error":
-                text = f"Sorry, I could not answer that: {data.get('message', 'unknown error')}"
-                history[-1] = {"role": "assistant", "content": esc(text)}
-                yield history, "", gr.skip(), gr.skip(), _status(text), st
+    return respond
+
+
+# ---------------------------------------------------------------------------------------------- clicks and resets
+def _click_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Callable[..., tuple[Any, ...]]]:
+    """(on_card_click, on_understood_click): feedback buttons on the cards, remove chips in the panel."""
+    import gradio as gr
 
     def on_card_click(st: dict[str, Any], evt: gr.EventData) -> tuple[Any, ...]:
         """Like / dislike / seen on a card: recorded in the profile, shown as pressed, noted in the panel."""
@@ -324,6 +333,13 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
         return (render_understood(understood, _taste(st)),
                 _status(f"Removed {what}. Your next message uses the change."), st)
 
+    return on_card_click, on_understood_click
+
+
+def _reset_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Callable[..., tuple[Any, ...]]]:
+    """(new_conversation, forget_me): start afresh, keeping the profile or deleting it."""
+    import gradio as gr
+
     def new_conversation(st: dict[str, Any]) -> tuple[Any, ...]:
         """Forget this conversation's slots (the profile and its likes stay)."""
         st = {"profile_id": (st or {}).get("profile_id"), "feedback": {}, "titles": {}}
@@ -339,33 +355,58 @@ def build_ui(door: "WebDoor", settings: Settings) -> "gr.Blocks":
         fresh = {"feedback": {}, "titles": {}}
         return [], "", render_cards([]), render_understood(None), _status(text), fresh
 
+    return new_conversation, forget_me
+
+
+# ---------------------------------------------------------------------------------------------- the Blocks
+def _layout() -> SimpleNamespace:
+    """The page's components (inside an open gr.Blocks): state, chat, message box, buttons, cards and panel."""
+    import gradio as gr
+
+    st = gr.State({"feedback": {}, "titles": {}})
+    gr.Markdown("# tastebud\nTell me what you feel like watching: mood, company, place, weather, "
+                "anything. Rate the suggestions to teach me your taste.")
+    with gr.Row():
+        with gr.Column(scale=3):
+            chat = gr.Chatbot(label="Conversation", height=440, render_markdown=False, sanitize_html=True,
+                              allow_tags=False, feedback_options=None, elem_id="tb-chat", buttons=[])
+            message = gr.Textbox(label="Your message", placeholder="e.g. something funny for a rainy evening",
+                                 elem_id="tb-message", lines=1, max_lines=4, autofocus=True)
+            with gr.Row():
+                send = gr.Button("Send", variant="primary", elem_id="tb-send")
+                new = gr.Button("New conversation", elem_id="tb-new")
+                forget = gr.Button("Forget me", variant="stop", elem_id="tb-forget")
+            gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[message], label="Try one of these")
+        with gr.Column(scale=2):
+            status = gr.HTML(_status(""), elem_id="tb-status", js_on_load=None)
+            cards = gr.HTML(render_cards([]), elem_id="tb-cards", js_on_load=CLICK_JS)
+            understood = gr.HTML(render_understood(None), elem_id="tb-understood", js_on_load=CLICK_JS)
+    return SimpleNamespace(st=st, chat=chat, message=message, send=send, new=new, forget=forget, status=status,
+                           cards=cards, understood=understood)
+
+
+def _wire(page: SimpleNamespace, door: WebDoor) -> None:
+    """Connect the page's events to the handlers (inside the same open gr.Blocks)."""
+    respond = _turn_handler(door)
+    on_card_click, on_understood_click = _click_handlers(door)
+    new_conversation, forget_me = _reset_handlers(door)
+    st, message = page.st, page.message
+    outputs = [page.chat, message, page.cards, page.understood, page.status, st]
+    turns = [trigger(respond, inputs=[message, page.chat, st], outputs=outputs, concurrency_limit=None,
+                     show_progress="hidden") for trigger in (message.submit, page.send.click)]
+    page.cards.click(on_card_click, inputs=[st], outputs=[page.cards, page.understood, page.status, st],
+                     concurrency_limit=None, show_progress="hidden")
+    page.understood.click(on_understood_click, inputs=[st], outputs=[page.understood, page.status, st],
+                          concurrency_limit=None, show_progress="hidden")
+    # starting afresh stops a turn still streaming, so its cards cannot land in the new conversation
+    page.new.click(new_conversation, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
+    page.forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
+
+
+def build_ui(door: WebDoor, settings: Settings) -> "gr.Blocks":
+    """The Gradio Blocks app, sharing the web door's agent, profiles and turn queue."""
+    import gradio as gr
+
     with gr.Blocks(title="tastebud", analytics_enabled=False, fill_height=False) as demo:
-        st = gr.State({"feedback": {}, "titles": {}})
-        gr.Markdown("# tastebud\nTell me what you feel like watching: mood, company, place, weather, "
-                    "anything. Rate the suggestions to teach me your taste.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=440, render_markdown=False, sanitize_html=True,
-                                  allow_tags=False, feedback_options=None, elem_id="tb-chat", buttons=[])
-                message = gr.Textbox(label="Your message", placeholder="e.g. something funny for a rainy evening",
-                                     elem_id="tb-message", lines=1, max_lines=4, autofocus=True)
-                with gr.Row():
-                    send = gr.Button("Send", variant="primary", elem_id="tb-send")
-                    new = gr.Button("New conversation", elem_id="tb-new")
-                    forget = gr.Button("Forget me", variant="stop", elem_id="tb-forget")
-                gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[message], label="Try one of these")
-            with gr.Column(scale=2):
-                status = gr.HTML(_status(""), elem_id="tb-status", js_on_load=None)
-                cards = gr.HTML(render_cards([]), elem_id="tb-cards", js_on_load=CLICK_JS)
-                understood = gr.HTML(render_understood(None), elem_id="tb-understood", js_on_load=CLICK_JS)
-        outputs = [chat, message, cards, understood, status, st]
-        turns = [trigger(respond, inputs=[message, chat, st], outputs=outputs, concurrency_limit=None,
-                         show_progress="hidden") for trigger in (message.submit, send.click)]
-        cards.click(on_card_click, inputs=[st], outputs=[cards, understood, status, st], concurrency_limit=None,
-                    show_progress="hidden")
-        understood.click(on_understood_click, inputs=[st], outputs=[understood, status, st], concurrency_limit=None,
-                         show_progress="hidden")
-        # starting afresh stops a turn still streaming, so its cards cannot land in the new conversation
-        new.click(new_conversation, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
-        forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
+        _wire(_layout(), door)
     return demo

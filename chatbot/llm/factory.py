@@ -1,0 +1,87 @@
+"""The factory: the chat model that the settings name (`TASTEBUD_LLM`), the notes model (`TASTEBUD_NOTES_LLM`),
+and warming a model up before the first turn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from chatbot.llm.fake import FakeChatModel
+from chatbot.llm.llamacpp import LlamaCppChatModel
+from chatbot.llm.openai_compatible import make_openai_model
+from chatbot.llm.transformers_backend import TransformersChatModel
+from chatbot.llm.weights import ensure_gguf
+from retrieval.errors import TastebudError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from chatbot.config import Settings
+
+# Valid values of `TASTEBUD_LLM`.
+BACKENDS: tuple[str, ...] = ("embedded", "embedded-small", "transformers", "transformers-small", "openai", "fake")
+# TASTEBUD_NOTES_LLM=auto: the notes backend for a main backend, where measurement chose another one. None so far:
+# on the bench turns the 0.5B's first drafts passed the note checks ~55% of the time in English (the 1.5B's ~88%),
+# it copied the prompt's example into notes and wrote the same note for several films, so its retries ate the
+# time its speed saved; the 1.5B writes the notes, in a llama.cpp context of its own.
+NOTES_AUTO: dict[str, str] = {}
+
+
+def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatModel:
+    """The chat model that `settings.llm` names (embedded, embedded-small, transformers, openai or fake).
+
+    `instance`: for the embedded models, which llama.cpp context serves it (see `llamacpp._load_llama`).
+    """
+    name = (settings.llm or "").strip().lower()
+    if name in ("embedded", "embedded-small"):
+        path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "embedded-small" else "1.5b")
+        return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s,
+                                 instance=instance)
+    if name in ("transformers", "transformers-small"):
+        path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "transformers-small" else "1.5b")
+        return TransformersChatModel(gguf_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s)
+    if name == "openai":
+        return make_openai_model(settings)
+    if name == "fake":
+        return FakeChatModel()
+    raise TastebudError(f"unknown LLM backend TASTEBUD_LLM={settings.llm!r}; valid names: {', '.join(BACKENDS)}")
+
+
+def notes_backend(settings: Settings) -> str:
+    """The backend that writes the notes: `settings.notes_llm`, where "auto" picks the measured best for the main
+    backend (embedded -> embedded-small, see the README) and "same" is the main backend."""
+    main = (settings.llm or "").strip().lower()
+    choice = (settings.notes_llm or "auto").strip().lower()
+    if choice == "same":
+        return main
+    if choice == "auto":
+        return NOTES_AUTO.get(main, main)
+    if choice not in BACKENDS:
+        raise TastebudError(
+            f"unknown notes backend TASTEBUD_NOTES_LLM={settings.notes_llm!r}; valid: auto, same, {', '.join(BACKENDS)}"
+        )
+    return choice
+
+
+def make_notes_model(settings: Settings, main: BaseChatModel | None = None) -> BaseChatModel:
+    """The chat model that writes the notes; an embedded one gets a llama.cpp context of its own."""
+    name = notes_backend(settings)
+    if name in ("embedded", "embedded-small"):
+        return make_chat_model(settings.model_copy(update={"llm": name}), instance="notes")
+    if name == (settings.llm or "").strip().lower() and main is not None:
+        return main
+    return make_chat_model(settings.model_copy(update={"llm": name}))
+
+
+def warm_up(model: Any, prompts: Sequence[Any]) -> float:
+    """Load the model and pre-evaluate stable prompt prefixes (system prompts), where the backend can; seconds."""
+    started = time.perf_counter()
+    load = getattr(model, "load", None)
+    if callable(load):
+        load()
+    prefill = getattr(model, "prefill", None)
+    if callable(prefill):
+        for messages in prompts:
+            prefill(messages)
+    return time.perf_counter() - started

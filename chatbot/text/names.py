@@ -1,0 +1,155 @@
+"""The ONE index of the catalog's names: every title and person, found in free text (a note, a reply).
+
+Used by the note checker (no other film may be named), the dialogue runner's grounding check and people
+matching. Text is read as runs of Latin words (`_segments`); a title is a run of words equal to its key, with
+case rules so that common words that happen to be titles ("Speed matters") are not taken for films.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from retrieval.text import ENGLISH_ARTICLES, display_title, fold, has_cjk
+
+if TYPE_CHECKING:
+    from retrieval.types import Item
+
+__all__ = ["LATIN_WORD", "POSSESSIVE", "CatalogLexicon", "TitleHit", "fold_name", "name_words", "title_key"]
+
+# A Latin word ("Amélie", "O'Brien", "1999"); what titles and names are made of here.
+LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['\u2019][0-9A-Za-z\u00c0-\u024f]+)*")
+POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+
+def fold_name(text: str) -> str:
+    """`retrieval.text.fold` with apostrophes dropped, how names and titles are compared ("D'Onofrio" -> "donofrio")."""
+    return fold(text).replace("'", "").replace("\u2019", "")
+
+
+def title_key(title: str) -> str:
+    """The index's key of a title: the folded Latin words of its display title, without leading articles.
+
+    Not `retrieval.text.title_key`: text is matched here word by word in runs of Latin words, so a key is made of
+    those same words ("Dumb & Dumber" -> "dumb dumber", "L'Avventura" -> "lavventura"; Han text is no part of it).
+    """
+    words = LATIN_WORD.findall(fold_name(display_title(title)))
+    while words and words[0] in ENGLISH_ARTICLES and len(words) > 1:
+        words = words[1:]
+    return " ".join(words)
+
+
+def name_words(text: str) -> str:
+    """Folded words of a text with possessives dropped, for comparing names ("Arthur's" -> "arthur")."""
+    return " ".join(LATIN_WORD.findall(fold_name(POSSESSIVE.sub("", text))))
+
+
+def _segments(text: str) -> list[list[tuple[str, int, int]]]:
+    """Runs of Latin words (folded word, start, end) not interrupted by CJK text."""
+    out: list[list[tuple[str, int, int]]] = []
+    current: list[tuple[str, int, int]] = []
+    last_end = 0
+    for m in LATIN_WORD.finditer(text):
+        if current and has_cjk(text[last_end : m.start()]):
+            out.append(current)
+            current = []
+        current.append((fold_name(m.group(0)), m.start(), m.end()))
+        last_end = m.end()
+    if current:
+        out.append(current)
+    return out
+
+
+def _at_sentence_start(text: str, pos: int) -> bool:
+    """True when pos starts the text or follows a sentence end."""
+    before = text[:pos].rstrip()
+    return not before or before[-1] in ".!?:;\"'(\u3002\uff01\uff1f\uff1a"
+
+
+@dataclass(frozen=True)
+class TitleHit:
+    """A catalog title found in a text."""
+
+    key: str  # title_key of the catalog title
+    title: str  # the catalog title as people write it
+    start: int
+    end: int
+
+
+class CatalogLexicon:
+    """Every catalog title and person name, for finding them in a text (built once per catalog)."""
+
+    def __init__(self, titles: Iterable[str], people: Iterable[str] = ()) -> None:
+        """Index titles (keys of >= 2 words or >= 5 characters, not pure numbers) and people names."""
+        self.titles: dict[str, str] = {}
+        for title in titles:
+            key = title_key(title)
+            if not key or key.replace(" ", "").isdigit():
+                continue
+            if " " in key or len(key) >= 5:
+                self.titles.setdefault(key, display_title(title))
+        self.max_title_words = max((k.count(" ") + 1 for k in self.titles), default=1)
+        self.people: set[str] = set()
+        self.first_names: set[str] = set()
+        for name in people:
+            words = LATIN_WORD.findall(fold_name(name))
+            if len(words) >= 2:
+                self.people.add(" ".join(words))
+                if len(words[0]) >= 3:
+                    self.first_names.add(words[0])
+
+    @classmethod
+    def from_items(cls, items: Iterable[Item]) -> CatalogLexicon:
+        """The lexicon of a catalog (titles and directors, cast, writers)."""
+        items = list(items)
+        return cls((it.title for it in items), (p for it in items for p in it.people))
+
+    def find_titles(self, text: str) -> list[TitleHit]:
+        """Catalog titles named in text, as a person would write them (case rules avoid common-word hits)."""
+        hits: list[TitleHit] = []
+        for seg in _segments(text):
+            words = [w for w, _, _ in seg]
+            i = 0
+            while i < len(seg):
+                found = self._title_at(text, seg, words, i)
+                if found is not None:
+                    hits.append(found[0])
+                i += found[1] if found is not None else 1
+        return hits
+
+    def _title_at(
+        self, text: str, seg: list[tuple[str, int, int]], words: list[str], i: int
+    ) -> tuple[TitleHit, int] | None:
+        """The longest title written as a title at word i of a segment, with its word count (never at an article)."""
+        if words[i] in ENGLISH_ARTICLES:
+            return None
+        for n in range(min(self.max_title_words, len(seg) - i), 0, -1):
+            key = " ".join(words[i : i + n])
+            if key not in self.titles:
+                continue
+            start, end = seg[i][1], seg[i + n - 1][2]
+            if self._written_as_title(text, start, end, n):
+                return TitleHit(key, self.titles[key], start, end), n
+        return None
+
+    @staticmethod
+    def _written_as_title(text: str, start: int, end: int, n_words: int) -> bool:
+        """A long title counts however it is written; up to 3 words only when capitalised like a title."""
+        if n_words >= 4:
+            return True
+        span = text[start:end]
+        words = LATIN_WORD.findall(span)
+        if has_cjk(text[max(0, start - 1) : end + 1]):
+            return True  # Latin words inside Chinese text are names or titles
+        significant = [w for w in words if len(w) >= 4 or w is words[0]]
+        if not all(w[:1].isupper() or w[:1].isdigit() for w in significant):
+            return False
+        if n_words == 1 and _at_sentence_start(text, start):
+            return False  # "Speed matters" at a sentence start is not the film Speed
+        return True
+
+    def is_person(self, name: str) -> bool:
+        """True when name (any case) is a person of the catalog."""
+        return " ".join(LATIN_WORD.findall(fold_name(name))) in self.people

@@ -1,0 +1,431 @@
+"""Checking a note against its own item's sheet, and what can be wrong with one (`Problem`).
+
+A note names no other catalog title, every year, decade, runtime, rating and person name in it is its own, it
+tells no story when the sheet has no plot, it borrows no other item's reasons nor invents who the person watches
+with, and its length and language are right. Each problem a rewrite is told about has its own general hint
+(`retry_hints`): naming the film or person a draft got wrong only primes a small model to repeat it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
+from chatbot.turn.notes.facts import fact_sheet, sheet_people
+from chatbot.turn.notes.note import MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, note_language
+from retrieval.text import CJK, ENGLISH_ARTICLES, display_title, has_cjk
+from retrieval.types import Item
+
+__all__ = [
+    "PLOT_MARK",
+    "TERMINAL",
+    "Finding",
+    "NoteChecker",
+    "Problem",
+    "cut_to_sentence",
+    "note_skeleton",
+    "retry_hints",
+    "trim_note",
+]
+
+
+class Problem(enum.Enum):
+    """What can be wrong with a draft note (the checker's findings and the writer's own)."""
+
+    TOO_SHORT = "too short"
+    TOO_LONG = "too long"
+    CUT_OFF = "cut off mid-sentence"
+    TOO_MANY_SENTENCES = "too many sentences"
+    WRONG_LANGUAGE = "wrong language"
+    MARKUP = "markup or a link"
+    OTHER_TITLE = "names another title"
+    YEAR = "a year not on the sheet"
+    DECADE = "a decade not on the sheet"
+    RUNTIME = "a runtime not on the sheet"
+    RATING = "a rating not on the sheet"
+    CLAIMS_SEEN = "claims the person saw it"
+    STORY = "tells a story without a plot"
+    OTHER_PERSON = "names a person not on the sheet"
+    CHINESE_NAME = "a name written in Chinese"
+    BORROWED = "borrows another film's reason"
+    COMPANY = "says who the person watches with"
+    WRONG_ROLE = "gives someone the wrong role"
+    REPEATED = "repeats another film's note"
+    SAMEY = "reads like another film's note"
+    LLM_FAILED = "the language model failed"
+    OUT_OF_TIME = "out of time"
+    NO_NOTE = "no note written"
+    NOT_JSON = "the answer was not JSON"
+
+
+# The hint a rewrite is given for each problem, in general terms; problems without one get no hint.
+_TOO_LONG = "it was too long"
+_HINTS: dict[Problem, str] = {
+    Problem.OTHER_TITLE: "it named another film",
+    Problem.BORROWED: "it used reasons that belong to another film",
+    Problem.COMPANY: "it said who the person watches with, which the reasons do not say",
+    Problem.YEAR: "it gave a year that is not on the sheet",
+    Problem.DECADE: "it gave a decade that is not on the sheet",
+    Problem.RUNTIME: "it gave a runtime that is not on the sheet",
+    Problem.STORY: "it described a story, but the plot is not known",
+    Problem.CLAIMS_SEEN: "it claimed the person already saw the film",
+    Problem.RATING: "it gave a rating that is not on the sheet",
+    Problem.OTHER_PERSON: "it named a person who is not on the sheet",
+    Problem.CHINESE_NAME: "it wrote a name in Chinese instead of as on the sheet",
+    Problem.WRONG_ROLE: "it gave someone the wrong role",
+    Problem.TOO_LONG: _TOO_LONG,
+    Problem.CUT_OFF: _TOO_LONG,
+    Problem.TOO_MANY_SENTENCES: _TOO_LONG,
+    Problem.WRONG_LANGUAGE: "it was in the wrong language",
+    Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
+    Problem.SAMEY: "it was the same note as another film's; say what is special about this film",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of a draft, with its message in words a person understands (kept on the Note for logs)."""
+
+    problem: Problem
+    message: str
+
+
+def retry_hints(findings: Sequence[Finding]) -> list[str]:
+    """General hints for a retry from a rejected draft's problems (no names, no titles), each hint once."""
+    hints: list[str] = []
+    for finding in findings:
+        hint = _HINTS.get(finding.problem)
+        if hint is not None and hint not in hints:
+            hints.append(hint)
+    return hints
+
+
+PLOT_MARK = "\x00plot:"  # marks another item's plot among `other_reasons` (its long words count as borrowed)
+
+_YEAR = re.compile(r"(?<![\d.])(1[89]\d\d|20\d\d)(?![\d])")
+_DECADE_FULL = re.compile(r"(?<!\d)(1[89]\d0|20\d0)\s*(?:'?s\b|年代)")
+_DECADE_SHORT = re.compile(
+    r"(?<!their )(?<!his )(?<!her )(?<!your )(?<!my )(?<!our )(?<![\d\w'\u2019])['\u2019]?([1-9]0)\s*(?:s\b|年代)"
+)
+_MINUTES = re.compile(r"(?<![\d.])(\d{2,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)", re.IGNORECASE)
+_HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
+_RATING = re.compile(
+    r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
+)
+# A claim that the person already saw or liked this film (the notes are for films they have not seen).
+_CLAIMS_SEEN = re.compile(
+    r"(?<!if )(?<!If )\byou(?:'ve| have)? (?:already )?(?:enjoyed|loved|seen|watched)\b(?! it before)|你(?:看过|喜欢过)",
+)
+# Phrases that tell a story; allowed only when the sheet has a plot.
+_STORY = re.compile(
+    r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
+    r"story of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape))|讲述|讲的是|故事讲",
+    re.IGNORECASE,
+)
+# A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
+_CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
+_CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
+_ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
+_ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
+_SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")
+TERMINAL = ".!?\u2026)\"'\u3002\uff01\uff1f\uff09\u300d\u201d"  # characters a finished note ends with
+_SENTENCE_END_ZH = re.compile(r"[。！？!?]+")
+
+# Words too general to show that a note borrowed another item's reason.
+_GENERIC_WORDS = frozenset(
+    "film films movie movies watch watching asked picked because like likes liked resembles similar tonight "
+    "great perfect enjoy enjoyable choice story something want wants wish your with that this from have "
+    "will would them they their into about good nice fun funny".split()
+)
+
+# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word).
+_NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
+_DIRECTED = (
+    re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:执导|导演的|导演)"),
+    re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
+)
+_STARRING = (
+    re.compile(rf"(?:starring|stars|with) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:主演|领衔)"),
+    re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
+)
+# Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
+_COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(ground.split()), re.compile(said, re.IGNORECASE))
+    for ground, said in (
+        ("partner couple date romantic romance girlfriend boyfriend wife husband",
+         r"\b(?:your|a) (?:partner|date|girlfriend|boyfriend|wife|husband|significant other|loved one)\b|"
+         r"伴侣|另一半|恋人|情侣|女朋友|男朋友|对象"),
+        ("family kid kids children child",
+         r"\b(?:your|the) (?:family|kids|children|little ones)\b|家人|全家|孩子|小朋友|一家人"),
+        ("friend friends group", r"\b(?:your|with) friends\b|朋友"),
+        ("colleague colleagues coworker coworkers work", r"\b(?:your )?(?:colleagues|coworkers)\b|同事"),
+    )
+)
+
+
+def _content_words(text: str) -> set[str]:
+    """Folded words of 4+ letters, plural 's' dropped, without the generic ones."""
+    words = {
+        w[:-1] if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 4 else w
+        for w in re.findall(r"[a-z]{4,}", fold_name(text))
+    }
+    return words - _GENERIC_WORDS
+
+
+class NoteChecker:
+    """Checks one note against its own item's sheet: titles, years, runtimes, ratings, names, length, language."""
+
+    def __init__(self, lexicon: CatalogLexicon) -> None:
+        """Check against this catalog's titles and people."""
+        self.lexicon = lexicon
+
+    def check(
+        self, note: str, item: Item, language: str, reasons: Sequence[str] = (), other_reasons: Sequence[str] = ()
+    ) -> list[str]:
+        """Every problem of the note, in words a person understands (empty list: the note is fine)."""
+        return [f.message for f in self.findings(note, item, language, reasons, other_reasons)]
+
+    def findings(
+        self, note: str, item: Item, language: str, reasons: Sequence[str] = (), other_reasons: Sequence[str] = ()
+    ) -> list[Finding]:
+        """Every problem of the note with its kind (empty list: the note is fine).
+
+        `other_reasons` are the reasons of the other items of the same answer (and their plots, marked with
+        PLOT_MARK): a note that borrows their distinctive words ("with your partner" when only another film
+        was picked for that, another film's story) is wrong.
+        """
+        language = note_language(language)
+        text = note.strip()
+        grounded = " ".join([item.title, display_title(item.title), item.plot or "", item.awards or "", *reasons])
+        found: list[Finding] = []
+        found += self._check_shape(text.replace(display_title(item.title), "X"), language)  # "Live!" is no end
+        found += self._check_titles(text, item, grounded)
+        found += self._check_numbers(text, item, grounded)
+        if m := _CLAIMS_SEEN.search(text):
+            found.append(Finding(Problem.CLAIMS_SEEN, f"claims the person already saw it ({m.group(0)!r})"))
+        if not (item.plot and item.plot.strip()) and (m := _STORY.search(text)):
+            found.append(Finding(Problem.STORY, f"tells a story ({m.group(0)!r}) but the sheet has no plot"))
+        found += self._check_people(text, item, grounded, language)
+        found += self._check_borrowed(text, item, grounded, other_reasons)
+        found += self._check_company(text, item, grounded)
+        found += self._check_roles(text, item)
+        return found
+
+    @staticmethod
+    def _check_roles(text: str, item: Item) -> list[Finding]:
+        """Someone called the director must direct it; someone said to star must be in its cast."""
+        directors = {name_words(p) for p in item.directors}
+        cast = {name_words(p) for p in item.cast}
+        found = []
+        for role, patterns, holders in (("the director", _DIRECTED, directors), ("in the cast", _STARRING, cast)):
+            for pattern in patterns:
+                for m in pattern.finditer(text):
+                    if POSSESSIVE.search(m.group(1)):
+                        continue  # "with Ridley Scott's tension" states no role
+                    name = name_words(m.group(1))
+                    if not name or name in holders or any(name.endswith(h) or h.endswith(name) for h in holders):
+                        continue
+                    if name in directors | cast:  # a person of this film, in the wrong role
+                        message = f"says {m.group(1).strip(' .')} is {role}, but the sheet says otherwise"
+                        found.append(Finding(Problem.WRONG_ROLE, message))
+        return found
+
+    @staticmethod
+    def _check_company(text: str, item: Item, grounded: str) -> list[Finding]:
+        """Who the person watches with ("your partner", "和孩子") must come from this item's reasons or genres."""
+        own = _content_words(" ".join([grounded, *item.genres]))
+        found = []
+        for words, pattern in _COMPANY:
+            m = pattern.search(text)
+            if m and not own & words:
+                message = f"says who you watch with ({m.group(0)!r}), which none of its reasons says"
+                found.append(Finding(Problem.COMPANY, message))
+        return found
+
+    @staticmethod
+    def _check_borrowed(text: str, item: Item, grounded: str, other_reasons: Sequence[str]) -> list[Finding]:
+        """Distinctive words of another item's reasons that are nowhere on this item's sheet."""
+        if not other_reasons:
+            return []
+        own = _content_words(" ".join([grounded, *fact_sheet(item), *item.genres]))
+        foreign = _content_words(" ".join(r for r in other_reasons if not r.startswith(PLOT_MARK)))
+        plots = " ".join(r[len(PLOT_MARK) :] for r in other_reasons if r.startswith(PLOT_MARK))
+        foreign = (foreign | {w for w in _content_words(plots) if len(w) >= 6}) - own
+        used = sorted(_content_words(text) & foreign)
+        return [Finding(Problem.BORROWED, f"borrows another film's reason ({', '.join(used)})")] if used else []
+
+    def _check_shape(self, text: str, language: str) -> list[Finding]:
+        """Length, sentence count and language."""
+        found: list[Finding] = []
+        n_cjk = len(CJK.findall(text))
+        if len(text) < MIN_NOTE_CHARS[language]:
+            found.append(Finding(Problem.TOO_SHORT, f"too short ({len(text)} characters)"))
+        if len(text) > MAX_NOTE_CHARS[language]:
+            message = f"too long ({len(text)} characters, at most {MAX_NOTE_CHARS[language]})"
+            found.append(Finding(Problem.TOO_LONG, message))
+        elif len(text) >= MAX_NOTE_CHARS[language] * 0.9 and text[-1:] not in TERMINAL:
+            found.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
+        if language == "zh":
+            if n_cjk < 6:
+                found.append(Finding(Problem.WRONG_LANGUAGE, "not written in Chinese"))
+            sentences = [s for s in _SENTENCE_END_ZH.split(text) if s.strip()]
+        else:
+            if n_cjk:
+                found.append(Finding(Problem.WRONG_LANGUAGE, "not written in English (contains Chinese characters)"))
+            sentences = [s for s in _SENTENCE_END_EN.split(text) if s.strip()]
+        if len(sentences) > MAX_SENTENCES:
+            found.append(Finding(Problem.TOO_MANY_SENTENCES, f"{len(sentences)} sentences, at most {MAX_SENTENCES}"))
+        if "{" in text or "}" in text or "http" in text.lower():
+            found.append(Finding(Problem.MARKUP, "contains markup or a link"))
+        return found
+
+    def _check_titles(self, text: str, item: Item, grounded: str) -> list[Finding]:
+        """No catalog title other than the item's own (and titles its reasons or plot name)."""
+        own = self.lexicon.find_titles(grounded)
+        own_key = title_key(item.title)
+        allowed = {h.key for h in own} | {own_key}
+        own_spans = [(h.start, h.end) for h in self.lexicon.find_titles(text) if h.key == title_key(item.title)]
+        people = [p.lower() for p in sheet_people(item)]
+        found = []
+        for hit in self.lexicon.find_titles(text):
+            if hit.key in allowed:
+                continue
+            if any(s <= hit.start and hit.end <= e for s, e in own_spans) or f" {hit.key} " in f" {own_key} ":
+                continue  # a shorter title inside the item's own ("Star Wars" in "Star Wars: Episode IV")
+            if any(hit.key in fold_name(p) for p in people):
+                continue  # a title that is also a name on the sheet
+            span = name_words(text[hit.start : hit.end])
+            if span and any(f" {span} " in f" {name_words(p)} " for p in people):
+                continue  # a sheet person's possessive ("Brad Bird's") is not the film "The Birds"
+            found.append(Finding(Problem.OTHER_TITLE, f"names another film: {hit.title!r}"))
+        if has_cjk(text):
+            own_keys = {title_key(item.title), fold_name(display_title(item.title))}
+            for m in _ZH_BOOK_TITLE.finditer(text):
+                inner = m.group(1).strip()
+                if title_key(inner) in allowed or fold_name(inner) in own_keys:
+                    continue
+                found.append(Finding(Problem.OTHER_TITLE, f"names a title that is not this item's: 《{inner}》"))
+        return found
+
+    def _check_numbers(self, text: str, item: Item, grounded: str) -> list[Finding]:
+        """Years, decades, runtimes and ratings must be the item's own."""
+        return [
+            *self._check_years(text, item, grounded),
+            *self._check_runtime(text, item),
+            *self._check_rating(text, item),
+        ]
+
+    @staticmethod
+    def _check_years(text: str, item: Item, grounded: str) -> list[Finding]:
+        """Years and decades must be the item's own (or named in its plot or reasons)."""
+        found = []
+        sheet_years = set(_YEAR.findall(grounded))
+        for year in _YEAR.findall(text):
+            if item.year is not None and int(year) == item.year or year in sheet_years:
+                continue
+            message = f"mentions the year {year}, which is not this film's ({item.year or 'unknown'})"
+            found.append(Finding(Problem.YEAR, message))
+        decades = [int(d) for d in _DECADE_FULL.findall(text)]
+        decades += [(1900 if int(d) >= 20 else 2000) + int(d) for d in _DECADE_SHORT.findall(text)]
+        for decade in decades:
+            if item.year is None or item.year // 10 * 10 != decade:
+                message = f"places the film in the {decade}s, but it is from {item.year or 'an unknown year'}"
+                found.append(Finding(Problem.DECADE, message))
+        return found
+
+    @staticmethod
+    def _check_runtime(text: str, item: Item) -> list[Finding]:
+        """Minutes and hours must match the runtime (hours within half an hour)."""
+        found = []
+        for minutes in _MINUTES.findall(text):
+            if item.runtime_min is None or int(minutes) != item.runtime_min:
+                message = f"says {minutes} minutes, but the runtime is {item.runtime_min or 'unknown'}"
+                found.append(Finding(Problem.RUNTIME, message))
+        for hours in _HOURS.findall(text):
+            if item.runtime_min is None or abs(float(hours) * 60 - item.runtime_min) > 30:
+                message = f"says {hours} hours, but the runtime is {item.runtime_min or 'unknown'} minutes"
+                found.append(Finding(Problem.RUNTIME, message))
+        return found
+
+    @staticmethod
+    def _check_rating(text: str, item: Item) -> list[Finding]:
+        """A rating must be the item's mean rating, on whatever scale the note uses."""
+        found = []
+        for value, scale_a, scale_b in _RATING.findall(text):
+            scale = int(scale_a or scale_b or 5)
+            if item.mean_rating is None or not item.n_ratings:
+                found.append(Finding(Problem.RATING, f"gives a rating of {value}, but the sheet has none"))
+            elif abs(float(value) - item.mean_rating * scale / 5) > 0.1 * scale / 5 + 1e-9:
+                message = f"gives a rating of {value}/{scale}, but the mean rating is {item.mean_rating:.1f}/5"
+                found.append(Finding(Problem.RATING, message))
+        return found
+
+    def _check_people(self, text: str, item: Item, grounded: str, language: str) -> list[Finding]:
+        """Every person named must be one of the item's own people (or named in its plot or reasons)."""
+        own = [name_words(p) for p in item.people]
+        grounded_folded = name_words(grounded)
+        title_folded = name_words(display_title(item.title))
+        found = []
+        for m in _CAP_RUN.finditer(text):
+            words = [POSSESSIVE.sub("", w) for w in m.group(0).split()]  # "Lasseter's" -> "Lasseter"
+            folded = [name_words(w) for w in words]
+            covered = [False] * len(words)
+            for size in (3, 2):  # mark the words that form one of this item's people, or grounded text
+                for i in range(len(words) - size + 1):
+                    name = " ".join(folded[i : i + size])
+                    if any(name == p or (len(name) > 4 and name in p) for p in own) or (
+                        f" {name} " in f" {grounded_folded} " or f" {name} " in f" {title_folded} "
+                    ):
+                        covered[i : i + size] = [True] * size
+            for i in range(len(words) - 1):
+                if covered[i] or covered[i + 1]:
+                    continue
+                pair = f"{folded[i]} {folded[i + 1]}"
+                triple = f"{pair} {folded[i + 2]}" if i + 2 < len(words) else ""
+                known = pair in self.lexicon.people or (triple and triple in self.lexicon.people)
+                looks_like = folded[i] in self.lexicon.first_names and len(folded[i + 1]) >= 3
+                if known or looks_like:
+                    message = f"names {words[i]} {words[i + 1]}, who is not on this film's sheet"
+                    found.append(Finding(Problem.OTHER_PERSON, message))
+                    covered[i : i + 2] = [True, True]
+        if language == "zh":
+            for m in _ZH_TRANSLIT_NAME.finditer(text):
+                message = f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet"
+                found.append(Finding(Problem.CHINESE_NAME, message))
+        return found
+
+
+def trim_note(text: str, language: str) -> str:
+    """The note cut to its first sentences when it is too long (cutting adds nothing untrue; the rest is checked)."""
+    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    if len(cuts) <= MAX_SENTENCES and len(text) <= MAX_NOTE_CHARS[language]:
+        return text
+    for n in (MAX_SENTENCES, 1):
+        if len(cuts) >= n and len(text[: cuts[n - 1]]) <= MAX_NOTE_CHARS[language]:
+            return text[: cuts[n - 1]].strip()
+    return text
+
+
+def cut_to_sentence(text: str, language: str) -> str:
+    """The text up to its last finished sentence (unchanged when no sentence ends in it)."""
+    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    return text[: cuts[-1]].strip() if cuts else text
+
+
+def note_skeleton(text: str, item: Item) -> str:
+    """A note's words without its film's title and people: two notes alike but for those say nothing of either
+    film ("Pete Docter's quirky comedy suits a party." / "Rob Reiner's quirky comedy suits a party.")."""
+    folded = fold_name(POSSESSIVE.sub("", text))
+    out = folded
+    names = {w for name in (display_title(item.title), *item.people) for w in name_words(name).split()}
+    for word in names - ENGLISH_ARTICLES:
+        out = re.sub(rf"(?<![0-9a-z]){re.escape(word)}(?![0-9a-z])", " ", out)
+    out = re.sub(r"[\W_]+", " ", out).strip()  # punctuation and spacing do not make two notes differ
+    return out or folded

@@ -1,0 +1,77 @@
+"""What a note is: the request for one, the checked result, the streamed events, and the limits per language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.types import Item
+
+LANGUAGES = ("en", "zh")  # note languages; anything else is written in English
+MAX_NOTE_CHARS = {"en": 280, "zh": 200}  # longest note the checker accepts (template notes run long)
+LLM_NOTE_CHARS = {"en": 200, "zh": 90}  # longest LLM note (the schema's maxLength: a runaway note stops early)
+MIN_NOTE_CHARS = {"en": 25, "zh": 10}
+MAX_SENTENCES = 2
+MAX_REASONS = 3  # reasons put on a sheet
+
+
+def note_language(language: str) -> str:
+    """The note language used for a requested language code (en or zh)."""
+    code = (language or "en").lower().split("-")[0]
+    return code if code in LANGUAGES else "en"
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    """One recommended item to write a note for, with the reasons it was picked (short English strings)."""
+
+    item: Item
+    reasons: tuple[str, ...] = ()  # e.g. "you asked for: space adventure", "rainy evening -> cozy", "like Alien"
+
+
+@dataclass(frozen=True)
+class Note:
+    """The final, checked note of one item."""
+
+    item_id: str
+    text: str
+    why: tuple[str, ...]  # short chips for the card, derived by code from the reasons
+    source: str  # "llm" (first draft passed), "llm-retry" (second draft passed) or "template"
+    problems: tuple[str, ...] = ()  # why earlier drafts were rejected, for logs and tests
+
+
+@dataclass(frozen=True)
+class NoteDelta:
+    """A piece of a note's text as the LLM writes it; `position` is the item's index in the request list."""
+
+    position: int
+    text_delta: str
+
+
+@dataclass(frozen=True)
+class NoteDone:
+    """The checked final note of the item at `position`; replaces whatever deltas showed before."""
+
+    position: int
+    note: Note
+
+
+NoteEvent = NoteDelta | NoteDone
+
+
+@dataclass(frozen=True)
+class NotesStats:
+    """What the notes step of one turn cost and gave (for `tastebud bench turn` and logs)."""
+
+    notes: int = 0  # items that got a note
+    llm_calls: int = 0  # LLM calls made (the batch call plus retries)
+    retries: int = 0  # rewrite calls (one call rewrites every failed note of the turn)
+    prompt_tokens: int = 0  # prompt tokens of all calls (cached prefix included)
+    prompt_eval_tokens: int = 0  # prompt tokens the model really evaluated (the rest came from its prefix cache)
+    output_tokens: int = 0  # tokens generated
+    llm_s: float = 0.0  # seconds spent in LLM calls
+    seconds: float = 0.0  # seconds of the whole notes step
+    first_pass: int = 0  # notes whose first draft passed the checks
+    retry_pass: int = 0  # notes whose retry passed
+    templates: int = 0  # notes that fell back to the template
+    checks_failed: int = 0  # drafts rejected by the code checks
+    out_of_time: bool = False  # the time budget ran out before every note was written

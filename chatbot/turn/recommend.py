@@ -1,0 +1,232 @@
+"""Retrieve and rank: the hard filters and exclusions, the query text, the ranking blend and the reasons an item fits.
+
+Hard constraints are code: the person's slots and the context rules become one stricter filter set, and every
+item the person already knows (shown, rejected, liked, disliked or seen in an earlier visit) is excluded before
+retrieval and again after ranking. The soft wishes become the retrieval text. The reasons are chips in the
+person's language (`replies.yaml`), which the notes writer receives already written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+import numpy as np
+
+from chatbot.turn.replies import say
+from chatbot.turn.state import DialogueState, filters_for
+from retrieval.types import AGE_RATINGS, Candidate, Filters, Item
+
+if TYPE_CHECKING:
+    from chatbot.config import Settings
+    from chatbot.profiles import ProfileStore
+    from chatbot.turn.context import RuleOutcome
+    from ranking.model import InterestScorer
+    from retrieval.search import Searcher
+
+RankingMode = Literal["full", "retrieval", "popularity"]
+QUERY_CHARS = 1000  # the retrieval text is cut here
+SIMILAR_LIKED = 0.5  # cosine at which a liked film is named as a reason ("like X, which you liked")
+
+
+@dataclass(frozen=True)
+class SavedTaste:
+    """What the saved profile knows of the person, read once a turn: liked, disliked and seen ids."""
+
+    liked: tuple[str, ...]
+    disliked: tuple[str, ...]
+    seen: tuple[str, ...]
+
+    @classmethod
+    def read(cls, profiles: ProfileStore, profile_id: str) -> SavedTaste:
+        """The saved profile's liked, disliked and seen ids."""
+        return cls(tuple(profiles.liked(profile_id)), tuple(profiles.disliked(profile_id)),
+                   tuple(profiles.seen(profile_id)))
+
+
+@dataclass(frozen=True)
+class Found:
+    """What retrieval found: the saved taste, the hard filters, the query text and the candidates, best first."""
+
+    taste: SavedTaste
+    filters: Filters
+    query: str
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The items to show, in order, with the reasons each fits and a notice key when ranking fell back."""
+
+    items: tuple[Item, ...]
+    reasons: Mapping[str, tuple[str, ...]]  # item id -> reason chips, in the person's language
+    notice: str | None = None  # a replies.yaml key ("no_interest_model") to tell the person
+
+
+def merge_filters(base: Filters, extra: Filters) -> Filters:
+    """The stricter combination of two filter sets (context rules on top of the person's slots)."""
+    def stricter_rating(a: str | None, b: str | None) -> str | None:
+        ranks = [r for r in (a, b) if r in AGE_RATINGS]
+        return min(ranks, key=AGE_RATINGS.index) if ranks else None
+
+    def tighter(a: int | None, b: int | None, pick: Callable[..., int]) -> int | None:
+        vals = [v for v in (a, b) if v is not None]
+        return pick(vals) if vals else None
+
+    wanted = tuple(g for g in base.genres_any if g not in extra.genres_none)
+    return replace(
+        base,
+        genres_any=wanted,
+        genres_none=tuple(dict.fromkeys(base.genres_none + extra.genres_none)),
+        max_age_rating=stricter_rating(base.max_age_rating, extra.max_age_rating),
+        runtime_max=tighter(base.runtime_max, extra.runtime_max, min),
+        runtime_min=tighter(base.runtime_min, extra.runtime_min, max),
+        exclude_ids=base.exclude_ids | extra.exclude_ids,
+    )
+
+
+def describe_filters(f: Filters) -> dict[str, Any]:
+    """The hard filters as a plain dict (only the ones that are set)."""
+    out: dict[str, Any] = {}
+    for name in ("genres_any", "genres_none", "languages", "countries", "people"):
+        if getattr(f, name):
+            out[name] = list(getattr(f, name))
+    for name in ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating"):
+        if getattr(f, name) is not None:
+            out[name] = getattr(f, name)
+    if f.exclude_ids:
+        out["excluded_items"] = len(f.exclude_ids)
+    return out
+
+
+def turn_filters(state: DialogueState, rules: RuleOutcome | None) -> Filters:
+    """The person's slots, made stricter by the context rules when there are any."""
+    filters = filters_for(state)
+    return merge_filters(filters, rules.filters) if rules is not None else filters
+
+
+def search_filters(state: DialogueState, rules: RuleOutcome, taste: SavedTaste) -> Filters:
+    """The filters to retrieve with: films the saved profile liked, disliked or has seen never come back."""
+    filters = turn_filters(state, rules)
+    seen_before = set(taste.liked) | set(taste.disliked) | set(taste.seen)
+    return replace(filters, exclude_ids=filters.exclude_ids | frozenset(seen_before))
+
+
+def no_match_constraints(filters: Filters) -> str:
+    """The hard filters in words for a "nothing matches" reply (excluded items left out)."""
+    return ", ".join(f"{k}={v}" for k, v in describe_filters(filters).items() if k != "excluded_items")
+
+
+def has_request(state: DialogueState, rules: RuleOutcome) -> bool:
+    """True when there is enough to search on (a wish, a genre, a person, a seed film, a filter or context)."""
+    ctx = state.context
+    return bool(
+        state.wishes or state.genres or state.people or state.seed_ids or state.liked_ids
+        or state.languages or state.countries or state.year_min or state.year_max
+        or state.runtime_max or state.max_age_rating or state.genres_excluded
+        or ctx.companions or ctx.mood or ctx.occasion or rules.wishes or rules.leanings
+    )
+
+
+def taste_ids(state: DialogueState, taste: SavedTaste) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Liked and disliked ids: this session's and the saved profile's (the session wins)."""
+    disliked = tuple(dict.fromkeys(taste.disliked + state.disliked_ids))
+    liked = tuple(i for i in dict.fromkeys(taste.liked + state.liked_ids + state.seed_ids) if i not in disliked)
+    return liked, disliked
+
+
+@dataclass(frozen=True)
+class Recommender:
+    """Retrieval and the ranking blend over one searcher, interest model and ranking mode."""
+
+    searcher: Searcher
+    scorer: InterestScorer | None
+    settings: Settings
+    ranking: RankingMode
+    positions: Mapping[str, int]  # item id -> row in searcher.vectors
+
+    def query_text(self, state: DialogueState, rules: RuleOutcome) -> str:
+        """The soft wishes as retrieval text: the person's wishes, genres, people, seed films and context words."""
+        parts: list[str] = list(state.wishes)
+        parts += list(state.genres)
+        parts += list(state.people)
+        for seed in state.seed_ids[-2:]:
+            item = self.searcher.items.get(seed)
+            if item is not None:
+                parts.append(f"{' '.join(item.genres)} {item.plot or ''} {' '.join(item.directors)}".strip())
+        parts += list(rules.wishes) + list(rules.leanings)
+        text = " ".join(p for p in parts if p).strip()
+        return text[:QUERY_CHARS]
+
+    def retrieve(self, state: DialogueState, rules: RuleOutcome, taste: SavedTaste) -> Found:
+        """The candidates that pass every hard filter, best first; films the saved profile knows never come back."""
+        filters = search_filters(state, rules, taste)
+        query = self.query_text(state, rules)
+        return Found(taste, filters, query, self.searcher.search(query, filters, k=self.settings.n_candidates))
+
+    def rank(self, found: Found, state: DialogueState, rules: RuleOutcome, language: str) -> Ranked:
+        """Blend relevance, interest and popularity, diversify with MMR, keep N; plus the reasons per item."""
+        from ranking.rerank import rerank
+
+        liked, disliked = taste_ids(state, found.taste)
+        ids = [c.item.id for c in found.candidates]
+        interest, notice = self._interest(liked, disliked, found.query, ids)
+        vectors = self.searcher.vectors[[self.positions[i] for i in ids]]
+        lam = self.settings.mmr_lambda if self.ranking == "full" else 1.0
+        ranked = rerank(found.candidates, interest, vectors, weights=self._weights(), mmr_lambda=lam,
+                        n=self.settings.n_items, exclude_ids=found.filters.exclude_ids)
+        items = tuple(r.item for r in ranked)
+        reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
+        return Ranked(items, reasons, notice)
+
+    def _interest(self, liked: tuple[str, ...], disliked: tuple[str, ...], query: str, ids: list[str]
+                  ) -> tuple[Any, str | None]:
+        """The interest model's scores for the candidates (None outside "full"), and a notice when it is missing."""
+        if self.ranking != "full":
+            return None, None
+        if self.scorer is None:
+            return None, "no_interest_model"
+        from ranking.model import Profile
+
+        return self.scorer.score(Profile(liked=liked, disliked=disliked, text=query), ids), None
+
+    def _weights(self) -> Any:
+        """The blend weights of this ranking mode (the settings' blend for "full")."""
+        from ranking.rerank import Weights
+
+        if self.ranking == "retrieval":
+            return Weights(relevance=1.0, interest=0.0, popularity=0.0)
+        if self.ranking == "popularity":
+            return Weights(relevance=0.0, interest=0.0, popularity=1.0)
+        return Weights(relevance=self.settings.w_relevance, interest=self.settings.w_interest,
+                       popularity=self.settings.w_popularity)
+
+    def reasons(self, item: Item, state: DialogueState, rules: RuleOutcome, liked: tuple[str, ...],
+                language: str) -> tuple[str, ...]:
+        """Short reasons an item fits: matched genres and wishes, context rules, a liked film it resembles."""
+        reasons: list[str] = []
+        matched = [g for g in item.genres if g in state.genres]
+        if matched:
+            reasons.append(say("reason_genres", language, genres=", ".join(matched)))
+        if state.people:
+            people = [p for p in item.people if p in state.people]
+            if people:
+                reasons.append(say("reason_people", language, people=", ".join(people[:2])))
+        if state.wishes:
+            reasons.append(say("reason_wish", language, wish=state.wishes[-1]))
+        for fired in rules.fired[:2]:
+            reasons.append(fired)
+        similar = self.most_similar_liked(item, liked)
+        if similar is not None:
+            reasons.append(say("reason_liked", language, title=similar.title))
+        return tuple(reasons)
+
+    def most_similar_liked(self, item: Item, liked: tuple[str, ...]) -> Item | None:
+        """The liked film closest to this item by content (cosine ≥ 0.5), if any."""
+        pos = [self.positions[i] for i in liked[-20:] if i in self.positions]
+        if not pos or item.id not in self.positions:
+            return None
+        sims = self.searcher.vectors[pos] @ self.searcher.vectors[self.positions[item.id]]
+        best = int(np.argmax(sims))
+        return self.searcher.items[self.searcher.ids[pos[best]]] if sims[best] >= SIMILAR_LIKED else None

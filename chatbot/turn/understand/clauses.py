@@ -1,0 +1,160 @@
+"""Walking the spans of a message clause by clause: the scope of a negation ("nothing scary or gory, but funny"),
+which genres are wanted or ruled out, references to the last list, cues, and the situation words."""
+
+from __future__ import annotations
+
+import re
+
+from chatbot.turn.understand.lexicon import Effect, Lexicon
+from chatbot.turn.understand.message import HARD_BREAK, WORD
+from chatbot.turn.understand.reading import Reading, add_new
+from chatbot.turn.understand.spans import Span
+from retrieval.text import has_cjk, is_cjk_char
+
+_POINTING = re.compile(r"\b(?:it|that|this|those|these|them)\b|[这那]")  # "seen it", "more like that", "那部"
+_REFERENCE_ENDERS = {"please", "pls", "then", "again", "instead", "too", "and", "but", "or", "one"}
+_REFERENCE_LEADERS = ("the", "that", "your", "ur", "this")
+_NEGATION_REACH = 3  # words a negation reaches over ("no *really* scary films"); 0 after a soft break ("no gore or ...")
+
+
+def read_clauses(text: str, spans: list[Span], reading: Reading, lexicon: Lexicon) -> list[tuple[str, Effect]]:
+    """Fill the reading from its spans in text order; return the refinements found, in order, for the caller."""
+    walk = _ClauseWalk(text, spans, reading, lexicon)
+    for i, span in enumerate(spans):
+        walk.step(i, span)
+    return walk.effects
+
+
+class _ClauseWalk:
+    """The state of one walk: whether a negation is in force, and where its words ended."""
+
+    def __init__(self, text: str, spans: list[Span], reading: Reading, lexicon: Lexicon) -> None:
+        self.text, self.spans, self.reading, self.lexicon = text, spans, reading, lexicon
+        self.negatable = {e.name: e.effect for e in lexicon.data.negatable}
+        self.refinements = {e.name: e.effect for e in lexicon.data.refinements}
+        self.effects: list[tuple[str, Effect]] = []
+        self.negated = False
+        self.last_neg_end = -1  # end of the latest negation-related span (cue, soft break or a negated target)
+        self.pending_soft = False
+        self.prev_end = 0
+
+    def step(self, i: int, span: Span) -> None:
+        """Read one span in the light of the negation in force."""
+        self._close_scope(span)
+        self.prev_end = span.end
+        kinds = span.kinds()
+        if self._scope_word(span, kinds) or self._constraint_word(span, kinds) or self._item_word(i, span, kinds):
+            return
+        if not self.negated:  # "without the kids", "not sad": nothing to add
+            self._situation_word(span, kinds)
+
+    def _end_negation(self) -> None:
+        """A clause ended: no negation is in force."""
+        self.negated, self.pending_soft = False, False
+
+    def _close_scope(self, span: Span) -> None:
+        """End the negation at a hard break, or when too many words stand between it and this span."""
+        if HARD_BREAK.search(self.text[self.prev_end:span.start]):
+            self._end_negation()
+        if self.negated and self.last_neg_end >= 0:
+            gap = self.text[self.last_neg_end:span.start]
+            gap_words = len(WORD.findall(gap)) + sum(1 for c in gap if is_cjk_char(c))
+            if gap_words > (0 if self.pending_soft else _NEGATION_REACH):
+                self._end_negation()
+
+    def _scope_word(self, span: Span, kinds: set[str]) -> bool:
+        """Breaks, negations and injection attempts; True when the span was one."""
+        reading = self.reading
+        if "break" in kinds and not kinds & {"genre", "mood", "quality"}:
+            self._end_negation()
+        elif "soft_break" in kinds:
+            if self.negated:
+                self.pending_soft = True
+                self.last_neg_end = span.end
+        elif "injection" in kinds:
+            reading.injection = True
+        elif "negation" in kinds:
+            self.negated, self.pending_soft, self.last_neg_end = True, False, span.end
+            reading.negation_seen = True
+            if "cue" in kinds:  # "don't like", "hate": a negation and a dislike at once
+                reading.cues.add(span.payload("cue"))
+        else:
+            return False
+        return True
+
+    def _constraint_word(self, span: Span, kinds: set[str]) -> bool:
+        """Refinements, negated refinements ("nothing violent") and genres; True when the span was one."""
+        if "refinement" in kinds:
+            name = span.payload("refinement")
+            self.effects.append((name, self.refinements[name]))
+        elif self.negated and "negatable" in kinds:
+            name = span.payload("negatable")
+            self.effects.append((f"no {name}", self.negatable[name]))
+            self.last_neg_end, self.pending_soft = span.end, False
+        elif "genre" in kinds:
+            genres = list(span.payload("genre"))
+            add_new(self.reading.genres_excluded if self.negated else self.reading.genres, genres)
+            if self.negated:
+                self.reading.negated_spans.append(span)
+                word = self.text[span.start:span.end]
+                self.reading.notes.append(f'"{word}" after a negation: no {", ".join(genres)}')
+                self.last_neg_end, self.pending_soft = span.end, False
+        else:
+            return False
+        return True
+
+    def _item_word(self, i: int, span: Span, kinds: set[str]) -> bool:
+        """Ordinals, titles, cues ("more like", "seen it") and pronouns; True when the span was one."""
+        reading = self.reading
+        if "ordinal" in kinds:
+            if is_reference(self.text, self.spans, i, self.lexicon.data.references.nouns.zh):
+                (reading.rejected_refs if self.negated else reading.references).append(span.payload("ordinal"))
+        elif "title" in kinds:
+            if self.negated:
+                reading.titles[span.payload("title")] = "disliked"
+        elif "cue" in kinds:
+            cue = span.payload("cue")
+            reading.cues.add("disliked" if cue == "liked" and self.negated else cue)
+            if _POINTING.search(self.text[span.start:span.end]):
+                reading.pronoun = True  # "seen it", "more like that"
+        elif "pronoun" in kinds:
+            reading.pronoun = True
+        else:
+            return False
+        return True
+
+    def _situation_word(self, span: Span, kinds: set[str]) -> None:
+        """Companions, mood, qualities, occasion, film languages and countries."""
+        reading = self.reading
+        if "companion" in kinds:
+            add_new(reading.companions, [span.payload("companion")])
+        elif "mood" in kinds:
+            reading.mood = span.payload("mood")
+        elif "quality" in kinds:
+            add_new(reading.wishes, [span.payload("quality")])
+        elif "occasion" in kinds:
+            reading.occasion = span.payload("occasion")
+        elif "language" in kinds:
+            add_new(reading.languages, span.payload("language"))
+        elif "country" in kinds:
+            add_new(reading.countries, span.payload("country"))
+
+
+def is_reference(text: str, spans: list[Span], i: int, nouns_zh: list[str]) -> bool:
+    """An ordinal counts as a reference when a noun follows ("second one", "第二部") or "the" precedes it at a clause end."""
+    span = spans[i]
+    word = text[span.start:span.end]
+    if has_cjk(word):
+        after = text[span.end:span.end + 3]
+        return any(n in after for n in nouns_zh) or not after.strip() or bool(HARD_BREAK.match(after)) \
+            or after.startswith("的")
+    if word.startswith("#") or word.startswith("number"):
+        return True
+    nxt = spans[i + 1] if i + 1 < len(spans) else None
+    between = text[span.end:nxt.start] if nxt else ""
+    if nxt is not None and "ref_noun" in nxt.kinds() and not between.strip():
+        return True
+    before = text[max(0, span.start - 12):span.start].split()
+    after_words = WORD.findall(text[span.end:span.end + 20])
+    clause_end = not after_words or bool(HARD_BREAK.match(text[span.end:].lstrip() or "."))
+    return bool(before) and before[-1] in _REFERENCE_LEADERS and (clause_end or after_words[0] in _REFERENCE_ENDERS)

@@ -1,0 +1,152 @@
+"""The LLM's reading of a message: the prompt, the compact JSON schema it answers in, and the checks its answer
+passes before anything uses it (the LLM proposes, code checks)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from chatbot.turn.intent import COMPANIONS, CONDITIONS, PlaceSlot
+from chatbot.turn.understand.reading import GazetteerLike, Reading
+from chatbot.turn.understand.titles import TitleIndex
+from retrieval.text import has_cjk, title_key
+from retrieval.types import GENRES
+
+if TYPE_CHECKING:
+    from chatbot.turn.context import Place
+
+LLM_INTENTS: tuple[str, ...] = ("recommend", "more_like", "ask_about_item", "feedback", "chitchat")
+MAX_LLM_MESSAGE_CHARS = 1500  # longer messages are cut before they reach the LLM (prompt time grows with length)
+LLM_MAX_TOKENS = 160  # the answer is a small JSON object
+
+
+def ask_llm(llm: Any, message: str, timeout_s: float) -> dict[str, Any]:
+    """The LLM's reading of the message as schema-checked JSON (LLMError when it fails)."""
+    from chatbot.llm import complete_json
+    from prompts import load_prompt
+
+    prompt = load_prompt("understand").render(
+        genres=list(GENRES), companions=list(COMPANIONS), message=message[:MAX_LLM_MESSAGE_CHARS]
+    )
+    return complete_json(llm, prompt, intent_schema(), timeout_s=timeout_s, max_tokens=LLM_MAX_TOKENS)
+
+
+def intent_schema() -> dict[str, Any]:
+    """The compact JSON schema the LLM answers in (closed vocabularies as plain string enums, "none" sentinels)."""
+    return copy.deepcopy(_schema())
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """Build the LLM answer schema once."""
+    def enum_list(values: Sequence[str], max_items: int) -> dict[str, Any]:
+        """An array of closed-vocabulary strings."""
+        return {"type": "array", "items": {"type": "string", "enum": list(values)}, "uniqueItems": True, "maxItems": max_items}
+
+    def text_list(max_items: int) -> dict[str, Any]:
+        """An array of short free strings."""
+        return {"type": "array", "items": {"type": "string", "maxLength": 60}, "uniqueItems": True, "maxItems": max_items}
+
+    properties = {
+        "intent": {"type": "string", "enum": list(LLM_INTENTS)},
+        "wishes_en": {"type": "string", "maxLength": 100},
+        "genres": enum_list(GENRES, 3),
+        "not_genres": enum_list(GENRES, 4),
+        "city_en": {"type": "string", "maxLength": 40},
+        "weather": {"type": "string", "enum": ["none", *CONDITIONS]},
+        "with": enum_list(COMPANIONS, 2),
+        "titles": text_list(3),
+        "people": text_list(3),
+    }
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+@dataclass
+class Draft:
+    """The slots being decided for one message: code's reading first, then what of the LLM's answer checks out."""
+
+    notes: list[str]
+    genres: list[str]
+    excluded: list[str]
+    wishes: list[str]
+    companions: list[str]
+    title_kinds: dict[str, str]  # item id -> how it was named ("mentioned", "liked", "more_like", ...)
+    weather: str | None
+    people: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_reading(cls, reading: Reading) -> Draft:
+        """Code's own reading, copied so the reading itself stays as it was."""
+        return cls(notes=list(reading.notes), genres=list(reading.genres), excluded=list(reading.genres_excluded),
+                   wishes=list(reading.wishes), companions=list(reading.companions),
+                   title_kinds=dict(reading.titles), weather=reading.weather)
+
+
+def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, titles: TitleIndex,
+                      match_person: Callable[[str], str | None]) -> str | None:
+    """Add the LLM's checked suggestions to the draft where code found nothing; the LLM's intent if it is known."""
+    _merge_genres(draft, llm, reading)
+    wish = str(llm.get("wishes_en") or "").strip()
+    if wish and not has_cjk(wish) and wish.lower() != "none" and wish not in draft.wishes:
+        draft.wishes.insert(0, wish[:120])
+    if not draft.companions:
+        draft.companions = [c for c in dict.fromkeys(llm.get("with") or []) if c in COMPANIONS]
+    if draft.weather is None and llm.get("weather") in CONDITIONS:
+        draft.weather = llm["weather"]
+    for raw in llm.get("titles") or []:
+        item_id = titles.match(str(raw))
+        if item_id is None:
+            draft.notes.append(f'"{raw}" is not in the catalog, so I left it out')
+            continue
+        draft.title_kinds.setdefault(item_id, "mentioned")
+    for raw in llm.get("people") or []:
+        name = match_person(str(raw))
+        if name and name not in draft.people:
+            draft.people.append(name)
+        elif not name:
+            draft.notes.append(f'no film in the catalog involves "{raw}", so I left that name out')
+    return llm.get("intent") if llm.get("intent") in LLM_INTENTS else None
+
+
+def _merge_genres(draft: Draft, llm: dict[str, Any], reading: Reading) -> None:
+    """Exclusions only when the message says no to something; wanted genres the person did not say are a hint."""
+    llm_excluded = [g for g in llm.get("not_genres") or [] if g in GENRES and g not in draft.excluded]
+    if llm_excluded and reading.negation_seen:
+        draft.excluded += llm_excluded
+    elif llm_excluded:
+        draft.notes.append(f"the model wanted to rule out {', '.join(llm_excluded)}, but the message says no such thing")
+    said = " ".join(draft.wishes + [str(llm.get("wishes_en") or "")]).lower()
+    hints = [g for g in llm.get("genres") or []
+             if g in GENRES and g not in draft.genres and g not in draft.excluded and g.lower() not in said]
+    if hints:
+        draft.wishes.append(" ".join(g.lower() for g in hints))
+        draft.notes.append(f"read as a hint, not a rule: {', '.join(hints)}")
+
+
+def checked_place(reading: Reading, llm: dict[str, Any] | None, gazetteer: GazetteerLike | None,
+                  notes: list[str]) -> tuple[PlaceSlot | None, str | None]:
+    """The place: the gazetteer's own find first; the LLM's city only if it resolves and is named in the message."""
+    mention = reading.place_mention
+    if mention is not None and mention.place is not None:
+        return place_slot(mention.text, mention.place), None
+    city = str((llm or {}).get("city_en") or "").strip()
+    if city and city.lower() != "none" and gazetteer is not None:
+        place = gazetteer.resolve(city)
+        said = title_key(reading.text)
+        named = title_key(city) in said or (place is not None and title_key(place.name) in said)
+        if place is not None and named:
+            return place_slot(city, place), None
+        notes.append(f'the model suggested the city "{city}", but I could not confirm it, so I did not use it')
+    if mention is not None and mention.place is None and getattr(mention, "kind", "unknown") == "unknown":
+        notes.append(f"I don't know where {mention.text} is, so I won't use local weather or time there")
+        return None, mention.text
+    return None, None
+
+
+def place_slot(said: str, place: Place) -> PlaceSlot:
+    """A resolved place as an intent slot."""
+    return PlaceSlot(said=said, name=place.name, country_code=place.country_code, lat=place.lat, lon=place.lon,
+                     timezone=place.timezone)

@@ -1,0 +1,76 @@
+"""Refinements ("shorter", "older", "less violent", "any length"): lexicon effects turned into slot values,
+relative to the list shown last where the word says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatbot.turn.state import DialogueState
+from chatbot.turn.understand.lexicon import Effect
+from chatbot.turn.understand.reading import Reading, add_new
+from retrieval.types import AGE_RATINGS, Item
+
+
+def apply_effect(name: str, effect: Effect, reading: Reading, state: DialogueState, shown: list[Item],
+                 newest_year: int) -> None:
+    """Turn one refinement into slot values; `shown` holds the catalog items of the last list."""
+    sc = reading.scalars
+    runtimes = [i.runtime_min for i in shown if i.runtime_min]
+    years = [i.year for i in shown if i.year]
+    if effect.runtime == "shorter":
+        sc["runtime_max"] = _shorter(runtimes, state, reading.notes)
+    if effect.runtime == "longer":
+        value = min(200, max(runtimes) + 1) if runtimes else max(120, (state.runtime_min or 100) + 20)
+        sc["runtime_min"] = value
+        reading.notes.append(f"longer: at least {value} min")
+    _apply_years(effect, years, state, reading, newest_year)
+    for key in ("runtime_max", "runtime_min", "year_max", "year_min", "max_age_rating"):
+        value = getattr(effect, key)
+        if value is not None:
+            sc[key] = value
+    if effect.age_down:
+        sc["max_age_rating"] = _rating_down(sc, state)
+        reading.notes.append(f"{name}: rated {sc['max_age_rating']} at most")
+    add_new(reading.genres, effect.genres)
+    add_new(reading.genres_excluded, effect.genres_excluded)
+    add_new(reading.wishes, effect.wishes)
+    for slot in effect.clear:
+        add_new(reading.cleared, [slot])
+        for key in (f"{slot}_min", f"{slot}_max"):
+            sc.pop(key, None)
+
+
+def _shorter(runtimes: list[int], state: DialogueState, notes: list[str]) -> int:
+    """The new longest runtime for "shorter": below the shortest film shown, and below the bound set before."""
+    if runtimes:
+        value = max(60, min(runtimes) - 1)
+        notes.append(f"shorter than the last list (shortest {min(runtimes)} min): at most {value} min")
+    else:
+        current = state.runtime_max
+        value = max(60, current - 20) if current else 100
+        notes.append(f"shorter: at most {value} min")
+    if state.runtime_max and value >= state.runtime_max:
+        value = max(60, state.runtime_max - 15)
+    return value
+
+
+def _apply_years(effect: Effect, years: list[int], state: DialogueState, reading: Reading, newest_year: int) -> None:
+    """Years: "older" / "newer" relative to the years shown last; "recent" relative to the catalog's newest year."""
+    sc: dict[str, Any] = reading.scalars
+    if effect.year == "older":
+        value = min(years) - 1 if years else min(1990, (state.year_max or 1991) - 1)
+        sc["year_max"] = value
+        reading.notes.append(f"older: {value} or earlier")
+    if effect.year == "newer":
+        value = min(newest_year - 2, max(years) + 1) if years else newest_year - 10
+        sc["year_min"] = value
+        reading.notes.append(f"newer: {value} or later")
+    if effect.recent_years is not None:
+        sc["year_min"] = newest_year - effect.recent_years
+
+
+def _rating_down(sc: dict[str, Any], state: DialogueState) -> str:
+    """One age rating below the current bound (R when none), kept between PG and PG-13."""
+    current = sc.get("max_age_rating") or state.max_age_rating or "R"
+    idx = min(AGE_RATINGS.index("PG-13"), AGE_RATINGS.index(current) - 1)
+    return AGE_RATINGS[max(AGE_RATINGS.index("PG"), idx)]

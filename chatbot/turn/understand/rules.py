@@ -1,0 +1,143 @@
+"""Code's own reading of a message: word lists, numbers, places, weather, titles and references, no LLM."""
+
+from __future__ import annotations
+
+import re
+
+from chatbot.turn.state import DialogueState
+from chatbot.turn.understand.clauses import read_clauses
+from chatbot.turn.understand.lexicon import Lexicon
+from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
+from chatbot.turn.understand.numbers import read_numbers
+from chatbot.turn.understand.reading import GazetteerLike, Reading
+from chatbot.turn.understand.refinements import apply_effect
+from chatbot.turn.understand.spans import Span, blank_out, claim_spans, spans_of, uncovered_words
+from chatbot.turn.understand.titles import TitleIndex
+from retrieval.text import has_cjk
+from retrieval.types import Item
+
+_ARTICLE_ONLY = re.compile(r"\s*(?:the|that|this)?\s*")
+_QUOTED = re.compile(r'"([^"]{2,80})"|\u300a([^\u300b]{1,60})\u300b|\u300c([^\u300d]{1,60})\u300d|\u201c([^\u201d]{2,80})\u201d')
+_TITLE_CUES = {"more_like", "liked", "disliked", "rejected", "ask_about"}  # cues a title may follow
+_TITLE_MAX_WORDS = 8  # words after a cue tried as a title, longest first
+
+
+class RuleReader:
+    """Reads a message with the word lists, the number patterns, the gazetteer and the catalog's titles."""
+
+    def __init__(self, lexicon: Lexicon, titles: TitleIndex, gazetteer: GazetteerLike | None,
+                 items: dict[str, Item], newest_year: int) -> None:
+        self.lexicon = lexicon
+        self.titles = titles
+        self.gazetteer = gazetteer
+        self.items = items
+        self.newest_year = newest_year
+
+    def read(self, message: str, state: DialogueState) -> Reading:
+        """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
+        text = normalise_message(message)
+        reading = Reading(text=text, language=detect_language(message), original=original_case(message, text))
+        phrase_spans = self.lexicon.matcher.find(text)
+        fixed = claim_spans(self._find_titles(text, phrase_spans, reading))
+        extra = read_numbers(text, reading.scalars) + self._context_spans(message, text, reading)
+        fixed = fixed + claim_spans(extra, taken=fixed)
+        spans = sorted(fixed + claim_spans(phrase_spans, taken=fixed), key=lambda s: s.start)
+        reading.spans = spans
+        shown = [self.items[i] for i in state.last_shown if i in self.items]
+        for name, effect in read_clauses(text, spans, reading, self.lexicon):
+            apply_effect(name, effect, reading, state, shown, self.newest_year)
+        reading.genres = [g for g in reading.genres if g not in reading.genres_excluded]
+        reading.leftover = self.leftover(text, spans)
+        if reading.injection:
+            reading.notes.append("the message tried to change my instructions; I ignored that part")
+        return reading
+
+    def leftover(self, text: str, spans: list[Span], start: int = 0) -> list[str]:
+        """Words no span and no filler list explains (English words, or runs of Chinese characters) from `start` on."""
+        return uncovered_words(text, spans, self.lexicon.filler_en, self.lexicon.filler_zh, start)
+
+    def fallback_wish(self, reading: Reading) -> str:
+        """The message's describing words (genres, qualities, free words; not negated ones, names or numbers)."""
+        keep = {"genre", "quality", "mood"}
+        drop = [s for s in reading.spans if not s.kinds() & keep] + reading.negated_spans
+        rest = blank_out(reading.text, drop)
+        words = [w for w in WORD.findall(rest) if w not in self.lexicon.filler_en and not w.isdigit()]
+        return " ".join(words[:16])
+
+    # -- titles
+    def _find_titles(self, text: str, spans: list[Span], reading: Reading) -> list[Span]:
+        """Titles in quotes, or right after "more like"/"I loved"/"tell me about": matched against the catalog."""
+        found = self._quoted_titles(text, reading)
+        for span in spans:
+            cue = span.payload("cue")
+            if cue in _TITLE_CUES:
+                hit = self._title_after(span, text, spans, reading)
+                if hit is not None:
+                    found.append(hit)
+                    reading.titles.setdefault(hit.payload("title"), cue)
+        return found
+
+    def _quoted_titles(self, text: str, reading: Reading) -> list[Span]:
+        """Catalog titles written in quotes or title brackets ("Amelie", 《千与千寻》)."""
+        found: list[Span] = []
+        for m in _QUOTED.finditer(text):
+            inner = next(g for g in m.groups() if g is not None)
+            item_id = self.titles.match(inner)
+            if item_id:
+                found.append(Span(m.start(), m.end(), (("title", item_id),)))
+                reading.titles.setdefault(item_id, "mentioned")
+        return found
+
+    def _title_after(self, cue: Span, text: str, spans: list[Span], reading: Reading) -> Span | None:
+        """The longest run of words after a cue (within its clause) that names a catalog title, or None."""
+        region_end = HARD_BREAK.search(text, cue.end)
+        end = region_end.start() if region_end else len(text)
+        following = [s for s in spans if cue.end <= s.start < end]
+        if following and following[0].kinds() & {"ordinal", "pronoun", "ref_noun"} and _ARTICLE_ONLY.fullmatch(
+            text[cue.end:following[0].start]
+        ):
+            return None  # "more like the second one": a reference, not a title
+        words = list(WORD.finditer(text, cue.end, end))[:_TITLE_MAX_WORDS]
+        for n in range(len(words), 0, -1):
+            start, stop = words[0].start(), words[n - 1].end()
+            candidate = text[start:stop]
+            if all(w.group(0) in self.lexicon.filler_en for w in words[:n]):
+                return None
+            item_id = self.titles.match(candidate, fuzzy=n >= 2 or len(candidate) >= 6)
+            if item_id and self._plain_words(text, spans, start, stop) and not reading.original[start:start + 1].isupper():
+                item_id = None  # "more like a heist": lexicon words in lower case are not the film "Heist"
+            if item_id:
+                return Span(start, stop, (("title", item_id),))
+        return None
+
+    def _plain_words(self, text: str, spans: list[Span], start: int, stop: int) -> bool:
+        """True when lexicon phrases (genres, moods, ...) and filler explain every word between start and stop."""
+        inside = [s for s in spans if s.start >= start and s.end <= stop]
+        if not inside:
+            return False
+        return not self.leftover(text[:stop], inside, start)
+
+    # -- the situation
+    def _context_spans(self, message: str, text: str, reading: Reading) -> list[Span]:
+        """Place, stated weather and stated time via chatbot.turn.context.words; spans cover the words they used."""
+        from chatbot.turn.context import words as context
+
+        out: list[Span] = []
+        if self.gazetteer is not None:
+            mention = self.gazetteer.find_in_message(message)
+            if mention is not None:
+                reading.place_mention = mention
+                out += spans_of(text, [mention.text], "place")
+        weather = context.find_stated_weather(message)
+        if weather is not None:
+            reading.weather = weather.condition
+        part = context.find_part_of_day(message)
+        if part is not None:
+            reading.part_of_day = part
+        lex = context.load_lexicon()
+        for _, pattern in list(lex.weather_en) + list(lex.part_en):
+            out += [Span(m.start(), m.end(), (("context", "said"),)) for m in pattern.finditer(text)]
+        if has_cjk(text):
+            for _, phrases in list(lex.weather_zh) + list(lex.part_zh):
+                out += spans_of(text, phrases, "context")
+        return out
