@@ -15,9 +15,9 @@ A template file looks like this::
 `user` (so `rendered["system"]` works), plus `.messages`, a list of `(role, text)` pairs (system, the examples as
 user/assistant turns, then the user turn) that any langchain chat model accepts as input as it is.
 Rendering uses `StrictUndefined`: a variable the template needs but was not given is an error, never a blank.
-`load_data(package, name)` is the one reader of every other YAML data file (replies, lexicons, context rules):
-a missing file or bad YAML is a `DataFileError` naming the file. This package imports nothing else from the
-project but the error tree (`retrieval.errors`).
+Every other YAML data file (replies, lexicons, context rules, catalog schemas) is read by the one reader
+`retrieval.datafile.load_data`, re-exported here; a missing file or bad YAML is a `DataFileError` naming the file.
+This package imports nothing else from the project but that reader and the error tree (`retrieval.errors`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
 
+from retrieval.datafile import load_data, parse_yaml
 from retrieval.errors import DataFileError
 
 __all__ = ["DataFileError", "Prompt", "PromptError", "RenderedPrompt", "list_prompts", "load_data", "load_prompt",
@@ -159,20 +158,6 @@ def _as_text(value: Any, where: str, name: str) -> str:
     raise PromptError(f"prompt {name!r}: {where} must be text, got {type(value).__name__}")
 
 
-def load_data(package: str, name: str, path: str | Path | None = None) -> Any:
-    """Parse a YAML data file: the one at `path` when given, else `name` shipped in `package`; DataFileError."""
-    where = str(path) if path else f"{package.replace('.', '/')}/{name}"
-    try:
-        text = Path(path).read_text(encoding="utf-8") if path else \
-            resources.files(package).joinpath(name).read_text(encoding="utf-8")
-    except (OSError, ModuleNotFoundError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"cannot read {where}: {exc}") from exc
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C parser: ~20x faster
-    except yaml.YAMLError as exc:
-        raise DataFileError(f"{where} is not valid YAML: {exc}") from exc
-
-
 @lru_cache(maxsize=64)
 def load_prompt(name: str) -> Prompt:
     """Read and check `prompts/<name>.yaml` from the installed package."""
@@ -188,9 +173,9 @@ def load_prompt(name: str) -> Prompt:
 def parse_prompt(name: str, text: str) -> Prompt:
     """Parse and check the YAML text of a template (what load_prompt does with a file)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PromptError(f"prompt {name!r} is not valid YAML: {exc}") from exc
+        data = parse_yaml(text, f"prompt {name!r}")
+    except DataFileError as exc:
+        raise PromptError(str(exc)) from exc
     if not isinstance(data, dict):
         raise PromptError(f"prompt {name!r} must be a YAML mapping with `system` and `user` keys")
     unknown = sorted(set(data) - _ALLOWED_KEYS)
