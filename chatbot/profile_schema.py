@@ -1,4 +1,7 @@
-"""The profile database's shape: its schema migrations, the records read from it, its errors and its ids."""
+"""What the profile store hands out and refuses: its records, its errors, its ids and the text it accepts.
+
+The tables themselves are in `chatbot.storage.migrations`; the back ends in `chatbot.storage`.
+"""
 
 from __future__ import annotations
 
@@ -11,54 +14,9 @@ from typing import Any
 
 from retrieval.errors import TastebudError
 
-SIGNALS: tuple[str, ...] = ("like", "dislike", "seen")  # the feedback a person can give (the CHECK below)
+# the feedback a person can give (the CHECK constraint in chatbot.storage.migrations)
+SIGNALS: tuple[str, ...] = ("like", "dislike", "seen")
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-# Each entry moves the schema from version i to i + 1; append, never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE profiles (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            last_seen_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            state_json TEXT,
-            UNIQUE (id, profile_id)
-        )""",
-        "CREATE INDEX sessions_by_profile ON sessions(profile_id)",
-        # profile_id is repeated on turns and feedback so every child row names its profile, and the
-        # composite key makes sure it is the profile that owns the session.
-        """CREATE TABLE turns (
-            session_id TEXT NOT NULL,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            n INTEGER NOT NULL,
-            user_message TEXT NOT NULL,
-            reply TEXT NOT NULL,
-            items_json TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (session_id, n),
-            FOREIGN KEY (session_id, profile_id) REFERENCES sessions(id, profile_id) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX turns_by_profile ON turns(profile_id)",
-        """CREATE TABLE feedback (
-            seq INTEGER PRIMARY KEY,
-            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-            session_id TEXT,
-            item_id TEXT NOT NULL,
-            signal TEXT NOT NULL CHECK (signal IN ('like', 'dislike', 'seen')),
-            created_at TEXT NOT NULL,
-            FOREIGN KEY (session_id, profile_id) REFERENCES sessions(id, profile_id) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX feedback_by_profile ON feedback(profile_id, item_id)",
-        "CREATE INDEX feedback_by_session ON feedback(session_id, profile_id)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class ProfileError(TastebudError):
@@ -75,6 +33,29 @@ class UnknownSession(ProfileError):
 
 class InvalidFeedback(ProfileError, ValueError):
     """A feedback signal or item id that cannot be recorded."""
+
+
+class InvalidText(ProfileError, ValueError):
+    """Text that no back end can store as it is (a NUL character, a lone UTF-16 surrogate); nothing was saved."""
+
+
+class StoreUnavailable(ProfileError):
+    """The profile database cannot be reached, or stayed busy past its bound; nothing of this call was saved.
+
+    Recoverable: the caller says so in words ("could not save, try again") and the next call may succeed.
+    """
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """Create the session (and, when `new_profile`, its profile) in the same transaction as its first turn.
+
+    The caller vouches for the ids: `profile_id` is one it minted with `new_id()` (`new_profile=True`) or one it
+    found stored; a client never chooses it. So nothing is stored for a page load or a refused request.
+    """
+
+    profile_id: str
+    new_profile: bool
 
 
 @dataclass(frozen=True)
@@ -120,6 +101,20 @@ def new_id() -> str:
 def is_valid_id(value: object) -> bool:
     """True when `value` has the shape of a profile or session id ([A-Za-z0-9_-]{16,64})."""
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def checked_text(value: object, what: str) -> str:
+    """`value` when it is text every back end stores byte for byte, else ProfileError / InvalidText naming `what`."""
+    if not isinstance(value, str):
+        raise ProfileError(f"{what} must be text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidText(f"{what} contains a NUL character (U+0000), which cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidText(f"{what} contains a lone UTF-16 surrogate (U+D800–U+DFFF), which is not storable text") \
+            from None
+    return value
 
 
 def now_iso() -> str:

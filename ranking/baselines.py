@@ -1,4 +1,4 @@
-"""Baseline recommenders behind one small protocol: popularity, item-kNN, EASE, ALS (implicit), content-only.
+"""Baseline recommenders behind one small protocol: popularity, item-kNN, EASE, ALS (implicit), SASRec-CE, content.
 
 Every model is a *fold-in* model: it is fitted once on the training split, then scores any history (liked /
 disliked item indices, optional text vector) against every item. That is what lets the same evaluation run
@@ -213,11 +213,19 @@ class ContentOnly(_PopularityTieBreak):
         return self._with_tie_break(taste @ self._vectors.T)
 
 
+def _sasrec_ce() -> Recommender:
+    """SASRec trained with full cross-entropy (`ranking.sasrec`, torch imported on first fit)."""
+    from ranking.sasrec import SASRecCE
+
+    return SASRecCE()
+
+
 BASELINES: dict[str, Callable[[], Recommender]] = {
     "popularity": Popularity,
     "item-knn": ItemKNN,
     "ease": EASE,
     "als": ALS,
+    "sasrec-ce": _sasrec_ce,
     "content": ContentOnly,
 }
 

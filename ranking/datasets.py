@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DATASETS = ("ml-latest-small", "ml-100k")
+PLANNED = {  # data sets the evaluation is meant to run on whose loader is not built yet: name -> what is missing
+    "book-crossing": "the non-film catalog issue adds its loader (ratings + book items) here; not built yet",
+}
 
 
 @dataclass(frozen=True)
@@ -98,4 +101,6 @@ def load_dataset(name: str) -> RatingsDataset:
         return load_ml_latest_small()
     if name == "ml-100k":
         return load_ml_100k()
+    if name in PLANNED:
+        raise CatalogError(f"the data set {name!r} is not available yet: {PLANNED[name]}")
     raise CatalogError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

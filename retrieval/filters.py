@@ -236,6 +236,8 @@ def filters_to_where(filters: Filters) -> dict[str, Any] | None:
         parts.append({"countries": {"$in": list(filters.countries)}})
     if filters.people:
         parts.append({"people": {"$in": list(filters.people)}})
+    if filters.people_none:
+        parts.append({"people": {"$nin": list(filters.people_none)}})
     if filters.exclude_ids:
         parts.append({"id": {"$nin": sorted(filters.exclude_ids)}})
     if filters.where:

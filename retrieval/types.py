@@ -97,6 +97,7 @@ class Filters:
     languages: tuple[str, ...] = ()  # item must have at least one of these languages
     countries: tuple[str, ...] = ()  # item must have at least one of these countries
     people: tuple[str, ...] = ()  # item must involve at least one of these people (director, cast, writer)
+    people_none: tuple[str, ...] = ()  # item must involve none of these people
     exclude_ids: frozenset[str] = field(default_factory=frozenset)  # shown, rejected or otherwise excluded
     where: dict[str, Any] | None = None  # an extra Chroma-style expression (see retrieval.filters)
 

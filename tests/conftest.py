@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.config import Settings, set_offline_environment
+# a throwaway PostgreSQL cluster on 127.0.0.1 (session-scoped) and a database of each test's own
+from tests.postgres import postgres_cluster, postgres_url  # noqa: F401
 
 set_offline_environment()
 

@@ -2,7 +2,8 @@
 
 Used by the note checker (no other film may be named), the dialogue runner's grounding check and people
 matching. Text is read as runs of Latin words (`_segments`); a title is a run of words equal to its key, with
-case rules so that common words that happen to be titles ("Speed matters") are not taken for films.
+case rules so that common words that happen to be titles ("Speed matters") are not taken for films, and never a
+run inside a longer catalog person's name ("Brad Bird's" does not name "The Birds", "Tom Cruise" not "The Cruise").
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = ["LATIN_WORD", "POSSESSIVE", "CatalogLexicon", "TitleHit", "fold_name"
 # A Latin word ("Amélie", "O'Brien", "1999"); what titles and names are made of here.
 LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['\u2019][0-9A-Za-z\u00c0-\u024f]+)*")
 POSSESSIVE = re.compile(r"['\u2019]s\b")
+# What may stand between two words of one name: spaces, a hyphen ("Jean-Pierre"), an initial's dot ("H. Macy").
+_NAME_GAP = re.compile(r"\.?[\s\-\u2010\u2011\u00b7]*")
 
 
 def fold_name(text: str) -> str:
@@ -44,6 +47,11 @@ def title_key(title: str) -> str:
 def name_words(text: str) -> str:
     """Folded words of a text with possessives dropped, for comparing names ("Arthur's" -> "arthur")."""
     return " ".join(LATIN_WORD.findall(fold_name(POSSESSIVE.sub("", text))))
+
+
+def _bare_word(text: str, start: int, end: int) -> str:
+    """The folded word at text[start:end] without a possessive ending, any case ("Bird's", "BIRD'S" -> "bird")."""
+    return fold_name(POSSESSIVE.sub("", text[start:end].casefold()))
 
 
 def _segments(text: str) -> list[list[tuple[str, int, int]]]:
@@ -99,6 +107,8 @@ class CatalogLexicon:
                 self.people.add(" ".join(words))
                 if len(words[0]) >= 3:
                     self.first_names.add(words[0])
+        self.max_person_words = max((k.count(" ") + 1 for k in self.people), default=0)
+        self._name_starts = {k.split(" ", 1)[0] for k in self.people}  # a name can only start at one of these
 
     @classmethod
     def from_items(cls, items: Iterable[Item]) -> CatalogLexicon:
@@ -111,23 +121,44 @@ class CatalogLexicon:
         hits: list[TitleHit] = []
         for seg in _segments(text):
             words = [w for w, _, _ in seg]
+            names = self._name_spans(text, seg)
             i = 0
             while i < len(seg):
-                found = self._title_at(text, seg, words, i)
+                found = self._title_at(text, seg, words, i, names)
                 if found is not None:
                     hits.append(found[0])
                 i += found[1] if found is not None else 1
         return hits
 
+    def _name_spans(self, text: str, seg: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+        """Word ranges [i, j) of a segment that spell a catalog person's full name, any case, the last word
+        possibly possessive ("Brad Bird's"), its words apart by spaces, hyphens or initials' dots only; the longest
+        name at each word."""
+        spans: list[tuple[int, int]] = []
+        joined = [_NAME_GAP.fullmatch(text, a[2], b[1]) is not None for a, b in zip(seg, seg[1:])]
+        for i in range(len(seg)):
+            if seg[i][0] not in self._name_starts:
+                continue
+            for n in range(min(self.max_person_words, len(seg) - i), 1, -1):
+                if not all(joined[i : i + n - 1]):
+                    continue  # "With Joaquin, Phoenix ..." is no name
+                last = seg[i + n - 1]
+                name = " ".join([w for w, _, _ in seg[i : i + n - 1]] + [_bare_word(text, last[1], last[2])])
+                if name in self.people:
+                    spans.append((i, i + n))
+                    break
+        return spans
+
     def _title_at(
-        self, text: str, seg: list[tuple[str, int, int]], words: list[str], i: int
+        self, text: str, seg: list[tuple[str, int, int]], words: list[str], i: int, names: list[tuple[int, int]]
     ) -> tuple[TitleHit, int] | None:
-        """The longest title written as a title at word i of a segment, with its word count (never at an article)."""
+        """The longest title written as a title at word i of a segment, with its word count (never at an article,
+        never inside a person's longer name: "Alfred Hitchcock" names no film "Hitchcock")."""
         if words[i] in ENGLISH_ARTICLES:
             return None
         for n in range(min(self.max_title_words, len(seg) - i), 0, -1):
             key = " ".join(words[i : i + n])
-            if key not in self.titles:
+            if key not in self.titles or any(a <= i and i + n <= b and n < b - a for a, b in names):
                 continue
             start, end = seg[i][1], seg[i + n - 1][2]
             if self._written_as_title(text, start, end, n):

@@ -25,8 +25,8 @@ WEATHER_SOURCES: tuple[str, ...] = ("stated", "live")
 
 # Slots the person (or the UI) can lift: list slots drop one value or all, scalar slots are cleared, "year" and
 # "runtime" clear both bounds. chatbot.turn.state's remove_slot works on these names.
-LIST_SLOTS: tuple[str, ...] = ("wishes", "genres", "genres_excluded", "people", "languages", "countries",
-                               "liked_ids", "disliked_ids", "seed_ids")
+LIST_SLOTS: tuple[str, ...] = ("wishes", "genres", "genres_excluded", "people", "people_none", "languages",
+                               "countries", "liked_ids", "disliked_ids", "seed_ids")
 SCALAR_SLOTS: tuple[str, ...] = ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating", "focus_id")
 CONTEXT_SCALARS: tuple[str, ...] = ("weather", "part_of_day", "mood", "occasion")
 REMOVABLE_SLOTS: tuple[str, ...] = LIST_SLOTS + SCALAR_SLOTS + CONTEXT_SCALARS + ("place", "companions", "year", "runtime")
@@ -79,6 +79,7 @@ class TurnIntent(BaseModel):
     genres: list[str] = Field(default_factory=list)  # wanted, MovieLens names
     genres_excluded: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list)  # as the catalog spells them
+    people_none: list[str] = Field(default_factory=list)  # ruled out ("nothing by Woody Allen"), catalog spelling
     year_min: int | None = None
     year_max: int | None = None
     runtime_min: int | None = None
@@ -105,6 +106,7 @@ class TurnIntent(BaseModel):
     source: Literal["rules", "llm"] = "rules"  # "llm" when the LLM's reading was used (always checked by code)
     llm_error: str | None = None  # why the LLM's reading was not used, if it was asked and failed
     notes: list[str] = Field(default_factory=list)  # what the code decided, in words (the "what I understood" panel)
+    notices: list[str] = Field(default_factory=list)  # said in the reply: bounds not applied (contradictory, absurd)
 
     @field_validator("genres", "genres_excluded")
     @classmethod

@@ -79,6 +79,7 @@ def merge_filters(base: Filters, extra: Filters) -> Filters:
         base,
         genres_any=wanted,
         genres_none=tuple(dict.fromkeys(base.genres_none + extra.genres_none)),
+        people_none=tuple(dict.fromkeys(base.people_none + extra.people_none)),
         max_age_rating=stricter_rating(base.max_age_rating, extra.max_age_rating),
         runtime_max=tighter(base.runtime_max, extra.runtime_max, min),
         runtime_min=tighter(base.runtime_min, extra.runtime_min, max),
@@ -89,7 +90,7 @@ def merge_filters(base: Filters, extra: Filters) -> Filters:
 def describe_filters(f: Filters) -> dict[str, Any]:
     """The hard filters as a plain dict (only the ones that are set)."""
     out: dict[str, Any] = {}
-    for name in ("genres_any", "genres_none", "languages", "countries", "people"):
+    for name in ("genres_any", "genres_none", "languages", "countries", "people", "people_none"):
         if getattr(f, name):
             out[name] = list(getattr(f, name))
     for name in ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating"):

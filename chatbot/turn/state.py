@@ -1,15 +1,18 @@
 """DialogueState: what the conversation has established so far, and its pure update from a TurnIntent.
 
 Rules of the update (one turn at a time, never mutating):
-- list slots (wishes, wanted/excluded genres, people, languages, countries) accumulate; a genre newly
-  wanted leaves the excluded list and vice versa ("no animation" after "animation please" drops it);
+- list slots (wishes, wanted/excluded genres, wanted/excluded people, languages, countries) accumulate; a genre
+  or person newly wanted leaves the excluded list and vice versa ("no animation" after "animation please" drops
+  it); a person the same message rules out is never wanted ("nothing by Woody Allen" names him);
 - scalar slots (year and runtime bounds, age rating, place, weather, part of day, mood, occasion)
-  are replaced by a newer value: a refinement overrides;
+  are replaced by a newer value: a new bound on a slot replaces the old one, a bound that now contradicts the
+  other side of its field drops that side, and bounds on other fields stay for the whole conversation;
 - companions are replaced when the person names who is watching again;
 - `reset` clears every slot and the shown lists but keeps what the person rejected or disliked
   (rejected items never come back) and what they liked (their taste); slots stated in the same message
   ("start over: something funny") apply to the fresh state;
-- `intent.cleared` names slots the person lifted ("any length is fine" clears the runtime bounds);
+- `intent.cleared` names slots the person lifted ("any length is fine" clears the runtime bounds, "forget the
+  year" the year bounds, "any director" the people), before this turn's own values apply;
 - shown items are remembered per turn by `record_shown`; `filters_for` excludes every shown, rejected,
   disliked and liked id and the "more like" seeds, so "more like the second one" never returns the second one;
 - `context_after` is the context part of `update` alone (the turn's context step reads the situation from it
@@ -67,6 +70,7 @@ class DialogueState:
     genres: tuple[str, ...] = ()  # wanted (any of), MovieLens genre names
     genres_excluded: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
+    people_none: tuple[str, ...] = ()  # people ruled out ("nothing by Woody Allen")
     year_min: int | None = None
     year_max: int | None = None
     runtime_min: int | None = None
@@ -181,7 +185,7 @@ def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
     new = replace(_cleared(state, intent), turn=state.turn + 1, last_intent=intent.intent, language=language)
     return replace(
         new,
-        people=_merge(new.people, intent.people),
+        **_people_slots(new, intent),
         languages=_merge(new.languages, intent.languages),
         countries=_merge(new.countries, intent.countries),
         context=_update_context(new.context, intent),
@@ -199,6 +203,13 @@ def _wanted_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
     wanted = _without(wanted, intent.genres_excluded)
     wishes = _merge(new.wishes, [w for w in intent.wishes if w.strip()])[-MAX_WISHES:]
     return {"wishes": wishes, "genres": wanted, "genres_excluded": excluded}
+
+
+def _people_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """Wanted and ruled-out people: a person newly wanted leaves the ruled-out list and vice versa."""
+    wanted = _without(_merge(_without(new.people, intent.people_none), intent.people), intent.people_none)
+    ruled_out = _merge(_without(new.people_none, wanted), intent.people_none)
+    return {"people": wanted, "people_none": ruled_out}
 
 
 def _bound_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
@@ -334,6 +345,7 @@ def filters_for(state: DialogueState) -> Filters:
         languages=state.languages,
         countries=state.countries,
         people=state.people,
+        people_none=state.people_none,
         exclude_ids=exclude,
     )
 

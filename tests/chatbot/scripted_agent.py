@@ -113,7 +113,11 @@ class ScriptedAgent:
         )
 
     def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[ReplyEvent]:
-        """One scripted turn: understood, items, note deltas, done (or error when the message says FAIL)."""
+        """One scripted turn: understood, items, note deltas, done (or error when the message says FAIL).
+
+        RAISE raises an LLMError, CRASH a RuntimeError; a turn that cannot be saved yields error then done, as the
+        real agent does.
+        """
         with self._lock:
             self.running += 1
             self.max_running = max(self.max_running, self.running)
@@ -131,6 +135,9 @@ class ScriptedAgent:
         s = self._session(session_id)
         if "RAISE" in message:
             raise LLMError("the language model stopped answering (scripted failure)")
+        if "CRASH" in message:  # a bug, not a TastebudError; its text names a server path
+            where = getattr(self.profiles, "path", "/srv/tastebud/profiles.sqlite")
+            raise RuntimeError(f"scripted crash reading {where}")
         if "FAIL" in message:
             yield ReplyEvent.of(ErrorEvent("the language model did not answer in time; please try again"))
             return
@@ -162,8 +169,11 @@ class ScriptedAgent:
         s.shown.extend(c.id for c in cards)
         items = tuple(replace(c, note=note) for c, note in zip(cards, notes))
         reply = f"Here are {len(items)} ideas" + (f" for {s.place}" if s.place else "") + "."
-        self.profiles.record_turn_and_state(session_id, message, reply, [to_wire(c) for c in items],
-                                            json.dumps(to_wire(understood)))
+        try:
+            self.profiles.record_turn_and_state(session_id, message, reply, [to_wire(c) for c in items],
+                                                json.dumps(to_wire(understood)))
+        except TastebudError as exc:  # as chatbot.turn.agent's remember step: answered, then told it was not saved
+            yield ReplyEvent.of(ErrorEvent(f"I answered, but could not save this turn: {exc}"))
         total_ms = round((time.perf_counter() - started) * 1000.0, 1)
         yield ReplyEvent.of(Done(session_id=session_id, profile_id=s.profile_id, reply=reply, language="en",
                                  understood=understood, items=items,

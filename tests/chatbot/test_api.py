@@ -22,8 +22,8 @@ from chatbot.doors.web.api import WebLimits, create_app
 from chatbot.config import Settings
 from chatbot.profiles import DB_NAME, ProfileStore
 from chatbot.doors.web.sse import iter_sse
+from chatbot.doors.web.server import running_app
 from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout, TurnQueue
-from chatbot.evaluation.bench_serve import running_server
 from tests.chatbot.scripted_agent import ScriptedAgent
 
 ALLOWED = "http://127.0.0.1:9"  # an allowed host-page origin (nothing needs to listen there)
@@ -31,15 +31,16 @@ ALLOWED = "http://127.0.0.1:9"  # an allowed host-page origin (nothing needs to 
 
 @contextmanager
 def serve_app(data_dir: Path, *, delay_s: float = 0.0, limits: WebLimits | None = None, origins: str = ALLOWED,
-              mount_ui: bool = False) -> Iterator[SimpleNamespace]:
-    """The web app with a scripted agent on a free 127.0.0.1 port, and an httpx client for it."""
+              mount_ui: bool = False, trusted_proxies: str = "") -> Iterator[SimpleNamespace]:
+    """The web app with a scripted agent on a free 127.0.0.1 port (served as `tastebud serve` serves it), and an
+    httpx client for it."""
     profiles = ProfileStore.open(data_dir)
     agent = ScriptedAgent(profiles, delay_s=delay_s)
-    settings = Settings(data_dir=data_dir, llm="fake", allowed_origins=origins)
+    settings = Settings(data_dir=data_dir, llm="fake", allowed_origins=origins, trusted_proxies=trusted_proxies)
     app = create_app(settings, agent=agent, profiles=profiles,
                      limits=limits or WebLimits(rate_limit="10000/minute"), mount_ui=mount_ui)
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # like a script, not a browser
-    with running_server(app) as url, httpx.Client(base_url=url, timeout=30, cookies=no_cookies) as client:
+    with running_app(app, settings) as url, httpx.Client(base_url=url, timeout=30, cookies=no_cookies) as client:
         yield SimpleNamespace(url=url, client=client, agent=agent, profiles=profiles, data_dir=data_dir, app=app)
     profiles.close()
 
@@ -349,16 +350,18 @@ def test_ui_docs_widget_and_visitor_cookie(data_dir: Path) -> None:
         page = w.client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert w.client.get("/config").json()["title"] == "tastebud"  # the Gradio UI is what is mounted at /
-        cookie = page.headers["set-cookie"]
+        assert "set-cookie" not in page.headers  # a page load makes no profile: the first saved turn does
+        assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {ALLOWED}"
+        first = w.client.post("/api/chat", json={"message": "comedy"})
+        cookie = first.headers["set-cookie"]
         assert cookie.startswith("tastebud_profile=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         pid = cookie.split("=", 1)[1].split(";", 1)[0]
-        assert w.profiles.has_profile(pid) and len(pid) >= 22
-        assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {ALLOWED}"
+        assert pid == first.json()["profile_id"] and w.profiles.has_profile(pid) and len(pid) >= 22
         browser = httpx.Client(base_url=w.url, timeout=30, cookies={"tastebud_profile": pid})
         again = browser.get("/")  # a returning visitor keeps the profile: no new cookie
         assert "set-cookie" not in again.headers
-        chat = browser.post("/api/chat", json={"message": "comedy"}).json()
-        assert chat["profile_id"] == pid  # the visitor's cookie carries into the API
+        chat = browser.post("/api/chat", json={"message": "comedy"})
+        assert chat.json()["profile_id"] == pid and "set-cookie" not in chat.headers  # the cookie carries over
         assert w.client.get("/docs").status_code == 200
         paths = set(w.client.get("/openapi.json").json()["paths"])
         assert {"/api/chat", "/api/chat/stream", "/api/feedback", "/api/profile/{profile_id}",

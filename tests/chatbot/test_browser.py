@@ -137,6 +137,17 @@ def send(page, text: str) -> None:
     box.press("Enter")
 
 
+def profile_cookie(page, timeout_s: float = 10.0) -> dict:
+    """The profile cookie, once the page has traded its first saved turn's claim for it (the page load sets none)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]
+        if found or time.monotonic() > deadline:
+            assert found, "the page never got its profile cookie"
+            return found[0]
+        page.wait_for_timeout(100)
+
+
 def cards_of(page) -> list[str]:
     """The item ids of the cards on show."""
     return page.locator("#tb-cards article.tb-card").evaluate_all("els => els.map(e => e.dataset.itemId)")
@@ -166,9 +177,8 @@ def test_ui_chat_cards_like_and_remove_a_slot(site: SimpleNamespace, page) -> No
     page.wait_for_function(f"document.querySelector('#tb-cards [data-item=\"{comedy}\"][data-signal=\"like\"]')"
                            ".getAttribute('aria-pressed') === 'true'")
     assert f"You liked{title}" in panel.inner_text().replace("\n", "").replace("\t", "")
-    pid = next(c["value"] for c in page.context.cookies() if c["name"] == "tastebud_profile")
-    assert site.app.profiles.liked(pid) == [comedy]
-    cookie = next(c for c in page.context.cookies() if c["name"] == "tastebud_profile")
+    cookie = profile_cookie(page)
+    assert site.app.profiles.liked(cookie["value"]) == [comedy]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
     # remove "kids": the panel drops it, and the next answer may include films rated above PG
@@ -219,15 +229,23 @@ def test_ui_new_conversation_clears_the_panel(site: SimpleNamespace, page) -> No
 @pytest.mark.browser
 def test_ui_forget_me_deletes_the_profile(site: SimpleNamespace, page) -> None:
     page.goto(site.app.url)
+    assert not [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]  # a page load makes none
     send(page, "action in Madrid")
     page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
-    pid = next(c["value"] for c in page.context.cookies() if c["name"] == "tastebud_profile")
+    pid = profile_cookie(page)["value"]  # the first saved turn's profile
     assert site.app.profiles.profile_summary(pid)["counts"]["turns"] == 1
     page.get_by_role("button", name="Forget me").click()
     page.wait_for_function("document.querySelector('#tb-status').innerText.includes('is deleted')")
     assert not site.app.profiles.has_profile(pid)
-    page.reload()  # a new visit gets a new, empty profile
-    new_pid = next(c["value"] for c in page.context.cookies() if c["name"] == "tastebud_profile")
+    deadline = time.monotonic() + 10  # the page drops the deleted profile's cookie
+    while [c for c in page.context.cookies() if c["name"] == "tastebud_profile"] and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert not [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]
+    page.reload()  # a new visit starts without a profile until its first saved turn
+    assert not [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]
+    send(page, "comedy in Rome")
+    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    new_pid = profile_cookie(page)["value"]
     assert new_pid != pid and site.app.profiles.has_profile(new_pid)
 
 
@@ -292,7 +310,7 @@ def real_site(trained_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     from chatbot.turn.context import OfflineWeatherProvider
     from chatbot.llm import make_chat_model
     from chatbot.profiles import ProfileStore
-    from chatbot.evaluation.bench_serve import running_server
+    from chatbot.doors.web.server import running_app
 
     # The GGUF is assembled once into the repo's var/ (or TASTEBUD_TEST_LLM_DIR), not copied per session.
     llm_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
@@ -301,7 +319,7 @@ def real_site(trained_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     profiles = ProfileStore.open(tmp_path_factory.mktemp("real-web"))
     agent = Agent.from_settings(settings, llm=llm, weather=OfflineWeatherProvider(), profiles=profiles)
     app = create_app(settings, agent=agent, profiles=profiles, limits=WebLimits(rate_limit="1000/minute"))
-    with running_server(app) as url, httpx.Client(base_url=url, timeout=300) as client:
+    with running_app(app, settings) as url, httpx.Client(base_url=url, timeout=300) as client:
         yield SimpleNamespace(url=url, agent=agent, profiles=profiles, client=client)
     profiles.close()
 
@@ -324,8 +342,7 @@ def test_real_agent_in_the_browser(real_site: SimpleNamespace, page) -> None:
     page.get_by_role("button", name=f"Like: {first_title}", exact=True).click()
     page.wait_for_function(f"document.querySelector('#tb-cards [data-item=\"{ids[0]}\"][data-signal=\"like\"]')"
                            ".getAttribute('aria-pressed') === 'true'")
-    pid = next(c["value"] for c in page.context.cookies() if c["name"] == "tastebud_profile")
-    assert real_site.profiles.liked(pid) == [ids[0]]
+    assert real_site.profiles.liked(profile_cookie(page)["value"]) == [ids[0]]
     page.get_by_role("button", name="Remove watching with: kids").click()
     page.wait_for_function("!document.querySelector('#tb-understood').innerText.includes('watching with: kids')")
     send(page, "more like the first one")

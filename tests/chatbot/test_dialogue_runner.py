@@ -224,6 +224,44 @@ def test_title_finder_ignores_prose_and_titles_inside_shown_titles():
     assert finder.ungrounded(text, ["Toy Story 2", "Alien"]) == []
 
 
+def test_grounded_reads_a_directors_name_as_a_person_not_as_the_film_inside_it(tmp_path, agent):
+    """A reply naming Brad Bird or Alfred Hitchcock names no film "The Birds" or "Hitchcock"; the films do count."""
+    extra = [Item("ml:1333", "Birds, The (1963)", 1963, ("Horror",), directors=("Alfred Hitchcock",)),
+             Item("ml:99149", "Hitchcock (2012)", 2012, ("Drama",), directors=("Sacha Gervasi",)),
+             Item("ml:8961", "Incredibles, The (2004)", 2004, ("Animation",), directors=("Brad Bird",))]
+    runner = DialogueRunner(agent, {**CATALOG, **{it.id: it for it in extra}}, warm_likes=lambda user: [])
+    script = write(tmp_path, "g.yaml", "name: g\nturns:\n  - user: funny\n    expect: {grounded: true}\n")
+    for stray in ("anything with Brad Bird's touch", "something Alfred Hitchcock would enjoy",
+                  "Brad Bird执导的作品"):
+        agent.stray_title = stray
+        assert runner.run(load_script(script)).turns[0].failures == (), stray
+    agent.stray_title = "Brad Bird's best, or The Birds for a scare"
+    assert runner.run(load_script(script)).turns[0].failures == (
+        "grounded (line 4): the reply names films that are not among its items: The Birds",)
+
+
+def test_title_finder_tells_names_from_titles_in_english_and_chinese():
+    finder = TitleFinder([Item("a", "Birds, The (1963)", directors=("Alfred Hitchcock",)),
+                          Item("b", "Incredibles, The (2004)", directors=("Brad Bird",)),
+                          Item("c", "Cruise, The (1998)"), Item("d", "Mission: Impossible (1996)", cast=("Tom Cruise",))])
+    reply = ("1. The Incredibles: Brad Bird's superhero family at full tilt.\n"
+             "2. Mission: Impossible: Tom Cruise on a wire, Brian De Palma at his slickest.")
+    assert finder.ungrounded(reply, ["The Incredibles", "Mission: Impossible"]) == []
+    reply_zh = "给你这些：\n1. The Incredibles：Brad Bird 执导的超级英雄动画。\n2. Mission: Impossible：Tom Cruise主演。"
+    assert finder.ungrounded(reply_zh, ["The Incredibles", "Mission: Impossible"]) == []
+    assert finder.ungrounded(reply + " Or The Cruise.", ["The Incredibles", "Mission: Impossible"]) == ["The Cruise"]
+
+
+def test_title_finder_reads_a_genre_name_as_the_genre():
+    """The reasons name genres ("Comedy, Romance as you asked"); "Romance" (1999) is then no film named."""
+    finder = TitleFinder([Item("a", "Romance (1999)", genres=("Drama", "Romance")),
+                          Item("b", "Trainwreck (2015)", genres=("Comedy", "Romance")), Item("c", "Hitch (2005)")])
+    reply = "1. Trainwreck (2015): a comedy, romance film. Picked for you: Comedy, Romance as you asked."
+    assert finder.ungrounded(reply, ["Trainwreck"]) == []
+    assert finder.ungrounded("给你这些：\n1. Trainwreck：按你的要求：Romance。", ["Trainwreck"]) == []
+    assert finder.ungrounded(reply + " Or try Hitch.", ["Trainwreck"]) == ["Hitch"]
+
+
 def test_clarifying_question_and_chinese_reply(tmp_path, runner):
     script = write(tmp_path, "zh.yaml", """
 name: vague in Chinese

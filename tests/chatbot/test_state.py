@@ -207,3 +207,42 @@ def test_state_json_round_trip():
     s = record_shown(turn(DialogueState(), intent="recommend", genres=["Comedy"], place=SEATTLE), ["x", "y"])
     assert state_from_json(state_to_json(s)) == s
     assert state_from_json(None) == DialogueState() and state_from_json("") == DialogueState()
+
+
+def test_a_new_bound_replaces_the_old_one_and_other_fields_stay():
+    """A new bound on a slot replaces the old one; the other side of a field stays unless it now contradicts it;
+    bounds on other fields stay for the whole conversation."""
+    s = turn(DialogueState(), genres=["Thriller"], runtime_max=120, year_min=1990, year_max=1999, max_age_rating="PG-13")
+    s = turn(s, intent="refine", runtime_max=100)
+    assert (s.runtime_max, s.year_min, s.year_max, s.max_age_rating) == (100, 1990, 1999, "PG-13")
+    s = turn(s, intent="refine", year_min=1995)  # "after 1994": the decade's end stays
+    assert (s.year_min, s.year_max) == (1995, 1999)
+    s = turn(s, intent="refine", year_min=2005)  # contradicts the old upper bound: that one goes
+    assert (s.year_min, s.year_max, s.runtime_max) == (2005, None, 100)
+
+
+@pytest.mark.parametrize(("cleared", "gone", "kept"), [
+    (["runtime"], ("runtime_min", "runtime_max"), ("year_min", "people")),  # "any length", 时长无所谓
+    (["year"], ("year_min", "year_max"), ("runtime_max", "people_none")),  # "forget the year", 年份不限
+    (["people", "people_none"], ("people", "people_none"), ("runtime_max", "year_max")),  # "any director"
+])
+def test_lifting_a_field_removes_only_that_field(cleared, gone, kept):
+    """Words that lift one field clear its bounds and nothing else."""
+    s = turn(DialogueState(), runtime_min=90, runtime_max=120, year_min=1980, year_max=1989,
+             people=["Steven Spielberg"], people_none=["Woody Allen"])
+    s = turn(s, intent="refine", cleared=cleared)
+    assert all(getattr(s, name) in (None, ()) for name in gone)
+    assert all(getattr(s, name) not in (None, ()) for name in kept)
+
+
+def test_people_ruled_out_and_wanted():
+    """A person ruled out is a hard filter; wanting them again lifts it; a person the same message rules out is
+    never wanted (a name found in "nothing by Woody Allen" is no wish for him)."""
+    s = turn(DialogueState(), people=["Woody Allen"], people_none=["Woody Allen"])
+    assert s.people == () and s.people_none == ("Woody Allen",)
+    assert filters_for(s).people_none == ("Woody Allen",)
+    s = turn(s, intent="refine", people=["Woody Allen"])
+    assert s.people == ("Woody Allen",) and s.people_none == ()
+    s = turn(s, intent="refine", people_none=["Woody Allen", "Adam Sandler"])
+    assert s.people == () and set(s.people_none) == {"Woody Allen", "Adam Sandler"}
+    assert state_from_json(state_to_json(s)) == s

@@ -159,12 +159,49 @@ def test_code_negations_beat_the_llm(gazetteer):
     assert not any("horror" in w for w in intent.wishes)
 
 
-def test_llm_exclusions_need_a_negation_in_the_message(gazetteer):
-    """The model may not rule genres out on its own: with no "no"/"not" in the message its exclusions are dropped."""
-    llm = FakeChatModel(replies=[llm_json(not_genres=["Horror"]), llm_json(not_genres=["War"])])
+def test_llm_exclusions_need_a_negated_genre_word_in_the_message(gazetteer):
+    """The model may not rule genres out on its own: an exclusion needs a word for that genre after a negation
+    ("no soldiers" is War); a negation elsewhere ("nothing made before 2000") supports nothing, and is noted."""
+    llm = FakeChatModel(replies=[llm_json(not_genres=["Horror"]), llm_json(not_genres=["War"]),
+                                 llm_json(not_genres=["Children", "Drama", "Sci-Fi"])])
     u = Understander(llm, ITEMS, gazetteer)
     assert u.understand("a gentle film about a chess prodigy", DialogueState()).genres_excluded == []
-    assert u.understand("a film about a chess prodigy, nothing grim", DialogueState()).genres_excluded == ["War"]
+    assert u.understand("a film about a chess prodigy, nothing with soldiers", DialogueState()).genres_excluded == ["War"]
+    intent = u.understand("a quirky film about chess, nothing made before 2000", DialogueState())
+    assert intent.genres_excluded == [] and intent.year_min == 2000
+    assert any("no Children, Drama, Sci-Fi" in n and "says no such thing" in n for n in intent.notes)
+
+
+def test_llm_bounds_need_their_number_in_the_message_and_the_reader_wins(gazetteer):
+    """A bound the model proposes is kept only when its number stands in the message with the field's unit; one the
+    message never states is dropped and said; where the rules read the field themselves, the rules win."""
+    u = Understander(None, ITEMS, gazetteer)
+
+    def combined(message: str, **llm: object):
+        """Code's reading of the message combined with a model answer carrying extra bound fields."""
+        answer = json.loads(llm_json())
+        answer.update(llm)
+        return u.combine(u.read(message, DialogueState()), DialogueState(), answer)
+
+    unsupported = combined("a clever crime film with a twist", year_max=1985)
+    assert unsupported.year_max is None
+    assert any("year ≤ 1985" in n and "says no such thing" in n for n in unsupported.notes)
+    reader = combined("a crime film, classics, before 1960", year_max=1985)
+    assert reader.year_max == 1959 and any("year ≤ 1985" in n for n in reader.notes)
+    supported = combined("I've only got two hours tonight, something funny", runtime_max=120)
+    assert supported.runtime_max == 120
+    zh = combined("想看一部聪明的犯罪片", runtime_min=100)
+    assert zh.runtime_min is None and any("时长 ≥ 100" in n for n in zh.notes)
+
+
+def test_llm_people_need_their_name_and_never_override_an_exclusion(gazetteer):
+    """A person the model names must be written in the message; a person the message rules out stays ruled out."""
+    llm = FakeChatModel(replies=[llm_json(people=["Tom Hanks"]), llm_json(people=["Keanu Reeves"])])
+    u = Understander(llm, ITEMS, gazetteer)
+    ruled_out = u.understand("a comedy, but nothing with Tom Hanks", DialogueState())
+    assert ruled_out.people == [] and ruled_out.people_none == ["Tom Hanks"]
+    unnamed = u.understand("a mind-bending space adventure", DialogueState())
+    assert unnamed.people == [] and any("Keanu Reeves" in n and "says no such thing" in n for n in unnamed.notes)
 
 
 @pytest.mark.parametrize(
@@ -259,6 +296,26 @@ def test_rule_backstops(rules, message, expected):
     got = intent.model_dump()
     for key, value in expected.items():
         assert got[key] == value, f"{message!r}: {key} = {got[key]!r}, expected {value!r}"
+
+
+def test_bad_bounds_are_said_not_applied(rules):
+    """Contradictory bounds and absurd values are notices for the reply (in the message's language), not filters;
+    the other constraints of the message still apply."""
+    both = rules.understand("a thriller made after 2000 but before 1990, under 2 hours", DialogueState())
+    assert (both.year_min, both.year_max, both.runtime_max) == (None, None, 120)
+    assert both.notices == ['You asked for "after 2000" and "before 1990", which no film can be at once, so I applied '
+                            'neither. Tell me which one you meant.']
+    absurd = rules.understand("三分钟以内的剧情片", DialogueState())
+    assert absurd.runtime_max is None and absurd.genres == ["Drama"]
+    assert len(absurd.notices) == 1 and "三分钟以内" in absurd.notices[0] and "超出" in absurd.notices[0]
+
+
+def test_numbers_beat_vague_words_on_the_same_field(rules):
+    """"Classics" alone means old films; with a year in the same message the year is the bound."""
+    assert rules.understand("some classics", DialogueState()).year_max == 1985
+    assert rules.understand("some classics, before 1960", DialogueState()).year_max == 1959
+    short = rules.understand("something short, at most 100 minutes", DialogueState())
+    assert short.runtime_max == 100
 
 
 def test_relative_refinements_use_the_last_list(rules):

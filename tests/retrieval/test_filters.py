@@ -146,6 +146,23 @@ def test_filters_dataclass_fields() -> None:
     assert item_matches(UNKNOWN, Filters())
 
 
+def test_people_none_rules_people_out_exactly() -> None:
+    """`people_none`: no item involving any of these people (director, cast or writer) passes, case aside; the
+    column mask (what search uses) and the Chroma pre-filter agree with the exact check."""
+    from retrieval.filters import ColumnIndex, filters_to_where
+
+    none_hanks = Filters(people_none=("tom hanks",))
+    assert [i.id for i in ITEMS if item_matches(i, none_hanks)] == ["ml:2", "ml:3", "ml:4"]
+    assert not item_matches(TOY, Filters(people_none=("Joss Whedon",)))  # a writer counts too
+    assert not item_matches(GOODFELLAS, Filters(people=("Martin Scorsese",), people_none=("Ray Liotta",)))
+    where = filters_to_where(Filters(people_none=("Tom Hanks", "Martin Scorsese")))
+    assert where == {"people": {"$nin": ["tom hanks", "martin scorsese"]}}
+    mask = ColumnIndex(list(ITEMS)).mask(where)
+    assert [i.id for i, m in zip(ITEMS, mask) if m] == ["ml:3", "ml:4"]
+    assert chroma_where(where) == {"$and": [{"people": {"$not_contains": "tom hanks"}},
+                                            {"people": {"$not_contains": "martin scorsese"}}]}
+
+
 def test_unknown_max_age_rating_is_an_error() -> None:
     with pytest.raises(FilterError, match="PG-13"):
         compile_filters(Filters(max_age_rating="TV-14"))

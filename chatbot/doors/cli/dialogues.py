@@ -1,4 +1,5 @@
-"""`tastebud dialogue-test` and `simulate`: scripted conversations and simulated users."""
+"""`tastebud dialogue-test`, `constraints-test` and `simulate`: scripted conversations, the constraint phrasings and
+simulated users."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--llm", default=None, metavar="NAME",
                    help="LLM backend for this run (embedded, embedded-small, openai, ...; default TASTEBUD_LLM)")
     p.set_defaults(handler=_cmd_dialogue_test)
+
+    p = sub.add_parser("constraints-test", help="the constraint phrasings (YAML) through the agent: accuracy per language")
+    p.add_argument("path", metavar="FILE", help="the phrasings, e.g. tests/understanding/constraints.yaml")
+    p.add_argument("--understand-llm", choices=("never", "always", "auto"), default="never",
+                   help="understanding by rules alone (never, the default) or with the LLM in the loop (always)")
+    p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend for this run (default TASTEBUD_LLM)")
+    p.add_argument("--json", action="store_true", help="print the figures and every failure as one JSON object")
+    p.set_defaults(handler=_cmd_constraints_test)
 
     p = sub.add_parser("simulate", help="simulated users: Hit@5 within T turns, full system vs baselines")
     p.add_argument("--users", type=int, default=50, help="simulated users from the test split (default 50)")
@@ -52,6 +61,22 @@ def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"\n{report.passed} passed, {report.failed} failed")
     return 0 if report.failed == 0 else 1
+
+
+def _cmd_constraints_test(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the constraint phrasings; print the accuracy per language and topic; non-zero exit on any failure."""
+    from chatbot.evaluation.constraints import load_cases, newest_year_mismatch, open_constraint_agent, run_cases
+
+    settings = with_llm(settings, args.llm)
+    newest_year, cases = load_cases(args.path)  # a bad file fails before the models load
+    agent = open_constraint_agent(settings, args.understand_llm)
+    warning = newest_year_mismatch(agent, newest_year)
+    report = run_cases(agent, cases, progress=not args.json)
+    if args.json:
+        print_json({**report.to_dict(), "understand_llm": args.understand_llm, "warning": warning})
+    else:
+        print("\n".join(report.lines() + ([f"warning: {warning}"] if warning else [])))
+    return 0 if all(o.passed for o in report.outcomes) else 1
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,14 +1,16 @@
-"""The edge of the web app: allowed host-page origins, the body-size limit, security headers and the visitor's
-profile cookie, applied as ASGI middleware before any route runs."""
+"""The edge of the web app: the client's address behind a trusted proxy, allowed host-page origins, the body-size
+limit and security headers, applied as ASGI middleware before any route runs.
+
+A page load sets no cookie and makes no profile: the profile cookie comes with the first saved turn.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
-from chatbot.doors.web.door import PROFILE_COOKIE, profile_cookie_header
+from chatbot.doors.web.clients import TrustedProxies
 from chatbot.doors.web.errors import error_body
-from chatbot.profiles import ProfileStore
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -68,13 +70,12 @@ class OriginGuard:
 
 
 class EdgeGuard:
-    """Body-size limit on every POST, frame-ancestors CSP on the UI, and the profile cookie for browser visitors."""
+    """Body-size limit on every POST, security headers everywhere, and the frame-ancestors CSP on the UI."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, frame_ancestors: str, profiles: ProfileStore) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, frame_ancestors: str) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.csp = f"frame-ancestors {frame_ancestors}".encode()
-        self.profiles = profiles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Apply the limits, then hand over to the app."""
@@ -90,8 +91,6 @@ class EdgeGuard:
                                             (b"referrer-policy", b"strict-origin-when-cross-origin")]
         if not path.startswith(API_PREFIX):
             extra.append((b"content-security-policy", self.csp))
-            if path == "/" and scope["method"] == "GET":
-                extra.extend(self._visitor_cookie(scope))
 
         async def send_with_headers(message: Message) -> None:
             """Add the extra headers to the response start."""
@@ -136,26 +135,17 @@ class EdgeGuard:
 
         return replay
 
-    def _visitor_cookie(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        """A Set-Cookie header with a new profile id when the visitor has no valid one yet."""
-        from http.cookies import SimpleCookie
 
-        cookie = SimpleCookie()
-        cookie.load(_header(scope, b"cookie") or "")
-        current = cookie.get(PROFILE_COOKIE)
-        if current is not None and self.profiles.has_profile(current.value):
-            return []
-        return [(b"set-cookie", profile_cookie_header(self.profiles.new_profile()).encode("latin-1"))]
-
-
-def add_edge_middleware(app: FastAPI, allowed: frozenset[str], max_body_bytes: int, profiles: ProfileStore) -> None:
-    """The edge guard, CORS for allowed host pages, and the origin guard outermost (last added = outermost)."""
+def add_edge_middleware(app: FastAPI, allowed: frozenset[str], max_body_bytes: int, trusted_proxies: str = "") -> None:
+    """The edge guard, CORS for allowed host pages, the origin guard, and the trusted-proxy reading outermost
+    (last added = outermost), so every later step sees the client's own address and scheme."""
     from fastapi.middleware.cors import CORSMiddleware
 
     frame_ancestors = " ".join(["'self'", *sorted(allowed)]) if "*" not in allowed else "*"
-    app.add_middleware(EdgeGuard, max_body_bytes=max_body_bytes, frame_ancestors=frame_ancestors,
-                       profiles=profiles)
+    app.add_middleware(EdgeGuard, max_body_bytes=max_body_bytes, frame_ancestors=frame_ancestors)
     if allowed:
         app.add_middleware(CORSMiddleware, allow_origins=sorted(allowed), allow_credentials="*" not in allowed,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["content-type"])
     app.add_middleware(OriginGuard, allowed=allowed)
+    if trusted_proxies.strip():
+        app.add_middleware(TrustedProxies, proxies=trusted_proxies)

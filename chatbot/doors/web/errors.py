@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import TYPE_CHECKING, Any
 
+from chatbot.doors.web.clients import RateLimited
+from chatbot.doors.web.door import ForeignSession
+from chatbot.doors.web.sanitize import scrub_paths
 from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout
 from chatbot.profile_schema import InvalidFeedback, ProfileError, UnknownProfile, UnknownSession
 from chatbot.turn.agent import UnknownItem
@@ -12,9 +17,14 @@ from retrieval.errors import FilterError, LLMError, TastebudError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+log = logging.getLogger(__name__)
+UNEXPECTED = "tastebud hit an unexpected problem; please try again in a moment"
+
 ERROR_STATUS: tuple[tuple[type[TastebudError], int], ...] = (
     (UnknownProfile, 404),
     (UnknownSession, 404),
+    (ForeignSession, 403),
+    (RateLimited, 429),
     (InvalidFeedback, 422),
     (UnknownItem, 422),
     (FilterError, 422),
@@ -34,8 +44,8 @@ def status_for(exc: TastebudError) -> int:
 
 
 def error_body(message: str, status: int, **extra: Any) -> dict[str, Any]:
-    """The one JSON shape of every API error."""
-    return {"error": message, "status": status, **extra}
+    """The one JSON shape of every API error; the message names no server path."""
+    return {"error": scrub_paths(message), "status": status, **extra}
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
@@ -60,34 +70,40 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
-def add_error_handlers(app: FastAPI) -> None:
-    """Answer TastebudErrors, invalid requests, rate limits and HTTP errors in the one JSON shape."""
+def add_error_handlers(app: FastAPI, hidden_paths: tuple[str, ...] = ()) -> None:
+    """Answer TastebudErrors, invalid requests, rate limits, HTTP errors and crashes in the one JSON shape.
+
+    `hidden_paths` (the data dir, the database file) are scrubbed from every message, as is anything shaped like
+    an absolute path.
+    """
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from slowapi.errors import RateLimitExceeded
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(TastebudError)
     async def _tastebud_error(request: Request, exc: TastebudError) -> JSONResponse:
-        """A TastebudError as JSON with the status that fits it."""
+        """A TastebudError as JSON with the status that fits it (429 says when to come back)."""
         status = status_for(exc)
-        return JSONResponse(error_body(str(exc), status), status_code=status)
+        headers = ({"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if isinstance(exc, RateLimited)
+                   else None)
+        return JSONResponse(error_body(scrub_paths(str(exc), hidden_paths), status), status_code=status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """Validation errors as one readable sentence."""
         return JSONResponse(error_body(describe_validation_errors(list(exc.errors())), 422), status_code=422)
 
-    @app.exception_handler(RateLimitExceeded)
-    async def _rate_limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
-        """429 in words."""
-        message = f"too many requests from your address (limit: {exc.detail}); wait a moment and try again"
-        return JSONResponse(error_body(message, 429), status_code=429, headers={"Retry-After": "60"})
-
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Starlette's HTTP errors in the same JSON shape."""
-        message = "no such page" if exc.status_code == 404 else str(exc.detail)
+        message = "no such page" if exc.status_code == 404 else scrub_paths(str(exc.detail), hidden_paths)
         return JSONResponse(error_body(message, exc.status_code), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        """Anything unforeseen: JSON 500 in words, the details only in the server's log."""
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(UNEXPECTED, 500), status_code=500)

@@ -9,12 +9,13 @@ keyboard, and clicks travel back to Python through gr.HTML's `trigger`.
 import html
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings
 from chatbot.doors.web.door import PROFILE_COOKIE, WebDoor
-from chatbot.doors.web.turnqueue import QueueFull
+from chatbot.doors.web.sanitize import clean_text
 from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
@@ -33,6 +34,27 @@ CONTEXT_LABELS = {"place": "Place", "weather": "Weather", "temperature_c": "Temp
                   "part_of_day": "Time of day", "local_time": "Local time", "companions": "Watching with",
                   "mood": "Mood", "occasion": "Occasion"}
 WEATHER_SOURCES = {"stated": "you said so", "live": "live weather service", "offline": "no weather service"}
+
+# After a turn: when the status carries a claim (the first saved turn of a browser without a live profile cookie),
+# trade it for the HttpOnly profile cookie. Page loads never get one, so they make no profile.
+CLAIM_JS = """
+(status) => {
+  const found = /data-claim="([A-Za-z0-9_-]+)"/.exec(status || "");
+  if (found) {
+    fetch("/api/visitor-cookie", {method: "POST", credentials: "same-origin",
+                                  headers: {"Content-Type": "application/json"},
+                                  body: JSON.stringify({claim: found[1]})});
+  }
+  return [];
+}
+"""
+# After "forget me" went through: the browser drops the cookie of the deleted profile.
+DROP_COOKIE_JS = """
+(status) => {
+  if (/data-forgotten/.test(status || "")) fetch("/api/visitor-cookie", {method: "DELETE", credentials: "same-origin"});
+  return [];
+}
+"""
 
 # One listener for every button inside a gr.HTML: the button's data-* attributes travel to Python.
 CLICK_JS = """
@@ -212,8 +234,8 @@ def _status(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- one turn
 async def _stream_turn(events: AsyncIterator[tuple[str, dict[str, Any]]], history: list[dict[str, Any]],
-                       st: dict[str, Any], session_id: str | None, profile_id: str) -> AsyncIterator[tuple[Any, ...]]:
-    """The UI updates for one turn's events."""
+                       st: dict[str, Any], claim: Callable[[str | None], str]) -> AsyncIterator[tuple[Any, ...]]:
+    """The UI updates for one turn's events; `claim` adds the cookie claim of a saved turn to the final status."""
     import gradio as gr
 
     cards: list[dict[str, Any]] = []
@@ -243,19 +265,34 @@ async def _stream_turn(events: AsyncIterator[tuple[str, dict[str, Any]]], histor
                 last_render = time.monotonic()
                 yield history, "", render_cards(cards, notes, st.get("feedback")), gr.skip(), gr.skip(), st
         elif kind == "done":
-            st["session_id"] = data.get("session_id", session_id)
-            st["profile_id"] = data.get("profile_id", profile_id)
+            st["session_id"] = data.get("session_id", st.get("session_id"))
+            st["profile_id"] = data.get("profile_id", st.get("profile_id"))
             st["understood"] = data.get("understood", st.get("understood"))
             cards = list(data.get("items", cards))
             st["cards"] = cards
             st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
             history[-1] = {"role": "assistant", "content": esc(data.get("reply", ""))}
             yield (history, "", render_cards(cards, notes, st.get("feedback")),
-                   render_understood(st["understood"], _taste(st)), _status("Done."), st)
+                   render_understood(st["understood"], _taste(st)), _status("Done.") + claim(st["profile_id"]), st)
         elif kind == "error":
             text = f"Sorry, I could not answer that: {data.get('message', 'unknown error')}"
             history[-1] = {"role": "assistant", "content": esc(text)}
             yield history, "", gr.skip(), gr.skip(), _status(text), st
+
+
+def _claim_html(door: WebDoor, profile_id: str | None, cookie: str | None) -> str:
+    """A hidden claim for the profile cookie when this browser has no live one for `profile_id`, else nothing."""
+    if not profile_id or cookie == profile_id or (cookie and door.profiles.has_profile(cookie)):
+        return ""
+    return f'<span hidden data-claim="{esc(door.claims.issue(profile_id))}"></span>'
+
+
+def _refusal(history: list[dict[str, Any]], message: str, text: str, st: dict[str, Any]) -> tuple[Any, ...]:
+    """The UI update for a turn refused before it ran: said in the chat and the status, the message kept."""
+    import gradio as gr
+
+    history[-1] = {"role": "assistant", "content": esc(text)}
+    return history, message, gr.skip(), gr.skip(), _status(text), st
 
 
 def _turn_handler(door: WebDoor) -> Callable[..., AsyncIterator[tuple[Any, ...]]]:
@@ -264,42 +301,49 @@ def _turn_handler(door: WebDoor) -> Callable[..., AsyncIterator[tuple[Any, ...]]
 
     async def respond(message: str, history: list[dict[str, Any]], st: dict[str, Any], request: gr.Request
                       ) -> AsyncIterator[tuple[Any, ...]]:
-        """Stream one turn into the chat, the cards and the understood panel."""
+        """Stream one turn into the chat, the cards and the understood panel (the same limit as the API)."""
         st = dict(st or {})
         history = list(history or [])
-        if not (message or "").strip():
+        message = clean_text(message or "")
+        if not message.strip():
             yield history, "", gr.skip(), gr.skip(), _status("Write what you would like to watch first."), st
             return
         history.append({"role": "user", "content": esc(message)})
         history.append({"role": "assistant", "content": "…"})
         cookie = request.cookies.get(PROFILE_COOKIE) if request is not None else None
         try:
+            door.admit(request.client.host if request is not None and request.client else None)
             try:
                 session_id, profile_id = door.resolve(st.get("session_id"), st.get("profile_id"), cookie)
             except TastebudError:  # the conversation or profile was deleted meanwhile: start afresh
                 st = {"feedback": {}, "titles": {}}
                 session_id, profile_id = door.resolve(None, None, cookie)
-            st["profile_id"] = profile_id
             ticket, events = door.turn(session_id, message, profile_id)
-        except QueueFull as exc:
-            history[-1] = {"role": "assistant", "content": esc(exc)}
-            yield history, message, gr.skip(), gr.skip(), _status(str(exc)), st
+        except TastebudError as exc:  # too many requests, or the line is full: nothing ran, nothing was stored
+            yield _refusal(history, message, door.scrub(str(exc)), st)
             return
         try:
-            async for update in _stream_turn(events, history, st, session_id, profile_id):
-                yield update
+            async with aclosing(events):  # the page going away closes the turn, which frees its slot
+                async for update in _stream_turn(events, history, st, lambda pid: _claim_html(door, pid, cookie)):
+                    yield update
         finally:
-            ticket.release()  # also when the page goes away mid-turn
+            ticket.release()
 
     return respond
 
 
 # ---------------------------------------------------------------------------------------------- clicks and resets
+def _own_session(door: WebDoor, st: dict[str, Any], request: Any) -> None:
+    """Spend one request of this client's allowance and check the page's conversation is its own profile's."""
+    door.admit(request.client.host if request is not None and request.client else None)
+    door.owner(st["session_id"], door.caller(st.get("profile_id"), None))
+
+
 def _click_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Callable[..., tuple[Any, ...]]]:
     """(on_card_click, on_understood_click): feedback buttons on the cards, remove chips in the panel."""
     import gradio as gr
 
-    def on_card_click(st: dict[str, Any], evt: gr.EventData) -> tuple[Any, ...]:
+    def on_card_click(st: dict[str, Any], evt: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
         """Like / dislike / seen on a card: recorded in the profile, shown as pressed, noted in the panel."""
         st = dict(st or {})
         data = evt._data or {}
@@ -307,9 +351,10 @@ def _click_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Call
             return gr.skip(), gr.skip(), gr.skip(), st
         item_id, signal = str(data.get("item_id")), str(data.get("signal"))
         try:
+            _own_session(door, st, request)
             door.agent.feedback(st["session_id"], item_id, signal)
         except TastebudError as exc:
-            return gr.skip(), gr.skip(), _status(f"That did not work: {exc}"), st
+            return gr.skip(), gr.skip(), _status(f"That did not work: {door.scrub(str(exc))}"), st
         st["feedback"] = {**st.get("feedback", {}), item_id: signal}
         title = st.get("titles", {}).get(item_id, item_id)
         return (render_cards(st.get("cards", []), None, st["feedback"]),
@@ -317,7 +362,7 @@ def _click_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Call
                 _status(f"Noted: you {SIGNAL_DONE.get(signal, signal)} “{title}”. The next suggestions take it into account."),
                 st)
 
-    def on_understood_click(st: dict[str, Any], evt: gr.EventData) -> tuple[Any, ...]:
+    def on_understood_click(st: dict[str, Any], evt: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
         """Remove one understood slot value (e.g. companions: kids) from the conversation."""
         st = dict(st or {})
         data = evt._data or {}
@@ -325,9 +370,10 @@ def _click_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Call
             return gr.skip(), gr.skip(), st
         slot, value = str(data.get("slot")), data.get("value")
         try:
+            _own_session(door, st, request)
             understood = door.agent.remove_slot(st["session_id"], slot, value)
         except TastebudError as exc:
-            return gr.skip(), _status(f"That did not work: {exc}"), st
+            return gr.skip(), _status(f"That did not work: {door.scrub(str(exc))}"), st
         st["understood"] = understood
         what = f"{slot}: {value}" if value is not None else slot
         return (render_understood(understood, _taste(st)),
@@ -349,11 +395,16 @@ def _reset_handlers(door: WebDoor) -> tuple[Callable[..., tuple[Any, ...]], Call
         """Delete everything stored about this visitor's profile, then start afresh."""
         cookie = request.cookies.get(PROFILE_COOKIE) if request is not None else None
         profile_id = (st or {}).get("profile_id") or cookie
-        deleted = bool(profile_id) and door.profiles.delete_profile(profile_id)
+        try:
+            deleted = bool(profile_id) and door.profiles.delete_profile(profile_id)
+        except TastebudError as exc:  # e.g. the database is busy: say so, keep the page as it is
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), _status(
+                f"Forgetting did not work this time: {door.scrub(str(exc))}. Please try again."), st
         text = ("Done: everything tastebud stored about you (likes, conversations) is deleted."
                 if deleted else "There was nothing stored about you.")
         fresh = {"feedback": {}, "titles": {}}
-        return [], "", render_cards([]), render_understood(None), _status(text), fresh
+        forgotten = "<span hidden data-forgotten></span>"  # DROP_COOKIE_JS drops the cookie then
+        return [], "", render_cards([]), render_understood(None), _status(text) + forgotten, fresh
 
     return new_conversation, forget_me
 
@@ -394,13 +445,16 @@ def _wire(page: SimpleNamespace, door: WebDoor) -> None:
     outputs = [page.chat, message, page.cards, page.understood, page.status, st]
     turns = [trigger(respond, inputs=[message, page.chat, st], outputs=outputs, concurrency_limit=None,
                      show_progress="hidden") for trigger in (message.submit, page.send.click)]
+    for turn in turns:  # the first saved turn's claim becomes the profile cookie (see CLAIM_JS)
+        turn.then(None, inputs=[page.status], outputs=None, js=CLAIM_JS, show_progress="hidden")
     page.cards.click(on_card_click, inputs=[st], outputs=[page.cards, page.understood, page.status, st],
                      concurrency_limit=None, show_progress="hidden")
     page.understood.click(on_understood_click, inputs=[st], outputs=[page.understood, page.status, st],
                           concurrency_limit=None, show_progress="hidden")
     # starting afresh stops a turn still streaming, so its cards cannot land in the new conversation
     page.new.click(new_conversation, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
-    page.forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns)
+    page.forget.click(forget_me, inputs=[st], outputs=outputs, show_progress="hidden", cancels=turns).then(
+        None, inputs=[page.status], outputs=None, js=DROP_COOKIE_JS, show_progress="hidden")
 
 
 def build_ui(door: WebDoor, settings: Settings) -> "gr.Blocks":

@@ -39,10 +39,16 @@ class TurnView:
 
 
 class TitleFinder:
-    """Catalog titles named in a text, for the `grounded` check: the one catalog-names index, read for titles."""
+    """Catalog titles named in a text, for the `grounded` check: the one catalog-names index, read for titles.
+
+    A person's name is the person, not a film inside it ("Brad Bird's" names no "The Birds"; the index knows),
+    and a genre's name is the genre: "Picked for you: Comedy, Romance" names no film "Romance" (1999).
+    """
 
     def __init__(self, items: Iterable[Item]) -> None:
+        items = list(items)
         self.lexicon = CatalogLexicon.from_items(items)
+        self.genres = {title_key(g) for it in items for g in it.genres}
 
     def ungrounded(self, text: str, allowed_titles: Iterable[str]) -> list[str]:
         """Catalog titles named in the text that are not among the allowed ones (or inside them)."""
@@ -51,7 +57,7 @@ class TitleFinder:
         inside = [(h.start, h.end) for h in CatalogLexicon(allowed).find_titles(text)]
         out = []
         for hit in self.lexicon.find_titles(text):
-            if hit.key in keys or any(s <= hit.start and hit.end <= e for s, e in inside):
+            if hit.key in keys or hit.key in self.genres or any(s <= hit.start and hit.end <= e for s, e in inside):
                 continue
             out.append(hit.title)
         return list(dict.fromkeys(out))

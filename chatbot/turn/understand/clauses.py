@@ -1,5 +1,5 @@
 """Walking the spans of a message clause by clause: the scope of a negation ("nothing scary or gory, but funny"),
-which genres are wanted or ruled out, references to the last list, cues, and the situation words."""
+which genres and people are wanted or ruled out, references to the last list, cues, and the situation words."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class _ClauseWalk:
         return True
 
     def _constraint_word(self, span: Span, kinds: set[str]) -> bool:
-        """Refinements, negated refinements ("nothing violent") and genres; True when the span was one."""
+        """Refinements, negated refinements ("nothing violent"), genres and people; True when the span was one."""
         if "refinement" in kinds:
             name = span.payload("refinement")
             self.effects.append((name, self.refinements[name]))
@@ -98,6 +98,10 @@ class _ClauseWalk:
                 self.reading.negated_spans.append(span)
                 word = self.text[span.start:span.end]
                 self.reading.notes.append(f'"{word}" after a negation: no {", ".join(genres)}')
+                self.last_neg_end, self.pending_soft = span.end, False
+        elif "person" in kinds:  # "with Tom Hanks", "nothing by Woody Allen"
+            add_new(self.reading.people_none if self.negated else self.reading.people, [span.payload("person")])
+            if self.negated:
                 self.last_neg_end, self.pending_soft = span.end, False
         else:
             return False

@@ -1,5 +1,7 @@
 """The LLM's reading of a message: the prompt, the compact JSON schema it answers in, and the checks its answer
-passes before anything uses it (the LLM proposes, code checks)."""
+passes before anything uses it (the LLM proposes, code checks): every bound, exclusion and person it proposes
+must be grounded in a span of the message (grounding.py), and where the rule reader read the same field, the
+reader wins. What is dropped is said in the "what I understood" notes, in the message's language."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chatbot.turn.intent import COMPANIONS, CONDITIONS, PlaceSlot
+from chatbot.turn.replies import say
+from chatbot.turn.understand.grounding import BOUND_SLOTS, Grounds
 from chatbot.turn.understand.reading import GazetteerLike, Reading
 from chatbot.turn.understand.titles import TitleIndex
 from retrieval.text import has_cjk, title_key
@@ -76,19 +80,24 @@ class Draft:
     title_kinds: dict[str, str]  # item id -> how it was named ("mentioned", "liked", "more_like", ...)
     weather: str | None
     people: list[str] = field(default_factory=list)
+    people_none: list[str] = field(default_factory=list)
+    scalars: dict[str, Any] = field(default_factory=dict)  # the bounds: year_min, ..., max_age_rating
 
     @classmethod
     def from_reading(cls, reading: Reading) -> Draft:
         """Code's own reading, copied so the reading itself stays as it was."""
         return cls(notes=list(reading.notes), genres=list(reading.genres), excluded=list(reading.genres_excluded),
                    wishes=list(reading.wishes), companions=list(reading.companions),
-                   title_kinds=dict(reading.titles), weather=reading.weather)
+                   title_kinds=dict(reading.titles), weather=reading.weather, people=list(reading.people),
+                   people_none=list(reading.people_none), scalars=dict(reading.scalars))
 
 
 def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, titles: TitleIndex,
-                      match_person: Callable[[str], str | None]) -> str | None:
+                      match_person: Callable[[str], str | None], grounds: Grounds) -> str | None:
     """Add the LLM's checked suggestions to the draft where code found nothing; the LLM's intent if it is known."""
-    _merge_genres(draft, llm, reading)
+    language = reading.language if reading.language in ("en", "zh") else "en"
+    _merge_genres(draft, llm, grounds, language)
+    _merge_bounds(draft, llm, grounds, language)
     wish = str(llm.get("wishes_en") or "").strip()
     if wish and not has_cjk(wish) and wish.lower() != "none" and wish not in draft.wishes:
         draft.wishes.insert(0, wish[:120])
@@ -103,21 +112,67 @@ def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, title
             continue
         draft.title_kinds.setdefault(item_id, "mentioned")
     for raw in llm.get("people") or []:
-        name = match_person(str(raw))
-        if name and name not in draft.people:
-            draft.people.append(name)
-        elif not name:
-            draft.notes.append(f'no film in the catalog involves "{raw}", so I left that name out')
+        _merge_person(draft, str(raw), match_person, grounds, language)
     return llm.get("intent") if llm.get("intent") in LLM_INTENTS else None
 
 
-def _merge_genres(draft: Draft, llm: dict[str, Any], reading: Reading) -> None:
-    """Exclusions only when the message says no to something; wanted genres the person did not say are a hint."""
+def _merge_person(draft: Draft, raw: str, match_person: Callable[[str], str | None], grounds: Grounds,
+                  language: str) -> None:
+    """A person the model names: in the catalog, written in the message, and not one the message rules out."""
+    name = match_person(raw)
+    if not name:
+        draft.notes.append(f'no film in the catalog involves "{raw}", so I left that name out')
+    elif name in draft.people or name in draft.people_none:
+        if name in draft.people_none:
+            draft.notes.append(say("llm_reader_wins", language, what=name))
+    elif not grounds.person(name):
+        draft.notes.append(say("llm_unsupported", language, what=name))
+    elif grounds.person_negated(name):
+        draft.people_none.append(name)
+    else:
+        draft.people.append(name)
+
+
+def _merge_bounds(draft: Draft, llm: dict[str, Any], grounds: Grounds, language: str) -> None:
+    """Bounds the model proposes (when its answer carries any): kept only with their number in the message, and
+    never over a field the rule reader bounded itself."""
+    bounded = grounds.reading.bounded_fields
+    for slot in BOUND_SLOTS:
+        value = llm.get(slot)
+        if value in (None, "", "none", 0):
+            continue
+        what = _bound_words(slot, value, language)
+        field_name = slot.split("_")[0] if slot != "max_age_rating" else "age_rating"
+        if field_name in bounded:
+            if draft.scalars.get(slot) != value:
+                draft.notes.append(say("llm_reader_wins", language, what=what))
+        elif grounds.bound(slot, value):
+            draft.scalars[slot] = value
+        else:
+            draft.notes.append(say("llm_unsupported", language, what=what))
+
+
+def _bound_words(slot: str, value: Any, language: str) -> str:
+    """A bound in a few words: "year ≤ 1985", "时长 ≥ 90"."""
+    label = {"en": {"year": "year", "runtime": "runtime", "max": "rating"},
+             "zh": {"year": "年份", "runtime": "时长", "max": "分级"}}[language][slot.split("_")[0]]
+    op = "≤" if slot.endswith("_max") or slot == "max_age_rating" else "≥"
+    return f"{label} {op} {value}"
+
+
+def _merge_genres(draft: Draft, llm: dict[str, Any], grounds: Grounds, language: str) -> None:
+    """Exclusions only with a word for the genre after a negation in the message, and never one the reader read as
+    wanted; wanted genres the person did not say are a hint."""
     llm_excluded = [g for g in llm.get("not_genres") or [] if g in GENRES and g not in draft.excluded]
-    if llm_excluded and reading.negation_seen:
-        draft.excluded += llm_excluded
-    elif llm_excluded:
-        draft.notes.append(f"the model wanted to rule out {', '.join(llm_excluded)}, but the message says no such thing")
+    wanted = [g for g in llm_excluded if g in draft.genres]
+    supported = [g for g in llm_excluded if g not in wanted and grounds.exclusion(g)]
+    unsupported = [g for g in llm_excluded if g not in wanted and g not in supported]
+    draft.excluded += supported
+    if wanted:
+        draft.notes.append(say("llm_reader_wins", language, what=", ".join(wanted)))
+    if unsupported:
+        no = "no " if language == "en" else "不要"
+        draft.notes.append(say("llm_unsupported", language, what=no + ", ".join(unsupported)))
     said = " ".join(draft.wishes + [str(llm.get("wishes_en") or "")]).lower()
     hints = [g for g in llm.get("genres") or []
              if g in GENRES and g not in draft.genres and g not in draft.excluded and g.lower() not in said]

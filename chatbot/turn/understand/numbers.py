@@ -1,191 +1,178 @@
-"""Bounds written as numbers or codes: runtimes ("under 2 hours", "90分钟以内"), years and decades ("before 2000",
-"the 90s", "八十年代") and age ratings ("PG-13 or below"), in English and Chinese."""
+"""Quantities in a message: numbers written as digits or words ("ninety", "an hour and a half", "一个半小时") with the
+units of a numeric field, calendar years, decades, eras and "the last N years", and values of an ordered scale
+("PG-13"). Every table comes from constraints.yaml (grammar.py); bounds.py decides which quantities are bounds.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from chatbot.turn.understand.spans import Span
+from chatbot.turn.understand.grammar import FieldSpec, Grammar, words_alt
+from chatbot.turn.understand.quantities import NumberWords, Quantity
+from chatbot.turn.understand.years import YearFinder
 from retrieval.text import has_cjk
-from retrieval.types import AGE_RATINGS
 
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "half": 0.5}
-_ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "半": 0.5}
-
-_EN_NUM = r"(\d+(?:\.\d+)?|an?|one|two|three|four|half an?)"
-_EN_UNIT = r"(hours?|hrs?|h|minutes?|mins?|m)"
-_RUNTIME_MAX_EN = re.compile(
-    rf"\b(?:under|less than|shorter than|at most|max(?:imum)?|no (?:more|longer) than|below|within|up to|not (?:more|longer) than|not over|tops)\s+"
-    rf"{_EN_NUM}\s*{_EN_UNIT}(\s+and\s+a\s+half)?(?![a-z])"
-)
-_RUNTIME_MAX_EN_AFTER = re.compile(rf"\b{_EN_NUM}\s*{_EN_UNIT}(\s+and\s+a\s+half)?\s+(?:or less|or shorter|or under|max(?:imum)?|tops|at most|or so max)\b")
-_RUNTIME_MIN_EN = re.compile(
-    rf"\b(?:over|more than|longer than|at least|minimum|min)\s+{_EN_NUM}\s*{_EN_UNIT}(\s+and\s+a\s+half)?(?![a-z])"
-)
-_ZH_NUM = r"(\d+|[零一二两三四五六七八九十百]+)"
-_RUNTIME_ZH = re.compile(
-    rf"(不超过|少于|小于|低于|不到|最多|控制在|超过|多于|大于|至少|起码)?\s*{_ZH_NUM}\s*(个)?\s*(半)?\s*(小时|钟头|分钟)\s*(半)?\s*(以内|之内|内|以下|以上|左右)?"
-)
-_DECADE_FULL = re.compile(r"(?<![0-9])(19[0-9]0|20[0-2]0)'?s(?![a-z])")
-_DECADE_SHORT = re.compile(r"(?<![0-9a-z])'?([2-9]0)'?s(?![a-z])")
-_DECADE_ZH = re.compile(r"(19[0-9]0|20[0-2]0|[2-9]0|[二三四五六七八九]十)\s*年代")
-_YEAR_BEFORE = re.compile(r"\b(before|pre-?|earlier than|older than|prior to)\s*(19\d\d|20\d\d)\b")
-_YEAR_UNTIL = re.compile(r"\b(until|up to|through|no later than)\s+(19\d\d|20\d\d)\b")
-_YEAR_AFTER = re.compile(r"\b(after|post-?|later than|newer than)\s*(19\d\d|20\d\d)\b")
-_YEAR_SINCE = re.compile(r"\b(since|from|no earlier than)\s+(19\d\d|20\d\d)\b")
-_YEAR_BETWEEN = re.compile(r"\b(?:between|from)\s+(19\d\d|20\d\d)\s*(?:and|to|-|until)\s*(19\d\d|20\d\d)\b")
-_YEAR_ZH = re.compile(r"(19\d\d|20\d\d)\s*年?\s*(以前|之前|前|以后|之后|后|以来)")
-_AGE = r"(pg-13|pg13|pg 13|pg|nc-17|nc17|g|r)"
-_AGE_MAX_AFTER = re.compile(rf"\b(?:rated\s+)?{_AGE}(?:[\s-]rated)?\s+(?:or (?:below|lower|less|under)|max(?:imum)?|at most|and (?:below|under)|tops)\b")
-_AGE_MAX_BEFORE = re.compile(rf"\b(?:nothing above|not above|at most|max(?:imum)?|up to|no higher than|rated)\s+{_AGE}(?![a-z0-9-])")
-_AGE_NOT = re.compile(rf"\b(?:no|not|nothing|avoid)\s+(?:rated\s+)?{_AGE}(?:[\s-]rated)?(?![a-z0-9-])")
-_ZH_MORE = ("超过", "多于", "大于", "至少", "起码")  # a Chinese runtime prefix meaning "at least"
+_EN_LB = r"(?<![a-z0-9.'])"
+# minutes after hours with no unit of their own: "1h30" (attached digits), "一小时二十分" ("分" without "钟")
+_TAIL = re.compile(r"(?P<m1>\d{1,2})(?![\d.:a-z])|\s*零?\s*(?P<m2>\d{1,2}|[一二三四五六七八九十]{1,3})\s*分(?!钟)")
 
 
-def read_numbers(text: str, scalars: dict[str, Any]) -> list[Span]:
-    """Set year, runtime and age-rating bounds in `scalars` from a lower-cased message; the spans of their words."""
-    out: list[Span] = []
-    _runtimes_en(text, scalars, out)
-    if has_cjk(text):
-        _runtimes_zh(text, scalars, out)
-    _decades(text, scalars, out)
-    _years(text, scalars, out)
-    _age_ratings(text, scalars, out)
-    return out
+class QuantityFinder:
+    """Finds the quantities of every field of the grammar in a lower-cased message."""
 
+    def __init__(self, grammar: Grammar) -> None:
+        self.grammar = grammar
+        self.numbers = NumberWords(grammar)
+        fields = grammar.data.fields
+        self._units = {name: spec for name, spec in fields.items() if spec.kind == "quantity"}
+        self._unit_rx = {name: self._unit_patterns(spec) for name, spec in self._units.items()}
+        self._year_field = next((n for n, s in fields.items() if s.kind == "year"), None)
+        self._scale_field = next((n for n, s in fields.items() if s.kind == "scale"), None)
+        if self._year_field:
+            self.years = YearFinder(grammar, self.numbers)
+        if self._scale_field:
+            self._scale_rx, self._scale_names = self._scale_patterns(fields[self._scale_field])
+        self._ignored = self._ignore_patterns()
 
-def _mark(out: list[Span], m: re.Match[str], what: str) -> None:
-    """Remember the words a number expression used."""
-    out.append(Span(m.start(), m.end(), (("number", what),)))
+    def ignored(self, text: str) -> list[tuple[int, int]]:
+        """Where numbers stand that are never constraints ("I'm 30 years old", "married for 35 years", "30岁")."""
+        out = []
+        for rx in self._ignored:
+            if rx.pattern and (rx is self._ignored[0] or has_cjk(text)):
+                out += [(m.start(), m.end()) for m in rx.finditer(text)]
+        return out
 
+    def _ignore_patterns(self) -> list[re.Pattern[str]]:
+        """The English and Chinese not-a-constraint phrases, "{n}" standing for a number."""
+        out = []
+        small_zh = "(?<!\\d)\\d{1,3}(?!\\d)|[" + "".join(self.numbers.zh_digits) + "十百]{1,4}"  # no years: 1970年前
+        for lang, number in (("en", self.numbers.en), ("zh", small_zh)):
+            phrases = getattr(self.grammar.data.not_constraints, lang)
+            en = lang == "en"
+            alts = []
+            for phrase in sorted(phrases, key=len, reverse=True):
+                parts = [re.escape(p).replace(r"\ ", r"\s+") if en else re.escape(p) for p in phrase.split("{n}")]
+                alts.append(rf"(?:{number})".join(parts))
+            body = "|".join(alts) or "(?!x)x"
+            out.append(re.compile(rf"{_EN_LB}(?:{body})(?![a-z0-9])" if en else f"(?:{body})"))
+        return out
 
-def _runtimes_en(text: str, sc: dict[str, Any], out: list[Span]) -> None:
-    """English runtimes: "under 2 hours", "90 minutes or less", "at least an hour and a half"."""
-    for rx, key in ((_RUNTIME_MAX_EN, "runtime_max"), (_RUNTIME_MAX_EN_AFTER, "runtime_max"),
-                    (_RUNTIME_MIN_EN, "runtime_min")):
-        for m in rx.finditer(text):
-            minutes = _minutes(m.group(1), m.group(2), m.group(3))
-            if minutes:
-                sc[key] = minutes
-                _mark(out, m, "runtime")
+    def find(self, text: str, newest_year: int) -> list[Quantity]:
+        """Every quantity in the text, longest first where they overlap, in text order."""
+        found: list[Quantity] = []
+        for name in self._units:
+            found += self._numeric(name, text)
+        if self._year_field:
+            found += self.years.find(self._year_field, text, newest_year)
+        if self._scale_field:
+            found += self._scale(text)
+        kept: list[Quantity] = []
+        for q in sorted(found, key=lambda q: (-(q.end - q.start), q.start)):
+            if all(q.end <= k.start or q.start >= k.end for k in kept):
+                kept.append(q)
+        return sorted(kept, key=lambda q: q.start)
 
+    # -- numeric fields with units
+    def _unit_patterns(self, spec: FieldSpec) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, float]]:
+        """English and Chinese patterns of a numeric field, and unit word -> factor."""
+        n = self.numbers
+        factors = {u.lower(): unit.factor for unit in spec.units for u in unit.en + unit.zh}
+        en_all = words_alt([u for unit in spec.units for u in unit.en], True)
+        en_long = words_alt([u for unit in spec.units for u in unit.en if len(u) > 1], True)
+        zh_units = words_alt([u for unit in spec.units for u in unit.zh], False)
+        en = re.compile(
+            rf"{_EN_LB}(?:half[\s-]+(?:an?\s+)?(?P<hu>{en_long})"
+            rf"|(?P<n1>{n.en})\s+and\s+a\s+half[\s-]+(?P<u1>{en_long})"
+            rf"|(?P<n2>{n.en_unit_lead})(?P<plus>\+)?[\s-]*(?P<u2>{en_all})(?P<half>\s+and\s+a\s+half)?)(?![a-z])"
+        )
+        zh = re.compile(
+            rf"半\s*个?\s*(?P<hu>{zh_units})|(?P<n1>{n.zh})\s*个?\s*半\s*(?P<u1>{zh_units})"
+            rf"|(?P<n2>{n.zh})\s*个?\s*(?P<u2>{zh_units})(?P<half>\s*半)?"
+        )
+        return en, zh, factors
 
-def _runtimes_zh(text: str, sc: dict[str, Any], out: list[Span]) -> None:
-    """Chinese runtimes: "两个小时以内", "不超过九十分钟", "至少两小时" (a bound word is required)."""
-    for m in _RUNTIME_ZH.finditer(text):
-        prefix, number, _, half1, unit, half2, suffix = m.groups()
-        if not (prefix or suffix):
-            continue
-        value = _zh_number(number)
-        if value is None:
-            continue
-        value += 0.5 if (half1 or half2) else 0
-        minutes = int(value * 60) if unit in ("小时", "钟头") else int(value)
-        if not 20 <= minutes <= 400:
-            continue
-        if prefix in _ZH_MORE or suffix == "以上":
-            sc["runtime_min"] = minutes
-        elif suffix == "左右":
-            sc["runtime_max"] = minutes + 15
-        else:
-            sc["runtime_max"] = minutes
-        _mark(out, m, "runtime")
-
-
-def _decades(text: str, sc: dict[str, Any], out: list[Span]) -> None:
-    """Both year bounds: "between 1990 and 2000", "the 1980s", "90s", "九十年代"."""
-    for m in _YEAR_BETWEEN.finditer(text):
-        a, b = sorted((int(m.group(1)), int(m.group(2))))
-        sc["year_min"], sc["year_max"] = a, b
-        _mark(out, m, "year")
-    for rx, base in ((_DECADE_FULL, 0), (_DECADE_SHORT, 1900)):
-        for m in rx.finditer(text):
-            decade = base + int(m.group(1))
-            sc["year_min"], sc["year_max"] = decade, decade + 9
-            _mark(out, m, "year")
-    for m in _DECADE_ZH.finditer(text):
-        raw = m.group(1)
-        value = int(raw) if raw.isdigit() else int(_zh_number(raw) or 0)
-        decade = value if value >= 1900 else 1900 + value
-        if 1900 <= decade <= 2020:
-            sc["year_min"], sc["year_max"] = decade, decade + 9
-            _mark(out, m, "year")
-
-
-def _years(text: str, sc: dict[str, Any], out: list[Span]) -> None:
-    """One year bound: "before 2000", "since 2010", "2000年以后" (not inside words already read)."""
-    for rx, key, delta in ((_YEAR_BEFORE, "year_max", -1), (_YEAR_UNTIL, "year_max", 0),
-                           (_YEAR_AFTER, "year_min", 1), (_YEAR_SINCE, "year_min", 0)):
-        for m in rx.finditer(text):
-            if any(s.start <= m.start() < s.end for s in out):
+    def _numeric(self, name: str, text: str) -> list[Quantity]:
+        """The quantities of one numeric field: simple ones, then compounds ("1 hour 30 minutes", "一小时二十分钟")."""
+        en, zh, factors = self._unit_rx[name]
+        simple: list[Quantity] = []
+        for rx, value_of in ((en, self.numbers.en_value), (zh, self.numbers.zh_value)):
+            if rx is zh and not has_cjk(text):
                 continue
-            sc[key] = int(m.group(2)) + delta
-            _mark(out, m, "year")
-    for m in _YEAR_ZH.finditer(text):
-        year, word = int(m.group(1)), m.group(2)
-        if word in ("以前", "之前", "前"):
-            sc["year_max"] = year - 1
+            for m in rx.finditer(text):
+                q = self._simple(name, m, value_of, factors)
+                if q is not None:
+                    simple.append(q)
+        return self._compounds(name, text, sorted(simple, key=lambda q: q.start), factors)
+
+    @staticmethod
+    def _simple(name: str, m: re.Match[str], value_of: object, factors: dict[str, float]) -> Quantity | None:
+        """One "NUMBER UNIT" match as a quantity (None for a one-letter unit after a word: "two m")."""
+        g = m.groupdict()
+        unit = " ".join((g["hu"] or g["u1"] or g["u2"]).split())
+        factor = factors[unit]
+        if g["hu"]:
+            value = 0.5
         else:
-            sc["year_min"] = year
-        _mark(out, m, "year")
-
-
-def _age_ratings(text: str, sc: dict[str, Any], out: list[Span]) -> None:
-    """The highest age rating allowed: "PG-13 or below", "nothing above PG", "no R-rated"."""
-    for rx, mode in ((_AGE_MAX_AFTER, "max"), (_AGE_MAX_BEFORE, "max"), (_AGE_NOT, "not")):
-        for m in rx.finditer(text):
-            rating = _age_name(m.group(1))
-            if rating not in AGE_RATINGS:
-                continue
-            if mode == "not":
-                rating = AGE_RATINGS[max(0, AGE_RATINGS.index(rating) - 1)]
-            sc["max_age_rating"] = rating
-            _mark(out, m, "age")
-
-
-def _zh_number(text: str) -> float | None:
-    """A small Chinese or Arabic number ("两", "一百二十", "90", "九十") as a float."""
-    if not text:
-        return None
-    if text.isdigit():
-        return float(text)
-    if text == "半":
-        return 0.5
-    total, current = 0.0, 0.0
-    for ch in text:
-        if ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch in _ZH_DIGITS:
-            current = _ZH_DIGITS[ch]
-        else:
-            return None
-    return total + current
-
-
-def _age_name(raw: str) -> str:
-    """Canonical MPAA name of a matched rating token."""
-    raw = raw.replace(" ", "-").upper()
-    return {"PG13": "PG-13", "NC17": "NC-17"}.get(raw, raw)
-
-
-def _minutes(number: str, unit: str, half: str | None) -> int | None:
-    """Minutes from a matched English number and unit."""
-    number = number.strip()
-    if number.startswith("half"):
-        value = 0.5
-    else:
-        value = _NUMBER_WORDS.get(number)
-        if value is None:
-            try:
-                value = float(number)
-            except ValueError:
+            raw = g["n1"] or g["n2"]
+            if len(unit) == 1 and not raw[:1].isdigit():
                 return None
-    if half:
-        value += 0.5
-    minutes = value * 60 if unit.startswith("h") else value
-    return int(round(minutes)) if 20 <= minutes <= 400 else None
+            value = value_of(raw)  # type: ignore[operator]
+            if value is None:
+                return None
+            value += 0.5 if (g["n1"] or g["half"]) else 0
+        minutes = round(value * factor, 2)
+        return Quantity(name, minutes, minutes, m.start(), m.end(), "point", plus=bool(g.get("plus")),
+                        unit_factor=factor)
+
+    def _compounds(self, name: str, text: str, simple: list[Quantity], factors: dict[str, float]) -> list[Quantity]:
+        """Join a bigger unit and a smaller one ("an hour and 20 minutes", "1h30", "一小时二十分钟")."""
+        smaller = sorted({f for f in factors.values()})
+        out: list[Quantity] = []
+        i = 0
+        while i < len(simple):
+            q = simple[i]
+            nxt = simple[i + 1] if i + 1 < len(simple) else None
+            gap = text[q.end:nxt.start] if nxt else ""
+            if nxt and q.unit_factor > nxt.unit_factor and re.fullmatch(r"\s*(?:,\s*)?(?:and\s+)?零?\s*", gap):
+                total = (q.lo or 0) + (nxt.lo or 0)
+                out.append(Quantity(name, total, total, q.start, nxt.end, "point", unit_factor=nxt.unit_factor))
+                i += 2
+                continue
+            tail = _TAIL.match(text, q.end)  # "1h30", "一小时二十分"
+            below = [f for f in smaller if f < q.unit_factor]
+            if tail and below:
+                extra = self.numbers.zh_value(tail.group("m1") or tail.group("m2")) or 0
+                total = (q.lo or 0) + extra * below[-1]
+                out.append(Quantity(name, total, total, q.start, tail.end(), "point", unit_factor=below[-1]))
+            else:
+                out.append(q)
+            i += 1
+        return out
+
+    # -- the ordered scale (age ratings)
+    def _scale_patterns(self, spec: FieldSpec) -> tuple[re.Pattern[str], dict[str, int]]:
+        """The pattern of a scale value ("rated PG-13", "R-rated", "R级") and each spelling -> its index."""
+        names = {v.lower(): i for i, v in enumerate(spec.scale)}
+        for alias, value in spec.aliases.items():
+            names[alias.lower()] = spec.scale.index(value)
+        spellings = set(names) | {k.replace("-", " ") for k in names} | {k.replace("-", "") for k in names}
+        for k in list(names):
+            names[k.replace("-", " ")] = names[k]
+            names[k.replace("-", "")] = names[k]
+        alt = words_alt(sorted(spellings), True)
+        rx = re.compile(
+            rf"(?<![a-z0-9-])(?P<rated>rated\s+)?(?P<v>{alt})(?P<after>\s*-?\s*rated|\s*级(?:片|别)?)?(?![a-z0-9])"
+        )
+        return rx, names
+
+    def _scale(self, text: str) -> list[Quantity]:
+        """Scale values; a one-letter value ("r", "g") is weak unless "rated" or "级" stands with it."""
+        out = []
+        for m in self._scale_rx.finditer(text):
+            raw = " ".join(m.group("v").split())
+            index = self._scale_names.get(raw)
+            if index is None:
+                continue
+            weak = len(raw) == 1 and not (m.group("rated") or m.group("after"))
+            out.append(Quantity(self._scale_field or "", index, index, m.start(), m.end(), "scale", weak=weak))
+        return out

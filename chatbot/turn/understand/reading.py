@@ -9,6 +9,7 @@ from chatbot.turn.understand.spans import Span
 
 if TYPE_CHECKING:
     from chatbot.turn.context import Place, PlaceMention
+    from chatbot.turn.understand.bounds import ConstraintReading
 
 
 class GazetteerLike(Protocol):
@@ -38,6 +39,10 @@ class Reading:
     languages: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     scalars: dict[str, Any] = field(default_factory=dict)  # year_min, year_max, runtime_min, runtime_max, max_age_rating
+    constraints: ConstraintReading | None = None  # what the constraint grammar read (bounds, lifted fields, problems)
+    people: list[str] = field(default_factory=list)  # catalog people named and wanted ("with Tom Hanks")
+    people_none: list[str] = field(default_factory=list)  # catalog people named and ruled out ("nothing by ...")
+    notices: list[str] = field(default_factory=list)  # said in the reply, in the message's language
     cleared: list[str] = field(default_factory=list)
     cues: set[str] = field(default_factory=set)
     references: list[int] = field(default_factory=list)
@@ -57,10 +62,15 @@ class Reading:
     def has_constraints(self) -> bool:
         """True when the message sets any slot that shapes a new list."""
         return bool(
-            self.genres or self.genres_excluded or self.wishes or self.companions or self.mood or self.occasion
-            or self.languages or self.countries or self.scalars or self.cleared or self.weather or self.part_of_day
+            self.genres or self.genres_excluded or self.people or self.people_none or self.wishes or self.companions or self.mood or self.occasion
+            or self.languages or self.countries or self.scalars or self.cleared or self.notices or self.weather or self.part_of_day
             or (self.place_mention is not None)
         )
+
+    @property
+    def bounded_fields(self) -> set[str]:
+        """Fields the message bounds in numbers ("before 1960"): vague words on them ("a classic") yield."""
+        return set(self.constraints.fields) if self.constraints is not None else set()
 
     @property
     def points_at_focus(self) -> bool:

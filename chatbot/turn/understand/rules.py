@@ -8,11 +8,11 @@ from chatbot.turn.state import DialogueState
 from chatbot.turn.understand.clauses import read_clauses
 from chatbot.turn.understand.lexicon import Lexicon
 from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
-from chatbot.turn.understand.numbers import read_numbers
+from chatbot.turn.understand.bounds import constraint_reader
 from chatbot.turn.understand.reading import GazetteerLike, Reading
-from chatbot.turn.understand.refinements import apply_effect
+from chatbot.turn.understand.refinements import apply_constraints, apply_effect
 from chatbot.turn.understand.spans import Span, blank_out, claim_spans, spans_of, uncovered_words
-from chatbot.turn.understand.titles import TitleIndex
+from chatbot.turn.understand.titles import FamilyNameRule, PeopleIndex, TitleIndex
 from retrieval.text import has_cjk
 from retrieval.types import Item
 
@@ -32,6 +32,13 @@ class RuleReader:
         self.gazetteer = gazetteer
         self.items = items
         self.newest_year = newest_year
+        self.constraints = constraint_reader()
+        spec = self.constraints.grammar.data.fields["people"]
+        rule = spec.family_name
+        family = None if rule is None else FamilyNameRule(
+            tuple(" ".join(w.lower().split()) for w in rule.before), frozenset(w.lower() for w in rule.after),
+            frozenset(w.lower() for w in rule.common), rule.min_films, rule.lowercase_min_films)
+        self.people = PeopleIndex(items.values(), spec.aliases, family)  # names in messages, and the LLM's names
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
@@ -39,14 +46,18 @@ class RuleReader:
         reading = Reading(text=text, language=detect_language(message), original=original_case(message, text))
         phrase_spans = self.lexicon.matcher.find(text)
         fixed = claim_spans(self._find_titles(text, phrase_spans, reading))
-        extra = read_numbers(text, reading.scalars) + self._context_spans(message, text, reading)
+        reading.constraints = self.constraints.read(text, self.newest_year)
+        people = [Span(a, b, (("person", name),)) for a, b, name in self.people.find_in(text, reading.original)]
+        extra = reading.constraints.spans + people + self._context_spans(message, text, reading)
         fixed = fixed + claim_spans(extra, taken=fixed)
         spans = sorted(fixed + claim_spans(phrase_spans, taken=fixed), key=lambda s: s.start)
         reading.spans = spans
         shown = [self.items[i] for i in state.last_shown if i in self.items]
         for name, effect in read_clauses(text, spans, reading, self.lexicon):
             apply_effect(name, effect, reading, state, shown, self.newest_year)
+        apply_constraints(reading, [s for s in fixed if "title" in s.kinds()])
         reading.genres = [g for g in reading.genres if g not in reading.genres_excluded]
+        reading.people = [p for p in reading.people if p not in reading.people_none]
         reading.leftover = self.leftover(text, spans)
         if reading.injection:
             reading.notes.append("the message tried to change my instructions; I ignored that part")

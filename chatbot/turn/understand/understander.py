@@ -1,11 +1,13 @@
 """Understanding one message: message + DialogueState -> TurnIntent.
 
-Two readers work together. Code reads every message with word lists (lexicon.yaml, next to this file), regular
-expressions (years, runtimes, age ratings), the gazetteer and the stated-weather/time lexicon of
+Two readers work together. Code reads every message with word lists (lexicon.yaml, next to this file), the
+constraint grammar (constraints.yaml: years, runtimes, age ratings, their comparators and negations, in English
+and Chinese; bounds.py), the catalog's people, the gazetteer and the stated-weather/time lexicon of
 chatbot.turn.context, and the catalog's title index. The LLM (through `complete_json`, a small schema with closed
 vocabularies) reads new free-text requests. The LLM proposes, code checks: titles must be in the catalog,
 cities must resolve in the gazetteer and be named in the message, genres and companions are closed lists,
-negations found by code ("nothing scary") always win.
+every bound, exclusion and person must be grounded in the message's words (grounding.py), and what code read
+itself ("nothing scary", "before 1960") always wins.
 
 When is the LLM needed? Code is sure — and the LLM is not called — when
 - the message is a reset ("start over"), a prompt-injection attempt, or a greeting/thanks, or
@@ -28,12 +30,13 @@ from typing import Any, Literal
 from chatbot.turn.intent import TurnIntent
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand import llm_reading
+from chatbot.turn.understand.grounding import Grounds
 from chatbot.turn.understand.lexicon import load_lexicon
 from chatbot.turn.understand.llm_reading import Draft, checked_place, merge_llm_reading
 from chatbot.turn.understand.reading import GazetteerLike, Reading
 from chatbot.turn.understand.references import PointedItems, point_at_items, unresolved_item_cue
 from chatbot.turn.understand.rules import RuleReader
-from chatbot.turn.understand.titles import PeopleIndex, TitleIndex
+from chatbot.turn.understand.titles import TitleIndex
 from retrieval.types import Item
 from retrieval.errors import LLMError
 
@@ -58,7 +61,6 @@ class Understander:
         self.lexicon = load_lexicon(lexicon_path)
         self.items: dict[str, Item] = {item.id: item for item in catalog_items}
         self.titles = TitleIndex(self.items.values())
-        self._people: PeopleIndex | None = None
         years = [i.year for i in self.items.values() if i.year]
         self.newest_year = max(years) if years else 2018
         self.rules = RuleReader(self.lexicon, self.titles, gazetteer, self.items, self.newest_year)
@@ -114,7 +116,8 @@ class Understander:
         draft = Draft.from_reading(reading)
         llm_intent = None
         if llm is not None:
-            llm_intent = merge_llm_reading(draft, llm, reading, self.titles, self._match_person)
+            grounds = Grounds(reading, self.lexicon, self.newest_year)
+            llm_intent = merge_llm_reading(draft, llm, reading, self.titles, self._match_person, grounds)
         draft.genres = [g for g in draft.genres if g not in draft.excluded]
         if reading.language == "en" and reading.leftover and llm is None:
             wish = self.rules.fallback_wish(reading)  # the person's own words, when no LLM read them
@@ -125,13 +128,14 @@ class Understander:
         intent = decide_intent(reading, state, llm_intent, items)
         if intent == "more_like" and not items.referenced_ids and not items.mentioned_ids and state.seed_ids:
             items.referenced_ids = list(state.seed_ids)
-        sc = reading.scalars
+        sc = draft.scalars
         return TurnIntent(
             intent=intent,
             wishes=draft.wishes,
             genres=draft.genres,
             genres_excluded=draft.excluded,
             people=draft.people,
+            people_none=draft.people_none,
             year_min=sc.get("year_min"),
             year_max=sc.get("year_max"),
             runtime_min=sc.get("runtime_min"),
@@ -158,13 +162,12 @@ class Understander:
             source="llm" if llm is not None else "rules",
             llm_error=llm_error,
             notes=draft.notes,
+            notices=reading.notices,
         )
 
     def _match_person(self, text: str) -> str | None:
-        """The catalog spelling of a person's name (the people index is built on first use)."""
-        if self._people is None:
-            self._people = PeopleIndex(self.items.values())
-        return self._people.match(text)
+        """The catalog spelling of a person's name (the rule reader's people index)."""
+        return self.rules.people.match(text)
 
 
 def decide_intent(reading: Reading, state: DialogueState, llm_intent: str | None, items: PointedItems) -> str:

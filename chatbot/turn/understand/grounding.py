@@ -1,0 +1,116 @@
+"""Grounding what the LLM proposes in the words of the message: a bound, an exclusion or a person the model reads
+into a message is used only when a span of the message supports it (the constraint reader found it, or the
+number stands next to the field's unit, the genre word after a negation, the name in the text). Where the reader
+read the same field itself, the reader wins."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+from chatbot.turn.understand.bounds import constraint_reader
+from chatbot.turn.understand.lexicon import Lexicon
+from chatbot.turn.understand.message import HARD_BREAK, WORD
+from chatbot.turn.understand.reading import Reading
+from retrieval.text import fold, has_cjk
+
+_NEGATION_WORDS = 4  # English words a negation may stand before the genre word it rules out ("no *really* scary")
+_NEGATION_CHARS = 6  # the same for Chinese characters ("不要太恐怖的")
+BOUND_SLOTS: tuple[str, ...] = ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating")
+
+
+class Grounds:
+    """What one message can support: its quantities, genre words after negations, and the names in it."""
+
+    def __init__(self, reading: Reading, lexicon: Lexicon, newest_year: int) -> None:
+        self.reading = reading
+        self.text = reading.text
+        self.lexicon = lexicon
+        self.newest_year = newest_year
+
+    @cached_property
+    def _quantities(self) -> list[tuple[str, float | None, float | None]]:
+        """(field, lo, hi) of every quantity in the message, comparator or not ("two hours", "1985", "PG-13")."""
+        return [(q.field, q.lo, q.hi) for q in constraint_reader().finder.find(self.text, self.newest_year)]
+
+    def bound(self, slot: str, value: object) -> bool:
+        """True when the message states a number for this bound: the reader read it, or a quantity of the field with
+        that value (one step off for a strict "before"/"after") stands in the message."""
+        reader = constraint_reader()
+        field = reader.grammar.field_of_slot(slot)
+        if field is None:
+            return False
+        found = self.reading.constraints
+        if found is not None and any(b.slot == slot and b.value == value for b in found.found):
+            return True
+        spec = reader.fields[field]
+        if spec.kind == "scale":
+            if value not in spec.scale:
+                return False
+            index = spec.scale.index(str(value))
+            return any(f == field and lo in (index, index + 1) for f, lo, _ in self._quantities)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        step = 0 if spec.kind == "quantity" else 1
+        for f, lo, hi in self._quantities:
+            if f != field:
+                continue
+            ends = [v for v in (lo, hi) if v is not None]
+            if any(abs(v - value) <= step for v in ends):
+                return True
+        return False
+
+    def exclusion(self, genre: str) -> bool:
+        """True when a word for the genre stands after a negation in the same clause ("no horror", "不要恐怖片")."""
+        for word in self._genre_words(genre):
+            for m in re.finditer(_word_pattern(word), self.text):
+                if self._negated_before(m.start()):
+                    return True
+        return False
+
+    def person(self, name: str) -> bool:
+        """True when the person's name (at least the family name) is written in the message; a Chinese message may
+        name a person in Chinese, which only the catalog check can confirm."""
+        words = [w for w in WORD.findall(fold(name).lower()) if len(w) > 1]
+        said = set(WORD.findall(fold(self.text)))
+        return bool(words) and (words[-1] in said or " ".join(words) in fold(self.text)) or (
+            has_cjk(self.text) and self.reading.language == "zh")
+
+    def person_negated(self, name: str) -> bool:
+        """True when the family name stands after a negation in its clause ("nothing by Woody Allen")."""
+        words = [w for w in WORD.findall(fold(name).lower()) if len(w) > 1]
+        if not words:
+            return False
+        m = re.search(_word_pattern(words[0]), fold(self.text))
+        return m is not None and self._negated_before(m.start())
+
+    def _genre_words(self, genre: str) -> list[str]:
+        """The genre's own name and every lexicon word that stands for it."""
+        out = [genre.lower()]
+        for entry in self.lexicon.data.genres:
+            if genre in entry.genres:
+                out += [w.lower() for w in entry.en + entry.zh]
+        return out
+
+    def _negated_before(self, start: int) -> bool:
+        """True when a negation stands shortly before `start`, with no clause break between."""
+        clause = self.text[:start]
+        brk = None
+        for brk in HARD_BREAK.finditer(clause):
+            pass
+        clause = clause[brk.end():] if brk else clause
+        negations = self.lexicon.data.negations
+        if has_cjk(clause[-_NEGATION_CHARS:]):
+            tail = clause[-_NEGATION_CHARS:]
+            if any(n in tail for n in negations.zh):
+                return True
+        words = WORD.findall(clause)[-_NEGATION_WORDS:]
+        tail = " ".join(words)
+        return any(re.search(_word_pattern(n.lower()), tail) for n in negations.en)
+
+
+def _word_pattern(word: str) -> str:
+    """A whole-word pattern for an English word or phrase; a plain substring for Chinese."""
+    if has_cjk(word):
+        return re.escape(word)
+    return r"(?<![a-z0-9'])" + re.escape(word).replace(r"\ ", r"\s+") + r"(?![a-z0-9])"
