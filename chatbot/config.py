@@ -78,22 +78,12 @@ class Settings(BaseSettings):
     port: int = Field(7860, description="server port")
     allowed_origins: str = Field("", description="comma-separated host-page origins allowed to embed the widget")
     max_message_chars: int = Field(4000, description="longer messages are truncated and the person is told")
-    rate_limit: str = Field("30/minute", description="per-client request rate, one bucket per client shared by every door (API, stream, widget, UI)")
+    rate_limit: str = Field("30/minute", description="per-client request rate, one bucket per client shared by every door "
+                            "(API, stream, widget, UI)")
     max_body_bytes: int = Field(65536, description="larger request bodies are refused with 413")
     max_waiting: int = Field(64, description="turns allowed to wait for the LLM; more get 503")
     max_wait_s: float = Field(600.0, description="a queued turn gives up after this long")
 
-    # many people at once (see chatbot/llm/scheduler.py and chatbot/doors/web/turnqueue.py)
-    llm_batch: bool = Field(True, description="embedded LLM: decode the calls of everyone together in one batch "
-                            "(false: one call at a time per llama.cpp context, the old way)")
-    llm_slots: int = Field(4, description="embedded LLM: sequences decoded together (one is kept for understanding)")
-    llm_queue_max: int = Field(32, description="LLM calls allowed to wait for a slot; more are told 'busy, try "
-                               "again shortly'")
-    llm_slot_wait_s: float = Field(1.5, description="longest wait of an understanding call for a free LLM slot; "
-                                   "then the message is read by rules alone, so the cards never wait for the LLM")
-    turn_queue: str = Field("parallel", description="parallel: turns run at once and only LLM calls queue | serial: "
-                            "one whole turn at a time (the old behaviour, the serve benchmark's baseline)")
-    max_turns_in_flight: int = Field(32, description="turns running at once (parallel turn queue); more wait in line")
     trusted_proxies: str = Field("", description="comma-separated addresses or networks of reverse proxies in front "
                                  "of tastebud; only requests from them have X-Forwarded-For read (its last hop, the "
                                  "one the proxy added) for the per-client limit; empty = the connection's address")

@@ -46,6 +46,7 @@ class InterestConfig:
     mix: float = 1.0  # weight of the transformer's log-probabilities beside the item-to-item scores
     mix_short: float = 1.0  # the same weight for profiles of at most `short_profile` items
     short_profile: int = 5  # profiles this short use mix_short (a new person who named a few films)
+    short_recent: bool = True  # short validation profiles are each person's latest k likes (what a chat sees), not the first k
     pop_grid: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0)  # popularity-prior weights tried
     pop_weight: float = 0.0  # weight of log(1 + training likes) for long histories
     pop_weight_short: float = 0.0  # the same for profiles of at most `short_profile` items

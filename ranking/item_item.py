@@ -142,7 +142,7 @@ def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Se
     k = min(cfg.ii_top_k, len(active) - 1) if len(active) > 1 else 1
     valid = batch_histories(split.valid_histories, cfg.n_items, cfg.max_len, cfg.content_dim)
     cold_h = short_sets if short_sets is not None else [
-        cold_history(h, 1 + u % cfg.short_profile) for u, h in enumerate(split.valid_histories)]
+        cold_history(h, 1 + u % cfg.short_profile, recent=cfg.short_recent) for u, h in enumerate(split.valid_histories)]
     cold = batch_histories(cold_h, cfg.n_items, cfg.max_len, cfg.content_dim)
     text = batch_histories(text_sets, cfg.n_items, cfg.max_len, cfg.content_dim) if text_sets else None
     exclude = [h.items for h in split.valid_histories]

@@ -140,15 +140,15 @@ def _collate(examples: list[tuple], n_items: int, content_dim: int):
 
 
 def _validation_profiles(split: Split, items: Sequence[Item] | None, embed_texts: EmbedTexts | None,
-                         short: int) -> tuple[list[list[History]], list[np.ndarray]]:
-    """The profiles the transformer early-stops on: full histories, short ones (first 1..short likes) and,
+                         short: int, recent: bool = True) -> tuple[list[list[History]], list[np.ndarray]]:
+    """The profiles the transformer early-stops on: full histories, short ones (latest, or first, 1..short likes) and,
     when texts can be embedded, words only; plus what each person's ranking excludes (their whole history).
 
     The transformer's own job beside the item-to-item layer is short and words-only profiles, so its
     stopping point weighs them as much as full histories.
     """
     hist = list(split.valid_histories)
-    sets = [hist, [cold_history(h, 1 + u % short) for u, h in enumerate(hist)]]
+    sets = [hist, [cold_history(h, 1 + u % short, recent=recent) for u, h in enumerate(hist)]]
     if embed_texts is not None and items is not None and hist:
         vecs = np.asarray(embed_texts([taste_sentence(h.liked, items) for h in hist]), dtype=np.float32)
         sets.append([History(np.zeros(0, np.int64), np.zeros(0, np.int8), v) for v in vecs])
@@ -283,7 +283,7 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     rng = np.random.default_rng(cfg.seed)
     model = build_interest_model(cfg, item_vectors)
     data = _training_data(split, items, embed_texts, cfg, rng, progress)
-    valid_sets, exclude = _validation_profiles(split, items, embed_texts, cfg.short_profile)
+    valid_sets, exclude = _validation_profiles(split, items, embed_texts, cfg.short_profile, cfg.short_recent)
     run = _train_epochs(model, data, split, valid_sets, exclude, rng, start, progress)
     model.eval()
     best = run.best

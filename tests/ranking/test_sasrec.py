@@ -35,7 +35,7 @@ def cycle_split():
 
 @pytest.fixture(scope="module")
 def sasrec(cycle_split):
-    cfg = SASRecConfig(epochs=40, patience=40, batch_size=32, lr=5e-3, threads=1, time_limit_s=120.0)
+    cfg = SASRecConfig(epochs=40, patience=40, batch_size=32, lr=5e-3, threads=1, time_limit_s=1e6)
     rec = SASRecCE(cfg, grid=((32, 12, 0.0), (16, 12, 0.1)))
     rec.fit(cycle_split, np.zeros((N_ITEMS, 4), np.float32))
     return rec

@@ -15,11 +15,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = bench.add_parser("llm", help="time the LLM: load, a short JSON extraction (cold, warm), generation tok/s")
     p.add_argument("--llm", default=None, metavar="NAME", help="backend to time (default TASTEBUD_LLM)")
     p.add_argument("--runs", type=int, default=3, help="JSON extractions to time (default 3)")
-    p.add_argument("--streams", default=None, metavar="N,N,...",
-                   help="embedded models: aggregate tokens/s with this many streams decoded together (e.g. 1,2,4,8), "
-                        "against the same requests one at a time")
-    p.add_argument("--max-tokens", type=int, default=64, help="tokens each stream writes (with --streams)")
-    p.add_argument("--json", action="store_true", help="print the figures as one JSON object (they always are)")
     p.set_defaults(handler=_cmd_bench_llm)
     p = sub.add_parser("llm", help="send one message to the configured LLM and stream its answer")
     p.add_argument("message", help="the message")
@@ -34,30 +29,8 @@ def _cmd_bench_llm(args: argparse.Namespace, settings: Settings) -> int:
     from chatbot.llm import make_chat_model
 
     settings = with_llm(settings, args.llm)
-    if args.streams:
-        return _bench_streams(args, settings)
     report = benchmark_llm(make_chat_model(settings), runs=max(args.runs, 1), progress=True)
     print_json({"llm": settings.llm, "threads": settings.threads, **report})
-    return 0
-
-
-def _bench_streams(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the batched-decoding figures (embedded models only) as JSON."""
-    from chatbot.evaluation.bench_llm import benchmark_streams
-    from chatbot.llm import ensure_gguf
-    from retrieval.errors import TastebudError
-
-    name = (settings.llm or "").strip().lower()
-    if name not in ("embedded", "embedded-small"):
-        raise TastebudError(f"--streams times the embedded models' batched decoding; TASTEBUD_LLM={name!r} is not one")
-    try:
-        widths = [int(w) for w in args.streams.split(",") if w.strip()]
-    except ValueError as exc:
-        raise TastebudError(f"--streams takes whole numbers separated by commas, e.g. 1,2,4,8 (not {args.streams!r})"
-                            ) from exc
-    path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "embedded-small" else "1.5b")
-    report = benchmark_streams(str(path), widths, n_threads=settings.threads, max_tokens=args.max_tokens)
-    print_json({"llm": name, **report})
     return 0
 
 

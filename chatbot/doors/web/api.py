@@ -30,7 +30,8 @@ from chatbot.doors.web.sanitize import clean_text
 from chatbot.doors.web.server import server_config
 from chatbot.doors.web.sse import encode_sse, iter_sse
 from chatbot.doors.web.turnqueue import Ticket, TurnQueue
-from chatbot.profiles import ProfileStore
+from chatbot.storage.factory import open_store
+from chatbot.storage.protocol import Store
 from chatbot.profile_schema import UnknownProfile
 
 __all__ = ["WebLimits", "WebDoor", "create_app", "serve", "widget_file", "iter_sse"]  # iter_sse: bench_serve's old path
@@ -324,10 +325,10 @@ def _mount_ui(app: FastAPI, door: WebDoor, settings: Settings) -> FastAPI:
 
 
 # ---------------------------------------------------------------------------------------------- the app
-def open_door(settings: Settings, agent: Any, profiles: ProfileStore | None, limits: WebLimits) -> WebDoor:
+def open_door(settings: Settings, agent: Any, profiles: Store | None, limits: WebLimits) -> WebDoor:
     """The web door over the given agent and profile store, opening whichever is missing (one store for all)."""
     if profiles is None:
-        profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)
+        profiles = getattr(agent, "profiles", None) or open_store(settings)
     if agent is None:
         from chatbot.turn.agent import Agent
 
@@ -337,7 +338,7 @@ def open_door(settings: Settings, agent: Any, profiles: ProfileStore | None, lim
                    ClientLimiter(limits.rate_limit), hidden_paths=hidden)
 
 
-def create_app(settings: Settings, agent: Any = None, profiles: ProfileStore | None = None, *,
+def create_app(settings: Settings, agent: Any = None, profiles: Store | None = None, *,
                limits: WebLimits | None = None, mount_ui: bool = True) -> FastAPI:
     """The whole web app: /api routes, widget files, and (unless `mount_ui=False`) the Gradio UI at `/`."""
     limits = limits or WebLimits.from_settings(settings)

@@ -18,7 +18,7 @@ from typing import Any
 from chatbot.doors.web.clients import ClientLimiter, client_key
 from chatbot.doors.web.sanitize import scrub_paths
 from chatbot.doors.web.turnqueue import Ticket, TurnQueue, aqueued_events
-from chatbot.profiles import ProfileStore
+from chatbot.storage.protocol import Store
 from chatbot.profile_schema import UnknownProfile, UnknownSession
 from retrieval.errors import TastebudError
 
@@ -73,7 +73,7 @@ class CookieClaims:
 class WebDoor:
     """What every web route shares: the agent, the profile store, the turn queue and the per-client limit."""
 
-    def __init__(self, agent: Any, profiles: ProfileStore, queue: TurnQueue, limiter: ClientLimiter | None = None,
+    def __init__(self, agent: Any, profiles: Store, queue: TurnQueue, limiter: ClientLimiter | None = None,
                  hidden_paths: tuple[str, ...] = ()) -> None:
         self.agent = agent
         self.profiles = profiles
@@ -106,7 +106,7 @@ class WebDoor:
         owner = self.profiles.session_profile(session_id)
         if owner is None:
             raise UnknownSession(f"no conversation with id {session_id!r}; leave session_id out to start a new one")
-        if caller is not None and caller != owner:
+        if caller is not None and caller != owner:  # the session id is a random bearer token; another's id: refused
             raise ForeignSession("this conversation belongs to another profile than yours, so it cannot be "
                                  "continued here; leave session_id out to start your own")
         return owner

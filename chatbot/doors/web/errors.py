@@ -10,7 +10,9 @@ from chatbot.doors.web.clients import RateLimited
 from chatbot.doors.web.door import ForeignSession
 from chatbot.doors.web.sanitize import scrub_paths
 from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout
-from chatbot.profile_schema import InvalidFeedback, ProfileError, UnknownProfile, UnknownSession
+from chatbot.profile_schema import (
+    InvalidFeedback, InvalidText, ProfileError, StoreUnavailable, UnknownProfile, UnknownSession,
+)
 from chatbot.turn.agent import UnknownItem
 from retrieval.errors import FilterError, LLMError, TastebudError
 
@@ -31,6 +33,8 @@ ERROR_STATUS: tuple[tuple[type[TastebudError], int], ...] = (
     (QueueFull, 503),
     (QueueTimeout, 503),
     (LLMError, 503),
+    (StoreUnavailable, 503),
+    (InvalidText, 422),
     (ProfileError, 500),
 )
 

@@ -15,7 +15,7 @@ not applied. Words that lift a field ("any length", 年份不限) are read here 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from chatbot.turn.understand.grammar import Comparator, Grammar, LangGrammar, comparator_for, load_grammar
@@ -39,6 +39,7 @@ class Bound:
     start: int
     end: int
     words: str
+    alternative: bool = False  # a value named alone ("rated G or PG"): alternatives widen, they do not tighten
 
 
 @dataclass
@@ -77,7 +78,8 @@ class ConstraintReader:
         for lang, number, value_of, lb in ((self.grammar.en, n.en, n.en_value, r"(?<![a-z0-9.'])"),
                                            (self.grammar.zh, n.zh, n.zh_value, "")):
             lead, join = lang.range_words
-            rx = re.compile(rf"(?:(?P<lead>{lead})\s*)?{lb}(?P<n>{number})\s*(?P<half>个?\s*半)?\s*(?P<join>{join})\s*$")
+            rx = re.compile(
+                rf"(?:(?P<lead>{lead})\s*)?{lb}(?P<n>{number})\s*(?P<half>个?\s*半)?\s*(?P<join>{join})\s*$")
             self._bare.append((lang, rx, value_of))
 
     def read(self, text: str, newest_year: int) -> ConstraintReading:
@@ -195,7 +197,8 @@ class ConstraintReader:
             if q.weak and not negated:
                 return []
             value = (q.lo or 0) - 1 if negated else q.lo
-            return [b for b in [self._bound(q.field, "max", value, start, end, text)] if b]
+            bound = self._bound(q.field, "max", value, start, end, text)
+            return [] if bound is None else [replace(bound, alternative=not negated)]
         if negated:
             return []
         if q.form == "range":
@@ -251,7 +254,7 @@ class ConstraintReader:
         return None
 
     def _bound(self, name: str, side: str, value: float | None, start: int, end: int, text: str) -> Bound | None:
-        """A bound on a field's slot; scale values by name, numbers as whole numbers (None: the field has no such slot)."""
+        """A bound on a field's slot: scale values by name, numbers whole (None when the field has no such slot)."""
         spec = self.fields[name]
         slot = spec.slots.get(side)  # type: ignore[call-overload]
         if slot is None or value is None:
@@ -285,15 +288,15 @@ class ConstraintReader:
                 out.absurd.append(b)
                 continue
             kept = out.bounds.get(b.slot)
-            if kept is None or self._tighter(b, kept):
+            both_alternatives = kept is not None and kept.alternative and b.alternative
+            if kept is None or self._tighter(b, kept) != both_alternatives:
                 out.bounds[b.slot] = b
-        for name, spec in self.fields.items():
+        for spec in self.fields.values():
             lo, hi = out.bounds.get(spec.slots.get("min", "")), out.bounds.get(spec.slots.get("max", ""))
             if lo is not None and hi is not None and isinstance(lo.value, int) and isinstance(hi.value, int) \
                     and lo.value > hi.value:
                 out.contradictions.append((lo, hi))
                 del out.bounds[lo.slot], out.bounds[hi.slot]
-        del name
 
     def _tighter(self, new: Bound, old: Bound) -> bool:
         """True when the new bound admits fewer items than the old one on the same slot."""

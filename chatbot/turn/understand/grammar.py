@@ -215,7 +215,7 @@ def words_alt(phrases: list[str], en: bool) -> str:
 
 
 def _table(entries: list[_Comparator]) -> dict[str, tuple[Comparator, ...]]:
-    """Phrase -> its comparators (one per field kind group: "up to" bounds runtimes and years), for a pre or post list."""
+    """Phrase -> its comparators, one per group of field kinds ("up to" bounds runtimes and years)."""
     table: dict[str, tuple[Comparator, ...]] = {}
     for e in entries:
         for w in e.words:
@@ -273,7 +273,8 @@ def _compile_lang(data: GrammarFile, lang: Lang) -> LangGrammar:
         range_trail=re.compile(rf"^\s*(?P<trail>{trail})"), range_words=(lead, join),
         clear=_clear_pattern(data, lang), clear_names=_clear_names(data, lang),
         replacing=re.compile(_bounded(words_alt(getattr(data.replacing, lang), en), en)),
-        condition_before=re.compile(_bounded(words_alt(data.conditions.en if en else data.conditions.zh_before, en), en)),
+        condition_before=re.compile(_bounded(words_alt(data.conditions.en if en else data.conditions.zh_before, en),
+                                             en)),
         condition_after=re.compile(r"^\s*" + (r"(?!x)x" if en else words_alt(data.conditions.zh_after, False))),
     )
 

@@ -70,11 +70,22 @@ class Grounds:
 
     def person(self, name: str) -> bool:
         """True when the person's name (at least the family name) is written in the message; a Chinese message may
-        name a person in Chinese, which only the catalog check can confirm."""
+        name a person in Chinese, which only the catalog check can confirm: then some of its words must be ones no
+        word list explains (a name the reader does not know)."""
         words = [w for w in WORD.findall(fold(name).lower()) if len(w) > 1]
         said = set(WORD.findall(fold(self.text)))
-        return bool(words) and (words[-1] in said or " ".join(words) in fold(self.text)) or (
-            has_cjk(self.text) and self.reading.language == "zh")
+        if words and (words[-1] in said or " ".join(words) in fold(self.text)):
+            return True
+        return self.reading.language == "zh" and has_cjk(" ".join(self.reading.leftover))
+
+    def person_read_by_reader(self, name: str) -> str | None:
+        """The person the rule reader found where this name is written ("a film by Nolan": the reader's Christopher
+        Nolan, whom a model's "Jonathan Nolan" does not replace), or None."""
+        words = [w for w in WORD.findall(fold(name).lower()) if len(w) > 1]
+        for span in self.reading.spans:
+            if "person" in span.kinds() and words and words[-1] in WORD.findall(fold(self.text[span.start:span.end])):
+                return str(span.payload("person"))
+        return None
 
     def person_negated(self, name: str) -> bool:
         """True when the family name stands after a negation in its clause ("nothing by Woody Allen")."""
@@ -95,10 +106,8 @@ class Grounds:
     def _negated_before(self, start: int) -> bool:
         """True when a negation stands shortly before `start`, with no clause break between."""
         clause = self.text[:start]
-        brk = None
-        for brk in HARD_BREAK.finditer(clause):
-            pass
-        clause = clause[brk.end():] if brk else clause
+        breaks = list(HARD_BREAK.finditer(clause))
+        clause = clause[breaks[-1].end():] if breaks else clause
         negations = self.lexicon.data.negations
         if has_cjk(clause[-_NEGATION_CHARS:]):
             tail = clause[-_NEGATION_CHARS:]

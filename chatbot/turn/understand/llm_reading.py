@@ -125,6 +125,8 @@ def _merge_person(draft: Draft, raw: str, match_person: Callable[[str], str | No
     elif name in draft.people or name in draft.people_none:
         if name in draft.people_none:
             draft.notes.append(say("llm_reader_wins", language, what=name))
+    elif grounds.person_read_by_reader(name) not in (None, name):
+        draft.notes.append(say("llm_reader_wins", language, what=name))
     elif not grounds.person(name):
         draft.notes.append(say("llm_unsupported", language, what=name))
     elif grounds.person_negated(name):

@@ -42,7 +42,8 @@ class NumberWords:
         below100 = rf"(?:{tens}(?:[\s-]{units9})?|{ones})"
         words = rf"(?:(?:a|one)\s+{hundred}(?:\s+(?:and\s+)?{below100})?|{below100})"
         self.en = rf"(?:\d+(?:\.\d+)?|{words}(?![a-z]))"  # a number that stands alone
-        self.en_unit_lead = rf"(?:{self.en}|{words_alt(list(self.before_unit), True)})"  # "an hour", "a couple of hours"
+        # a number before a unit: "an hour", "a couple of hours"
+        self.en_unit_lead = rf"(?:{self.en}|{words_alt(list(self.before_unit), True)})"
         self.zh_digits, self.zh_mult = zh.digits, zh.multipliers
         chars = "".join(list(zh.digits) + list(zh.multipliers))
         self.zh = rf"(?:\d+(?:\.\d+)?|[{chars}]+)"

@@ -62,8 +62,9 @@ class Reading:
     def has_constraints(self) -> bool:
         """True when the message sets any slot that shapes a new list."""
         return bool(
-            self.genres or self.genres_excluded or self.people or self.people_none or self.wishes or self.companions or self.mood or self.occasion
-            or self.languages or self.countries or self.scalars or self.cleared or self.notices or self.weather or self.part_of_day
+            self.genres or self.genres_excluded or self.people or self.people_none or self.wishes or self.companions
+            or self.mood or self.occasion or self.languages or self.countries or self.scalars or self.cleared
+            or self.notices or self.weather or self.part_of_day
             or (self.place_mention is not None)
         )
 

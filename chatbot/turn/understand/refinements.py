@@ -96,7 +96,8 @@ def apply_constraints(reading: Reading, titles: list[Span]) -> None:
             reading.scalars[slot] = bound.value
     add_new(reading.cleared, found.cleared)
     if found.replacing:  # "actually, with Meryl Streep instead": the new list replaces the old one
-        add_new(reading.cleared, [slot for slot, new in (("people", reading.people), ("genres", reading.genres)) if new])
+        named = (("people", reading.people), ("genres", reading.genres))
+        add_new(reading.cleared, [slot for slot, new in named if new])
     language = reading.language if reading.language in ("en", "zh") else "en"
     for low, high in found.contradictions:
         first, second = sorted((low, high), key=lambda b: b.start)

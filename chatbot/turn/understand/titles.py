@@ -128,8 +128,8 @@ class PeopleIndex:
         self._family_rule = family
         self._family = _family_names(full, films, family) if family else {}
         known = {" ".join(_name_words(p)): p for p in full.values()}
-        self._aliases = [(re.compile(re.escape(a).replace("·", "[·・•]?")), known[k]) for a, p in (aliases or {}).items()
-                         if (k := " ".join(_name_words(p))) in known]
+        self._aliases = [(re.compile(re.escape(a).replace("·", "[·・•]?")), known[k])
+                         for a, p in (aliases or {}).items() if (k := " ".join(_name_words(p))) in known]
 
     @property
     def _names(self) -> dict[str, str]:

@@ -11,7 +11,8 @@ from retrieval.text import has_cjk
 
 _LB = r"(?<![a-z0-9'])"
 _YEAR = r"(?<![\d$£€])(?<!\d[.,:])(?P<y>1\d{3}|2\d{3}|3\d{3})(?![\d%]|[.,:]\d)"
-_ZH_YEAR_CHARS = r"(?P<zy>[一二三四五六七八九零〇]{4}|两千(?:零[一二三四五六七八九]|[一二三四五六七八九]?十[一二三四五六七八九]?)?)\s*年(?!代)"
+_ZH_YEAR_CHARS = (r"(?P<zy>[一二三四五六七八九零〇]{4}"  # 一九九五年, or 两千年, 两千零五年, 两千一十年
+                  r"|两千(?:零[一二三四五六七八九]|[一二三四五六七八九]?十[一二三四五六七八九]?)?)\s*年(?!代)")
 
 
 class YearFinder:
@@ -44,7 +45,8 @@ class YearFinder:
         )
         trail = words_alt(rel_zh.trail, False)
         self.relative_zh = re.compile(
-            rf"(?:{words_alt(rel_zh.lead, False)})\s*(?P<n>{numbers.zh})\s*个?\s*年(?!代|前|以前|之前|后|以后|之后)(?:{trail})?"
+            rf"(?:{words_alt(rel_zh.lead, False)})\s*(?P<n>{numbers.zh})\s*个?\s*年"
+            rf"(?!代|前|以前|之前|后|以后|之后)(?:{trail})?"
             rf"|(?P<n2>{numbers.zh})\s*年\s*(?:内|以内|之内)"
         )
         self.year = re.compile(_YEAR + r"(?:\s*年(?!代))?")
