@@ -11,14 +11,11 @@ in-process (no HTTP, no queue), so the table shows what concurrency and the web 
 from __future__ import annotations
 
 import json
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 from chatbot.config import Settings
@@ -34,31 +31,6 @@ MARKERS: tuple[tuple[str, str, str], ...] = tuple(
          ("sci-fi", "Sci-Fi"), ("crime", "Crime"), ("animated", "Animation"), ("documentary", "Documentary")] * 5,
     )
 )
-
-
-@contextmanager
-def running_server(app: Any, host: str = "127.0.0.1", start_timeout_s: float = 60.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a background thread on a free port; yield its base URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="tastebud-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + start_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the web server did not start within {start_timeout_s:.0f} s")
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @dataclass
@@ -273,7 +245,8 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     from tqdm import tqdm
 
     from chatbot.doors.web.api import WebLimits, create_app
-    from chatbot.profiles import ProfileStore
+    from chatbot.doors.web.server import running_app
+    from chatbot.storage.factory import open_store
 
     if not 1 <= n_sessions <= len(MARKERS):
         raise ValueError(f"--sessions must be between 1 and {len(MARKERS)} (one unique city per session)")
@@ -283,7 +256,7 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
         from chatbot.turn.agent import Agent
 
         agent = Agent.from_settings(settings)
-    profiles = getattr(agent, "profiles", None) or ProfileStore.open(settings.resolved_data_dir)
+    profiles = getattr(agent, "profiles", None) or open_store(settings)
     # warm-up: load every model once, so neither run pays for it
     warm_started = time.perf_counter()
     for _ in agent.respond(None, "Recommend a good drama film for tonight.", None):  # a real search: loads all
@@ -294,10 +267,9 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
 
     results: list[SessionResult | None] = [None] * n_sessions
     bar = tqdm(total=n_sessions, desc="concurrent sessions", unit="session", disable=not progress)
-    with running_server(app) as base_url:
+    with running_app(app, settings) as base_url:
         limits_http = httpx.Limits(max_connections=n_sessions + 4, max_keepalive_connections=n_sessions + 4)
-        # one connection pool for every session, so no cookies: a profile cookie set for one session must not
-        # travel with another's requests (each session names its own ids in the body, like a script)
+        # one pool for every session and no cookies: each session names its own ids in the body, like a script
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         with httpx.Client(base_url=base_url, limits=limits_http, cookies=no_cookies) as client:
             def worker(i: int) -> None:
