@@ -24,10 +24,7 @@ SCRIPTS = find_scripts([Path(__file__).parent / "dialogues"])
 FAST_SKIPS: dict[tuple[str, str, int], str] = {}
 # Scripts the embedded LLM still gets wrong (they pass by rules alone, in the fast run): known defects, each open in
 # the tracker; they run and report, and turn into passes without failing the suite.
-SLOW_KNOWN: dict[str, str] = {
-    "35-en-scifi-nothing-made-before-2000": "with the LLM reading the follow-up 'can we keep it to stuff from the "
-                                            "last ten years?', the Sci-Fi wish of the first turn is lost (issue 12)",
-}
+SLOW_KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,12 @@ class Grounds:
         m = re.search(_word_pattern(words[0]), fold(self.text))
         return m is not None and self._negated_before(m.start())
 
+    def situation(self, kind: str) -> bool:
+        """True when the message has a word that could carry the model's companions or weather (situation_cues)."""
+        cues = self.lexicon.data.situation_cues[kind]  # type: ignore[index]
+        folded = fold(self.text)
+        return any(c in self.text for c in cues.zh) or any(re.search(_word_pattern(c.lower()), folded) for c in cues.en)
+
     def _genre_words(self, genre: str) -> list[str]:
         """The genre's own name and every lexicon word that stands for it."""
         out = [genre.lower()]

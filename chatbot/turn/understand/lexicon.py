@@ -113,6 +113,7 @@ class LexiconFile(BaseModel):
     references: _References
     injection: _Words
     filler: _Words
+    situation_cues: dict[Literal["companions", "weather"], _Words]
 
 
 @dataclass(frozen=True)

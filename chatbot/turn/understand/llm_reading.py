@@ -101,10 +101,7 @@ def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, title
     wish = str(llm.get("wishes_en") or "").strip()
     if wish and not has_cjk(wish) and wish.lower() != "none" and wish not in draft.wishes:
         draft.wishes.insert(0, wish[:120])
-    if not draft.companions:
-        draft.companions = [c for c in dict.fromkeys(llm.get("with") or []) if c in COMPANIONS]
-    if draft.weather is None and llm.get("weather") in CONDITIONS:
-        draft.weather = llm["weather"]
+    _merge_situation(draft, llm, grounds, language)
     for raw in llm.get("titles") or []:
         item_id = titles.match(str(raw))
         if item_id is None:
@@ -114,6 +111,22 @@ def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, title
     for raw in llm.get("people") or []:
         _merge_person(draft, str(raw), match_person, grounds, language)
     return llm.get("intent") if llm.get("intent") in LLM_INTENTS else None
+
+
+def _merge_situation(draft: Draft, llm: dict[str, Any], grounds: Grounds, language: str) -> None:
+    """Companions and weather from the model only where code read none and the message has words that carry them."""
+    with_ = [c for c in dict.fromkeys(llm.get("with") or []) if c in COMPANIONS]
+    if with_ and not draft.companions:
+        if grounds.situation("companions"):
+            draft.companions = with_
+        else:
+            draft.notes.append(say("llm_unsupported", language, what="with " + ", ".join(with_)))
+    weather = llm.get("weather")
+    if weather in CONDITIONS and draft.weather is None:
+        if grounds.situation("weather"):
+            draft.weather = weather
+        else:
+            draft.notes.append(say("llm_unsupported", language, what=f"weather: {weather}"))
 
 
 def _merge_person(draft: Draft, raw: str, match_person: Callable[[str], str | None], grounds: Grounds,

@@ -1,0 +1,53 @@
+"""Who is watching and the weather, as the person says them: a sensitive viewer ("one of them scares easily") rules
+fright out, and the LLM's companions or weather count only when the message has words that carry them (issue 12:
+a follow-up about years came back with the model's made-up partner and snow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.llm import FakeChatModel
+from chatbot.turn.state import DialogueState
+from chatbot.turn.understand.understander import Understander
+from retrieval.types import Item
+from tests.chatbot.test_understand import gazetteer, llm_json as answer  # noqa: F401 (a module-scoped fixture)
+
+ITEMS = [
+    Item(id="ml:1", title="Arrival (2016)", year=2016, genres=("Sci-Fi", "Drama"), runtime_min=116, n_ratings=90),
+    Item(id="ml:2", title="Alien (1979)", year=1979, genres=("Horror", "Sci-Fi"), runtime_min=117, n_ratings=150),
+    Item(id="ml:3", title="Paddington (2014)", year=2014, genres=("Children", "Comedy"), runtime_min=95, n_ratings=31),
+]
+
+
+@pytest.mark.parametrize("message", [
+    "sci-fi with friends tonight, one of them scares easily",
+    "my little brother gets scared easily so keep it tame, maybe an adventure",
+    "something for the family, grandma is pretty squeamish",
+    "I'm a total scaredy-cat, give me a good mystery",
+    "我女朋友胆子小，来点科幻片",
+    "孩子容易害怕，想看个冒险片",
+])
+def test_someone_who_scares_easily_rules_out_fright(gazetteer, message):
+    """A viewer who frightens easily is a reason to leave Horror and Thriller out, never a wish for them."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert {"Horror", "Thriller"} <= set(intent.genres_excluded)
+    assert not {"Horror", "Thriller"} & set(intent.genres)
+
+
+def test_asking_for_a_fright_still_asks_for_one(gazetteer):
+    """Scary words said as a wish stay a wish."""
+    intent = Understander(None, ITEMS, gazetteer).understand("something really scary for halloween", DialogueState())
+    assert "Horror" in intent.genres and not intent.genres_excluded
+
+
+def test_the_models_companions_and_weather_need_words_in_the_message(gazetteer):
+    """"Keep it to the last ten years" names nobody and no weather: the model's partner and snow are dropped and
+    said; "with my sister" and "it's bucketing down outside" carry what the model reads from them."""
+    llm = FakeChatModel(replies=[answer(weather="snow", **{"with": ["partner"]}),
+                                 answer(**{"with": ["family"]}, weather="rain")])
+    u = Understander(llm, ITEMS, gazetteer, llm_policy="always")
+    made_up = u.understand("can we keep it to stuff from the last ten years?", DialogueState())
+    assert made_up.companions == [] and made_up.weather is None
+    assert any("partner" in n for n in made_up.notes) and any("snow" in n for n in made_up.notes)
+    said = u.understand("a film to watch with my sister, it's bucketing down outside", DialogueState())
+    assert said.companions == ["family"] and said.weather == "rain"
