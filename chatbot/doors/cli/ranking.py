@@ -20,7 +20,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_train)
     p = sub.add_parser("eval", help="offline evaluation: the interest model against every baseline, one split")
     p.add_argument("--dataset", choices=("ml-latest-small", "ml-100k", "book-crossing"), default="ml-latest-small",
-                   help="book-crossing is a hook for the catalog issue's non-film data set (not built yet)")
+                   help="book-crossing: Book-Crossing's explicit ratings (5-core over likes, a seeded order as time)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--tradeoff", action="store_true",
                    help="also choose the blend weights on validation and plot accuracy vs diversity over MMR lambda")
