@@ -34,10 +34,15 @@ def test_someone_who_scares_easily_rules_out_fright(gazetteer, message):
     assert not {"Horror", "Thriller"} & set(intent.genres)
 
 
-def test_asking_for_a_fright_still_asks_for_one(gazetteer):
-    """Scary words said as a wish stay a wish."""
-    intent = Understander(None, ITEMS, gazetteer).understand("something really scary for halloween", DialogueState())
-    assert "Horror" in intent.genres and not intent.genres_excluded
+@pytest.mark.parametrize("message", [
+    "something really scary for halloween",
+    "none of us are squeamish, give us a proper horror",
+    "a horror film that is not for the faint of heart",
+])
+def test_asking_for_a_fright_still_asks_for_one(gazetteer, message):
+    """Scary words said as a wish stay a wish, and a denied sensitivity is no exclusion."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert "Horror" in intent.genres and "Horror" not in intent.genres_excluded
 
 
 def test_the_models_companions_and_weather_need_words_in_the_message(gazetteer):

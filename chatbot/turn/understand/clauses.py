@@ -32,6 +32,7 @@ class _ClauseWalk:
         self.text, self.spans, self.reading, self.lexicon = text, spans, reading, lexicon
         self.negatable = {e.name: e.effect for e in lexicon.data.negatable}
         self.refinements = {e.name: e.effect for e in lexicon.data.refinements}
+        self.cancelled_by_negation = {e.name for e in lexicon.data.refinements if e.negatable}
         self.effects: list[tuple[str, Effect]] = []
         self.negated = False
         self.last_neg_end = -1  # end of the latest negation-related span (cue, soft break or a negated target)
@@ -86,7 +87,8 @@ class _ClauseWalk:
         """Refinements, negated refinements ("nothing violent"), genres and people; True when the span was one."""
         if "refinement" in kinds:
             name = span.payload("refinement")
-            self.effects.append((name, self.refinements[name]))
+            if not (self.negated and name in self.cancelled_by_negation):  # "none of us is squeamish"
+                self.effects.append((name, self.refinements[name]))
         elif self.negated and "negatable" in kinds:
             name = span.payload("negatable")
             self.effects.append((f"no {name}", self.negatable[name]))

@@ -72,6 +72,7 @@ class _GenreWords(_Words):
 class _NamedEffect(_Words):
     name: str
     effect: Effect
+    negatable: bool = False  # a negation before it cancels it ("I'm not squeamish")
 
 
 class _Quality(_Words):
