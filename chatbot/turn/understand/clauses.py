@@ -87,8 +87,13 @@ class _ClauseWalk:
         """Refinements, negated refinements ("nothing violent"), genres and people; True when the span was one."""
         if "refinement" in kinds:
             name = span.payload("refinement")
-            if not (self.negated and name in self.cancelled_by_negation):  # "none of us is squeamish"
-                self.effects.append((name, self.refinements[name]))
+            effect: Effect | None = self.refinements[name]
+            if self.negated and name in self.cancelled_by_negation:  # "none of us is squeamish"
+                effect = None
+            elif self.negated and effect is not None and effect.opposite() is not None:  # "no old movies"
+                name, effect = f"not {name}", effect.opposite()
+            if effect is not None:
+                self.effects.append((name, effect))
         elif self.negated and "negatable" in kinds:
             name = span.payload("negatable")
             self.effects.append((f"no {name}", self.negatable[name]))

@@ -59,6 +59,21 @@ class Effect(BaseModel):
     def _clear(cls, value: list[str]) -> list[str]:
         return check_removable(value)
 
+    def opposite(self) -> Effect | None:
+        """What the word means after a negation ("no old movies", "nothing shorter"): bounds and directions turn
+        over (at most 1985 -> at least 1986); None when the word bounds nothing."""
+        turned: dict[str, object] = {}
+        for low, high in (("year_min", "year_max"), ("runtime_min", "runtime_max")):
+            if getattr(self, high) is not None:
+                turned[low] = getattr(self, high) + 1
+            if getattr(self, low) is not None:
+                turned[high] = getattr(self, low) - 1
+        if self.year:
+            turned["year"] = "newer" if self.year == "older" else "older"
+        if self.runtime:
+            turned["runtime"] = "longer" if self.runtime == "shorter" else "shorter"
+        return Effect(**turned) if turned else None  # type: ignore[arg-type]
+
 
 class _GenreWords(_Words):
     genres: list[str]
