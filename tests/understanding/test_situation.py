@@ -56,3 +56,17 @@ def test_the_models_companions_and_weather_need_words_in_the_message(gazetteer):
     assert any("partner" in n for n in made_up.notes) and any("snow" in n for n in made_up.notes)
     said = u.understand("a film to watch with my sister, it's bucketing down outside", DialogueState())
     assert said.companions == ["family"] and said.weather == "rain"
+
+
+@pytest.mark.parametrize("message, companions", [
+    ("something my 7 year old can watch", ["kids"]),
+    ("a film for my 10-year-old, nothing too long", ["kids"]),
+    ("watching with my six-year-old daughter tonight", ["kids"]),
+    ("I'm 30 years old and I've never seen a western", []),
+    ("my husband is 40 years old, something romantic", ["partner"]),
+])
+def test_an_age_says_who_is_watching_without_becoming_a_bound(gazetteer, message, companions):
+    """"My 7 year old" is a child watching, and no year or runtime bound; a grown-up's age is neither."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert intent.companions == companions
+    assert intent.year_min is None and intent.year_max is None and intent.runtime_min is None

@@ -9,7 +9,7 @@ from chatbot.turn.understand.clauses import read_clauses
 from chatbot.turn.understand.lexicon import Lexicon
 from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
 from chatbot.turn.understand.bounds import constraint_reader
-from chatbot.turn.understand.reading import GazetteerLike, Reading
+from chatbot.turn.understand.reading import GazetteerLike, Reading, add_new
 from chatbot.turn.understand.refinements import apply_constraints, apply_effect
 from chatbot.turn.understand.spans import Span, blank_out, claim_spans, spans_of, uncovered_words
 from chatbot.turn.understand.titles import FamilyNameRule, PeopleIndex, TitleIndex
@@ -55,6 +55,7 @@ class RuleReader:
         shown = [self.items[i] for i in state.last_shown if i in self.items]
         for name, effect in read_clauses(text, spans, reading, self.lexicon):
             apply_effect(name, effect, reading, state, shown, self.newest_year)
+        _companions_in_ages(reading, phrase_spans)
         apply_constraints(reading, [s for s in fixed if "title" in s.kinds()])
         reading.genres = [g for g in reading.genres if g not in reading.genres_excluded]
         reading.people = [p for p in reading.people if p not in reading.people_none]
@@ -152,3 +153,12 @@ class RuleReader:
             for _, phrases in list(lex.weather_zh) + list(lex.part_zh):
                 out += spans_of(text, phrases, "context")
         return out
+
+
+def _companions_in_ages(reading: Reading, phrase_spans: list[Span]) -> None:
+    """An age that is no bound can still say who is watching: "my 7 year old", "my six-year-old daughter" hold the
+    kids' lexicon words ("year old") inside a number span the constraint reader set aside."""
+    ages = [s for s in reading.constraints.spans if s.payload("number") == "not a bound"] if reading.constraints else []
+    for span in phrase_spans:
+        if "companion" in span.kinds() and any(a.start < span.end and span.start < a.end for a in ages):
+            add_new(reading.companions, [span.payload("companion")])
