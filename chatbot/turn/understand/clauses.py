@@ -35,6 +35,7 @@ class _ClauseWalk:
         self.cancelled_by_negation = {e.name for e in lexicon.data.refinements if e.negatable}
         self.effects: list[tuple[str, Effect]] = []
         self.negated = False
+        self.accepting = False  # "I don't mind old films": a vague word after it bounds nothing
         self.last_neg_end = -1  # end of the latest negation-related span (cue, soft break or a negated target)
         self.pending_soft = False
         self.prev_end = 0
@@ -50,14 +51,14 @@ class _ClauseWalk:
             self._situation_word(span, kinds)
 
     def _end_negation(self) -> None:
-        """A clause ended: no negation is in force."""
-        self.negated, self.pending_soft = False, False
+        """A clause ended: no negation (or acceptance) is in force."""
+        self.negated, self.pending_soft, self.accepting = False, False, False
 
     def _close_scope(self, span: Span) -> None:
         """End the negation at a hard break, or when too many words stand between it and this span."""
         if HARD_BREAK.search(self.text[self.prev_end:span.start]):
             self._end_negation()
-        if self.negated and self.last_neg_end >= 0:
+        if (self.negated or self.accepting) and self.last_neg_end >= 0:
             gap = self.text[self.last_neg_end:span.start]
             gap_words = len(WORD.findall(gap)) + sum(1 for c in gap if is_cjk_char(c))
             if gap_words > (0 if self.pending_soft else _NEGATION_REACH):
@@ -74,6 +75,8 @@ class _ClauseWalk:
                 self.last_neg_end = span.end
         elif "injection" in kinds:
             reading.injection = True
+        elif "acceptance" in kinds:
+            self.negated, self.accepting, self.pending_soft, self.last_neg_end = False, True, False, span.end
         elif "negation" in kinds:
             self.negated, self.pending_soft, self.last_neg_end = True, False, span.end
             reading.negation_seen = True
@@ -89,6 +92,9 @@ class _ClauseWalk:
             name = span.payload("refinement")
             effect: Effect | None = self.refinements[name]
             if self.negated and name in self.cancelled_by_negation:  # "none of us is squeamish"
+                effect = None
+            elif self.accepting and effect.opposite() is not None:  # "I don't mind old films": no bound
+                self.reading.notes.append(f'"{self.text[span.start:span.end]}" is fine with you, so it sets no limit')
                 effect = None
             elif self.negated and effect is not None and effect.opposite() is not None:  # "no old movies"
                 name, effect = f"not {name}", effect.opposite()

@@ -114,6 +114,7 @@ class LexiconFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     negations: _Words
+    acceptance: _Words
     clause_breaks: _Words
     soft_breaks: _Words
     negatable: list[_NamedEffect]
@@ -180,6 +181,7 @@ def _phrase_entries(data: LexiconFile) -> list[tuple[str, str, Tag]]:
                 entries.append((str(phrase), lang, tag))
 
     add(data.negations, ("negation", None))
+    add(data.acceptance, ("acceptance", None))
     add(data.clause_breaks, ("break", None))
     add(data.soft_breaks, ("soft_break", None))
     for entry in data.negatable:
