@@ -70,3 +70,30 @@ def test_an_age_says_who_is_watching_without_becoming_a_bound(gazetteer, message
     intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
     assert intent.companions == companions
     assert intent.year_min is None and intent.year_max is None and intent.runtime_min is None
+
+
+@pytest.mark.parametrize("message, wanted, ruled_out", [
+    ("we want a horror but not a slasher, from the 2000s", ["Horror"], []),
+    ("sci-fi please, but no aliens", ["Sci-Fi"], []),
+    ("恐怖片，但不要太血腥", ["Horror"], ["War"]),
+    ("no horror, a comedy", ["Comedy"], ["Horror"]),
+    ("Anything but fantasy, I've had my fill of dragons", [], ["Fantasy"]),
+    ("不要恐怖片，来点喜剧", ["Comedy"], ["Horror"]),
+])
+def test_a_genre_asked_for_by_name_is_not_ruled_out_by_a_side_word(gazetteer, message, wanted, ruled_out):
+    """"A horror but not a slasher" still asks for horror; "anything but fantasy" still rules fantasy out."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert intent.genres == wanted and intent.genres_excluded == ruled_out
+
+
+@pytest.mark.parametrize("message, year_min, year_max", [
+    ("no old movies, something funny", 1986, None),
+    ("I don't mind old films, a western would be great", None, None),
+    ("no problem with old movies", None, None),
+    ("old films please, a western", None, 1985),
+    ("我不介意老电影，来部西部片", None, None),
+])
+def test_a_vague_word_means_what_stands_before_it(gazetteer, message, year_min, year_max):
+    """"Old" asks for old films; "no old movies" for newer ones; "I don't mind old films" for neither."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert (intent.year_min, intent.year_max) == (year_min, year_max)

@@ -107,9 +107,12 @@ class _ClauseWalk:
         elif "genre" in kinds:
             genres = list(span.payload("genre"))
             add_new(self.reading.genres_excluded if self.negated else self.reading.genres, genres)
-            if self.negated:
+            word = self.text[span.start:span.end]
+            if not self.negated:  # "a horror" (by name) rather than "something with dragons"
+                named = word + (self.text[span.end:span.end + 2] if has_cjk(word) else "")  # "恐怖" + "片"
+                add_new(self.reading.genres_by_name, [g for g in genres if names_genre(named, g)])
+            else:
                 self.reading.negated_spans.append(span)
-                word = self.text[span.start:span.end]
                 self.reading.notes.append(f'"{word}" after a negation: no {", ".join(genres)}')
                 self.last_neg_end, self.pending_soft = span.end, False
         elif "person" in kinds:  # "with Tom Hanks", "nothing by Woody Allen"
@@ -155,6 +158,14 @@ class _ClauseWalk:
             add_new(reading.languages, span.payload("language"))
         elif "country" in kinds:
             add_new(reading.countries, span.payload("country"))
+
+
+def names_genre(word: str, genre: str) -> bool:
+    """True when a genre word is the genre's own name ("horror", "comedies", "恐怖片", with the two characters after
+    a Chinese word) and not a side word ("slasher", "dragons", "丧尸")."""
+    name = genre.lower()
+    stem = name[:-1] if len(name) > 3 else name  # "comed" in "comedies"
+    return stem in word or (has_cjk(word) and ("片" in word or "电影" in word))
 
 
 def is_reference(text: str, spans: list[Span], i: int, nouns_zh: list[str]) -> bool:

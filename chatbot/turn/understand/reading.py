@@ -32,6 +32,7 @@ class Reading:
     spans: list[Span] = field(default_factory=list)
     genres: list[str] = field(default_factory=list)
     genres_excluded: list[str] = field(default_factory=list)
+    genres_by_name: list[str] = field(default_factory=list)  # wanted genres the message calls by their own name
     wishes: list[str] = field(default_factory=list)
     companions: list[str] = field(default_factory=list)
     mood: str | None = None

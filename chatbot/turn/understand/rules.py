@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chatbot.turn.state import DialogueState
-from chatbot.turn.understand.clauses import read_clauses
+from chatbot.turn.understand.clauses import names_genre, read_clauses
 from chatbot.turn.understand.lexicon import Lexicon
 from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
 from chatbot.turn.understand.bounds import constraint_reader
@@ -57,7 +57,7 @@ class RuleReader:
             apply_effect(name, effect, reading, state, shown, self.newest_year)
         _companions_in_ages(reading, phrase_spans)
         apply_constraints(reading, [s for s in fixed if "title" in s.kinds()])
-        reading.genres = [g for g in reading.genres if g not in reading.genres_excluded]
+        _settle_genres(reading)
         reading.people = [p for p in reading.people if p not in reading.people_none]
         reading.leftover = self.leftover(text, spans)
         if reading.injection:
@@ -162,3 +162,21 @@ def _companions_in_ages(reading: Reading, phrase_spans: list[Span]) -> None:
     for span in phrase_spans:
         if "companion" in span.kinds() and any(a.start < span.end and span.start < a.end for a in ages):
             add_new(reading.companions, [span.payload("companion")])
+
+
+def _settle_genres(reading: Reading) -> None:
+    """A genre both wanted and ruled out in one message: asked for by its own name ("a horror, but not a slasher",
+    "horror, nothing gory") it stays wanted and the side word rules nothing out; otherwise the exclusion wins."""
+    kept = [g for g in reading.genres if g in reading.genres_excluded and g in reading.genres_by_name
+            and not _excluded_by_name(reading, g)]
+    reading.genres_excluded = [g for g in reading.genres_excluded if g not in kept]
+    reading.genres = [g for g in reading.genres if g not in reading.genres_excluded]
+    if kept:
+        reading.notes.append(f"you asked for {', '.join(kept)} by name, so the words against some of it rule "
+                             "none of it out")
+
+
+def _excluded_by_name(reading: Reading, genre: str) -> bool:
+    """True when a negated span names the genre itself ("no horror"; any Chinese genre word: 不要恐怖)."""
+    words = [reading.text[s.start:s.end] for s in reading.negated_spans if genre in (s.payload("genre") or ())]
+    return any(has_cjk(w) or names_genre(w, genre) for w in words)
