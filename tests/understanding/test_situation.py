@@ -16,6 +16,12 @@ ITEMS = [
     Item(id="ml:1", title="Arrival (2016)", year=2016, genres=("Sci-Fi", "Drama"), runtime_min=116, n_ratings=90),
     Item(id="ml:2", title="Alien (1979)", year=1979, genres=("Horror", "Sci-Fi"), runtime_min=117, n_ratings=150),
     Item(id="ml:3", title="Paddington (2014)", year=2014, genres=("Children", "Comedy"), runtime_min=95, n_ratings=31),
+    Item(id="ml:4", title="Mask, The (1994)", year=1994, genres=("Comedy",), runtime_min=101, n_ratings=60,
+         cast=("Jim Carrey", "Cameron Diaz")),
+    Item(id="ml:5", title="Batman (1989)", year=1989, genres=("Action",), runtime_min=126, n_ratings=90,
+         cast=("Michael Keaton", "Jack Nicholson")),
+    Item(id="ml:6", title="Sleepless in Seattle (1993)", year=1993, genres=("Comedy", "Romance"), runtime_min=105,
+         n_ratings=80, cast=("Tom Hanks", "Meg Ryan")),
 ]
 
 
@@ -97,3 +103,15 @@ def test_a_vague_word_means_what_stands_before_it(gazetteer, message, year_min, 
     """"Old" asks for old films; "no old movies" for newer ones; "I don't mind old films" for neither."""
     intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
     assert (intent.year_min, intent.year_max) == (year_min, year_max)
+
+
+def test_a_chinese_message_does_not_take_the_models_cast_list(gazetteer):
+    """A Chinese message naming one actor in Chinese ("金·凯瑞") gets that actor, not others the model adds; a second
+    transliterated name the reader does not know ("梅格·瑞恩") lets the model's reading of it in."""
+    llm = FakeChatModel(replies=[answer(people=["Jim Carrey", "Michael Keaton", "Cameron Diaz"]),
+                                 answer(people=["Tom Hanks", "Meg Ryan"])])
+    u = Understander(llm, ITEMS, gazetteer, llm_policy="always")
+    one = u.understand("好久没看电影了，上次看还是去年春节，这次想看部金·凯瑞的喜剧", DialogueState())
+    assert one.people == ["Jim Carrey"]
+    two = u.understand("想看汤姆·汉克斯和梅格·瑞恩的电影", DialogueState())
+    assert set(two.people) == {"Tom Hanks", "Meg Ryan"}

@@ -68,15 +68,20 @@ class Grounds:
                     return True
         return False
 
-    def person(self, name: str) -> bool:
-        """True when the person's name (at least the family name) is written in the message; a Chinese message may
+    def person(self, name: str, named: int = 0) -> bool:
+        """True when the person's name (at least the family name) is written in the message. A Chinese message may
         name a person in Chinese, which only the catalog check can confirm: then some of its words must be ones no
-        word list explains (a name the reader does not know)."""
+        word list explains, and either a transliterated name ("梅格·瑞恩") stands outside the names the reader
+        read, or nobody is named yet (`named`: people taken so far) — one unknown name, not a cast list."""
         words = [w for w in WORD.findall(fold(name).lower()) if len(w) > 1]
         said = set(WORD.findall(fold(self.text)))
         if words and (words[-1] in said or " ".join(words) in fold(self.text)):
             return True
-        return self.reading.language == "zh" and has_cjk(" ".join(self.reading.leftover))
+        if self.reading.language != "zh" or not has_cjk(" ".join(self.reading.leftover)):
+            return False
+        read = [s for s in self.reading.spans if "person" in s.kinds()]
+        dots = [i for i, c in enumerate(self.text) if c in "·•・" and not any(s.start <= i < s.end for s in read)]
+        return bool(dots) or (not read and named == 0)
 
     def person_read_by_reader(self, name: str) -> str | None:
         """The person the rule reader found where this name is written ("a film by Nolan": the reader's Christopher

@@ -140,7 +140,7 @@ def _merge_person(draft: Draft, raw: str, match_person: Callable[[str], str | No
             draft.notes.append(say("llm_reader_wins", language, what=name))
     elif grounds.person_read_by_reader(name) not in (None, name):
         draft.notes.append(say("llm_reader_wins", language, what=name))
-    elif not grounds.person(name):
+    elif not grounds.person(name, len(draft.people)):
         draft.notes.append(say("llm_unsupported", language, what=name))
     elif grounds.person_negated(name):
         draft.people_none.append(name)
