@@ -1,6 +1,7 @@
 """The constraint test set (tests/understanding/constraints.yaml, written apart from the code) through the real agent
 on the real demo catalog: by rules alone in the fast suite (>= 98 % per language), with the real embedded LLM in
-the loop in the slow suite (100 %: no bound, exclusion or person the LLM proposes without its span)."""
+the loop in the slow suite (100 % on the whole set by command; no bound, exclusion or person the LLM proposes
+without its span)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from chatbot.evaluation.constraints import load_cases, open_constraint_agent, ru
 
 CASES_FILE = Path(__file__).parent / "constraints.yaml"
 RULES_MIN = 0.98  # share of phrasings read exactly by rules alone, per language
-# With the LLM in the loop the goal is 100 % (measured 44 of 44 on a two-per-topic sample); the suite runs a
-# sample on every CI run and prints its figures, holding them to 90 % per language until the whole set has been
-# measured on idle cores (a follow-up read by the LLM was seen to drop an earlier genre wish: tests/test_dialogues.py).
-LLM_MIN = 0.90
+# With the LLM in the loop: 100 % (the whole set, 423 phrasings, measured on idle cores on 2026-11-30 after the
+# last misreading it showed, a Chinese message taking the model's extra cast, was fixed); the suite runs a sample
+# on every CI run and allows at most one miss per language there (the same model can sample differently on
+# another CPU), printing every miss.
+LLM_MISSES = 1
 
 
 # The LLM reads every turn of a case in 3-8 s on 2 cores (148 cases ran past 20 minutes on CI): the slow suite runs
-# every eighth case (every topic, both languages) and all bad input, ~66 cases; `tastebud constraints-test
+# every eighth case (every topic, both languages) and all bad input, 72 cases; `tastebud constraints-test
 # tests/understanding/constraints.yaml --understand-llm always` runs all of them.
 LLM_EVERY = 8
 
@@ -69,7 +71,7 @@ def test_constraints_with_the_llm_in_the_loop(demo_data_dir, artifacts_dir):
     agent = open_constraint_agent(settings, "always")
     figures = _run(agent, artifacts_dir, "constraints_llm.json", every=LLM_EVERY)
     for lang, row in figures["by_language"].items():
-        assert row["accuracy"] >= LLM_MIN, (lang, row, [f["id"] for f in figures["failures"]])
+        assert row["passed"] >= row["cases"] - LLM_MISSES, (lang, row, [f["id"] for f in figures["failures"]])
 
 
 # ------------------------------------------------------------------------------------------ the reader alone
