@@ -90,15 +90,14 @@ class _ClauseWalk:
         """Refinements, negated refinements ("nothing violent"), genres and people; True when the span was one."""
         if "refinement" in kinds:
             name = span.payload("refinement")
-            effect: Effect | None = self.refinements[name]
+            effect, turned = self.refinements[name], self.refinements[name].opposite()
             if self.negated and name in self.cancelled_by_negation:  # "none of us is squeamish"
-                effect = None
-            elif self.accepting and effect.opposite() is not None:  # "I don't mind old films": no bound
+                pass
+            elif self.accepting and turned is not None:  # "I don't mind old films": no bound
                 self.reading.notes.append(f'"{self.text[span.start:span.end]}" is fine with you, so it sets no limit')
-                effect = None
-            elif self.negated and effect is not None and effect.opposite() is not None:  # "no old movies"
-                name, effect = f"not {name}", effect.opposite()
-            if effect is not None:
+            elif self.negated and turned is not None:  # "no old movies"
+                self.effects.append((f"not {name}", turned))
+            else:
                 self.effects.append((name, effect))
         elif self.negated and "negatable" in kinds:
             name = span.payload("negatable")
