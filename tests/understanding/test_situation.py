@@ -115,3 +115,13 @@ def test_a_chinese_message_does_not_take_the_models_cast_list(gazetteer):
     assert one.people == ["Jim Carrey"]
     two = u.understand("想看汤姆·汉克斯和梅格·瑞恩的电影", DialogueState())
     assert set(two.people) == {"Tom Hanks", "Meg Ryan"}
+
+
+@pytest.mark.parametrize("message, ruled_out, runtime_max", [
+    ("something made after 2005 that isn't a cartoon", ["Animation"], None),
+    ("a film that is not a musical and isn't too long", ["Musical"], 120),
+])
+def test_a_negation_with_a_verb_rules_out(gazetteer, message, ruled_out, runtime_max):
+    """"That isn't a cartoon" rules animation out, never in; "isn't too long" is a length limit."""
+    intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
+    assert intent.genres_excluded == ruled_out and not intent.genres and intent.runtime_max == runtime_max
