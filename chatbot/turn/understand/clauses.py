@@ -45,6 +45,8 @@ class _ClauseWalk:
         self._close_scope(span)
         self.prev_end = span.end
         kinds = span.kinds()
+        if self.pending_soft and "refinement" in kinds:  # "not a musical and isn't too long": a new wish
+            self._end_negation()
         if self._scope_word(span, kinds) or self._constraint_word(span, kinds) or self._item_word(i, span, kinds):
             return
         if not self.negated:  # "without the kids", "not sad": nothing to add
