@@ -20,17 +20,29 @@ def _step(title: str) -> None:
     console.rule(f"[bold]{title}")
 
 
-def ensure_catalog(settings: Settings) -> None:
-    """Build the demo catalog and interactions unless a catalog is already there."""
-    from retrieval.sources import build_demo_catalog
+def build_demo(settings: Settings, force: bool = False, progress: bool = True) -> object:
+    """Build (or confirm up to date) the demo catalog that TASTEBUD_CATALOG names; a report with `str()`."""
+    data_dir = settings.resolved_data_dir
+    if settings.catalog == "films":
+        from retrieval.sources import build_demo_catalog
 
+        return build_demo_catalog(data_dir, force=force, progress=progress)
+    if settings.catalog == "recipes":
+        from retrieval.recipes import build_recipes_catalog
+
+        return build_recipes_catalog(data_dir, force=force)
+    raise TastebudError(f"there is no demo catalog called {settings.catalog!r} (the demos are films and recipes); "
+                        f"fill it with `TASTEBUD_CATALOG={settings.catalog} tastebud data import FILE`")
+
+
+def ensure_catalog(settings: Settings) -> None:
+    """Build the demo catalog (and its interactions) unless a catalog is already there."""
     data_dir = settings.resolved_data_dir
     _step("catalog")
     if (data_dir / "catalog.jsonl").exists():
         console.print(f"catalog present in {data_dir}")
         return
-    report = build_demo_catalog(data_dir)
-    console.print(str(report))
+    console.print(str(build_demo(settings)))
 
 
 def ensure_index(settings: Settings) -> None:
@@ -108,7 +120,7 @@ def ensure_llm(settings: Settings) -> None:
 
     _step("embedded LLM")
     size = "0.5b" if settings.llm.endswith("-small") else "1.5b"
-    path = ensure_gguf(settings.resolved_data_dir, size, progress=True)
+    path = ensure_gguf(settings.shared_dir, size, progress=True)
     console.print(f"model ready: {path}")
 
 

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TASTEBUD_", extra="ignore")
 
     data_dir: Path = Field(Path("var"), description="where the catalog, index, model and profiles live")
+    catalog: str = Field("films", pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+                         description="which catalog to serve: films (the demo, in the data dir itself) | recipes (the "
+                         "Wikibooks Cookbook demo) | any name of your own (`tastebud data import` fills it); every "
+                         "catalog but films lives in <data dir>/<name> with its own index, model and profiles")
     chroma_url: str | None = Field(None, description="a Chroma server (http://host:port); unset = embedded store")
     threads: int = Field(2, description="CPU threads for torch, the embedder and llama.cpp")
 
@@ -90,5 +94,11 @@ class Settings(BaseSettings):
 
     @property
     def resolved_data_dir(self) -> Path:
-        """The data dir as an absolute path."""
+        """The catalog's own data dir as an absolute path: the data dir for films, <data dir>/<catalog> otherwise."""
+        root = self.shared_dir
+        return root if self.catalog == "films" else root / self.catalog
+
+    @property
+    def shared_dir(self) -> Path:
+        """The data dir itself, absolute: what every catalog shares (the embedded LLM's weights)."""
         return self.data_dir.expanduser().resolve()

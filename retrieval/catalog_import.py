@@ -10,13 +10,23 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.catalog_rows import EXTRA_CELLS, HEADER_CELLS, RowProblem, canonical_column, validate_row
+from retrieval.catalog_rows import (
+    EXTRA_CELLS,
+    HEADER_CELLS,
+    ITEM_COLUMNS,
+    RowProblem,
+    canonical_column,
+    validate_row,
+)
 from retrieval.errors import CatalogError
+from retrieval.schema import CatalogSchema
+from retrieval.schema_infer import infer_schema
+from retrieval.schema_rows import schema_row
 from retrieval.types import Item
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a catalog file larger than this is refused before reading it
@@ -31,6 +41,8 @@ class ImportReport:
     items: list[Item]
     problems: list[RowProblem]
     n_rows: int = 0  # data rows read (header excluded)
+    schema: CatalogSchema | None = None  # the schema the rows were read with (None: the film columns)
+    inferred: bool = False  # the schema was guessed from the file (the operator should look at it)
 
     @property
     def n_rejected(self) -> int:
@@ -123,8 +135,22 @@ def _read_parquet(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]
     return columns, list(enumerate(records, start=1))
 
 
-def import_catalog_file(path: Path) -> ImportReport:
-    """Read and validate a CSV, JSONL or Parquet catalog file: good rows become Items, bad rows problems."""
+_FILM_ONLY = frozenset({"runtime_min", "age_rating", "directors", "cast", "writers", "awards", "plot"})
+
+
+def _film_shaped(columns: list[str]) -> bool:
+    """True for a film file: every column a film field, or one only films have (runtime_min, cast ...);
+    other columns of a film file are kept as attributes, as before."""
+    named = [c for c in columns if c]
+    return all(c in ITEM_COLUMNS or c == "attributes" for c in named) or bool(_FILM_ONLY & set(named))
+
+
+def import_catalog_file(path: Path, schema: CatalogSchema | None = None) -> ImportReport:
+    """Read and validate a CSV, JSONL or Parquet catalog file: good rows become Items, bad rows problems.
+
+    With a schema, rows are read as it says; without one, a file whose columns are all film fields is read as
+    films, and any other file gets a schema inferred from its columns (`retrieval.schema_infer`).
+    """
     path = Path(path)
     kind = SUPPORTED_EXTENSIONS.get(path.suffix.lower())
     if kind is None:
@@ -152,23 +178,43 @@ def import_catalog_file(path: Path) -> ImportReport:
             columns, rows, problems = _read_jsonl(path, raw)
     if not rows and not problems:
         raise CatalogError(f"{path.name} is empty: it has no rows to import")
+    inferred = False
+    if schema is None and rows and not _film_shaped(columns):
+        schema, inferred = infer_schema([record for _, record in rows], path.name), True
+    if schema is not None:
+        raw_columns = list(dict.fromkeys(str(k).strip() for _, record in rows for k in record
+                                         if k not in (EXTRA_CELLS, HEADER_CELLS)))
+        schema.check_columns(raw_columns, path.name)
+        items, row_problems = _validated(rows, lambda n, r: schema_row(n, r, schema), schema.id)
+        problems = sorted(problems + row_problems, key=lambda p: p.row)
+        n_rows = len(rows) + len({p.row for p in problems if p.field == "(row)"})
+        return ImportReport(items=items, problems=problems, n_rows=n_rows, schema=schema, inferred=inferred)
     for required in ("id", "title"):
         if rows and required not in columns:
             raise CatalogError(
                 f"{path.name} has no {required!r} column (columns found: {', '.join(map(str, columns)) or 'none'}); "
                 "every catalog needs 'id' and 'title'"
             )
+    items, row_problems = _validated(rows, validate_row)
+    problems = sorted(problems + row_problems, key=lambda p: p.row)
+    n_rows = len(rows) + len({p.row for p in problems if p.field == "(row)"})
+    return ImportReport(items=items, problems=problems, n_rows=n_rows)
+
+
+def _validated(rows: list[tuple[int, dict[str, Any]]],
+               validate: Callable[[int, dict[str, Any]], tuple[Item | None, list[RowProblem]]],
+               id_field: str = "id") -> tuple[list[Item], list[RowProblem]]:
+    """Every row through `validate`, with repeated ids reported (the first row of an id wins)."""
     items: list[Item] = []
+    problems: list[RowProblem] = []
     first_row_of: dict[str, int] = {}
     for row_no, record in rows:
-        item, row_problems = validate_row(row_no, record)
+        item, row_problems = validate(row_no, record)
         if item is not None and item.id in first_row_of:
-            row_problems = [RowProblem(row_no, "id", f"{item.id!r} repeats the id of row {first_row_of[item.id]}")]
+            row_problems = [RowProblem(row_no, id_field, f"{item.id!r} repeats the id of row {first_row_of[item.id]}")]
             item = None
         problems.extend(row_problems)
         if item is not None:
             first_row_of[item.id] = row_no
             items.append(item)
-    problems.sort(key=lambda p: p.row)
-    n_rows = len(rows) + len({p.row for p in problems if p.field == "(row)"})
-    return ImportReport(items=items, problems=problems, n_rows=n_rows)
+    return items, problems

@@ -262,6 +262,7 @@ class CatalogRow(BaseModel):
 
 
 _ITEM_FIELDS = tuple(CatalogRow.model_fields)
+ITEM_COLUMNS = frozenset(_ITEM_FIELDS)  # the columns of a film-shaped file
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 EXTRA_CELLS = "(extra cells)"  # key a reader adds to a row with more cells than the header
 HEADER_CELLS = "(header cells)"  # and, beside it, the header's length
@@ -308,8 +309,12 @@ def canonical_column(name: str) -> str:
     return lowered if lowered in _ITEM_FIELDS else text
 
 
-def validate_row(row_no: int, raw: dict[str, Any]) -> tuple[Item | None, list[RowProblem]]:
-    """Validate one raw row: the Item, or None and the problems found (one per bad field)."""
+def clean_cells(row_no: int, raw: dict[str, Any], column_of: Any = None) -> tuple[dict[str, Any] | None,
+                                                                                list[RowProblem]]:
+    """A raw row's cells, cleaned (empty -> None) and checked (UTF-8, size, cell count); None when the row is bad.
+
+    `column_of` names a column from its header (default: item fields matched case-insensitively).
+    """
     problems: list[RowProblem] = []
     data: dict[str, Any] = {}
     if EXTRA_CELLS in raw:
@@ -318,7 +323,7 @@ def validate_row(row_no: int, raw: dict[str, Any]) -> tuple[Item | None, list[Ro
         reason = f"has {n_cells} cells but the header has {n_header} columns (an unquoted comma?)"
         return None, [RowProblem(row_no, "(row)", reason)]
     for key, value in raw.items():
-        column = canonical_column(key)
+        column = (column_of or canonical_column)(key)
         if not column:
             continue
         value = _clean_value(value)
@@ -332,6 +337,14 @@ def validate_row(row_no: int, raw: dict[str, Any]) -> tuple[Item | None, list[Ro
             )
             continue
         data[column] = value
+    return data, problems
+
+
+def validate_row(row_no: int, raw: dict[str, Any]) -> tuple[Item | None, list[RowProblem]]:
+    """Validate one raw row: the Item, or None and the problems found (one per bad field)."""
+    data, problems = clean_cells(row_no, raw)
+    if data is None:
+        return None, problems
     bad_fields = {p.field for p in problems}
     for name in ("id", "title"):
         if name not in bad_fields:

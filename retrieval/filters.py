@@ -6,7 +6,9 @@ The `where` language (the one `tastebud search --where` takes):
   object, or several operators on one field, all have to hold. `$and` / `$or` take a non-empty list of
   expressions.
 - Fields: every `Item` field in `retrieval.types.FILTER_FIELDS`. List fields (genres, directors, cast, writers,
-  languages, countries, and the virtual `people` = directors + cast + writers) are sets.
+  languages, countries, and the virtual `people` = directors + cast + writers) are sets. A catalog described by a
+  schema adds its own fields (`retrieval.fields`): its facets and people are sets (its people join `people`), its
+  numbers are numbers, its text fields take only `$contains` (a substring test) and its other columns are text.
 - Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains`.
   - On list fields: `$in` = some element is in the given set, `$nin` = no element is, `$contains` and `$eq` =
     the list holds the value, `$ne` = it does not. Ordering operators are not allowed.
@@ -34,13 +36,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from retrieval.types import AGE_RATINGS, FILTER_FIELDS, LIST_FIELDS, Filters, Item
 from retrieval.errors import FilterError
+from retrieval.fields import FILM_INTEGERS, FILM_KINDS, FieldKinds, Row, item_row
+from retrieval.types import AGE_RATINGS, Filters, Item
 
-NUMERIC_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating")
-INT_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings")
-STRING_FIELDS: tuple[str, ...] = ("id", "title", "age_rating")
-SET_FIELDS: tuple[str, ...] = LIST_FIELDS + ("people",)
 OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains")
 ORDER_OPS: tuple[str, ...] = ("$gt", "$gte", "$lt", "$lte")
 LOGICAL: tuple[str, ...] = ("$and", "$or")
@@ -52,43 +51,40 @@ MISSING_STRING = ""
 CHROMA_SCALAR_FIELDS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating", "age_rating")
 CHROMA_LIST_FIELDS: tuple[str, ...] = ("genres", "languages", "countries", "people")
 
-Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
+__all__ = ["FieldKinds", "FILM_KINDS", "item_row", "parse_where", "compile_filters", "item_matches"]
 
 
-def _valid_fields() -> str:
-    """The valid field names, for error messages."""
-    return ", ".join(FILTER_FIELDS)
-
-
-def _check_value(field: str, op: str, value: Any, path: str) -> Any:
+def _check_value(field: str, op: str, value: Any, path: str, kinds: FieldKinds) -> Any:
     """Validate one operand for a field and operator; return it normalised (lower-cased strings)."""
     if op in ("$in", "$nin"):
         if not isinstance(value, list) or not value:
             raise FilterError(f"{path}: {op} needs a non-empty list of values, got {json.dumps(value)}")
-        return [_check_value(field, "$eq", v, path) for v in value]
-    if field in NUMERIC_FIELDS:
+        return [_check_value(field, "$eq", v, path, kinds) for v in value]
+    if field in kinds.numbers:
         if op == "$contains":
             raise FilterError(f"{path}: $contains does not apply to the number field {field!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise FilterError(f"{path}: {field!r} is a number, got {json.dumps(value)}")
-        if field in INT_FIELDS and isinstance(value, float) and op in ("$eq", "$ne") and not value.is_integer():
+        if field in kinds.integers and isinstance(value, float) and op in ("$eq", "$ne") and not value.is_integer():
             raise FilterError(f"{path}: {field!r} is a whole number, got {value}")
         return value
     if not isinstance(value, str):
         raise FilterError(f"{path}: {field!r} takes text, got {json.dumps(value)}")
-    if field in SET_FIELDS and op in ORDER_OPS:
+    if field in kinds.texts and op != "$contains":
+        raise FilterError(f"{path}: {field!r} is free text: only $contains (a substring test) applies to it")
+    if field in kinds.sets and op in ORDER_OPS:
         raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
     if field == "age_rating" and op in ORDER_OPS and value.lower() not in _AGE_RANK:
         raise FilterError(f"{path}: {op} on age_rating needs one of {', '.join(AGE_RATINGS)}, got {value!r}")
     if field in ("id",) and op in ORDER_OPS + ("$contains",):
         raise FilterError(f"{path}: {op} does not apply to {field!r}")
-    if field == "title" and op in ORDER_OPS:
+    if field in kinds.strings and field != "age_rating" and op in ORDER_OPS:
         raise FilterError(f"{path}: {op} does not apply to {field!r}")
     return value if field == "id" else value.lower()
 
 
-def _normalise(expr: Any, path: str) -> dict[str, Any]:
+def _normalise(expr: Any, path: str, kinds: FieldKinds) -> dict[str, Any]:
     """Validate an expression and return it in canonical form: one key per object, explicit operators."""
     if not isinstance(expr, dict):
         raise FilterError(f"{path or 'where'}: expected an object like {{\"year\": {{\"$gte\": 2000}}}}, "
@@ -101,26 +97,27 @@ def _normalise(expr: Any, path: str) -> dict[str, Any]:
         if key in LOGICAL:
             if not isinstance(value, list) or not value:
                 raise FilterError(f"{here}: needs a non-empty list of filter objects")
-            parts.append({key: [_normalise(v, f"{here}[{i}]") for i, v in enumerate(value)]})
+            parts.append({key: [_normalise(v, f"{here}[{i}]", kinds) for i, v in enumerate(value)]})
         elif key.startswith("$"):
             raise FilterError(f"{here}: unknown operator {key!r} here (only $and / $or combine filters; "
                               f"field operators are {', '.join(OPERATORS)})")
-        elif key not in FILTER_FIELDS:
-            raise FilterError(f"unknown field {key!r}; valid fields are: {_valid_fields()}")
+        elif key not in kinds:
+            raise FilterError(f"unknown field {key!r}; valid fields are: {', '.join(kinds.names())}")
         elif isinstance(value, dict):
             if not value:
                 raise FilterError(f"{here}: empty operator object")
             for op, operand in value.items():
                 if op not in OPERATORS:
                     raise FilterError(f"{here}: unknown operator {op!r}; valid operators are {', '.join(OPERATORS)}")
-                parts.append({key: {op: _check_value(key, op, operand, f"{here}.{op}")}})
+                parts.append({key: {op: _check_value(key, op, operand, f"{here}.{op}", kinds)}})
         else:
-            parts.append({key: {"$eq": _check_value(key, "$eq", value, here)}})
+            op = "$contains" if key in kinds.texts else "$eq"  # a text field's plain value is a substring
+            parts.append({key: {op: _check_value(key, op, value, here, kinds)}})
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-def parse_where(text_or_dict: str | dict[str, Any]) -> dict[str, Any]:
-    """Parse and validate a `where` expression (JSON text or dict); FilterError says what is wrong and where."""
+def parse_where(text_or_dict: str | dict[str, Any], kinds: FieldKinds = FILM_KINDS) -> dict[str, Any]:
+    """Parse and validate a `where` expression (JSON text or dict) over a catalog's fields; FilterError says why."""
     if isinstance(text_or_dict, str):
         try:
             data = json.loads(text_or_dict)
@@ -129,27 +126,10 @@ def parse_where(text_or_dict: str | dict[str, Any]) -> dict[str, Any]:
                               f" (example: '{{\"year\": {{\"$gte\": 2000}}}}')") from None
     else:
         data = text_or_dict
-    return _normalise(data, "")
+    return _normalise(data, "", kinds)
 
 
 # ---------------------------------------------------------------- exact matching
-def item_row(item: Item) -> Row:
-    """The view of an item that predicates read: lower-cased strings, list fields as sets."""
-    row: Row = {
-        "id": item.id,
-        "title": item.title.lower(),
-        "year": item.year,
-        "runtime_min": item.runtime_min,
-        "age_rating": item.age_rating.lower() if item.age_rating else None,
-        "n_ratings": item.n_ratings,
-        "mean_rating": item.mean_rating,
-    }
-    for name in LIST_FIELDS:
-        row[name] = frozenset(v.lower() for v in getattr(item, name))
-    row["people"] = row["directors"] | row["cast"] | row["writers"]
-    return row
-
-
 def _compare(op: str, field: str, have: Any, want: Any) -> bool:
     """One scalar comparison for a present value."""
     if field == "age_rating" and op in ORDER_OPS:
@@ -176,10 +156,10 @@ def _compare(op: str, field: str, have: Any, want: Any) -> bool:
     return isinstance(have, str) and want in have  # $contains on title / age_rating: substring
 
 
-def _field_predicate(field: str, op: str, want: Any) -> Predicate:
+def _field_predicate(field: str, op: str, want: Any, kinds: FieldKinds) -> Predicate:
     """A predicate for one `{field: {op: value}}` condition, with the null semantics of the module docstring."""
     negative = op in ("$ne", "$nin")
-    if field in SET_FIELDS:
+    if field in kinds.sets:
         if op in ("$eq", "$contains"):
             return lambda row: want in row[field]
         if op == "$ne":
@@ -200,20 +180,20 @@ def _field_predicate(field: str, op: str, want: Any) -> Predicate:
     return check
 
 
-def compile_where(where: dict[str, Any]) -> Predicate:
+def compile_where(where: dict[str, Any], kinds: FieldKinds = FILM_KINDS) -> Predicate:
     """Compile a canonical (parsed) expression into a predicate over `item_row` rows."""
     (key, value), = where.items()
     if key == "$and":
-        preds = [compile_where(w) for w in value]
+        preds = [compile_where(w, kinds) for w in value]
         return lambda row: all(p(row) for p in preds)
     if key == "$or":
-        preds = [compile_where(w) for w in value]
+        preds = [compile_where(w, kinds) for w in value]
         return lambda row: any(p(row) for p in preds)
     (op, operand), = value.items()
-    return _field_predicate(key, op, operand)
+    return _field_predicate(key, op, operand, kinds)
 
 
-def filters_to_where(filters: Filters) -> dict[str, Any] | None:
+def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[str, Any] | None:
     """The canonical `where` expression equivalent to a `Filters` (None when it constrains nothing)."""
     parts: list[dict[str, Any]] = []
     if filters.genres_any:
@@ -238,13 +218,20 @@ def filters_to_where(filters: Filters) -> dict[str, Any] | None:
         parts.append({"people": {"$in": list(filters.people)}})
     if filters.people_none:
         parts.append({"people": {"$nin": list(filters.people_none)}})
+    for field, low, high in filters.ranges:
+        if low is not None:
+            parts.append({field: {"$gte": low}})
+        if high is not None:
+            parts.append({field: {"$lte": high}})
+    parts.extend({field: {"$in": list(values)}} for field, values in filters.any_of if values)
+    parts.extend({field: {"$nin": list(values)}} for field, values in filters.none_of if values)
     if filters.exclude_ids:
         parts.append({"id": {"$nin": sorted(filters.exclude_ids)}})
     if filters.where:
         parts.append(filters.where)
     if not parts:
         return None
-    return parse_where(parts[0] if len(parts) == 1 else {"$and": parts})
+    return parse_where(parts[0] if len(parts) == 1 else {"$and": parts}, kinds)
 
 
 @dataclass(frozen=True)
@@ -260,37 +247,37 @@ class CompiledFilters:
         return self.predicate(row)
 
 
-def compile_filters(filters: Filters) -> CompiledFilters:
-    """Validate a `Filters` and compile it (FilterError on a bad `where` or an unknown age rating)."""
+def compile_filters(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> CompiledFilters:
+    """Validate a `Filters` over a catalog's fields and compile it (FilterError on a bad field, value or rating)."""
     if filters.max_age_rating is not None and filters.max_age_rating.lower() not in _AGE_RANK:
         raise FilterError(f"unknown age rating {filters.max_age_rating!r}; use one of {', '.join(AGE_RATINGS)}")
-    where = filters_to_where(filters)
+    where = filters_to_where(filters, kinds)
     if where is None:
         return CompiledFilters(None, lambda row: True, None)
-    return CompiledFilters(where, compile_where(where), chroma_where(where))
+    return CompiledFilters(where, compile_where(where, kinds), chroma_where(where))
 
 
-def item_matches(item: Item, filters: Filters) -> bool:
+def item_matches(item: Item, filters: Filters, kinds: FieldKinds = FILM_KINDS) -> bool:
     """True when the item satisfies every constraint in `filters` (exact, case-insensitive strings)."""
-    return compile_filters(filters).matches(item_row(item))
+    return compile_filters(filters, kinds).matches(item_row(item, kinds))
 
 
 @lru_cache(maxsize=256)
-def _compiled_from_json(text: str) -> Predicate:
+def _compiled_from_json(text: str, kinds: FieldKinds) -> Predicate:
     """Compile a where expression given as canonical JSON (cached)."""
-    return compile_where(parse_where(text))
+    return compile_where(parse_where(text, kinds), kinds)
 
 
-def item_matches_where(item: Item, where: str | dict[str, Any]) -> bool:
+def item_matches_where(item: Item, where: str | dict[str, Any], kinds: FieldKinds = FILM_KINDS) -> bool:
     """True when the item satisfies a `where` expression (the semantics of `tastebud search --where`)."""
     text = where if isinstance(where, str) else json.dumps(where, sort_keys=True)
-    return _compiled_from_json(text)(item_row(item))
+    return _compiled_from_json(text, kinds)(item_row(item, kinds))
 
 
 # ---------------------------------------------------------------- Chroma pre-filter
-def chroma_metadata(item: Item) -> dict[str, Any]:
+def chroma_metadata(item: Item, kinds: FieldKinds = FILM_KINDS) -> dict[str, Any]:
     """The metadata stored with an item's vector: pre-filterable fields, lower-cased, sentinels for missing."""
-    row = item_row(item)
+    row = item_row(item, kinds)  # `people` holds a schema catalog's people too
     meta: dict[str, Any] = {}
     for name in CHROMA_SCALAR_FIELDS:
         value = row[name]
@@ -331,7 +318,7 @@ def _chroma_condition(field: str, op: str, value: Any) -> dict[str, Any] | None:
     values = value if isinstance(value, list) else [value]
     if sentinel in values:
         return None  # the sentinel would be confused with a missing value
-    if field in INT_FIELDS:
+    if field in FILM_INTEGERS:
         if any(isinstance(v, float) and not v.is_integer() for v in values):
             return None
         value = [int(v) for v in values] if isinstance(value, list) else int(value)
@@ -363,21 +350,23 @@ class ColumnIndex:
     `mask(where)[n]` equals `compile_where(where)(item_row(items[n]))` for every n (same null and case rules).
     """
 
-    def __init__(self, items: list[Item]) -> None:
+    def __init__(self, items: list[Item], kinds: FieldKinds = FILM_KINDS) -> None:
         self.n = len(items)
-        rows = [item_row(i) for i in items]
+        self.kinds = kinds
+        rows = [item_row(i, kinds) for i in items]
         self._numbers = {f: np.array([np.nan if r[f] is None else float(r[f]) for r in rows], dtype=np.float64)
-                         for f in NUMERIC_FIELDS}
+                         for f in kinds.numbers}
         self._age_rank = np.array([_AGE_RANK.get(r["age_rating"], np.nan) if r["age_rating"] else np.nan
                                    for r in rows], dtype=np.float64)
-        self._strings = {f: [r[f] for r in rows] for f in STRING_FIELDS}
-        self._string_pos: dict[str, dict[str, list[int]]] = {f: {} for f in STRING_FIELDS}
-        self._set_pos: dict[str, dict[str, list[int]]] = {f: {} for f in SET_FIELDS}
+        strings = kinds.strings | kinds.texts
+        self._strings = {f: [r[f] for r in rows] for f in strings}
+        self._string_pos: dict[str, dict[str, list[int]]] = {f: {} for f in kinds.strings}
+        self._set_pos: dict[str, dict[str, list[int]]] = {f: {} for f in kinds.sets}
         for n, r in enumerate(rows):
-            for f in STRING_FIELDS:
+            for f in kinds.strings:
                 if r[f] is not None:
                     self._string_pos[f].setdefault(r[f], []).append(n)
-            for f in SET_FIELDS:
+            for f in kinds.sets:
                 for v in r[f]:
                     self._set_pos[f].setdefault(v, []).append(n)
         self._cache: dict[str, np.ndarray] = {}  # recent masks by canonical JSON (searches repeat filters)
@@ -394,13 +383,14 @@ class ColumnIndex:
 
     def _condition(self, field: str, op: str, want: Any) -> np.ndarray:
         """Mask of one `{field: {op: value}}` condition."""
-        if field in SET_FIELDS:
+        if field in self.kinds.sets:
             table = self._set_pos[field]
             hit = self._positions(table, want if isinstance(want, list) else [want])
             return ~hit if op in ("$ne", "$nin") else hit
-        if field in NUMERIC_FIELDS or (field == "age_rating" and op in ORDER_OPS):
-            col = self._numbers[field] if field in NUMERIC_FIELDS else self._age_rank
-            value = want if field in NUMERIC_FIELDS or op in ("$in", "$nin") else _AGE_RANK[want]
+        numeric = field in self.kinds.numbers
+        if numeric or (field == "age_rating" and op in ORDER_OPS):
+            col = self._numbers[field] if numeric else self._age_rank
+            value = want if numeric or op in ("$in", "$nin") else _AGE_RANK[want]
             with np.errstate(invalid="ignore"):
                 if op == "$eq":
                     return col == value
@@ -416,7 +406,7 @@ class ColumnIndex:
                     return col <= value
                 hit = np.isin(col, np.asarray(want, dtype=np.float64))
                 return ~hit if op == "$nin" else hit
-        # id, title, age_rating equality and substring
+        # strings (id, title, age_rating, other columns): equality and substring; text fields: substring
         if op == "$contains":
             return np.fromiter((s is not None and want in s for s in self._strings[field]), dtype=bool, count=self.n)
         hit = self._positions(self._string_pos[field], want if isinstance(want, list) else [want])

@@ -73,6 +73,10 @@ class _Column:
         values = [str(v).strip() for _, v in self.cells]
         return len(values) == self.n_rows and len(set(values)) == len(values)
 
+    def mostly_unique(self) -> bool:
+        """True when more than half the rows hold a value of their own (an id with a few bad rows to report)."""
+        return len({str(v).strip() for _, v in self.cells}) * 2 > self.n_rows
+
 
 def _columns(rows: list[dict[str, Any]]) -> list[_Column]:
     """Columns in first-seen order, each with its filled cells."""
@@ -114,6 +118,11 @@ def _id_and_title(columns: list[_Column], file_name: str, notes: list[str]) -> t
     id_col = _pick(columns, rules["id_columns"], need_unique=True)
     if id_col is None:
         id_col = next((c for c in columns if c.key.endswith("_id") and c.unique_and_full()), None)
+    if id_col is None:  # an id-named column with a few empty or repeated cells: those rows are reported
+        id_col = next((c for c in (_pick(columns, [n], False) for n in rules["id_columns"])
+                       if c is not None and (c.key == "id" or c.mostly_unique())), None)
+        if id_col is not None:
+            notes.append(f"id column {id_col.name!r} has empty or repeated values (those rows will be reported)")
     if id_col is None:
         clashing = [c.name for c in columns if c.key in rules["id_columns"]]
         why = f" ({', '.join(clashing)} has empty or repeated values)" if clashing else ""

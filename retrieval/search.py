@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval.embeddings import Embedder, MiniLMEmbedder, VectorCache, embedder_name, item_text
+from retrieval.fields import FILM_KINDS, FieldKinds, attribute_facts, field_kinds
 from retrieval.filters import ColumnIndex, CompiledFilters, chroma_metadata, compile_filters
+from retrieval.schema import CatalogSchema
+from retrieval.schema_file import schema_for
 from retrieval.store import (
     ChromaStore,
     IndexBuild,
@@ -85,10 +88,10 @@ def _name_words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def keyword_document(item: Item) -> list[str]:
-    """The BM25 tokens of an item: title twice, people, genres, year, then the plot."""
+def keyword_document(item: Item, schema: CatalogSchema | None = None) -> list[str]:
+    """The BM25 tokens of an item: title twice, people, genres, year, the plot, then its schema's own fields."""
     parts = [item.title, item.title, " ".join(item.directors), " ".join(item.cast[:10]), " ".join(item.writers),
-             " ".join(item.genres), str(item.year or ""), item.plot or ""]
+             " ".join(item.genres), str(item.year or ""), item.plot or "", *attribute_facts(item, schema, 2000)]
     return keyword_tokens(" ".join(parts)) or ["<empty>"]
 
 
@@ -111,7 +114,8 @@ class IndexReport:
                 f"{self.n_items - self.n_embedded} from cache) in {self.seconds:.1f} s -> {self.location}")
 
 
-def _write_build_files(path: Path, items: list[Item], vectors: np.ndarray, progress: bool) -> None:
+def _write_build_files(path: Path, items: list[Item], vectors: np.ndarray, schema: CatalogSchema,
+                       progress: bool) -> None:
     """Write a build's item snapshot, ids, vectors and BM25 index into its (new) directory."""
     import bm25s
 
@@ -122,7 +126,7 @@ def _write_build_files(path: Path, items: list[Item], vectors: np.ndarray, progr
     (path / "ids.json").write_text(json.dumps([i.id for i in items]), encoding="utf-8")
     np.save(path / "vectors.npy", vectors.astype(np.float32))
     retriever = bm25s.BM25()
-    retriever.index([keyword_document(i) for i in items], show_progress=progress)
+    retriever.index([keyword_document(i, schema) for i in items], show_progress=progress)
     retriever.save(str(path / "bm25"))
 
 
@@ -152,15 +156,18 @@ def _write_build(data_dir: Path, store: ChromaStore, items: list[Item], chash: s
         try:
             index_dir(data_dir).mkdir(parents=True, exist_ok=True)
             cache = VectorCache(data_dir, embedder, cache_dir)
-            vectors, n_embedded = cache.vectors_for([item_text(i) for i in items], progress=progress)
+            schema = schema_for(data_dir)
+            vectors, n_embedded = cache.vectors_for([item_text(i, schema) for i in items], progress=progress)
             cache.save()
-            _write_build_files(path, items, vectors, progress)
+            _write_build_files(path, items, vectors, schema, progress)
         except OSError as exc:
             raise storage_error("write the search index", index_dir(data_dir), exc) from exc
         collection = store.create(collection_name)
         created_collection = True
         try:
-            collection.add([i.id for i in items], vectors, [chroma_metadata(i) for i in items], progress=progress)
+            kinds = field_kinds(schema)
+            collection.add([i.id for i in items], vectors, [chroma_metadata(i, kinds) for i in items],
+                           progress=progress)
         except OSError as exc:
             raise storage_error("store the item vectors", store.location, exc) from exc
         build = IndexBuild(build_id=build_id, collection=collection_name, catalog_hash=chash,
@@ -260,7 +267,7 @@ class Searcher:
     """Finds catalog items for a text and exact filters; opened on the active index without embedding anything."""
 
     def __init__(self, build: IndexBuild, items: list[Item], vectors: np.ndarray, store: VectorStore,
-                 keyword_index: bm25s.BM25, embedder: Embedder) -> None:
+                 keyword_index: bm25s.BM25, embedder: Embedder, kinds: FieldKinds = FILM_KINDS) -> None:
         self.build = build
         self.ids: list[str] = [i.id for i in items]
         self.items: dict[str, Item] = {i.id: i for i in items}
@@ -269,7 +276,8 @@ class Searcher:
         self.keyword_index = keyword_index
         self.embedder = embedder
         self._pos = {id_: n for n, id_ in enumerate(self.ids)}
-        self.columns = ColumnIndex(items)
+        self.kinds = kinds  # the catalog's filterable fields (its schema's, beyond the film ones)
+        self.columns = ColumnIndex(items, kinds)
         self.prefilter = "mask"  # "mask": exact numpy mask + HNSW over-fetch or exact scan; "chroma": Chroma where
         self._popularity = np.array([math.log1p(max(i.n_ratings, 0)) for i in items], dtype=np.float32)
         self._by_popularity = np.argsort(-self._popularity, kind="stable")
@@ -307,21 +315,22 @@ class Searcher:
         if len(items) != len(vectors):
             raise IndexUnavailable(f"the index in {build.path} is inconsistent; run `tastebud index` to rebuild")
         store = ChromaStore(data_dir, chroma_url or build.chroma_url).open(build.collection)
-        return cls(build, items, vectors, store, keyword_index, embedder)
+        return cls(build, items, vectors, store, keyword_index, embedder, field_kinds(schema_for(data_dir)))
 
     @classmethod
-    def in_memory(cls, items: list[Item], embedder: Embedder) -> Searcher:
+    def in_memory(cls, items: list[Item], embedder: Embedder, schema: CatalogSchema | None = None) -> Searcher:
         """A searcher over items held in memory (exact numpy store, BM25 in memory): for tests and tiny catalogs."""
         import bm25s
 
         if not items:
             raise CatalogError("no items to search")
-        vectors = embedder.embed([item_text(i) for i in items])
+        vectors = embedder.embed([item_text(i, schema) for i in items])
         keyword_index = bm25s.BM25()
-        keyword_index.index([keyword_document(i) for i in items], show_progress=False)
+        keyword_index.index([keyword_document(i, schema) for i in items], show_progress=False)
         build = IndexBuild(build_id="in-memory", collection="", catalog_hash="", embedder=embedder_name(embedder),
                            dim=int(embedder.dim), n_items=len(items), chroma_url=None, path=Path("."))
-        return cls(build, items, vectors, NumpyStore([i.id for i in items], vectors), keyword_index, embedder)
+        return cls(build, items, vectors, NumpyStore([i.id for i in items], vectors), keyword_index, embedder,
+                   field_kinds(schema))
 
     # ------------------------------------------------------------ query side
     def embed_query(self, text: str) -> np.ndarray:
@@ -420,7 +429,7 @@ class Searcher:
         """The k best items for the text that pass every filter (empty text: the most popular matching items)."""
         if not isinstance(k, int) or k < 1 or k > MAX_K:
             raise FilterError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
-        cf = compile_filters(filters)
+        cf = compile_filters(filters, self.kinds)
         text = (text or "").strip()
         if not text:
             if cf.where is None:

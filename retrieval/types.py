@@ -98,6 +98,10 @@ class Filters:
     countries: tuple[str, ...] = ()  # item must have at least one of these countries
     people: tuple[str, ...] = ()  # item must involve at least one of these people (director, cast, writer)
     people_none: tuple[str, ...] = ()  # item must involve none of these people
+    # any field of a catalog's schema (retrieval.fields): (field, low, high) inclusive; (field, values) sets
+    ranges: tuple[tuple[str, float | None, float | None], ...] = ()  # the number lies in [low, high]
+    any_of: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the facet or people field holds one of the values
+    none_of: tuple[tuple[str, tuple[str, ...]], ...] = ()  # it holds none of them
     exclude_ids: frozenset[str] = field(default_factory=frozenset)  # shown, rejected or otherwise excluded
     where: dict[str, Any] | None = None  # an extra Chroma-style expression (see retrieval.filters)
 

@@ -35,11 +35,11 @@ def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatMod
     """
     name = (settings.llm or "").strip().lower()
     if name in ("embedded", "embedded-small"):
-        path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "embedded-small" else "1.5b")
+        path = ensure_gguf(settings.shared_dir, "0.5b" if name == "embedded-small" else "1.5b")
         return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s,
                                  instance=instance)
     if name in ("transformers", "transformers-small"):
-        path = ensure_gguf(settings.resolved_data_dir, "0.5b" if name == "transformers-small" else "1.5b")
+        path = ensure_gguf(settings.shared_dir, "0.5b" if name == "transformers-small" else "1.5b")
         return TransformersChatModel(gguf_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s)
     if name == "openai":
         return make_openai_model(settings)

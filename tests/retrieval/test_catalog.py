@@ -143,7 +143,9 @@ def test_parquet_import_with_list_columns_and_nulls(tmp_path: Path) -> None:
     assert [(p.row, p.field) for p in report.problems] == [(3, "title")]
     items = {i.id: i for i in report.items}
     assert items["p1"].genres == ("Drama", "Romance") and items["p1"].year == 2001
-    assert dict(items["p1"].attributes) == {"studio": "A24"}
+    # no column only films have: the schema is guessed, and the studio becomes one of its facets (filterable)
+    assert report.inferred and report.schema.facet("studio") is not None
+    assert dict(items["p1"].attributes) == {"studio": ["A24"]}
     assert items["p2"].year is None and items["p2"].mean_rating is None and items["p2"].attributes == ()
 
 
@@ -154,7 +156,7 @@ def test_parquet_import_with_list_columns_and_nulls(tmp_path: Path) -> None:
         ("empty.csv", b"", "empty"),
         ("header_only.csv", b"id,title\n", "empty"),
         ("empty.jsonl", b"\n\n", "empty"),
-        ("no_id.csv", b"name,title\nx,Alpha\n", "no 'id' column"),
+        ("no_id.csv", b"name,title\nx,Alpha\n", "no id column: looked for"),
         ("no_title.jsonl", b'{"id": "a"}\n', "no 'title' column"),
         ("catalog.xlsx", b"whatever", "unknown file type"),
     ],
@@ -255,7 +257,7 @@ def test_cli_import_of_unusable_file_exits_2_with_message(tmp_path: Path, data_d
     path = tmp_path / "no_id.csv"
     path.write_text("name,title\nx,Alpha\n", encoding="utf-8")
     assert main(["data", "import", str(path)]) == 2
-    assert "no 'id' column" in capsys.readouterr().err
+    assert "no id column: looked for" in capsys.readouterr().err
     assert not (data_dir / "catalog.jsonl").exists()
 
 

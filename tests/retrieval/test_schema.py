@@ -236,10 +236,14 @@ def test_a_column_of_known_levels_becomes_the_suitability_scale() -> None:
 
 
 def test_no_id_column_is_a_clear_error() -> None:
-    """A file whose id-like column repeats values, and no other, is refused with what was looked for."""
-    rows = [{"id": "1", "title": "A"}, {"id": "1", "title": "B"}]
-    with pytest.raises(CatalogError, match="no id column \\(id has empty or repeated values\\)"):
-        infer_schema(rows, "dupes.csv")
+    """No id-like column at all is refused with what was looked for; a column named id that repeats a value is
+    still the id (the import reports the repeated rows, and keeps the others)."""
+    with pytest.raises(CatalogError, match="no id column \\(code has empty or repeated values\\): looked for"):
+        infer_schema([{"code": "1", "title": "A"}, {"code": "1", "title": "B"}], "dupes.csv")
+    with pytest.raises(CatalogError, match="no id column: looked for a column with unique, non-empty values"):
+        infer_schema([{"name": "x", "title": "A"}], "no_id.csv")
+    schema = infer_schema([{"id": "1", "title": "A"}, {"id": "1", "title": "B"}], "dupes.csv")
+    assert schema.id == "id" and any("repeated" in note for note in schema.notes)
     with pytest.raises(CatalogError, match="no title column"):
         infer_schema([{"id": "1", "body": "x"}], "untitled.csv")
 

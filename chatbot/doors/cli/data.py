@@ -21,23 +21,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _add_catalog_data(sub: argparse._SubParsersAction) -> None:
     """data build / data import."""
     data = group(sub, "data", DATA_HELP)
-    p = data.add_parser("build", help="build the demo movie catalog and ratings from the packaged data")
+    p = data.add_parser("build", help="build a demo catalog from the packaged data: films (and their ratings) or "
+                        "recipes")
+    p.add_argument("--catalog", default=None, choices=("films", "recipes"), help="films | recipes (default: TASTEBUD_CATALOG, else films); "
+                   "recipes go to <data dir>/recipes")
     p.add_argument("--force", action="store_true", help="rebuild even when the catalog is up to date")
     p.set_defaults(handler=_cmd_data_build)
     p = data.add_parser("import", help="replace the catalog with your own file (CSV, JSONL or Parquet)")
-    p.add_argument("file", help="the catalog file: columns id and title, every other item field optional")
+    p.add_argument("file", help="the catalog file (CSV, JSONL or Parquet); its columns are read as the schema says")
+    p.add_argument("--schema", default=None, metavar="S.yaml",
+                   help="what each column means (see retrieval/schemas/films.yaml); without it a file of film columns "
+                   "(id, title, year, genres ...) is read as films and any other file gets a schema guessed from its "
+                   "columns, written beside the catalog as catalog.schema.yaml for you to edit and import again")
     p.add_argument("--no-index", action="store_true", help="do not rebuild the search index afterwards")
     p.add_argument("--max-problems", type=int, default=50, help="how many row problems to list")
     p.set_defaults(handler=_cmd_data_import)
 
 
 def _cmd_data_build(args: argparse.Namespace, settings: Settings) -> int:
-    """Build (or confirm up to date) the demo catalog and interactions."""
-    from retrieval.sources import build_demo_catalog
+    """Build (or confirm up to date) a demo catalog (and the films' interactions)."""
+    from chatbot.build import build_demo
 
-    report = build_demo_catalog(settings.resolved_data_dir, force=args.force, progress=True)
+    if args.catalog:
+        settings = settings.model_copy(update={"catalog": args.catalog})
+    report = build_demo(settings, force=args.force)
     print(report)
-    if report.match_methods and not report.skipped:
+    if getattr(report, "match_methods", None) and not report.skipped:
         methods = ", ".join(f"{k} {v:,}" for k, v in sorted(report.match_methods.items(), key=lambda kv: -kv[1]))
         print(f"title matches by method: {methods}")
     return 0
@@ -47,19 +56,24 @@ def _cmd_data_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import a catalog file: report bad rows, write the good ones, rebuild the index."""
     from pathlib import Path
 
-    from retrieval.catalog_import import import_catalog_file
     from retrieval.catalog import write_catalog
+    from retrieval.catalog_import import import_catalog_file
+    from retrieval.schema_file import load_schema
 
     path = Path(args.file).expanduser()
-    report = import_catalog_file(path)
+    schema = load_schema(Path(args.schema).expanduser()) if args.schema else None
+    report = import_catalog_file(path, schema)
     for line in report.summary_lines(max_problems=args.max_problems):
         print(line)
     if not report.items:
         print("nothing was imported; the previous catalog is unchanged", file=sys.stderr)
         return 2
     data_dir = settings.resolved_data_dir
-    write_catalog(data_dir, report.items, {"source": f"import:{path.name}"})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"source": f"import:{path.name}", "schema": report.schema.name if report.schema else "films"}
+    write_catalog(data_dir, report.items, meta)
     print(f"catalog of {len(report.items):,} items written to {data_dir}")
+    _write_or_drop_schema(data_dir, report)
     _drop_stale_interactions(data_dir, {item.id for item in report.items})
     if args.no_index:
         print("search index not rebuilt (--no-index): run `tastebud index` before searching")
@@ -67,13 +81,29 @@ def _cmd_data_import(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.search import build_index
 
     try:
-        index_report = build_index(data_dir, chroma_url=settings.chroma_url, embedder=None, progress=True)
+        index_report = build_index(data_dir, chroma_url=settings.chroma_url, embedder=None, progress=True,
+                                   force=True)  # the schema may have changed what is embedded (cached vectors stay)
     except TastebudError as exc:
         print(f"the catalog was imported, but the search index was not rebuilt: {exc}", file=sys.stderr)
         print("the previous index keeps serving; run `tastebud index` to try again", file=sys.stderr)
         return 2
     print(index_report)
     return 0
+
+
+def _write_or_drop_schema(data_dir: Any, report: Any) -> None:
+    """Write the schema the rows were read with beside the catalog (and show it), or remove a stale one."""
+    from retrieval.schema import SCHEMA_FILE
+    from retrieval.schema_file import describe_schema, write_schema
+
+    if report.schema is None:
+        stale = data_dir / SCHEMA_FILE
+        if stale.exists():
+            stale.unlink()
+            print(f"removed {SCHEMA_FILE}: this catalog has the film columns")
+        return
+    target = write_schema(report.schema, data_dir)
+    print(("guessed from the columns: " if report.inferred else "") + describe_schema(report.schema, target))
 
 
 def _drop_stale_interactions(data_dir: Any, item_ids: set[str]) -> None:
@@ -133,31 +163,56 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.search import Searcher
     from retrieval.types import Filters
 
-    where = parse_where(args.where) if args.where else None
     searcher = Searcher.open(settings.resolved_data_dir, chroma_url=settings.chroma_url,
                              embedder=MiniLMEmbedder(threads=settings.threads))
+    where = parse_where(args.where, searcher.kinds) if args.where else None  # the catalog's own fields
     hits = searcher.search(args.text, Filters(where=where), k=args.k)
+    kinds = searcher.kinds  # a schema catalog's own facts (none: the film columns)
+    shown = [n for n in kinds.names()[2:] if n not in kinds.texts and n != "people"] if kinds.attributes else []
     if args.json:
-        print_json([{"id": c.item.id, "title": c.item.title, "year": c.item.year, "genres": list(c.item.genres),
-                     "age_rating": c.item.age_rating, "runtime_min": c.item.runtime_min,
-                     "directors": list(c.item.directors), "n_ratings": c.item.n_ratings,
-                     "score": round(c.score, 6), "dense_score": c.dense_score, "keyword_score": c.keyword_score}
-                    for c in hits])
+        print_json([_hit_json(c, shown) for c in hits])
         return 0
     from rich.console import Console
     from rich.table import Table
 
+    columns = ("year", "genres", "rated", "min") if not shown else tuple(shown[:5])
     table = Table(title=f"{len(hits)} results" + (f" for {args.text!r}" if args.text else ""))
-    for name in ("#", "title", "year", "genres", "rated", "min", "score"):
+    for name in ("#", "title", *columns, "score"):
         table.add_column(name, justify="right" if name in ("#", "year", "min", "score") else "left")
     for n, c in enumerate(hits, 1):
         it = c.item
-        table.add_row(str(n), it.title, str(it.year or "?"), ", ".join(it.genres), it.age_rating or "?",
-                      str(it.runtime_min or "?"), f"{c.score:.4f}")
+        cells = [str(it.year or "?"), ", ".join(it.genres), it.age_rating or "?", str(it.runtime_min or "?")] \
+            if not shown else [_cell(_fact(it, name)) for name in columns]
+        table.add_row(str(n), it.title, *cells, f"{c.score:.4f}")
     Console().print(table)
     if not hits:
         print("nothing matches; loosen the filters or rephrase", file=sys.stderr)
     return 0
+
+
+def _hit_json(c: Any, shown: list[str]) -> dict[str, Any]:
+    """One search hit as JSON: the film fields, or a schema catalog's own fields."""
+    it = c.item
+    out: dict[str, Any] = {"id": it.id, "title": it.title}
+    if shown:
+        out.update({name: _fact(it, name) for name in shown})
+    else:
+        out.update(year=it.year, genres=list(it.genres), age_rating=it.age_rating, runtime_min=it.runtime_min,
+                   directors=list(it.directors), n_ratings=it.n_ratings)
+    return out | {"score": round(c.score, 6), "dense_score": c.dense_score, "keyword_score": c.keyword_score}
+
+
+def _fact(item: Any, name: str) -> Any:
+    """One field of an item: its own (year, genres ...) or a schema catalog's attribute."""
+    value = getattr(item, name, None) if name in type(item).__dataclass_fields__ else dict(item.attributes).get(name)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _cell(value: Any) -> str:
+    """A table cell: lists joined, missing as '?'."""
+    if value is None or value == []:
+        return "?"
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _cmd_bench_search(args: argparse.Namespace, settings: Settings) -> int:
