@@ -286,7 +286,7 @@ class Searcher:
             self._titles.setdefault(_title_key(item.title), []).append(n)
         self._people: dict[str, list[int]] = {}  # full name as words ("martin scorsese") -> positions
         for n, item in enumerate(items):
-            for name in dict.fromkeys(item.people):
+            for name in dict.fromkeys(self._item_people(item)):
                 words = _name_words(name)
                 if len(words) >= 2:
                     self._people.setdefault(" ".join(words), []).append(n)
@@ -410,8 +410,15 @@ class Searcher:
         return spelled
 
     def _rows_people(self, pos: int) -> tuple[str, ...]:
-        """Directors, cast and writers of the item at a position."""
-        return self.items[self.ids[pos]].people
+        """Directors, cast and writers of the item at a position (a schema catalog's people too)."""
+        return self._item_people(self.items[self.ids[pos]])
+
+    def _item_people(self, item: Item) -> tuple[str, ...]:
+        """An item's people: directors, cast, writers and a schema catalog's people by role (authors, chefs)."""
+        if not self.kinds.people:
+            return item.people
+        own = dict(item.attributes)
+        return item.people + tuple(str(p) for f in sorted(self.kinds.people) for p in (own.get(f) or []))
 
     def _person_hits(self, text: str, vector: np.ndarray, cf: CompiledFilters, n: int) -> list[int]:
         """Positions of items involving a person named in the query, most similar to the query first."""

@@ -73,3 +73,31 @@ def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
         train_interest_model(demo_data_dir, ids, vectors, lambda texts: embedder.embed(texts),
                              items=[by_id[i] for i in ids], progress=False)
     return demo_data_dir
+
+
+@pytest.fixture(scope="session")
+def recipes_root(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """A data dir whose `recipes` catalog is the real Cookbook demo, indexed (TASTEBUD_CATALOG=recipes)."""
+    from retrieval.recipes import build_recipes_catalog
+    from retrieval.search import build_index
+
+    root = tmp_path_factory.mktemp("recipes-root")
+    build_recipes_catalog(root / "recipes")
+    build_index(root / "recipes", chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def books_root(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """A data dir whose `books` catalog is the 12-book CSV imported with no schema (guessed), indexed."""
+    from retrieval.catalog import write_catalog
+    from retrieval.catalog_import import import_catalog_file
+    from retrieval.schema_file import write_schema
+    from retrieval.search import build_index
+
+    root = tmp_path_factory.mktemp("books-root")
+    report = import_catalog_file(Path(__file__).parent / "dialogues" / "data" / "books.csv")
+    write_catalog(root / "books", report.items, {"source": "import:books.csv"})
+    write_schema(report.schema, root / "books")
+    build_index(root / "books", chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE, progress=False)
+    return root

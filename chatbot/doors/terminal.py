@@ -51,8 +51,9 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
             if event.kind == "items":
                 for n, it in enumerate(event.data["items"], 1):
                     badge = it["age_rating"] or "unrated"
-                    console.print(f"  {n}. {it['title']} ({it['year']}) · {', '.join(it['genres'])} · "
-                                  f"{it['runtime_min'] or '?'} min · {badge}", markup=False)
+                    facts = " · ".join(it["facts"]) if it.get("facts") else \
+                        f"({it['year']}) · {', '.join(it['genres'])} · {it['runtime_min'] or '?'} min · {badge}"
+                    console.print(f"  {n}. {it['title']} {facts}", markup=False)
             elif event.kind == "error":
                 console.print(f"[red]{event.data['message']}[/red]")
             elif event.kind == "done":

@@ -173,7 +173,7 @@ class Agent:
         gazetteer = Gazetteer()
         gazetteer.warm_up()
         understander = Understander(llm, items, gazetteer, timeout_s=settings.llm_timeout_s,
-                                    llm_policy=settings.understand_llm)
+                                    llm_policy=settings.understand_llm, data_dir=data_dir)
         copywriter = Copywriter.from_items(notes_llm, items, timeout_s=settings.llm_timeout_s,
                                            budget_s=settings.notes_budget_s, retry=settings.notes_retry)
         scorer = cls._open_scorer(data_dir, searcher) if ranking == "full" else None
@@ -199,7 +199,7 @@ class Agent:
                                                           message="hello")
             warm_up(llm, [understand])
         if self.copywriter.llm is not None:  # the notes prompt's fixed prefix, in both languages
-            notes = [load_prompt("notes").render(sheets=[], language=lang) for lang in ("zh", "en")]
+            notes = self.copywriter.fixed_prompts()  # this catalog's notes prompt
             warm_up(self.copywriter.llm, notes)
         return time.monotonic() - started
 
@@ -276,7 +276,8 @@ class Agent:
             yield from self._remember(turn, self._nothing_said(state))
             return
         intent, voice = self._understand(turn)                                           # 1 understand
-        situated = situate(state, intent, voice.language, self.weather, self.clock)      # 2 context
+        situated = situate(state, intent, voice.language, self.weather, self.clock,      # 2 context
+                           self.understander.context_rules)
         state = self._update(state, intent, situated)                                    # 3 update
         voice = replace(voice, notices=voice.notices + situated.notices)
         understood = self._understood(state, intent, situated.rules, voice.notices, situated.local)
@@ -490,7 +491,7 @@ class Agent:
         state = remove_slot(self.load_state(session_id, profile_id), slot, value)
         self.profiles.save_session_state(session_id, state_to_json(state))
         language = state.language if state.language in ("en", "zh") else "en"
-        situated = situate(state, None, language, self.weather, self.clock)
+        situated = situate(state, None, language, self.weather, self.clock, self.understander.context_rules)
         return to_wire(self._understood(state, None, situated.rules, (), situated.local))
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from chatbot.turn.notes.templates import card_facts
+
 if TYPE_CHECKING:
     from retrieval.types import Item
 
@@ -30,12 +32,14 @@ class Card:
     runtime_min: int | None
     why: tuple[str, ...] = ()  # short chips saying why it fits
     note: str | None = field(default=None, metadata=_OPTIONAL)
+    facts: tuple[str, ...] | None = field(default=None, metadata=_OPTIONAL)  # a schema catalog's ("20 minutes")
 
     @classmethod
     def of(cls, item: Item, why: tuple[str, ...] = (), note: str | None = None) -> Card:
         """The card of a catalog item."""
         return cls(id=item.id, title=item.title, year=item.year, genres=tuple(item.genres),
-                   age_rating=item.age_rating, runtime_min=item.runtime_min, why=tuple(why), note=note)
+                   age_rating=item.age_rating, runtime_min=item.runtime_min, why=tuple(why), note=note,
+                   facts=card_facts(item))
 
 
 def card(item: Item, why: tuple[str, ...] = (), note: str | None = None) -> dict[str, Any]:

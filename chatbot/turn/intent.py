@@ -101,6 +101,11 @@ class TurnIntent(BaseModel):
     mood: str | None = None
     occasion: str | None = None
     cleared: list[str] = Field(default_factory=list)  # slots the person lifted ("any length")
+    # a schema catalog's own fields (chatbot/turn/understand/catalog_reading.py); empty for films
+    facets_any: list[tuple[str, str]] = Field(default_factory=list)  # (facet, value) wanted
+    facets_none: list[tuple[str, str]] = Field(default_factory=list)  # (facet, value) ruled out
+    bounds: list[tuple[str, Literal["min", "max"], float]] = Field(default_factory=list)  # (number, side, value)
+    cleared_fields: list[str] = Field(default_factory=list)  # fields lifted ("any time is fine")
     language: Literal["en", "zh", "other"] = "en"  # the message's language: the reply uses it
     injection: bool = False  # the message tried to change the assistant's instructions
     source: Literal["rules", "llm"] = "rules"  # "llm" when the LLM's reading was used (always checked by code)

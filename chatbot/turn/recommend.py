@@ -86,6 +86,9 @@ def merge_filters(base: Filters, extra: Filters) -> Filters:
         runtime_max=tighter(base.runtime_max, extra.runtime_max, min),
         runtime_min=tighter(base.runtime_min, extra.runtime_min, max),
         exclude_ids=base.exclude_ids | extra.exclude_ids,
+        ranges=base.ranges + extra.ranges,  # every range holds (the tightest wins)
+        any_of=base.any_of + extra.any_of,
+        none_of=base.none_of + extra.none_of,
     )
 
 
@@ -98,6 +101,15 @@ def describe_filters(f: Filters) -> dict[str, Any]:
     for name in ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating"):
         if getattr(f, name) is not None:
             out[name] = getattr(f, name)
+    for field, low, high in f.ranges:  # several ranges on one field: the tightest is what holds
+        if low is not None:
+            out[f"{field}_min"] = max(low, out.get(f"{field}_min", low))
+        if high is not None:
+            out[f"{field}_max"] = min(high, out.get(f"{field}_max", high))
+    for key, groups in (("{}", f.any_of), ("{}_none", f.none_of)):
+        for field, values in groups:
+            shown = out.setdefault(key.format(field), [])
+            shown.extend(v for v in values if v not in shown)
     if f.exclude_ids:
         out["excluded_items"] = len(f.exclude_ids)
     return out
@@ -129,6 +141,7 @@ def has_request(state: DialogueState, rules: RuleOutcome) -> bool:
         or state.languages or state.countries or state.year_min or state.year_max
         or state.runtime_max or state.max_age_rating or state.genres_excluded or state.people_none
         or ctx.companions or ctx.mood or ctx.occasion or rules.wishes or rules.leanings
+        or state.facets_any or state.facets_none or state.bounds
     )
 
 

@@ -2,6 +2,8 @@
 
 Replies, notices and reason chips all come from the one data file, read through `prompts.load_data`; every
 language has every key (checked at load time). Values are filled in with Jinja, strictly: a missing one is an error.
+A process serves one catalog: `use_catalog(schema)` (the agent calls it) makes the phrases of its `catalog`
+section speak of that catalog's items (a dish is cooked, a book read); films keep the phrases above it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from prompts import load_data
 from retrieval.errors import DataFileError
+from retrieval.schema import CatalogSchema
 
 REPLIES_FILE = "replies.yaml"
 
@@ -24,14 +27,61 @@ def _replies() -> dict[str, dict[str, Any]]:
     if not isinstance(raw, dict) or not isinstance(raw.get("en"), dict):
         raise DataFileError(f"chatbot/turn/{REPLIES_FILE}: expected a mapping of languages with an `en` table")
     env = Environment(undefined=StrictUndefined, autoescape=False)
+    catalog = raw.pop("catalog", {}) or {}
     keys = set(raw["en"])
     for lang, table in raw.items():
         if set(table) != keys:
             raise DataFileError(f"chatbot/turn/{REPLIES_FILE}: language {lang!r} lacks {sorted(keys - set(table))}")
-    return {lang: {k: env.from_string(v) for k, v in table.items()} for lang, table in raw.items()}
+    for lang, table in catalog.items():
+        if lang not in raw or set(table) - keys:
+            raise DataFileError(f"chatbot/turn/{REPLIES_FILE}: catalog phrases for {lang!r} name unknown keys")
+    out = {lang: {k: env.from_string(v) for k, v in table.items()} for lang, table in raw.items()}
+    out.update({f"catalog:{lang}": {k: env.from_string(v) for k, v in t.items()} for lang, t in catalog.items()})
+    return out
+
+
+_CATALOG: dict[str, Any] = {}  # the words of the catalog this process serves (empty: films)
+
+
+def use_catalog(schema: CatalogSchema | None) -> None:
+    """Speak of this catalog's items from now on (None or the film schema: films)."""
+    _CATALOG.clear()
+    if schema is not None and schema.name != "films":
+        _CATALOG.update(schema=schema)
+
+
+def catalog_schema() -> CatalogSchema | None:
+    """The schema of the catalog this process serves, when it is not the film catalog."""
+    return _CATALOG.get("schema")
 
 
 def say(key: str, language: str, **values: Any) -> str:
     """A reply phrase in the person's language (English for languages without a table)."""
-    table = _replies().get(language) or _replies()["en"]
+    tables = _replies()
+    schema = catalog_schema()
+    if schema is not None:
+        own = tables.get(f"catalog:{language}") or ({} if language in tables else tables["catalog:en"])
+        if key in own:
+            return own[key].render(**(_noun_words(schema, language) | values))
+    table = tables.get(language) or tables["en"]
     return table[key].render(**values)
+
+
+def _noun_words(schema: CatalogSchema, language: str) -> dict[str, str]:
+    """The catalog's nouns, verbs and change suggestions, for its phrases."""
+    n = schema.noun
+    return {"noun": n.en, "nouns": n.en_plural, "verb": n.verb_en, "noun_zh": n.zh, "measure": n.measure_zh,
+            "verb_zh": n.verb_zh, "suggestions": _suggestions(schema, language)}
+
+
+def _suggestions(schema: CatalogSchema, language: str) -> str:
+    """What a person might change, from the schema: its numbers' level words and "no <value>" of a list facet."""
+    zh = language == "zh"
+    out = [(level.words.zh if zh else level.words.en)[0] for number in schema.numbers for level in number.levels[:1]
+           if (level.words.zh if zh else level.words.en)]
+    multi = next((f for f in schema.facets if f.multi and f.vocabulary), None)
+    if multi is not None:
+        value = multi.vocabulary[0]
+        words = multi.words_for(value)
+        out.append(f"不要{(words.zh or [value])[0]}" if zh else f"no {(words.en or [value])[0]}")
+    return ("、" if zh else ", ").join(out[:3]) or ("换个种类" if zh else "another kind")

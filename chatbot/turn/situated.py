@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from chatbot.turn.context import (Place, RuleOutcome, Situation, Weather, WeatherProvider, apply_context_rules,
-                                  choose_weather, local_time, part_of_day)
+from chatbot.turn.context import (ContextRule, Place, RuleOutcome, Situation, Weather, WeatherProvider,
+                                  apply_context_rules, choose_weather, local_time, part_of_day)
 from chatbot.turn.replies import say
 from chatbot.turn.state import ContextSlots, DialogueState, context_after
 from retrieval.errors import ContextUnavailable
@@ -29,8 +29,9 @@ class Situated:
 
 
 def situate(state: DialogueState, intent: TurnIntent | None, language: str, weather: WeatherProvider,
-            clock: Callable[[], datetime]) -> Situated:
-    """The situation this turn's intent puts the person in (`intent` None: the state's own, after a slot change)."""
+            clock: Callable[[], datetime], rules: tuple[ContextRule, ...] | None = None) -> Situated:
+    """The situation this turn's intent puts the person in (`intent` None: the state's own, after a slot change);
+    `rules`: the catalog's own context rules (None: the film rules)."""
     ctx = context_after(state, intent) if intent is not None else state.context
     notices: list[str] = []
     place = None
@@ -55,7 +56,7 @@ def situate(state: DialogueState, intent: TurnIntent | None, language: str, weat
         pod = part_of_day(local) if local is not None else None
     situation = Situation(place=place, weather=current, part_of_day=pod, companions=ctx.companions,
                           mood=ctx.mood, occasion=ctx.occasion)
-    return Situated(situation, apply_context_rules(situation), live, local, tuple(notices))
+    return Situated(situation, apply_context_rules(situation, rules), live, local, tuple(notices))
 
 
 def local_time_at(ctx: ContextSlots, clock: Callable[[], datetime]) -> datetime | None:

@@ -78,6 +78,10 @@ class DialogueState:
     max_age_rating: str | None = None
     languages: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    # a schema catalog's own fields: facet values wanted and ruled out, bounds on its numbers
+    facets_any: tuple[tuple[str, str], ...] = ()
+    facets_none: tuple[tuple[str, str], ...] = ()
+    bounds: tuple[tuple[str, str, float], ...] = ()  # (field, "min" | "max", value); one per field and side
     context: ContextSlots = field(default_factory=ContextSlots)
     seed_ids: tuple[str, ...] = ()  # items the person wants "more like" (mentioned or referenced)
     focus_id: str | None = None  # the item talked about last ("tell me more about it", "I've seen it")
@@ -123,7 +127,7 @@ class DialogueState:
                 ctx = dict(value or {})
                 ctx["companions"] = tuple(ctx.get("companions") or ())
                 value = ContextSlots(**ctx)
-            elif f.name == "shown":
+            elif f.name in ("shown", "facets_any", "facets_none", "bounds"):
                 value = tuple(tuple(t) for t in value or ())
             elif isinstance(value, list):
                 value = tuple(value)
@@ -193,7 +197,25 @@ def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
         **_bound_slots(new, intent),
         **_taste_slots(new, intent),
         **_talked_about(new, intent),
+        **_catalog_slots(new, intent),
     )
+
+
+def _catalog_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """A schema catalog's facets and bounds: a value newly wanted leaves the ruled-out list and vice versa; a
+    new bound replaces the old one on its side, and drops the other side when they now contradict."""
+    wanted, ruled_out = set(map(tuple, intent.facets_any)), set(map(tuple, intent.facets_none))
+    any_of = _merge(tuple(v for v in new.facets_any if v not in ruled_out), [tuple(v) for v in intent.facets_any])
+    none_of = _merge(tuple(v for v in new.facets_none if v not in wanted), [tuple(v) for v in intent.facets_none])
+    bounds = {(f, side): value for f, side, value in new.bounds if f not in intent.cleared_fields}
+    for f, side, value in intent.bounds:
+        bounds[(f, side)] = value
+        other = "max" if side == "min" else "min"
+        low, high = (value, bounds.get((f, other))) if side == "min" else (bounds.get((f, other)), value)
+        if low is not None and high is not None and low > high:
+            bounds.pop((f, other))
+    return {"facets_any": tuple(v for v in any_of if v not in none_of), "facets_none": none_of,
+            "bounds": tuple((f, side, v) for (f, side), v in bounds.items())}
 
 
 def _wanted_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
@@ -346,8 +368,27 @@ def filters_for(state: DialogueState) -> Filters:
         countries=state.countries,
         people=state.people,
         people_none=state.people_none,
+        ranges=_ranges(state.bounds),
+        any_of=_grouped(state.facets_any),
+        none_of=_grouped(state.facets_none),
         exclude_ids=exclude,
     )
+
+
+def _grouped(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, value) pairs as (field, values), fields in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for f, value in pairs:
+        out.setdefault(f, []).append(value)
+    return tuple((f, tuple(values)) for f, values in out.items())
+
+
+def _ranges(bounds: tuple[tuple[str, str, float], ...]) -> tuple[tuple[str, float | None, float | None], ...]:
+    """(field, side, value) bounds as (field, low, high) ranges."""
+    out: dict[str, list[float | None]] = {}
+    for f, side, value in bounds:
+        out.setdefault(f, [None, None])[0 if side == "min" else 1] = value
+    return tuple((f, low, high) for f, (low, high) in out.items())
 
 
 def check_signal(signal: str) -> None:

@@ -20,20 +20,7 @@ from retrieval.schema_file import load_schema
 from retrieval.search import Searcher, build_index
 from tests.conftest import EMBED_CACHE
 
-BOOKS = """id,title,year,genres,author,pages,description
-b01,Pride and Prejudice,1813,Romance|Classics,Jane Austen,432,"Elizabeth Bennet and the proud Mr Darcy misjudge each other."
-b02,Little Women,1868,Classics|Family,Louisa May Alcott,449,"Four March sisters grow up in Massachusetts during the Civil War."
-b03,The Hobbit,1937,Fantasy|Adventure,J. R. R. Tolkien,310,"Bilbo Baggins is swept into a quest for a dragon's treasure."
-b04,Gone Girl,2012,Thriller|Mystery,Gillian Flynn,419,"A wife vanishes on her anniversary and her husband is the suspect."
-b05,The Road,2006,Fiction,Cormac McCarthy,287,"A father and his son walk through a burned America."
-b06,Persuasion,1817,Romance|Classics,Jane Austen,249,"Anne Elliot meets again the naval officer she was persuaded to refuse."
-b07,The Murder of Roger Ackroyd,1926,Mystery,Agatha Christie,312,"Hercule Poirot investigates a death in a quiet English village."
-b08,Murder on the Orient Express,1934,Mystery,Agatha Christie,256,"A snowbound train, a murdered passenger and twelve suspects."
-b09,The Very Hungry Caterpillar,1969,Children,Eric Carle,26,"A caterpillar eats its way through a week of food."
-b10,Dune,1965,Science Fiction|Adventure,Frank Herbert,612,"A noble family fights for a desert planet and its spice."
-b11,The Curious Incident of the Dog in the Night-Time,2003,Mystery|Fiction,Mark Haddon,226,"A boy looks into a dog's death."
-b12,A Study in Scarlet,1887,Mystery|Classics,Arthur Conan Doyle,108,"Sherlock Holmes and Dr Watson solve their first case."
-"""
+BOOKS = (Path(__file__).parent.parent / "dialogues" / "data" / "books.csv").read_text(encoding="utf-8")
 
 
 @pytest.fixture

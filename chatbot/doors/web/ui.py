@@ -115,6 +115,7 @@ def render_cards(cards: list[dict[str, Any]], notes: dict[int, str] | None = Non
             meta.append(" · ".join(esc(g) for g in card["genres"]))
         if card.get("runtime_min"):
             meta.append(f"{esc(card['runtime_min'])} min")
+        meta += [esc(f) for f in card.get("facts") or []]  # a schema catalog's own facts
         badge = (f'<span class="tb-badge" aria-label="rated {esc(card["age_rating"])}">{esc(card["age_rating"])}</span>'
                  if card.get("age_rating") else "")
         note = card.get("note") or notes.get(n, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,12 +46,15 @@ class _When(BaseModel):
 
 
 class _RuleFilters(BaseModel):
-    """The hard filters a rule may set (a subset of retrieval.types.Filters)."""
+    """The hard filters a rule may set (a subset of retrieval.types.Filters); a schema catalog's rules name its
+    own facets and numbers (`none_of`, `at_most`)."""
 
     model_config = ConfigDict(extra="forbid")
     max_age_rating: Literal[AGE_RATINGS] | None = None  # type: ignore[valid-type]
     genres_none: list[Literal[GENRES]] = []  # type: ignore[valid-type]
     runtime_max: int | None = Field(None, ge=30, le=600)
+    none_of: dict[str, list[str]] = {}  # facet -> values ruled out ("temperature: [cold]")
+    at_most: dict[str, float] = {}  # number field -> its highest value ("difficulty: 3")
 
 
 class _Rule(BaseModel):
@@ -61,7 +65,7 @@ class _Rule(BaseModel):
     when: _When
     filters: _RuleFilters = _RuleFilters()
     wishes: list[str] = []
-    leanings: list[Literal[GENRES]] = []  # type: ignore[valid-type]
+    leanings: list[str] = []  # genres (films) or facet values to favour softly
 
     @field_validator("wishes")
     @classmethod
@@ -86,6 +90,8 @@ class ContextRule:
     runtime_max: int | None
     wishes: tuple[str, ...]
     leanings: tuple[str, ...]
+    none_of: tuple[tuple[str, str], ...] = ()
+    at_most: tuple[tuple[str, float], ...] = ()
 
     def matches(self, s: Situation) -> bool:
         """True when every condition of the rule holds for the situation."""
@@ -110,8 +116,9 @@ class RuleOutcome:
 
 
 @functools.lru_cache(maxsize=8)
-def load_context_rules(path: str | None = None) -> tuple[ContextRule, ...]:
-    """The rules table from `context_rules.yaml` (or `path`), validated; RulesFileError names the bad rule."""
+def load_context_rules(path: str | None = None, films: bool = True) -> tuple[ContextRule, ...]:
+    """The rules table from `context_rules.yaml` (or `path`: a catalog's own), validated; RulesFileError names the
+    bad rule. Film rules lean towards MovieLens genres; a catalog's rules may lean towards any words."""
     raw = read_yaml(path, RULES_FILE)
     where = path or RULES_FILE
     if not isinstance(raw, dict) or set(raw) != {"rules"} or not isinstance(raw["rules"], list) or not raw["rules"]:
@@ -126,6 +133,8 @@ def load_context_rules(path: str | None = None) -> tuple[ContextRule, ...]:
             raise RulesFileError(f"{where}, {label}: {describe(exc)}") from exc
         if rule.name in seen:
             raise RulesFileError(f"{where}, {label}: the name is used by another rule")
+        if films and set(rule.leanings) - set(GENRES):
+            raise RulesFileError(f"{where}, {label}: leanings must be genre names ({', '.join(GENRES)})")
         seen.add(rule.name)
         rules.append(
             ContextRule(
@@ -140,6 +149,8 @@ def load_context_rules(path: str | None = None) -> tuple[ContextRule, ...]:
                 runtime_max=rule.filters.runtime_max,
                 wishes=tuple(rule.wishes),
                 leanings=tuple(rule.leanings),
+                none_of=tuple((f, v) for f, values in rule.filters.none_of.items() for v in values),
+                at_most=tuple(rule.filters.at_most.items()),
             )
         )
     return tuple(rules)
@@ -155,6 +166,8 @@ def apply_context_rules(situation: Situation, rules: tuple[ContextRule, ...] | N
         max_age_rating=min(ratings, key=AGE_RATINGS.index) if ratings else None,
         genres_none=tuple(dict.fromkeys(g for r in fired for g in r.genres_none)),
         runtime_max=min(runtimes) if runtimes else None,
+        none_of=_grouped(v for r in fired for v in r.none_of),
+        ranges=tuple((f, None, limit) for r in fired for f, limit in r.at_most),
     )
     return RuleOutcome(
         filters=filters,
@@ -162,3 +175,12 @@ def apply_context_rules(situation: Situation, rules: tuple[ContextRule, ...] | N
         fired=[r.name for r in fired],
         leanings=list(dict.fromkeys(g for r in fired for g in r.leanings)),
     )
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, value) pairs as (field, values), in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for f, value in pairs:
+        if value not in out.setdefault(f, []):
+            out[f].append(value)
+    return tuple((f, tuple(values)) for f, values in out.items())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from chatbot.turn.replies import catalog_schema
+from retrieval.fields import attribute_facts
 from retrieval.types import Item
 
 PLOT_CHARS = 220  # plot text on the checker's sheet
@@ -37,9 +39,9 @@ def fact_sheet(item: Item) -> list[str]:
         if len(plot) > PLOT_CHARS:
             plot = plot[:PLOT_CHARS].rsplit(" ", 1)[0] + "..."
         facts.append(f"plot: {plot}")
-    else:
+    elif catalog_schema() is None:
         facts.append(NO_PLOT)
-    return facts
+    return facts + attribute_facts(item, catalog_schema(), PLOT_CHARS)
 
 
 def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> list[str]:
@@ -62,12 +64,15 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
     plot = (item.plot or "").strip()
     if plot:
         facts.append("plot: " + shorten(plot, PROMPT_PLOT_CHARS))
-    return facts
+    return facts + [f.rstrip(".") for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
 
 
 def sheet_people(item: Item) -> list[str]:
-    """The people on an item's sheet (what a note may name)."""
-    return list(item.directors[:2]) + list(item.cast[:3]) + list(item.writers)
+    """The people on an item's sheet (what a note may name): a schema catalog's people by role too."""
+    schema = catalog_schema()
+    own = dict(item.attributes)
+    extra = [str(p) for f in (schema.people if schema else ()) for p in (own.get(f.name) or [])]
+    return list(item.directors[:2]) + list(item.cast[:3]) + list(item.writers) + extra
 
 
 def shorten(text: str, limit: int) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from chatbot.turn.notes.facts import clean_reason, shorten
 from chatbot.turn.notes.note import note_language
+from chatbot.turn.replies import catalog_schema
+from retrieval.schema import CatalogSchema
 from retrieval.text import display_title
 from retrieval.types import Item
 
@@ -32,6 +35,9 @@ def template_note(item: Item, reasons: Sequence[str], language: str) -> str:
     """A note built only from the sheet and the reasons (prompts/note_fallback.yaml); always true."""
     from prompts import load_prompt
 
+    schema = catalog_schema()
+    if schema is not None:
+        return catalog_note(item, schema, [clean_reason(r) for r in reasons if clean_reason(r)], note_language(language))
     return load_prompt("note_fallback").render(
         language=note_language(language),
         title=display_title(item.title),
@@ -48,6 +54,9 @@ def describe_item(item: Item, language: str = "en") -> str:
     """What the catalog knows about one item, written out from its facts (prompts/describe.yaml)."""
     from prompts import load_prompt
 
+    schema = catalog_schema()
+    if schema is not None:
+        return catalog_note(item, schema, [], note_language(language), texts=True)
     return load_prompt("describe").render(
         language=note_language(language),
         title=display_title(item.title),
@@ -65,3 +74,68 @@ def describe_item(item: Item, language: str = "en") -> str:
         countries=list(item.countries),
         awards=item.awards,
     ).user
+
+
+def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language: str, texts: bool = False) -> str:
+    """A schema catalog's item in one sentence from its facts (and its text fields when `texts`), with reasons."""
+    zh = language == "zh"
+    own = dict(item.attributes)
+    kinds: list[str] = []
+    for facet in schema.facets:
+        values = own.get(facet.name) or []
+        for value in values if isinstance(values, list) else [values]:
+            words = facet.words_for(str(value))
+            shown = (words.zh or [str(value)])[0] if zh else str(value).lower()
+            if shown not in kinds:
+                kinds.append(shown)
+    parts: list[str] = kinds[:3]
+    for role in schema.people:
+        names = own.get(role.name) or []
+        if names:
+            parts.append(f"{role.role_zh or role.role_en}：{'、'.join(names[:2])}" if zh else
+                         f"{role.role_en} {' and '.join(names[:2])}")
+    for number in schema.numbers:
+        value = own.get(number.name)
+        if isinstance(value, (int, float)):
+            parts.append(_number_words(number, value, zh))
+    parts += kinds[3:]
+    head = display_title(item.title)
+    body = ("，".join(parts[:7]) + "。") if zh else (", ".join(parts[:7]) + ".") if parts else ""
+    sentence = f"{head}：{body}" if zh else f"{head}: {body}" if body else f"{head}."
+    if texts:
+        for text in schema.texts:
+            value = own.get(text.name)
+            if value and text.show:
+                shown = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+                sentence += f" {text.label_zh or text.name}：{shorten(shown, 300)}" if zh else \
+                    f" {(text.label_en or text.name).capitalize()}: {shorten(shown, 300)}"
+    if reasons:
+        sentence += f"推荐理由：{'；'.join(reasons[:2])}。" if zh else f" Picked for you: {'; '.join(reasons[:2])}."
+    return sentence
+
+
+def _number_words(number: Any, value: float, zh: bool) -> str:
+    """A number as a person says it: "20 minutes", "8 servings", "difficulty 2/5" (a scale shows its top)."""
+    label, unit = (number.label_zh or number.name, number.unit.label_zh) if zh else \
+        (number.label_en or number.name, number.unit.label_en)
+    shown, top = f"{value:g}", number.range[1]
+    if number.unit.name == "level" and top is not None:
+        return f"{label}{shown}/{top:g}" if zh else f"{label} {shown}/{top:g}"
+    if zh:
+        return f"{label}{shown}{unit}"
+    return f"{shown} {unit}" if unit and unit == label else f"{label} {shown} {unit}".rstrip()
+
+
+def card_facts(item: Item) -> tuple[str, ...] | None:
+    """A schema catalog's facts for an item's card ("soup", "20 minutes", "difficulty 1/5"); None for films."""
+    schema = catalog_schema()
+    if schema is None:
+        return None
+    own = dict(item.attributes)
+    out = [_number_words(n, own[n.name], False) for n in schema.numbers if isinstance(own.get(n.name), (int, float))]
+    for role in schema.people:
+        out += [str(p) for p in (own.get(role.name) or [])[:2]]
+    for facet in schema.facets:
+        values = own.get(facet.name) or []
+        out += [str(v) for v in (values if isinstance(values, list) else [values])[:2] if str(v) not in out]
+    return tuple(out[:6])

@@ -46,6 +46,7 @@ from chatbot.turn.notes.checker import (
     trim_note,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, prompt_facts
+from chatbot.turn.replies import catalog_schema
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
     MAX_REASONS,
@@ -361,7 +362,16 @@ class Copywriter:
             }
             for k, item in enumerate(items)
         ]
-        return load_prompt("notes").render(sheets=sheets, shared_reasons=shared, language=rnd.language)
+        name, extra = _notes_prompt_for_catalog()
+        return load_prompt(name).render(sheets=sheets, shared_reasons=shared, language=rnd.language, **extra)
+
+    @staticmethod
+    def fixed_prompts() -> list[Any]:
+        """The notes prompt with no items, in both languages: its fixed prefix, for the LLM to pre-read."""
+        from prompts import load_prompt
+
+        name, extra = _notes_prompt_for_catalog()
+        return [load_prompt(name).render(sheets=[], language=lang, **extra) for lang in ("zh", "en")]
 
     def _read_answer(
         self, rnd: _Round, pieces: Iterator[str], parser: NotesStreamParser
@@ -478,3 +488,11 @@ def _fail_unwritten(rnd: _Round) -> None:
             else:
                 rnd.drafts[i].problems.append(Finding(Problem.NOT_JSON, "the answer was not the expected JSON"))
             rnd.tally.checks_failed += 1
+
+
+def _notes_prompt_for_catalog() -> tuple[str, dict[str, str]]:
+    """The notes prompt of the catalog served: films' own, or the schema catalog's with its noun."""
+    schema = catalog_schema()
+    if schema is None:
+        return "notes", {}
+    return "notes_catalog", {"noun": schema.noun.en, "nouns": schema.noun.en_plural}

@@ -318,4 +318,9 @@ def load_grammar(path: str | None = None) -> Grammar:
         first = exc.errors()[0]
         at = ".".join(str(p) for p in first["loc"])
         raise GrammarError(f"the constraint grammar ({where}) is malformed at {at}: {first['msg']}") from exc
+    return compile_grammar(data)
+
+
+def compile_grammar(data: GrammarFile) -> Grammar:
+    """A checked grammar file compiled for both languages (a catalog's own fields: catalog_reading.py)."""
     return Grammar(data=data, en=_compile_lang(data, "en"), zh=_compile_lang(data, "zh"))

@@ -114,7 +114,7 @@ class QuantityFinder:
             value = 0.5
         else:
             raw = g["n1"] or g["n2"]
-            if len(unit) == 1 and not raw[:1].isdigit():
+            if len(unit) == 1 and unit.isascii() and not raw[:1].isdigit():  # "two m"; 三百页 is a quantity
                 return None
             value = value_of(raw)  # type: ignore[operator]
             if value is None:

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 # PlaceSlot, LexiconError, intent_schema, detect_language and normalise_message lived here before the split
 # into a package; they stay importable from here.
 from chatbot.turn.intent import TurnIntent
+from chatbot.turn.replies import use_catalog
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand import llm_reading
+from chatbot.turn.understand.catalog_reading import apply_catalog_reading, catalog_reader
 from chatbot.turn.understand.grounding import Grounds
 from chatbot.turn.understand.lexicon import load_lexicon
 from chatbot.turn.understand.llm_reading import Draft, checked_place, merge_llm_reading
@@ -53,6 +56,7 @@ class Understander:
         timeout_s: float = 30.0,
         lexicon_path: str | None = None,
         llm_policy: Literal["auto", "lean", "always", "never"] = "auto",
+        data_dir: Path | None = None,
     ) -> None:
         self.llm = llm
         self.gazetteer = gazetteer
@@ -65,6 +69,11 @@ class Understander:
         self.newest_year = max(years) if years else 2018
         self.rules = RuleReader(self.lexicon, self.titles, gazetteer, self.items, self.newest_year)
         self.last_llm_seconds: float | None = None  # wall time of the latest LLM call (None: not called)
+        # a schema catalog's own reader and context rules (None: the film catalog's, in rules.py and context/)
+        self.catalog = catalog_reader(data_dir, list(self.items.values())) if data_dir is not None else None
+        self.context_rules = self.catalog.context_rules if self.catalog is not None else None
+        if data_dir is not None:  # the agent's understander: replies and notes speak of this catalog's items
+            use_catalog(self.catalog.schema if self.catalog is not None else None)
 
     # -- public
     def understand(self, message: str, state: DialogueState) -> TurnIntent:
@@ -79,7 +88,10 @@ class Understander:
             except LLMError as exc:
                 llm_error = str(exc)
                 reading.notes.append("the language model did not answer usefully, so I went by the words alone")
-        return self.combine(reading, state, llm_data, llm_error)
+        intent = self.combine(reading, state, llm_data, llm_error)
+        if self.catalog is None:
+            return intent
+        return apply_catalog_reading(intent, self.catalog.read(message), self.catalog.schema, message)
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""

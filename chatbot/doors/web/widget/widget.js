@@ -167,6 +167,7 @@
       if (item.age_rating) meta.push(item.age_rating);
       if (item.genres && item.genres.length) meta.push(item.genres.join(" · "));
       if (item.runtime_min) meta.push(item.runtime_min + " min");
+      (item.facts || []).forEach(function (f) { meta.push(f); });
       card.appendChild(el("div", { class: "tb-meta" }, meta.join(" — ")));
       var note = el("div", { class: "tb-note" }, item.note || "");
       notes[i + 1] = note;

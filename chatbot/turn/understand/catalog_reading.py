@@ -1,0 +1,331 @@
+"""The constraints of a catalog described by a schema, read from the person's own words, in English and Chinese.
+
+Three readers over the schema (`retrieval.schema`), each kept as data:
+- numbers in the schema's units ("under 45 minutes", "less than 300 pages", 不超过半小时, "written before 1900"):
+  the constraint grammar of constraints.yaml (comparators, negations, ranges, number words) compiled over the
+  schema's number fields instead of the film's (`catalog_grammar`);
+- facet values and their synonyms ("vegetarian", "soup", 素食, "no nuts", "nut-free", 不要辣): a value is wanted,
+  or ruled out when a negation of catalog_words.yaml stands before it in its clause with only gap words between,
+  a free-suffix follows it, or it follows a ruled-out value joined only by list words ("no nuts, dairy or eggs");
+- level words of a number ("quick" = at most 30 minutes, "nothing hard" = below hard): a number the message
+  states on the same field wins over a level word.
+A word that names values of several facets ("soup": the category and the course) counts for the facet that most
+items have a value of. The film catalog keeps its own reader (rules.py); this one serves every other catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from functools import lru_cache
+from typing import Any, Literal
+
+from chatbot.turn.understand.bounds import ConstraintReader
+from chatbot.turn.understand.grammar import FieldSpec, Grammar, compile_grammar, load_grammar, words_alt
+from chatbot.turn.context import ContextRule, load_context_rules
+from chatbot.turn.intent import TurnIntent
+from prompts import load_data
+from retrieval.fields import FILM_KINDS, field_kinds
+from retrieval.schema import CatalogSchema, NumberField
+from retrieval.schema_file import PACKAGED, SCHEMAS_PACKAGE, schema_for
+from retrieval.text import has_cjk
+from retrieval.types import Item
+
+WORDS_FILE = "catalog_words.yaml"
+CONTEXT_RULES_FILE = "context_rules.yaml"  # a catalog's own rules: beside its catalog, or <schema>.context_rules.yaml
+Side = Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class CatalogReading:
+    """What a message says about a schema catalog's own fields."""
+
+    any_of: tuple[tuple[str, str], ...] = ()  # (facet, value) wanted
+    none_of: tuple[tuple[str, str], ...] = ()  # (facet, value) ruled out
+    bounds: tuple[tuple[str, str, float], ...] = ()  # (number field, "min" | "max", value in the field's unit)
+    cleared: tuple[str, ...] = ()  # fields lifted ("any time is fine")
+    notes: tuple[str, ...] = ()  # what was read, in words, for the "what I understood" panel
+    notices: tuple[str, ...] = ()  # bounds said but not applied (contradictory or absurd)
+    ruled_out_words: tuple[str, ...] = ()  # the words of what was ruled out (kept out of the search text)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a phrase names: a facet value, or a level of a number (its stretch of the range)."""
+
+    field: str
+    value: str = ""
+    low: float | None = None
+    high: float | None = None
+    step: float = 1.0  # a number's smallest step: "nothing hard" (hard = 4 and up) is 3 at most
+
+    @property
+    def is_level(self) -> bool:
+        """True for a level word of a number field."""
+        return not self.value
+
+
+@lru_cache(maxsize=1)
+def _words() -> dict[str, Any]:
+    """catalog_words.yaml."""
+    return load_data("chatbot.turn.understand", WORDS_FILE)
+
+
+def _number_spec(number: NumberField, base: Grammar) -> FieldSpec | None:
+    """One number field of the schema as a field of the constraint grammar (None when people have no words for it)."""
+    slots = {"min": f"{number.name}:min", "max": f"{number.name}:max"}
+    names = {"en": [w for w in (number.label_en, number.name.replace("_", " ")) if w], "zh": [number.label_zh] if number.label_zh else []}
+    low, high = number.range
+    plausible = {"min": low, "max": high} if low is not None and high is not None else None
+    if number.unit.name == "year":
+        year = base.data.fields.get("year")
+        return year.model_copy(update={"slots": slots, "clear": [number.name]}) if year else None
+    units = [{"factor": s.factor, "en": list(s.en), "zh": list(s.zh)} for s in number.unit.spellings if s.en or s.zh]
+    if not units:
+        return None
+    return FieldSpec.model_validate({"kind": "quantity", "slots": slots, "plausible": plausible, "units": units,
+                                     "names": names, "clear": [number.name]})
+
+
+@lru_cache(maxsize=8)
+def catalog_grammar(schema: CatalogSchema) -> Grammar:
+    """The constraint grammar over a schema's number fields, its nouns as gap words (a suitability scale named
+    age_rating is the film reader's; other scales are not read from words yet)."""
+    base = load_grammar()
+    fields: dict[str, FieldSpec] = {}
+    for number in schema.numbers:
+        spec = _number_spec(number, base)
+        if spec is not None:
+            fields[number.name] = spec
+    noun = schema.noun
+    gaps = base.data.gaps.model_copy(update={
+        "en": base.data.gaps.en + [noun.en, noun.en_plural, noun.verb_en, noun.verb_en_past, "takes", "ready", "ready in"],
+        "zh": base.data.gaps.zh + [noun.zh, noun.verb_zh]})
+    return compile_grammar(base.data.model_copy(update={"fields": fields, "gaps": gaps}))
+
+
+class CatalogReader:
+    """Reads a message's constraints on one schema catalog's own fields (facets, numbers, levels)."""
+
+    def __init__(self, schema: CatalogSchema, coverage: dict[str, int] | None = None,
+                 context_rules: tuple[ContextRule, ...] = ()) -> None:
+        self.schema = schema
+        self.context_rules = context_rules  # the catalog's own situation -> filters and wishes
+        self.bounds = ConstraintReader(catalog_grammar(schema))
+        self.targets = _targets(schema, coverage or {})
+        words = _words()
+        en_phrases = [p for p in self.targets if not has_cjk(p)]
+        zh_phrases = [p for p in self.targets if has_cjk(p)]
+        self._phrases = re.compile(rf"(?<![a-z0-9]){words_alt(en_phrases, True)}(?![a-z0-9])"
+                                   rf"|{words_alt(zh_phrases, False)}")
+        self._neg = {lang: re.compile(_ending(words["negations"][lang] , words["gaps"][lang] + _noun_words(schema, lang),
+                                               lang)) for lang in ("en", "zh")}
+        self._joined = {lang: re.compile(rf"^(?:\s|{words_alt(words['joiners'][lang], lang == 'en')}"
+                                         rf"|{words_alt(words['negations'][lang], lang == 'en')})*$")
+                        for lang in ("en", "zh")}
+        self._situation = {lang: re.compile(_ending(words["situation_before"][lang], words["gaps"][lang], lang))
+                           for lang in ("en", "zh")}
+        self._free_after = re.compile(rf"^\s*{words_alt(words['free_suffix']['en'], True)}(?![a-z])")
+        self._free_before = re.compile(rf"{words_alt(words['free_prefix']['zh'], False)}$")
+        self._break = re.compile("|".join(re.escape(b) for lang in ("en", "zh") for b in words["breaks"][lang]))
+
+    def read(self, message: str, today: date | None = None) -> CatalogReading:
+        """Facet values wanted and ruled out, number bounds and level words in a message."""
+        text = message.lower()
+        newest = (today or date.today()).year
+        reading = self.bounds.read(text, newest)
+        bounds: dict[tuple[str, str], float] = {}
+        for slot, bound in reading.bounds.items():
+            field, side = slot.split(":")
+            bounds[(field, side)] = float(bound.value)
+        stated = {field for field, _ in bounds}
+        any_of, none_of, notes, ruled_out = [], [], [], []
+        for target, phrase, negated in self._mentions(text):
+            if target.is_level:
+                if target.field not in stated:
+                    for side, value in _level_bounds(target, negated):
+                        bounds[(target.field, side)] = value
+                        notes.append(f"{'not ' if negated else ''}{phrase} → {target.field} {_SIDE[side]} {value:g}")
+            elif negated:
+                none_of.append((target.field, target.value))
+                ruled_out.append(phrase)
+                notes.append(f"no {phrase} → {target.field} ≠ {target.value}")
+            else:
+                any_of.append((target.field, target.value))
+                notes.append(f"{phrase} → {target.field} = {target.value}")
+        none_set = set(none_of)
+        any_of = [a for a in any_of if a not in none_set]
+        notes += [f"{b.words} → {b.field} {_SIDE[b.slot.split(':')[1]]} {b.value}" for b in reading.bounds.values()]
+        notices = [f"“{a.words}” and “{b.words}” contradict each other: neither is applied"
+                   for a, b in reading.contradictions] + [f"“{b.words}” is out of range: not applied" for b in reading.absurd]
+        cleared = tuple(dict.fromkeys(s.split(":")[0] for s in reading.cleared))
+        return CatalogReading(tuple(dict.fromkeys(any_of)), tuple(dict.fromkeys(none_of)),
+                              tuple((f, s, v) for (f, s), v in bounds.items()), cleared, tuple(notes), tuple(notices),
+                              tuple(ruled_out))
+
+    def _mentions(self, text: str) -> list[tuple[_Target, str, bool]]:
+        """Every facet value and level word named, in order, with whether it is ruled out."""
+        out: list[tuple[_Target, str, bool]] = []
+        clause_start, previous_end, previous_negated = 0, 0, False
+        for m in self._phrases.finditer(text):
+            phrase = m.group(0)
+            breaks = [b.end() for b in self._break.finditer(text, previous_end, m.start())]
+            if breaks:
+                clause_start, previous_negated = breaks[-1], False
+            lang = "zh" if has_cjk(phrase) else "en"
+            before = text[max(clause_start, previous_end):m.start()]
+            carried = previous_negated and previous_end > clause_start and bool(self._joined[lang].match(before))
+            negated = (bool(self._neg[lang].search(before)) or carried or bool(self._free_after.match(text[m.end():]))
+                       or (lang == "zh" and bool(self._free_before.search(before))))
+            target = self.targets[phrase if phrase in self.targets else _norm(phrase)]
+            if not negated and self._situation[lang].search(before):
+                continue  # "it's cold": the weather, read by the context step
+            out.append((target, phrase, negated))
+            previous_end, previous_negated = m.end(), negated or _negative_phrase(phrase)
+        return out
+
+
+_SIDE = {"min": "≥", "max": "≤"}
+
+
+def _level_bounds(target: _Target, negated: bool) -> list[tuple[str, float]]:
+    """A level word's bounds; ruled out, the other side of it ("nothing hard": below hard's lowest value)."""
+    if not negated:
+        return [(side, v) for side, v in (("min", target.low), ("max", target.high)) if v is not None]
+    if target.low is not None:
+        return [("max", target.low - target.step)]
+    return [("min", target.high + target.step)] if target.high is not None else []
+
+
+def _negative_phrase(phrase: str) -> bool:
+    """A synonym that is itself a negation ("no meat" for vegetarian): the list after it is ruled out."""
+    return bool(re.match(r"(?:no|non|without|不|无)\b", phrase))
+
+
+def _targets(schema: CatalogSchema, coverage: dict[str, int]) -> dict[str, _Target]:
+    """Phrase -> what it names: facet values and their synonyms (the best-covered facet wins a shared word) and
+    the level words of every number."""
+    table: dict[str, _Target] = {}
+    facets = sorted(schema.facets, key=lambda f: -coverage.get(f.name, 0))
+    for facet in facets:
+        if len(facet.vocabulary) > 200:  # a large open list (titles, places) is matched by search, not by words
+            continue
+        for value in facet.vocabulary:
+            words = facet.words_for(value)
+            for phrase in (value, *words.en, *words.zh):
+                for form in _forms(_norm(phrase)):
+                    table.setdefault(form, _Target(facet.name, value))
+    for number in schema.numbers:
+        step = 1.0 if number.unit.integer else 0.0
+        for level in number.levels:
+            for phrase in (*level.words.en, *level.words.zh):
+                table.setdefault(_norm(phrase), _Target(number.name, "", level.min, level.max, step))
+    return {p: t for p, t in table.items() if p}
+
+
+def _forms(phrase: str) -> tuple[str, ...]:
+    """A phrase and its English singular or plural ("classics" -> "classic", "mystery" -> "mysteries")."""
+    if has_cjk(phrase) or not phrase.isascii() or len(phrase) < 4 or not phrase[-1].isalpha():
+        return (phrase,)
+    if phrase.endswith("ies"):
+        return phrase, phrase[:-3] + "y"
+    if phrase.endswith("s"):
+        return phrase, phrase[:-1]
+    return phrase, phrase[:-1] + "ies" if phrase.endswith("y") else phrase + "s"
+
+
+def _noun_words(schema: CatalogSchema, lang: str) -> list[str]:
+    """The schema's item nouns and verbs (gap words: "no dishes with nuts")."""
+    n = schema.noun
+    return [n.en, n.en_plural, n.verb_en] if lang == "en" else [n.zh, n.verb_zh]
+
+
+def _ending(negations: list[str], gaps: list[str], lang: str) -> str:
+    """A negation, then only gap words, at the end of the text before a mention."""
+    en = lang == "en"
+    if en:
+        return rf"(?<![a-z0-9']){words_alt(negations, True)}(?:[\s,]+{words_alt(gaps, True)})*[\s,-]*$"
+    return rf"{words_alt(negations, False)}(?:\s*{words_alt(gaps, False)})*\s*$"
+
+
+def _norm(phrase: str) -> str:
+    """A phrase as a table key: lower case, single spaces."""
+    return " ".join(str(phrase).lower().split())
+
+
+
+# the film reader's slots; on another catalog the catalog reader reads its own facets and numbers instead
+_FILM_SLOTS = ("genres", "genres_excluded", "year_min", "year_max", "runtime_min", "runtime_max", "languages",
+               "countries")
+
+
+def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema,
+                          message: str = "") -> TurnIntent:
+    """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), the LLM's
+    wishes kept only where the message has their words (its prompt speaks of films), and what the catalog
+    reader found is added."""
+    update: dict[str, Any] = {}
+    dropped: list[str] = []
+    for slot in _FILM_SLOTS:
+        if getattr(intent, slot) not in (None, [], ()):
+            update[slot] = [] if isinstance(getattr(intent, slot), list) else None
+            dropped.append(slot)
+    if intent.max_age_rating and not (schema.suitability and schema.suitability.field == "age_rating"):
+        update["max_age_rating"] = None
+        dropped.append("max_age_rating")
+    notes = list(intent.notes) + list(reading.notes)
+    if dropped:
+        notes.append(f"read as a {schema.noun.en}, not a film: {', '.join(dropped)} left out")
+    wishes = intent.wishes if intent.source == "rules" else _grounded(intent.wishes, message)
+    update.update(wishes=_without_words(wishes, reading.ruled_out_words),
+                  facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
+                  cleared_fields=list(reading.cleared), notes=notes,
+                  notices=list(intent.notices) + list(reading.notices))
+    if intent.intent == "chitchat" and (reading.any_of or reading.none_of or reading.bounds):
+        update["intent"] = "recommend"  # "vegetarian, no nuts" is a request on this catalog
+    return intent.model_copy(update=update)
+
+
+def catalog_reader(data_dir: Path, items: list[Item]) -> CatalogReader | None:
+    """The reader of the data dir's schema catalog, None for the film catalog (its reader is rules.py)."""
+    schema = schema_for(data_dir)
+    if field_kinds(schema) == FILM_KINDS:
+        return None
+    coverage = Counter(name for item in items for name, value in item.attributes if value not in (None, "", []))
+    rules_file = Path(data_dir) / CONTEXT_RULES_FILE
+    if not rules_file.is_file() and schema.name in PACKAGED:
+        rules_file = Path(str(resources.files(SCHEMAS_PACKAGE).joinpath(f"{schema.name}.{CONTEXT_RULES_FILE}")))
+    rules = load_context_rules(str(rules_file), films=False) if rules_file.is_file() else ()
+    return CatalogReader(schema, dict(coverage), rules)
+
+
+_EMPTY_WISH = {"no", "not", "without", "free", "and", "or", "nor", "any", "please", "with", "不要", "不", "没有", "无"}
+
+
+def _without_words(wishes: list[str], words: tuple[str, ...]) -> list[str]:
+    """The search wishes with the words of ruled-out values taken out ("vegetarian nuts" -> "vegetarian")."""
+    if not words:
+        return list(wishes)
+    rx = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if not has_cjk(w) else re.escape(w)
+                             for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    out = []
+    for wish in wishes:
+        left = " ".join(rx.sub(" ", wish).split()).strip(" ,-")
+        if left and set(left.lower().split()) - _EMPTY_WISH:
+            out.append(left)
+    return out
+
+
+def _grounded(wishes: list[str], message: str) -> list[str]:
+    """The wishes that share a word with the message ("comedy drama" proposed for "a warm soup" is dropped)."""
+    text = message.lower()
+    out = []
+    for wish in wishes:
+        words = [w for w in re.findall(r"[a-z]{3,}", wish.lower())] + [ch for ch in wish if has_cjk(ch)]
+        if any((w in text) for w in words):
+            out.append(wish)
+    return out

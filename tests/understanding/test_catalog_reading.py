@@ -1,0 +1,98 @@
+"""Constraints on a catalog that is not films, read from the words people use, in English and Chinese.
+
+The recipes demo's schema (built from the real Cookbook package) and a book catalog's inferred schema: numbers in
+their own units ("under 45 minutes", "less than 300 pages", 半小时以内), facet values and their synonyms wanted or
+ruled out ("vegetarian", "no nuts", "nut-free", 不要辣), level words ("quick", "nothing hard"), and the person's
+situation kept apart from what they want ("it's cold out" is the weather, "something cold" a dish).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from chatbot.turn.understand.catalog_reading import CatalogReader, catalog_reader
+from retrieval.recipes import build_recipes_catalog
+from retrieval.schema_infer import infer_schema
+from tests.retrieval.test_schema_import import BOOKS
+
+
+@pytest.fixture(scope="module")
+def recipes(tmp_path_factory: pytest.TempPathFactory) -> CatalogReader:
+    """The reader of the real recipes catalog (its schema and the coverage of its facets)."""
+    from retrieval.catalog import load_catalog
+
+    data_dir = tmp_path_factory.mktemp("recipes")
+    build_recipes_catalog(data_dir)
+    reader = catalog_reader(data_dir, load_catalog(data_dir))
+    assert reader is not None
+    return reader
+
+
+@pytest.fixture(scope="module")
+def books() -> CatalogReader:
+    """The reader of the 12-book catalog with its schema guessed from the columns."""
+    return CatalogReader(infer_schema(list(csv.DictReader(io.StringIO(BOOKS))), "books.csv"))
+
+
+def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
+    """(wanted, ruled out, bounds as {(field, side): value}) of a message."""
+    r = reader.read(message)
+    return set(r.any_of), set(r.none_of), {(f, s): v for f, s, v in r.bounds}
+
+
+@pytest.mark.parametrize(("message", "wanted", "ruled_out", "bounds"), [
+    ("It's cold and raining, I'm cooking for my two kids tonight, something warm and quick",
+     {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
+    ("vegetarian please, and no nuts", {("diet", "vegetarian")}, {("contains", "nuts")}, {}),
+    ("my son is allergic to peanuts, so nothing with them. A dessert that doesn't take more than 45 minutes",
+     {("course", "dessert")}, {("contains", "nuts")}, {("time_min", "max"): 45}),
+    ("no dairy, eggs or gluten, something warm for dinner", {("temperature", "warm"), ("course", "main")},
+     {("contains", "dairy"), ("contains", "egg"), ("contains", "gluten")}, {}),
+    ("a meat-free soup, ready in under an hour", {("diet", "vegetarian"), ("course", "soup")}, set(),
+     {("time_min", "max"): 60}),
+    ("we're beginners so not too hard, and somewhere between half an hour and an hour", set(), set(),
+     {("difficulty", "max"): 3, ("time_min", "min"): 30, ("time_min", "max"): 60}),
+    ("nut-free cookies", {("category", "Cookie")}, {("contains", "nuts")}, {}),
+    ("I don't want anything spicy or with pork", set(), {("contains", "spicy"), ("contains", "pork")}, {}),
+    ("it's freezing outside, make it something hot", {("temperature", "warm")}, set(), {}),
+    ("it's so hot today, something cold and refreshing", {("temperature", "cold")}, set(), {}),
+    ("素食，不要坚果", {("diet", "vegetarian")}, {("contains", "nuts")}, {}),
+    ("半小时以内的汤，不要辣的", {("course", "soup")}, {("contains", "spicy")}, {("time_min", "max"): 30}),
+    ("下雨天很冷，给两个孩子做饭，想要热乎的快手菜", {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
+    ("不含鸡蛋和奶，一个小时以内，简单一点", set(), {("contains", "egg"), ("contains", "dairy")},
+     {("time_min", "max"): 60, ("difficulty", "max"): 2}),
+])
+def test_recipe_wishes_as_people_say_them(recipes: CatalogReader, message: str, wanted: set, ruled_out: set,
+                                          bounds: dict) -> None:
+    got_wanted, got_ruled_out, got_bounds = _read(recipes, message)
+    assert (got_wanted, got_ruled_out, got_bounds) == (wanted, ruled_out, bounds)
+
+
+def test_a_number_said_wins_over_a_level_word(recipes: CatalogReader) -> None:
+    assert _read(recipes, "something quick, under 45 minutes")[2] == {("time_min", "max"): 45}
+    assert _read(recipes, "any time is fine")[2] == {} and recipes.read("any time is fine").cleared == ("time_min",)
+
+
+@pytest.mark.parametrize(("message", "bounds"), [
+    ("a short mystery, less than 300 pages", {("pages", "max"): 300}),
+    ("nothing over 250 pages please", {("pages", "max"): 250}),
+    ("at least 400 pages, I like long books", {("pages", "min"): 400}),
+    ("something written before 1900", {("year", "max"): 1899}),
+    ("不超过300页的", {("pages", "max"): 300}),
+    ("1900年以后的书，三百页以内", {("year", "min"): 1900, ("pages", "max"): 300}),
+])
+def test_book_bounds_in_pages_and_years(books: CatalogReader, message: str, bounds: dict) -> None:
+    assert _read(books, message)[2] == bounds
+
+
+def test_book_genres_are_its_own_vocabulary(books: CatalogReader) -> None:
+    wanted, ruled_out, _ = _read(books, "a classic, but no romance")
+    assert wanted == {("genres", "Classics")} and ruled_out == {("genres", "Romance")}
+
+
+def test_the_film_catalog_keeps_its_own_reader(tmp_path: Path) -> None:
+    assert catalog_reader(tmp_path, []) is None  # no schema beside the catalog: the film catalog
