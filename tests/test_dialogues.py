@@ -41,12 +41,43 @@ def dialogue_runner(trained_demo_dir: Path) -> DialogueRunner:
 @pytest.fixture(scope="session")
 def fast_dialogue_runner(demo_data_dir: Path) -> DialogueRunner:
     """The real agent without the LLM or the interest model: rules-only understanding, template notes."""
+    return _fast_runner(demo_data_dir, "films")
+
+
+def _fast_runner(root: Path, catalog: str) -> DialogueRunner:
+    """A rules-only agent (template notes, relevance ranking) over one catalog of a data dir."""
     from chatbot.evaluation.harness import open_agent
     from chatbot.llm import FakeChatModel
 
-    settings = Settings(data_dir=demo_data_dir, llm="fake", chroma_url=None, understand_llm="never")
+    settings = Settings(data_dir=root, catalog=catalog, llm="fake", chroma_url=None, understand_llm="never")
     agent = open_agent(settings, llm=FakeChatModel(), ranking="retrieval", write_notes=False)
-    return DialogueRunner.from_agent(agent, demo_data_dir)
+    return DialogueRunner.from_agent(agent, settings.resolved_data_dir)
+
+
+# the data dir of each catalog a script may name: the film demo, the recipes demo, the imported book CSV
+_ROOTS = {"films": "demo_data_dir", "recipes": "recipes_root", "books": "books_root"}
+
+
+@pytest.fixture(scope="session")
+def catalog_runners() -> dict[str, DialogueRunner]:
+    """Rules-only runners of the other catalogs, opened on first use (the agent sets the catalog's words)."""
+    return {}
+
+
+def _runner_for(dialogue: Dialogue, request: pytest.FixtureRequest, films: DialogueRunner,
+                runners: dict[str, DialogueRunner]) -> DialogueRunner:
+    """The runner of the script's catalog; the agent's catalog words are made current for it."""
+    from chatbot.turn.replies import use_catalog
+    from retrieval.schema_file import schema_for
+
+    if dialogue.catalog == "films":
+        use_catalog(None)
+        return films
+    if dialogue.catalog not in runners:
+        runners[dialogue.catalog] = _fast_runner(request.getfixturevalue(_ROOTS[dialogue.catalog]), dialogue.catalog)
+    runner = runners[dialogue.catalog]
+    use_catalog(schema_for(runner.data_dir))
+    return runner
 
 
 def without_fast_skips(dialogue: Dialogue) -> Dialogue:
@@ -70,14 +101,49 @@ def test_every_fast_skip_names_a_real_check():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_dialogue_fast(script: Path, fast_dialogue_runner: DialogueRunner):
-    outcome = fast_dialogue_runner.run(without_fast_skips(load_script(script)))
+def test_dialogue_fast(script: Path, fast_dialogue_runner: DialogueRunner, catalog_runners: dict[str, DialogueRunner],
+                       request: pytest.FixtureRequest):
+    dialogue = without_fast_skips(load_script(script))
+    runner = _runner_for(dialogue, request, fast_dialogue_runner, catalog_runners)
+    try:
+        outcome = runner.run(dialogue)
+    finally:
+        use_films()
     assert outcome.passed, "\n".join(outcome.lines())
+
+
+def use_films() -> None:
+    """Speak of films again (the film runner's words)."""
+    from chatbot.turn.replies import use_catalog
+
+    use_catalog(None)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", [pytest.param(p, marks=pytest.mark.xfail(reason=SLOW_KNOWN[p.stem], strict=False))
                                     if p.stem in SLOW_KNOWN else p for p in SCRIPTS], ids=[p.stem for p in SCRIPTS])
-def test_dialogue(script: Path, dialogue_runner: DialogueRunner):
-    outcome = dialogue_runner.run(load_script(script))
+def test_dialogue(script: Path, dialogue_runner: DialogueRunner, request: pytest.FixtureRequest):
+    dialogue = load_script(script)
+    runner = dialogue_runner if dialogue.catalog == "films" else _slow_runner(request, dialogue.catalog)
+    try:
+        outcome = runner.run(dialogue)
+    finally:
+        use_films()
     assert outcome.passed, "\n".join(outcome.lines())
+
+
+_SLOW_RUNNERS: dict[str, DialogueRunner] = {}
+
+
+def _slow_runner(request: pytest.FixtureRequest, catalog: str) -> DialogueRunner:
+    """The embedded LLM over another catalog (no interest model: it has no interactions), opened once."""
+    from chatbot.evaluation.harness import open_agent
+    from chatbot.turn.replies import use_catalog
+    from retrieval.schema_file import schema_for
+
+    if catalog not in _SLOW_RUNNERS:
+        settings = Settings(data_dir=request.getfixturevalue(_ROOTS[catalog]), catalog=catalog, llm="embedded",
+                            chroma_url=None)
+        _SLOW_RUNNERS[catalog] = DialogueRunner.from_agent(open_agent(settings), settings.resolved_data_dir)
+    use_catalog(schema_for(_SLOW_RUNNERS[catalog].data_dir))
+    return _SLOW_RUNNERS[catalog]

@@ -309,7 +309,7 @@ class Agent:
 
     def _people_backstop(self, text: str, intent: TurnIntent, language: str) -> TurnIntent:
         """Full names of catalog people in the message become the people slot when understanding found none."""
-        if intent.people or intent.intent in ("ask_about_item", "reset", "chitchat") or intent.injection:
+        if intent.people or intent.intent in ("ask_about_item", "chitchat") or intent.injection:  # "start over: by X"
             return intent
         spelled = [p for p in self.searcher.people_named(text) if p not in intent.people_none]
         if not spelled:

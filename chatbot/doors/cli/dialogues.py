@@ -4,6 +4,7 @@ simulated users."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from chatbot.config import Settings
 from chatbot.doors.cli.parser import print_json, with_llm
@@ -41,18 +42,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
     """Run dialogue scripts; print each turn with pass/fail and reasons; non-zero exit on any failure."""
-    from chatbot.evaluation.dialogues.runner import DialogueRunner
+    from chatbot.evaluation.dialogues.runner import DialogueOutcome, DialogueRunner
     from chatbot.evaluation.dialogues.script import find_scripts
     from chatbot.evaluation.harness import open_agent
 
     settings = with_llm(settings, args.llm)
-    find_scripts(args.paths)  # a missing path fails before the models load
-    runner = DialogueRunner.from_agent(open_agent(settings), settings.resolved_data_dir)
+    by_catalog = _scripts_by_catalog(find_scripts(args.paths), settings.catalog)  # a missing path fails first
     outcomes = []
-    for outcome in runner.run_paths(args.paths):
-        outcomes.append(outcome)
-        if not args.json:
-            print("\n".join(outcome.lines()), flush=True)
+    for catalog, scripts in by_catalog.items():
+        here = settings.model_copy(update={"catalog": catalog})
+        if not (here.resolved_data_dir / "catalog.jsonl").is_file():
+            missing = f"the {catalog} catalog is not built in {here.resolved_data_dir} (TASTEBUD_CATALOG={catalog} " \
+                      f"tastebud start builds a demo; `tastebud data import` fills your own)"
+            outcomes += [DialogueOutcome(name=p.stem, path=str(p), error=missing) for p in scripts]
+            continue
+        runner = DialogueRunner.from_agent(open_agent(here), here.resolved_data_dir)
+        for outcome in runner.run_paths(scripts):
+            outcomes.append(outcome)
+            if not args.json:
+                print("\n".join(outcome.lines()), flush=True)
     from chatbot.evaluation.dialogues.runner import RunReport
 
     report = RunReport(tuple(outcomes))
@@ -61,6 +69,20 @@ def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"\n{report.passed} passed, {report.failed} failed")
     return 0 if report.failed == 0 else 1
+
+
+def _scripts_by_catalog(paths: list[Any], default: str) -> dict[str, list[Any]]:
+    """Scripts grouped by the catalog they talk to (a broken script goes with `default`, and is reported there)."""
+    from chatbot.evaluation.dialogues.script import ScriptError, load_script
+
+    out: dict[str, list[Any]] = {}
+    for path in paths:
+        try:
+            catalog = load_script(path).catalog
+        except ScriptError:
+            catalog = default
+        out.setdefault(catalog, []).append(path)
+    return out
 
 
 def _cmd_constraints_test(args: argparse.Namespace, settings: Settings) -> int:

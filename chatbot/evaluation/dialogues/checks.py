@@ -215,7 +215,13 @@ class TurnChecks:
         """The `tastebud search --where` test on the full catalog item behind a card."""
         from retrieval.filters import item_matches_where
 
-        return item_matches_where(self._item(card), where)
+        return item_matches_where(self._item(card), where, self.field_kinds())
+
+    def field_kinds(self) -> Any:
+        """The catalog's filterable fields (the film ones unless a runner knows its catalog's schema)."""
+        from retrieval.fields import FILM_KINDS
+
+        return FILM_KINDS
 
     def _title(self, item_id: str) -> str:
         """A catalog item's title (or its id)."""

@@ -144,6 +144,10 @@ class DialogueRunner(TurnChecks):
         """A runner over the agent's own catalog; warm-start users come from the data dir's interactions."""
         return cls(agent, dict(agent.items), data_dir)
 
+    def field_kinds(self) -> Any:
+        """The fields of the agent's catalog (a schema catalog's own ones too)."""
+        return self.agent.searcher.kinds
+
     def warm_likes(self, user: str) -> list[str]:
         """Liked items (rating ≥ 4) of a MovieLens user before their held-out test film."""
         if self._warm_likes is not None:

@@ -13,6 +13,7 @@ cannot give), so every error names the script line; `ScriptError` is a `DataFile
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,7 +41,9 @@ CHECKS: dict[str, str] = {
     "than_previous": "every item is below/above every item of the previous answer: {runtime_min: less, year: greater}",
     "not_in_history": "none of the items is a film the warm-start user already liked (they have seen it)",
 }
-TOP_KEYS = ("name", "profile", "weather", "now", "turns")
+TOP_KEYS = ("name", "catalog", "profile", "weather", "now", "turns")
+# the catalog a script talks to: the film demo, the recipes demo, or a catalog a test imports under this name
+# (its --where fields are then checked when the script runs, against that catalog's schema)
 SIGNALS = ("like", "dislike", "seen")
 LANGUAGES = ("en", "zh")
 _ML_USER = re.compile(r"^ml-user:\d+$")
@@ -98,6 +101,7 @@ class Dialogue:
     weather: str | dict[str, Any]  # "offline", "down" or {"condition": ..., "temperature_c": ...}
     now: datetime | None  # the clock the agent sees (local time, part of day); None = the real clock
     steps: tuple[Step, ...]
+    catalog: str = "films"  # TASTEBUD_CATALOG for this conversation
 
 
 class _Map(dict):
@@ -176,18 +180,40 @@ def load_script(path: Path | str) -> Dialogue:
                           f"profile must be `new` or a MovieLens user like `ml-user:42`, not {profile!r}")
     weather = _weather_of(path, data)
     now = _clock_of(path, data)
+    catalog = str(data.get("catalog", "films")).strip()
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", catalog):
+        raise ScriptError(path, _line(data, "catalog"), f"catalog must be a catalog name such as films or recipes, "
+                          f"not {catalog!r}")
+    token = _KINDS.set(_kinds_of(catalog))
     turns = data.get("turns")
     if not isinstance(turns, list) or not turns:
         raise ScriptError(path, _line(data, "turns", 1), "`turns` must be a non-empty list of steps")
     steps: list[Step] = []
     seen_user = False
-    for n, raw in enumerate(turns, 1):
-        step = _step_of(path, raw, n, _line(data, "turns"))
-        if isinstance(step, FeedbackStep) and not seen_user:
-            raise ScriptError(path, step.line, "a feedback step needs an earlier `user` turn that showed items")
-        seen_user = seen_user or isinstance(step, UserTurn)
-        steps.append(step)
-    return Dialogue(name=name.strip(), path=path, profile=profile, weather=weather, now=now, steps=tuple(steps))
+    try:
+        for n, raw in enumerate(turns, 1):
+            step = _step_of(path, raw, n, _line(data, "turns"))
+            if isinstance(step, FeedbackStep) and not seen_user:
+                raise ScriptError(path, step.line, "a feedback step needs an earlier `user` turn that showed items")
+            seen_user = seen_user or isinstance(step, UserTurn)
+            steps.append(step)
+    finally:
+        _KINDS.reset(token)
+    return Dialogue(name=name.strip(), path=path, profile=profile, weather=weather, now=now, steps=tuple(steps),
+                    catalog=catalog)
+
+
+_KINDS: ContextVar[Any] = ContextVar("script_field_kinds", default=None)  # the fields --where may name (None: any)
+
+
+def _kinds_of(catalog: str) -> Any:
+    """The fields a script's filters may name: a demo catalog's, or None (checked when the script runs)."""
+    from retrieval.fields import FILM_KINDS, field_kinds
+    from retrieval.schema_file import PACKAGED, packaged_schema
+
+    if catalog == "films":
+        return FILM_KINDS
+    return field_kinds(packaged_schema(catalog)) if catalog in PACKAGED else None
 
 
 def _weather_of(path: Path, data: _Map) -> str | dict[str, Any]:
@@ -286,8 +312,11 @@ def _where(expr: Any, fail: Fail) -> dict[str, Any]:
     """A `--where` filter, checked by the filter parser."""
     from retrieval.filters import parse_where
 
+    kinds = _KINDS.get()
+    if kinds is None:  # an imported catalog: its fields are known when the script runs
+        return _plain(expr)
     try:
-        parse_where(_plain(expr))
+        parse_where(_plain(expr), kinds)
     except FilterError as exc:
         raise fail(str(exc)) from None
     return _plain(expr)
