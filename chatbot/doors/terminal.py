@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from chatbot.config import Settings
+from chatbot.turn.replies import say
 from retrieval.errors import TastebudError
 
 HELP = "commands: /like N, /dislike N, /seen N (N = position in the last list), /new, /quit"
@@ -20,7 +21,7 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
     problem = agent.prepare()
     if problem:
         console.print(f"note: {problem}", markup=False)
-    console.print(f"Tell me what you feel like watching. {HELP}")
+    console.print(f"{say('page_intro', 'en')} {HELP}")
     last_items: list[dict] = []
     while True:
         try:

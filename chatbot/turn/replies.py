@@ -71,7 +71,31 @@ def _noun_words(schema: CatalogSchema, language: str) -> dict[str, str]:
     """The catalog's nouns, verbs and change suggestions, for its phrases."""
     n = schema.noun
     return {"noun": n.en, "nouns": n.en_plural, "verb": n.verb_en, "noun_zh": n.zh, "measure": n.measure_zh,
-            "verb_zh": n.verb_zh, "suggestions": _suggestions(schema, language)}
+            "verb_zh": n.verb_zh, "suggestions": _suggestions(schema, language),
+            "example": page_examples(language)[0]}
+
+
+FILM_EXAMPLES = ("Something funny for a rainy evening in Seattle with the kids", "A tense crime thriller, not too long",
+                 "下雨天和女朋友在北京看什么电影？", "Classic romance from before 1960")
+
+
+def page_examples(language: str = "en") -> tuple[str, ...]:
+    """Requests to try, for the page: the film ones, or made from a schema catalog's own words."""
+    schema = catalog_schema()
+    if schema is None:
+        return FILM_EXAMPLES
+    levels = [level for number in schema.numbers for level in number.levels]
+    values = [(f, v) for f in schema.facets for v in f.vocabulary[:2] if f.words_for(v).en or not f.multi]
+    multi = next((f for f in schema.facets if f.multi and f.vocabulary), None)
+    first = levels[0].words.en[0] if levels and levels[0].words.en else ""
+    kind = (values[0][1] if values else schema.noun.en).lower()
+    out = [f"something {first} for a rainy evening".replace("  ", " "), f"a {kind} {schema.noun.en}"]
+    if multi is not None:
+        out.append(f"no {(multi.words_for(multi.vocabulary[0]).en or [multi.vocabulary[0]])[0]}, please")
+    zh_level = levels[0].words.zh[0] if levels and levels[0].words.zh else ""
+    out.append(f"下雨天想{schema.noun.verb_zh}点{zh_level}的{schema.noun.zh}")
+    examples = tuple(e.strip().capitalize() for e in out)
+    return examples if language != "zh" else (examples[-1],) + examples[:-1]
 
 
 def _suggestions(schema: CatalogSchema, language: str) -> str:

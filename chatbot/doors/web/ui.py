@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING, Any
 from chatbot.config import Settings
 from chatbot.doors.web.door import PROFILE_COOKIE, WebDoor
 from chatbot.doors.web.sanitize import clean_text
+from chatbot.turn.replies import page_examples, say
 from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
     import gradio as gr
 
-EXAMPLES = (
-    "Something funny for a rainy evening in Seattle with the kids",
-    "A tense crime thriller, not too long",
-    "下雨天和女朋友在北京看什么电影？",
-    "Classic romance from before 1960",
-)
 SIGNAL_LABELS = {"like": ("👍", "Like"), "dislike": ("👎", "Not for me"), "seen": ("👁", "Seen it")}
 SIGNAL_DONE = {"like": "liked", "dislike": "did not like", "seen": "have already seen"}
 NOTE_REFRESH_S = 0.15  # re-render cards at most this often while notes stream in
@@ -156,7 +151,7 @@ def understood_chips(understood: dict[str, Any]) -> list[tuple[str, str | None, 
     for name in ("part_of_day", "mood", "occasion"):
         if u.get(name):
             chips.append((name, None, f"{CONTEXT_LABELS[name].lower()}: {u[name]}"))
-    chips.extend(("companions", str(c), f"watching with: {c}") for c in u.get("companions") or [])
+    chips.extend(("companions", str(c), f"{say('with_whom', 'en').lower()}: {c}") for c in u.get("companions") or [])
     chips.extend(("wishes", str(w), f"wish: {w}") for w in u.get("wishes") or [])
     f = u.get("filters") if isinstance(u.get("filters"), dict) else {}
     chips.extend(("genres", str(g), f"genre: {g}") for g in f.get("genres_any", []))
@@ -214,7 +209,7 @@ def render_understood(understood: dict[str, Any] | None, taste: dict[str, list[s
     if details:
         parts.append("<dl>" + "".join(details) + "</dl>")
     if not chips and not details:
-        parts.append('<p class="tb-empty">Nothing yet: tell me what you feel like watching.</p>')
+        parts.append(f'<p class="tb-empty">{esc(say("nothing_yet", "en"))}</p>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -250,7 +245,7 @@ async def _stream_turn(events: AsyncIterator[tuple[str, dict[str, Any]]], histor
             yield history, "", gr.skip(), gr.skip(), _status(text), st
         elif kind == "understood":
             st["understood"] = data
-            yield history, "", gr.skip(), render_understood(data, _taste(st)), _status("Understood. Looking for films…"), st
+            yield history, "", gr.skip(), render_understood(data, _taste(st)), _status(say("looking", "en")), st
         elif kind == "items":
             cards = list(data.get("items", []))
             st.setdefault("titles", {}).update({str(c.get("id")): str(c.get("title")) for c in cards})
@@ -416,19 +411,18 @@ def _layout() -> SimpleNamespace:
     import gradio as gr
 
     st = gr.State({"feedback": {}, "titles": {}})
-    gr.Markdown("# tastebud\nTell me what you feel like watching: mood, company, place, weather, "
-                "anything. Rate the suggestions to teach me your taste.")
+    gr.Markdown("# tastebud\n" + say("page_intro", "en"))  # the catalog's own words (films: watch; dishes: cook)
     with gr.Row():
         with gr.Column(scale=3):
             chat = gr.Chatbot(label="Conversation", height=440, render_markdown=False, sanitize_html=True,
                               allow_tags=False, feedback_options=None, elem_id="tb-chat", buttons=[])
-            message = gr.Textbox(label="Your message", placeholder="e.g. something funny for a rainy evening",
+            message = gr.Textbox(label="Your message", placeholder=say("placeholder", "en"),
                                  elem_id="tb-message", lines=1, max_lines=4, autofocus=True)
             with gr.Row():
                 send = gr.Button("Send", variant="primary", elem_id="tb-send")
                 new = gr.Button("New conversation", elem_id="tb-new")
                 forget = gr.Button("Forget me", variant="stop", elem_id="tb-forget")
-            gr.Examples(examples=[[e] for e in EXAMPLES], inputs=[message], label="Try one of these")
+            gr.Examples(examples=[[e] for e in page_examples()], inputs=[message], label="Try one of these")
         with gr.Column(scale=2):
             status = gr.HTML(_status(""), elem_id="tb-status", js_on_load=None)
             cards = gr.HTML(render_cards([]), elem_id="tb-cards", js_on_load=CLICK_JS)

@@ -145,8 +145,10 @@ class DialogueRunner(TurnChecks):
         return cls(agent, dict(agent.items), data_dir)
 
     def field_kinds(self) -> Any:
-        """The fields of the agent's catalog (a schema catalog's own ones too)."""
-        return self.agent.searcher.kinds
+        """The fields of the agent's catalog (a schema catalog's own ones too; the film ones for an agent without
+        a searcher)."""
+        searcher = getattr(self.agent, "searcher", None)
+        return searcher.kinds if searcher is not None else super().field_kinds()
 
     def warm_likes(self, user: str) -> list[str]:
         """Liked items (rating ≥ 4) of a MovieLens user before their held-out test film."""
