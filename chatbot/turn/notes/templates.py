@@ -101,7 +101,10 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     parts += kinds[3:]
     head = display_title(item.title)
     body = ("，".join(parts[:7]) + "。") if zh else (", ".join(parts[:7]) + ".") if parts else ""
-    sentence = f"{head}：{body}" if zh else f"{head}: {body}" if body else f"{head}."
+    if not texts and body:  # a card's note: the title stands above it already
+        sentence = body if zh else body[:1].upper() + body[1:]
+    else:
+        sentence = f"{head}：{body}" if zh else f"{head}: {body}" if body else f"{head}."
     if texts:
         for text in schema.texts:
             value = own.get(text.name)
@@ -123,7 +126,8 @@ def _number_words(number: Any, value: float, zh: bool) -> str:
         return f"{label}{shown}/{top:g}" if zh else f"{label} {shown}/{top:g}"
     if zh:
         return f"{label}{shown}{unit}"
-    return f"{shown} {unit}" if unit and unit == label else f"{label} {shown} {unit}".rstrip()
+    unit = unit[:-1] if value == 1 and unit.endswith("s") else unit  # 1 serving, 1 page
+    return f"{shown} {unit}" if unit and label.startswith(unit) else f"{label} {shown} {unit}".rstrip()
 
 
 def card_facts(item: Item) -> tuple[str, ...] | None:

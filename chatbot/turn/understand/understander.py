@@ -101,6 +101,8 @@ class Understander:
         """True when a new free-text request needs the LLM; False when code's reading is sure."""
         if self.llm is None or self.llm_policy == "never" or reading.injection or not reading.text.strip():
             return False
+        if self.catalog is not None:  # its prompt reads films; a schema catalog is read by code alone (for now)
+            return False
         if self.llm_policy == "always":
             return True
         if "reset" in reading.cues and not reading.leftover:
