@@ -194,7 +194,7 @@ class Recommender:
                         n=self.settings.n_items, exclude_ids=found.filters.exclude_ids)
         items = tuple(r.item for r in ranked)
         reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
-        return Ranked(items, reasons, notice)
+        return Ranked(items, reasons, notice if not state.shown else None)  # said once a conversation
 
     def _interest(self, liked: tuple[str, ...], disliked: tuple[str, ...], query: str, ids: list[str]
                   ) -> tuple[Any, str | None]:

@@ -33,13 +33,13 @@ def _films_again() -> Any:
     use_catalog(None)
 
 
-def _agent(root: Path, catalog: str, llm: str = "fake") -> Any:
+def _agent(root: Path, catalog: str, llm: str = "fake", ranking: str = "retrieval") -> Any:
     """The real agent over a catalog of the data dir (offline weather, scratch profiles)."""
     from chatbot.evaluation.harness import open_agent
 
     settings = Settings(data_dir=root, catalog=catalog, llm=llm, chroma_url=None,
                         understand_llm="never" if llm == "fake" else "lean")
-    return open_agent(settings, ranking="retrieval", write_notes=llm != "fake")
+    return open_agent(settings, ranking=ranking, write_notes=llm != "fake")
 
 
 def _turn(agent: Any, session: str | None, message: str) -> tuple[str, Any]:
@@ -120,6 +120,17 @@ def test_what_the_catalog_lacks_is_said_not_guessed(recipes_root: Path) -> None:
     assert any("not a film" in n for n in done.understood.notes)
     facts = _facts(agent, done)
     assert facts and all("vegan" in f.get("diet", []) and f["time_min"] <= 120 for f in facts)
+
+
+def test_no_taste_model_is_said_once_and_the_widget_asks_in_the_catalogs_words(recipes_root: Path) -> None:
+    from chatbot.doors.web.api import widget_script
+
+    agent = _agent(recipes_root, "recipes", ranking="full")  # full ranking, but a catalog without interactions
+    session, first = _turn(agent, None, "a quick soup")
+    session, second = _turn(agent, session, "no dairy")
+    assert "taste model" in first.reply and "taste model" not in second.reply
+    script = widget_script().decode("utf-8")
+    assert "feel like watching" not in script and '"e.g. Something quick for a rainy evening"' in script
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ A turn that was answered but not saved is an error to the client, never a 200 (s
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -115,6 +116,17 @@ class CookieClaim(ClientBody):
 def widget_file(name: str) -> bytes:
     """A file shipped in chatbot/doors/web/widget/ (package data)."""
     return resources.files("chatbot.doors.web").joinpath("widget", name).read_bytes()
+
+
+def widget_script() -> bytes:
+    """widget.js with the served catalog's own placeholder ("What do you feel like watching?" is the films')."""
+    from chatbot.turn.replies import catalog_schema, say
+
+    script = widget_file("widget.js")
+    if catalog_schema() is None:
+        return script
+    placeholder = json.dumps(say("placeholder", "en"), ensure_ascii=False).encode("utf-8")
+    return script.replace(b'"What do you feel like watching?"', placeholder)
 
 
 def _with_cookie(response: Response, request: Request, door: WebDoor, profile_id: str | None) -> Response:
@@ -301,7 +313,7 @@ def _add_widget_routes(app: FastAPI, door: WebDoor) -> None:
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
         """The embeddable widget script."""
-        return Response(widget_file("widget.js"), media_type=WIDGET_FILES["widget.js"],
+        return Response(widget_script(), media_type=WIDGET_FILES["widget.js"],
                         headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 
     @app.get("/widget/{name}", include_in_schema=False)
