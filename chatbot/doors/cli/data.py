@@ -33,6 +33,9 @@ def _add_catalog_data(sub: argparse._SubParsersAction) -> None:
                    help="what each column means (see retrieval/schemas/films.yaml); without it a file of film columns "
                    "(id, title, year, genres ...) is read as films and any other file gets a schema guessed from its "
                    "columns, written beside the catalog as catalog.schema.yaml for you to edit and import again")
+    p.add_argument("--interactions", default=None, metavar="FILE",
+                   help="who liked, bought, rated or viewed which item (CSV, JSONL, Parquet: user and item columns, "
+                   "a rating or event column, a timestamp); `tastebud train` then learns this catalog's taste")
     p.add_argument("--no-index", action="store_true", help="do not rebuild the search index afterwards")
     p.add_argument("--max-problems", type=int, default=50, help="how many row problems to list")
     p.set_defaults(handler=_cmd_data_import)
@@ -74,7 +77,10 @@ def _cmd_data_import(args: argparse.Namespace, settings: Settings) -> int:
     write_catalog(data_dir, report.items, meta)
     print(f"catalog of {len(report.items):,} items written to {data_dir}")
     _write_or_drop_schema(data_dir, report)
-    _drop_stale_interactions(data_dir, {item.id for item in report.items})
+    if args.interactions:
+        _import_interactions(Path(args.interactions).expanduser(), data_dir, report)
+    else:
+        _drop_stale_interactions(data_dir, {item.id for item in report.items})
     if args.no_index:
         print("search index not rebuilt (--no-index): run `tastebud index` before searching")
         return 0
@@ -104,6 +110,18 @@ def _write_or_drop_schema(data_dir: Any, report: Any) -> None:
         return
     target = write_schema(report.schema, data_dir)
     print(("guessed from the columns: " if report.inferred else "") + describe_schema(report.schema, target))
+
+
+def _import_interactions(path: Any, data_dir: Any, report: Any) -> None:
+    """Read the interactions file against the new catalog and write them (TastebudError says why not)."""
+    from retrieval.interactions_import import import_interactions, write_interactions
+
+    spec = report.schema.interactions if report.schema is not None else None
+    table, imported = import_interactions(path, {item.id for item in report.items}, spec)
+    for line in imported.lines():
+        print(line)
+    print(f"interactions written to {write_interactions(data_dir, table)}; run `tastebud train` to learn this "
+          "catalog's taste")
 
 
 def _drop_stale_interactions(data_dir: Any, item_ids: set[str]) -> None:
