@@ -113,6 +113,14 @@ def test_an_imported_book_catalog_honours_pages_and_authors(books_root: Path) ->
     assert [c.title for c in done.items] == ["Persuasion"] and done.language == "zh" and "本书" in done.reply
 
 
+def test_a_kind_the_book_catalog_lacks_is_said(books_root: Path) -> None:
+    agent = _agent(books_root, "books")
+    _, done = _turn(agent, None, "a horror book, not too long")
+    assert done.reply.startswith("There is no horror among the books here") and "Mystery" in done.reply
+    assert done.items and all(c.facts for c in done.items)  # still an answer, from the other words
+    _no_film_words(done)
+
+
 def test_what_the_catalog_lacks_is_said_not_guessed(recipes_root: Path) -> None:
     agent = _agent(recipes_root, "recipes")
     _, done = _turn(agent, None, "a vegan dessert with no sugar, rated PG, under 2 hours")

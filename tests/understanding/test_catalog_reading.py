@@ -96,3 +96,23 @@ def test_book_genres_are_its_own_vocabulary(books: CatalogReader) -> None:
 
 def test_the_film_catalog_keeps_its_own_reader(tmp_path: Path) -> None:
     assert catalog_reader(tmp_path, []) is None  # no schema beside the catalog: the film catalog
+
+
+@pytest.fixture(scope="module")
+def shop() -> CatalogReader:
+    """A shop's file with no text column: sku, name, a price in euros, a brand and a category."""
+    rows = "sku,name,price_eur,brand,category\nS1,Blue Kettle,24.90,Kettlr,kitchen\nS2,Trail Shoes,89.50,Runna,shoes\n" \
+           "S3,City Shoes,64.00,Runna,shoes\nS4,Espresso Cups,12.00,Kettlr,kitchen\n"
+    return CatalogReader(infer_schema(list(csv.DictReader(io.StringIO(rows))), "shop.csv"))
+
+
+@pytest.mark.parametrize(("message", "wanted", "bounds"), [
+    ("running shoes under 70 euros", {("category", "shoes")}, {("price_eur", "max"): 70}),
+    ("nothing over €50 for the kitchen", {("category", "kitchen")}, {("price_eur", "max"): 50}),
+    ("a gift under €25.50", set(), {("price_eur", "max"): 25.5}),  # cents are kept: money is not counted in steps
+    ("shoes between €60 and €90", {("category", "shoes")}, {("price_eur", "min"): 60, ("price_eur", "max"): 90}),
+    ("不超过50欧元的厨房用品", set(), {("price_eur", "max"): 50}),
+])
+def test_prices_with_currency_words_and_symbols(shop: CatalogReader, message: str, wanted: set, bounds: dict) -> None:
+    got_wanted, _, got_bounds = _read(shop, message)
+    assert (got_wanted, got_bounds) == (wanted, bounds)

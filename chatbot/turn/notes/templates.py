@@ -79,7 +79,7 @@ def describe_item(item: Item, language: str = "en") -> str:
 def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language: str, texts: bool = False) -> str:
     """A schema catalog's item in one sentence from its facts (and its text fields when `texts`), with reasons."""
     zh = language == "zh"
-    own = dict(item.attributes)
+    own = _facts_of(item)
     kinds: list[str] = []
     for facet in schema.facets:
         values = own.get(facet.name) or []
@@ -135,7 +135,7 @@ def card_facts(item: Item) -> tuple[str, ...] | None:
     schema = catalog_schema()
     if schema is None:
         return None
-    own = dict(item.attributes)
+    own = _facts_of(item)
     out = [_number_words(n, own[n.name], False) for n in schema.numbers if isinstance(own.get(n.name), (int, float))]
     for role in schema.people:
         out += [str(p) for p in (own.get(role.name) or [])[:2]]
@@ -143,3 +143,10 @@ def card_facts(item: Item) -> tuple[str, ...] | None:
         values = own.get(facet.name) or []
         out += [str(v) for v in (values if isinstance(values, list) else [values])[:2] if str(v) not in out]
     return tuple(out[:6])
+
+
+def _facts_of(item: Item) -> dict[str, Any]:
+    """An item's fields by name: a schema catalog's attributes and the Item fields it shares with films (year,
+    genres ...), lists as lists."""
+    own = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(item).items() if k != "attributes"}
+    return {k: v for k, v in own.items() if v not in (None, [], "")} | dict(item.attributes)

@@ -35,7 +35,7 @@ class Bound:
 
     field: str  # runtime, year, age_rating
     slot: str  # runtime_max, year_min, max_age_rating, ...
-    value: int | str
+    value: int | float | str
     start: int
     end: int
     words: str
@@ -262,7 +262,7 @@ class ConstraintReader:
         if spec.kind == "scale":
             shown: int | str = spec.scale[max(0, min(len(spec.scale) - 1, int(value)))]
         else:
-            shown = int(round(value))
+            shown = int(round(value)) if spec.whole else round(value, 2)
         return Bound(name, slot, shown, start, end, text[start:end].strip())
 
     # -- lifting fields, settling the bounds

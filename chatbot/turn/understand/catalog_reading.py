@@ -28,6 +28,7 @@ from chatbot.turn.understand.bounds import ConstraintReader
 from chatbot.turn.understand.grammar import FieldSpec, Grammar, compile_grammar, load_grammar, words_alt
 from chatbot.turn.context import ContextRule, load_context_rules
 from chatbot.turn.intent import TurnIntent
+from chatbot.turn.replies import say
 from prompts import load_data
 from retrieval.fields import FILM_KINDS, field_kinds
 from retrieval.schema import CatalogSchema, NumberField
@@ -88,7 +89,7 @@ def _number_spec(number: NumberField, base: Grammar) -> FieldSpec | None:
     if not units:
         return None
     return FieldSpec.model_validate({"kind": "quantity", "slots": slots, "plausible": plausible, "units": units,
-                                     "names": names, "clear": [number.name]})
+                                     "names": names, "clear": [number.name], "whole": number.unit.integer})
 
 
 @lru_cache(maxsize=8)
@@ -132,10 +133,16 @@ class CatalogReader:
         self._free_after = re.compile(rf"^\s*{words_alt(words['free_suffix']['en'], True)}(?![a-z])")
         self._free_before = re.compile(rf"{words_alt(words['free_prefix']['zh'], False)}$")
         self._break = re.compile("|".join(re.escape(b) for lang in ("en", "zh") for b in words["breaks"][lang]))
+        # a currency or other symbol before its number ("€50") is read as the number and the unit's word
+        symbols = [(sym, (sp.en or sp.zh)[0]) for n in schema.numbers for sp in n.unit.spellings for sym in sp.symbols
+                   if sp.en or sp.zh]
+        self._symbols = [(re.compile(rf"{re.escape(sym.lower())}\s*(\d+(?:[.,]\d+)?)"), word) for sym, word in symbols]
 
     def read(self, message: str, today: date | None = None) -> CatalogReading:
         """Facet values wanted and ruled out, number bounds and level words in a message."""
         text = message.lower()
+        for rx, word in self._symbols:
+            text = rx.sub(lambda m, w=word: f"{m.group(1)} {w}", text)
         newest = (today or date.today()).year
         reading = self.bounds.read(text, newest)
         bounds: dict[tuple[str, str], float] = {}
@@ -280,11 +287,11 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     notes = list(intent.notes) + list(reading.notes)
     if dropped:
         notes.append(f"read as a {schema.noun.en}, not a film: {', '.join(dropped)} left out")
+    notices = list(intent.notices) + list(reading.notices) + _lacking(intent, reading, schema)
     wishes = intent.wishes if intent.source == "rules" else _grounded(intent.wishes, message)
     update.update(wishes=_without_words(wishes, reading.ruled_out_words),
                   facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
-                  cleared_fields=list(reading.cleared), notes=notes,
-                  notices=list(intent.notices) + list(reading.notices))
+                  cleared_fields=list(reading.cleared), notes=notes, notices=notices)
     if intent.intent == "chitchat" and (reading.any_of or reading.none_of or reading.bounds):
         update["intent"] = "recommend"  # "vegetarian, no nuts" is a request on this catalog
     return intent.model_copy(update=update)
@@ -328,4 +335,21 @@ def _grounded(wishes: list[str], message: str) -> list[str]:
         words = [w for w in re.findall(r"[a-z]{3,}", wish.lower())] + [ch for ch in wish if has_cjk(ch)]
         if any((w in text) for w in words):
             out.append(wish)
+    return out
+
+
+def _lacking(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema) -> list[str]:
+    """Said when the person asks for a kind (a genre word) that no value of the catalog's facets is: "no horror
+    among the books here (its genres: Mystery, Classics, ...)"."""
+    named = {value.lower() for _, value in reading.any_of + reading.none_of}
+    known = {v.lower() for f in schema.facets for v in f.vocabulary}
+    facet = next((f for f in schema.facets if f.vocabulary and not f.derived), None) or \
+        next((f for f in schema.facets if f.vocabulary), None)
+    out = []
+    for genre in intent.genres:
+        if genre.lower() in named or genre.lower() in known or facet is None:
+            continue
+        shown = ", ".join(facet.vocabulary[:6]) + (" …" if len(facet.vocabulary) > 6 else "")
+        out.append(say("no_such_value", intent.language if intent.language == "zh" else "en",
+                       value=genre.lower(), label=facet.label_en or facet.name, values=shown))
     return out

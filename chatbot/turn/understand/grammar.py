@@ -62,6 +62,7 @@ class FieldSpec(_Strict):
     plausible: _Plausible | None = None
     units: list[_Unit] = Field(default_factory=list)
     approx_margin: float = 0
+    whole: bool = True  # bounds are whole numbers (minutes, years); a price keeps its cents
     scale: list[str] = Field(default_factory=list)
     aliases: dict[str, str] = Field(default_factory=dict)
     names: _Words = Field(default_factory=_Words)
