@@ -187,16 +187,12 @@ class Agent:
     def warm_up(self) -> float:
         """Load the query embedder and the LLM and pre-read the stable prompt prefixes; seconds taken."""
         from chatbot.llm import warm_up
-        from chatbot.turn.intent import COMPANIONS
-        from prompts import load_prompt
-        from retrieval.types import GENRES
 
         started = time.monotonic()
         self.searcher.embed_query("warm up")
         llm = self.understander.llm
         if llm is not None:
-            understand = load_prompt("understand").render(genres=list(GENRES), companions=list(COMPANIONS),
-                                                          message="hello")
+            understand = self.understander.fixed_prompt()  # this catalog's understanding prompt
             warm_up(llm, [understand])
         if self.copywriter.llm is not None:  # the notes prompt's fixed prefix, in both languages
             notes = self.copywriter.fixed_prompts()  # this catalog's notes prompt

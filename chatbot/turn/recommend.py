@@ -166,6 +166,7 @@ class Recommender:
         """The soft wishes as retrieval text: the person's wishes, genres, people, seed films and context words."""
         parts: list[str] = list(state.wishes)
         parts += list(state.genres)
+        parts += [value for _, value in state.facets_any]  # a schema catalog's kinds asked for ("soup", "vegetarian")
         parts += list(state.people)
         for seed in state.seed_ids[-2:]:
             item = self.searcher.items.get(seed)

@@ -17,6 +17,7 @@ import pytest
 from chatbot.turn.understand.catalog_reading import CatalogReader, catalog_reader
 from retrieval.recipes import build_recipes_catalog
 from retrieval.schema_infer import infer_schema
+from tests.chatbot.test_understand import gazetteer  # noqa: F401  (the real offline gazetteer, a fixture)
 from tests.retrieval.test_schema_import import BOOKS
 
 
@@ -116,3 +117,36 @@ def shop() -> CatalogReader:
 def test_prices_with_currency_words_and_symbols(shop: CatalogReader, message: str, wanted: set, bounds: dict) -> None:
     got_wanted, _, got_bounds = _read(shop, message)
     assert (got_wanted, got_bounds) == (wanted, bounds)
+
+
+def test_the_llm_reads_a_catalog_with_its_own_kinds_and_code_checks_them(tmp_path: Path, gazetteer) -> None:
+    """The catalog's own prompt and answer schema (its kinds as closed enums, no numbers); a kind the model wants
+    but the words did not name is a search hint, a kind it rules out without the words is dropped and said."""
+    import json
+
+    from chatbot.llm import FakeChatModel
+    from chatbot.turn.replies import use_catalog
+    from chatbot.turn.state import DialogueState
+    from chatbot.turn.understand.llm_reading import catalog_intent_schema
+    from chatbot.turn.understand.understander import Understander
+    from retrieval.catalog import load_catalog
+
+    data_dir = tmp_path / "recipes"
+    build_recipes_catalog(data_dir)
+    answer = {"intent": "recommend", "wishes_en": "light and fresh", "want": ["salad"], "not_want": ["meat"],
+              "city_en": "none", "weather": "none", "with": [], "titles": [], "people": []}
+    llm = FakeChatModel(replies=[json.dumps(answer)])
+    try:
+        understander = Understander(llm, load_catalog(data_dir), gazetteer, llm_policy="always", data_dir=data_dir)
+        intent = understander.understand("想吃点清淡爽口的，二十分钟以内", DialogueState())
+    finally:
+        use_catalog(None)
+    prompt = llm.calls[0].text
+    assert "dishes to cook" in prompt and "salad" in prompt and "genres" not in prompt.lower()
+    kinds = understander.catalog.kinds()
+    schema = catalog_intent_schema(kinds)
+    assert schema["properties"]["want"]["items"]["enum"] == list(kinds) and "runtime_max" not in schema["properties"]
+    assert intent.bounds == [("time_min", "max", 20.0)] and intent.facets_none == []  # "meat" was never said
+    assert "light and fresh" in intent.wishes and "salad" in intent.wishes  # soft: search words, not filters
+    assert intent.facets_any == [] and any("不要meat" in n or "meat" in n for n in intent.notes)
+    assert not intent.notices  # the film reader's "20 minutes is too short for a film" is not said about dishes

@@ -52,6 +52,7 @@ class CatalogReading:
     notes: tuple[str, ...] = ()  # what was read, in words, for the "what I understood" panel
     notices: tuple[str, ...] = ()  # bounds said but not applied (contradictory or absurd)
     ruled_out_words: tuple[str, ...] = ()  # the words of what was ruled out (kept out of the search text)
+    matched: tuple[str, ...] = ()  # every phrase and bound read (their words need no LLM)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ class CatalogReader:
             bounds[(field, side)] = float(bound.value)
         stated = {field for field, _ in bounds}
         any_of, none_of, notes, ruled_out = [], [], [], []
-        for target, phrase, negated in self._mentions(text):
+        mentions = self._mentions(text)
+        for target, phrase, negated in mentions:
             if target.is_level:
                 if target.field not in stated:
                     for side, value in _level_bounds(target, negated):
@@ -170,9 +172,26 @@ class CatalogReader:
         notices = [f"“{a.words}” and “{b.words}” contradict each other: neither is applied"
                    for a, b in reading.contradictions] + [f"“{b.words}” is out of range: not applied" for b in reading.absurd]
         cleared = tuple(dict.fromkeys(s.split(":")[0] for s in reading.cleared))
+        matched = tuple(phrase for _, phrase, _ in mentions) + tuple(b.words for b in reading.bounds.values())
         return CatalogReading(tuple(dict.fromkeys(any_of)), tuple(dict.fromkeys(none_of)),
                               tuple((f, s, v) for (f, s), v in bounds.items()), cleared, tuple(notes), tuple(notices),
-                              tuple(ruled_out))
+                              tuple(ruled_out), matched)
+
+    def kinds(self, limit: int = 150) -> tuple[str, ...]:
+        """The facet values the LLM may name (a closed list; large open facets left out)."""
+        values = [v for f in self.schema.facets if 0 < len(f.vocabulary) <= 60 for v in f.vocabulary]
+        return tuple(dict.fromkeys(values))[:limit]
+
+    def value_of(self, kind: str) -> tuple[str, str] | None:
+        """The (facet, value) a kind names, as the reader would read its word."""
+        target = self.targets.get(_norm(kind))
+        return (target.field, target.value) if target is not None and not target.is_level else None
+
+    @staticmethod
+    def unexplained(leftover: list[str], reading: CatalogReading) -> list[str]:
+        """The leftover words of the film reader that this reader did not explain either."""
+        said = " ".join(reading.matched).lower()
+        return [w for w in leftover if w.lower() not in said]
 
     def _mentions(self, text: str) -> list[tuple[_Target, str, bool]]:
         """Every facet value and level word named, in order, with whether it is ruled out."""
@@ -271,10 +290,11 @@ _FILM_SLOTS = ("genres", "genres_excluded", "year_min", "year_max", "runtime_min
 
 
 def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema,
-                          message: str = "") -> TurnIntent:
-    """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), the LLM's
-    wishes kept only where the message has their words (its prompt speaks of films), and what the catalog
-    reader found is added."""
+                          llm: dict[str, Any] | None = None, reader: CatalogReader | None = None) -> TurnIntent:
+    """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), what the catalog
+    reader found is added, and the LLM's kinds (its own prompt's `want` / `not_want`) are checked: a kind it
+    rules out stands only where the reader read it ruled out, a kind it wants that the words did not name is a
+    hint for the search."""
     update: dict[str, Any] = {}
     dropped: list[str] = []
     for slot in _FILM_SLOTS:
@@ -287,8 +307,10 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     notes = list(intent.notes) + list(reading.notes)
     if dropped:
         notes.append(f"read as a {schema.noun.en}, not a film: {', '.join(dropped)} left out")
-    notices = list(intent.notices) + list(reading.notices) + _lacking(intent, reading, schema)
-    wishes = intent.wishes if intent.source == "rules" else _grounded(intent.wishes, message)
+    notices = list(reading.notices) + _lacking(intent, reading, schema)  # the film reader's are about films
+    wishes = list(intent.wishes)
+    if llm and reader is not None:
+        _merge_kinds(llm, reading, reader, wishes, notes, intent.language)
     update.update(wishes=_without_words(wishes, reading.ruled_out_words),
                   facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
                   cleared_fields=list(reading.cleared), notes=notes, notices=notices)
@@ -327,15 +349,20 @@ def _without_words(wishes: list[str], words: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _grounded(wishes: list[str], message: str) -> list[str]:
-    """The wishes that share a word with the message ("comedy drama" proposed for "a warm soup" is dropped)."""
-    text = message.lower()
-    out = []
-    for wish in wishes:
-        words = [w for w in re.findall(r"[a-z]{3,}", wish.lower())] + [ch for ch in wish if has_cjk(ch)]
-        if any((w in text) for w in words):
-            out.append(wish)
-    return out
+def _merge_kinds(llm: dict[str, Any], reading: CatalogReading, reader: CatalogReader, wishes: list[str],
+                 notes: list[str], language: str) -> None:
+    """The LLM's kinds: wanted ones the words did not name become search words; ruled-out ones the words do not
+    rule out are dropped and said."""
+    lang = language if language == "zh" else "en"
+    for kind in llm.get("want") or []:
+        value = reader.value_of(str(kind))
+        if value is not None and value not in reading.any_of and value not in reading.none_of:
+            wishes.append(str(kind).lower())
+            notes.append(f"read as a hint, not a rule: {kind}")
+    for kind in llm.get("not_want") or []:
+        value = reader.value_of(str(kind))
+        if value is not None and value not in reading.none_of:
+            notes.append(say("llm_unsupported", lang, what=("no " if lang == "en" else "不要") + str(kind)))
 
 
 def _lacking(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema) -> list[str]:

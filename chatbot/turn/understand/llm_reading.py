@@ -27,15 +27,37 @@ MAX_LLM_MESSAGE_CHARS = 1500  # longer messages are cut before they reach the LL
 LLM_MAX_TOKENS = 160  # the answer is a small JSON object
 
 
-def ask_llm(llm: Any, message: str, timeout_s: float) -> dict[str, Any]:
-    """The LLM's reading of the message as schema-checked JSON (LLMError when it fails)."""
+def ask_llm(llm: Any, message: str, timeout_s: float, kinds: tuple[str, ...] | None = None,
+            noun: Any = None) -> dict[str, Any]:
+    """The LLM's reading of the message as schema-checked JSON (LLMError when it fails); `kinds` and `noun`: a
+    schema catalog's facet values and item noun (its own prompt), None for films."""
     from chatbot.llm import complete_json
+
+    prompt = understand_prompt(message[:MAX_LLM_MESSAGE_CHARS], kinds, noun)
+    schema = intent_schema() if kinds is None else catalog_intent_schema(kinds)
+    return complete_json(llm, prompt, schema, timeout_s=timeout_s, max_tokens=LLM_MAX_TOKENS)
+
+
+def understand_prompt(message: str, kinds: tuple[str, ...] | None = None, noun: Any = None) -> Any:
+    """The understanding prompt for a message: the films' own, or a schema catalog's with its kinds and noun."""
     from prompts import load_prompt
 
-    prompt = load_prompt("understand").render(
-        genres=list(GENRES), companions=list(COMPANIONS), message=message[:MAX_LLM_MESSAGE_CHARS]
-    )
-    return complete_json(llm, prompt, intent_schema(), timeout_s=timeout_s, max_tokens=LLM_MAX_TOKENS)
+    if kinds is None:
+        return load_prompt("understand").render(genres=list(GENRES), companions=list(COMPANIONS), message=message)
+    return load_prompt("understand_catalog").render(
+        noun=noun.en, nouns=noun.en_plural, verb=noun.verb_en, kinds=list(kinds), companions=list(COMPANIONS),
+        example_want=kinds[0], example_not=kinds[-1], message=message)
+
+
+@lru_cache(maxsize=8)
+def catalog_intent_schema(kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The answer schema for a schema catalog: its kinds (facet values) as closed enums; no numbers (code reads them)."""
+    base = copy.deepcopy(_schema())
+    properties = {k: v for k, v in base["properties"].items() if k not in ("genres", "not_genres")}
+    kind = {"type": "string", "enum": list(kinds)}
+    properties["want"] = {"type": "array", "items": kind, "uniqueItems": True, "maxItems": 3}
+    properties["not_want"] = {"type": "array", "items": kind, "uniqueItems": True, "maxItems": 4}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def intent_schema() -> dict[str, Any]:

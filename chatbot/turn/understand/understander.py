@@ -79,6 +79,9 @@ class Understander:
     def understand(self, message: str, state: DialogueState) -> TurnIntent:
         """Read one message in the light of the conversation so far; never raises for odd input."""
         reading = self.read(message, state)
+        catalog = self.catalog.read(message) if self.catalog is not None else None
+        if catalog is not None:  # words a schema catalog's reader explains need no LLM
+            reading.leftover = self.catalog.unexplained(reading.leftover, catalog)
         self.last_llm_seconds = None
         llm_data: dict[str, Any] | None = None
         llm_error: str | None = None
@@ -89,9 +92,9 @@ class Understander:
                 llm_error = str(exc)
                 reading.notes.append("the language model did not answer usefully, so I went by the words alone")
         intent = self.combine(reading, state, llm_data, llm_error)
-        if self.catalog is None:
+        if self.catalog is None or catalog is None:
             return intent
-        return apply_catalog_reading(intent, self.catalog.read(message), self.catalog.schema, message)
+        return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog)
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
@@ -100,8 +103,6 @@ class Understander:
     def needs_llm(self, reading: Reading, state: DialogueState) -> bool:
         """True when a new free-text request needs the LLM; False when code's reading is sure."""
         if self.llm is None or self.llm_policy == "never" or reading.injection or not reading.text.strip():
-            return False
-        if self.catalog is not None:  # its prompt reads films; a schema catalog is read by code alone (for now)
             return False
         if self.llm_policy == "always":
             return True
@@ -114,11 +115,19 @@ class Understander:
             return False  # a follow-up (or, when lean, any message) whose every word code explains
         return True
 
+    def fixed_prompt(self) -> Any:
+        """The understanding prompt with a short message: its fixed prefix, for the LLM to pre-read."""
+        if self.catalog is None:
+            return llm_reading.understand_prompt("hello")
+        return llm_reading.understand_prompt("hello", self.catalog.kinds(), self.catalog.schema.noun)
+
     def ask_llm(self, message: str) -> dict[str, Any]:
         """The LLM's reading of the message as schema-checked JSON (LLMError when it fails)."""
         started = time.monotonic()
         try:
-            return llm_reading.ask_llm(self.llm, message, self.timeout_s)
+            if self.catalog is None:
+                return llm_reading.ask_llm(self.llm, message, self.timeout_s)
+            return llm_reading.ask_llm(self.llm, message, self.timeout_s, self.catalog.kinds(), self.catalog.schema.noun)
         finally:
             self.last_llm_seconds = time.monotonic() - started
 
