@@ -57,7 +57,10 @@ def _cmd_dialogue_test(args: argparse.Namespace, settings: Settings) -> int:
         except TastebudError as exc:  # that catalog is not built here: its scripts fail, the others still run
             missing = f"the {catalog} catalog could not be opened ({exc}); TASTEBUD_CATALOG={catalog} tastebud " \
                       "start builds a demo, `tastebud data import` fills your own"
-            outcomes += [DialogueOutcome(name=p.stem, path=str(p), error=missing) for p in scripts]
+            failed = [DialogueOutcome(name=p.stem, path=str(p), error=missing) for p in scripts]
+            outcomes += failed
+            if not args.json:
+                print("\n".join(line for o in failed for line in o.lines()), flush=True)
             continue
         runner = DialogueRunner.from_agent(agent, here.resolved_data_dir)
         for outcome in runner.run_paths(scripts):
