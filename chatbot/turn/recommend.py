@@ -88,8 +88,16 @@ def merge_filters(base: Filters, extra: Filters) -> Filters:
         exclude_ids=base.exclude_ids | extra.exclude_ids,
         ranges=base.ranges + extra.ranges,  # every range holds (the tightest wins)
         any_of=base.any_of + extra.any_of,
-        none_of=base.none_of + extra.none_of,
+        none_of=base.none_of + _unless_asked(extra.none_of, base.any_of),
     )
+
+
+def _unless_asked(ruled_out: tuple[tuple[str, tuple[str, ...]], ...], asked: tuple[tuple[str, tuple[str, ...]], ...]
+                  ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A context rule's exclusions minus the values the person asked for ("a warm soup" on a hot day stays warm)."""
+    wanted = {(f, v) for f, values in asked for v in values}
+    kept = ((f, tuple(v for v in values if (f, v) not in wanted)) for f, values in ruled_out)
+    return tuple((f, values) for f, values in kept if values)
 
 
 def describe_filters(f: Filters) -> dict[str, Any]:

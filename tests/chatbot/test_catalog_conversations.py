@@ -155,3 +155,13 @@ def test_recipes_with_the_embedded_llm_keep_every_constraint_and_write_no_film_w
         assert not [ln for ln in f.get("ingredients", []) if (_MEAT_FISH.search(ln) or _NUTS.search(ln))
                     and not _NOT_REALLY.search(ln)]
     _no_film_words(done)
+
+
+def test_the_persons_own_wish_wins_over_a_context_rule(recipes_root: Path) -> None:
+    """On a hot day the rules rule out warm dishes, unless the person asks for one ("a warming soup" stays warm)."""
+    agent = _agent(recipes_root, "recipes")
+    _, done = _turn(agent, None, "it's a really hot day but I still want a warming soup")
+    assert done.understood.filters.get("temperature") == ["warm"]
+    assert "warm" not in done.understood.filters.get("temperature_none", [])
+    facts = _facts(agent, done)
+    assert facts and all(f.get("temperature") == "warm" for f in facts)

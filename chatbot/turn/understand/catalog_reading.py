@@ -341,9 +341,11 @@ def _without_words(wishes: list[str], words: tuple[str, ...]) -> list[str]:
         return list(wishes)
     rx = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if not has_cjk(w) else re.escape(w)
                              for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    dangling = re.compile(r"^(?:(?:no|not|without|and|or|nor|with)\b[\s,]*)+|(?:[\s,]*\b(?:no|not|without|and|or|"
+                          r"nor|with))+$", re.IGNORECASE)
     out = []
     for wish in wishes:
-        left = " ".join(rx.sub(" ", wish).split()).strip(" ,-")
+        left = dangling.sub("", " ".join(rx.sub(" ", wish).split()).strip(" ,-")).strip(" ,-")
         if left and set(left.lower().split()) - _EMPTY_WISH:
             out.append(left)
     return out
