@@ -58,6 +58,7 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("we're beginners so not too hard, and somewhere between half an hour and an hour", set(), set(),
      {("difficulty", "max"): 3, ("time_min", "min"): 30, ("time_min", "max"): 60}),
     ("nut-free cookies", {("category", "Cookie")}, {("contains", "nuts")}, {}),
+    ("anything but soup tonight, please", set(), {("course", "soup")}, {}),
     ("I don't want anything spicy or with pork", set(), {("contains", "spicy"), ("contains", "pork")}, {}),
     ("it's freezing outside, make it something hot", {("temperature", "warm")}, set(), {}),
     ("it's so hot today, something cold and refreshing", {("temperature", "cold")}, set(), {}),

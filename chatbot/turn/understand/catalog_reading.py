@@ -199,7 +199,8 @@ class CatalogReader:
         clause_start, previous_end, previous_negated = 0, 0, False
         for m in self._phrases.finditer(text):
             phrase = m.group(0)
-            breaks = [b.end() for b in self._break.finditer(text, previous_end, m.start())]
+            breaks = [b.end() for b in self._break.finditer(text, previous_end, m.start())
+                      if not re.search(r"(?:anything|everything|nothing|all)\s*$", text[:b.start()])]  # "anything but"
             if breaks:
                 clause_start, previous_negated = breaks[-1], False
             lang = "zh" if has_cjk(phrase) else "en"
