@@ -9,6 +9,7 @@ that view once per catalog; `item_row(item, kinds)` is what predicates and the c
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -171,3 +172,18 @@ def attribute_facts(item: Item, schema: CatalogSchema | None, max_text_chars: in
             out.append(f"{text.label_en or text.name}: {value}")
             left -= len(value)
     return out
+
+
+def grouped(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, value) pairs as the (field, values) groups `Filters.any_of` / `none_of` hold, first-seen order."""
+    out: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if value not in out.setdefault(name, []):
+            out[name].append(value)
+    return tuple((name, tuple(values)) for name, values in out.items())
+
+
+def item_facts(item: Item) -> dict[str, Any]:
+    """An item's fields by name: the Item fields it has (year, genres ...) and its schema attributes, lists as lists."""
+    own = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(item).items() if k != "attributes"}
+    return {k: v for k, v in own.items() if v not in (None, [], "")} | dict(item.attributes)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.profile_schema import SIGNALS
 from chatbot.turn.intent import CONTEXT_SCALARS, LIST_SLOTS, REMOVABLE_SLOTS, SCALAR_SLOTS
+from retrieval.fields import grouped
 from retrieval.types import AGE_RATINGS, Filters
 from retrieval.errors import TastebudError
 
@@ -369,18 +370,11 @@ def filters_for(state: DialogueState) -> Filters:
         people=state.people,
         people_none=state.people_none,
         ranges=_ranges(state.bounds),
-        any_of=_grouped(state.facets_any),
-        none_of=_grouped(state.facets_none),
+        any_of=grouped(state.facets_any),
+        none_of=grouped(state.facets_none),
         exclude_ids=exclude,
     )
 
-
-def _grouped(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(field, value) pairs as (field, values), fields in first-seen order."""
-    out: dict[str, list[str]] = {}
-    for f, value in pairs:
-        out.setdefault(f, []).append(value)
-    return tuple((f, tuple(values)) for f, values in out.items())
 
 
 def _ranges(bounds: tuple[tuple[str, str, float], ...]) -> tuple[tuple[str, float | None, float | None], ...]:

@@ -9,6 +9,7 @@ from typing import Any
 from chatbot.config import Settings
 from chatbot.doors.cli.parser import BENCH_HELP, DATA_HELP, group, print_json
 from retrieval.errors import TastebudError
+from retrieval.fields import item_facts
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -200,7 +201,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     for n, c in enumerate(hits, 1):
         it = c.item
         cells = [str(it.year or "?"), ", ".join(it.genres), it.age_rating or "?", str(it.runtime_min or "?")] \
-            if not shown else [_cell(_fact(it, name)) for name in columns]
+            if not shown else [_cell(item_facts(it).get(name)) for name in columns]
         table.add_row(str(n), it.title, *cells, f"{c.score:.4f}")
     Console().print(table)
     if not hits:
@@ -213,17 +214,11 @@ def _hit_json(c: Any, shown: list[str]) -> dict[str, Any]:
     it = c.item
     out: dict[str, Any] = {"id": it.id, "title": it.title}
     if shown:
-        out.update({name: _fact(it, name) for name in shown})
+        out.update({name: item_facts(it).get(name) for name in shown})
     else:
         out.update(year=it.year, genres=list(it.genres), age_rating=it.age_rating, runtime_min=it.runtime_min,
                    directors=list(it.directors), n_ratings=it.n_ratings)
     return out | {"score": round(c.score, 6), "dense_score": c.dense_score, "keyword_score": c.keyword_score}
-
-
-def _fact(item: Any, name: str) -> Any:
-    """One field of an item: its own (year, genres ...) or a schema catalog's attribute."""
-    value = getattr(item, name, None) if name in type(item).__dataclass_fields__ else dict(item.attributes).get(name)
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _cell(value: Any) -> str:

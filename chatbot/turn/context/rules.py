@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +12,7 @@ from chatbot.turn.context.datafile import RULES_FILE, RulesFileError, describe, 
 from chatbot.turn.context.places import Place
 from chatbot.turn.context.weather import Weather
 from chatbot.turn.intent import COMPANIONS, CONDITIONS, MOODS, OCCASIONS, PARTS_OF_DAY
+from retrieval.fields import grouped
 from retrieval.types import AGE_RATINGS, GENRES, Filters
 
 
@@ -166,7 +166,7 @@ def apply_context_rules(situation: Situation, rules: tuple[ContextRule, ...] | N
         max_age_rating=min(ratings, key=AGE_RATINGS.index) if ratings else None,
         genres_none=tuple(dict.fromkeys(g for r in fired for g in r.genres_none)),
         runtime_max=min(runtimes) if runtimes else None,
-        none_of=_grouped(v for r in fired for v in r.none_of),
+        none_of=grouped(v for r in fired for v in r.none_of),
         ranges=tuple((f, None, limit) for r in fired for f, limit in r.at_most),
     )
     return RuleOutcome(
@@ -176,11 +176,3 @@ def apply_context_rules(situation: Situation, rules: tuple[ContextRule, ...] | N
         leanings=list(dict.fromkeys(g for r in fired for g in r.leanings)),
     )
 
-
-def _grouped(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(field, value) pairs as (field, values), in first-seen order."""
-    out: dict[str, list[str]] = {}
-    for f, value in pairs:
-        if value not in out.setdefault(f, []):
-            out[f].append(value)
-    return tuple((f, tuple(values)) for f, values in out.items())

@@ -8,6 +8,7 @@ from typing import Any
 from chatbot.turn.notes.facts import clean_reason, shorten
 from chatbot.turn.notes.note import note_language
 from chatbot.turn.replies import catalog_schema
+from retrieval.fields import item_facts
 from retrieval.schema import CatalogSchema
 from retrieval.text import display_title
 from retrieval.types import Item
@@ -79,7 +80,7 @@ def describe_item(item: Item, language: str = "en") -> str:
 def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language: str, texts: bool = False) -> str:
     """A schema catalog's item in one sentence from its facts (and its text fields when `texts`), with reasons."""
     zh = language == "zh"
-    own = _facts_of(item)
+    own = item_facts(item)
     kinds: list[str] = []
     for facet in schema.facets:
         values = own.get(facet.name) or []
@@ -135,7 +136,7 @@ def card_facts(item: Item) -> tuple[str, ...] | None:
     schema = catalog_schema()
     if schema is None:
         return None
-    own = _facts_of(item)
+    own = item_facts(item)
     out = [_number_words(n, own[n.name], False) for n in schema.numbers if isinstance(own.get(n.name), (int, float))]
     for role in schema.people:
         out += [str(p) for p in (own.get(role.name) or [])[:2]]
@@ -144,9 +145,3 @@ def card_facts(item: Item) -> tuple[str, ...] | None:
         out += [str(v) for v in (values if isinstance(values, list) else [values])[:2] if str(v) not in out]
     return tuple(out[:6])
 
-
-def _facts_of(item: Item) -> dict[str, Any]:
-    """An item's fields by name: a schema catalog's attributes and the Item fields it shares with films (year,
-    genres ...), lists as lists."""
-    own = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(item).items() if k != "attributes"}
-    return {k: v for k, v in own.items() if v not in (None, [], "")} | dict(item.attributes)
