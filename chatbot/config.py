@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # LLM
     llm: str = Field("embedded", description="embedded | embedded-small | transformers | transformers-small | openai | fake")
     llm_timeout_s: float = Field(60.0, description="one LLM call's time limit")
+    llm_runtime: str = Field("llama-cpp", description="the embedded LLM's runtime: llama-cpp (llama-cpp-python) | "
+                             "xllamacpp (batched: several calls decode together)")
+    llm_slots: int = Field(4, ge=1, description="xllamacpp: calls decoded together in one batch (each slot gets a "
+                           "context of its own)")
     understand_llm: str = Field("lean", description="when understanding asks the LLM: lean (only when code's "
                                 "reading of the words is incomplete) | auto (every new request) | always | never")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server base URL")
@@ -85,8 +89,14 @@ class Settings(BaseSettings):
     rate_limit: str = Field("30/minute", description="per-client request rate, one bucket per client shared by every door "
                             "(API, stream, widget, UI)")
     max_body_bytes: int = Field(65536, description="larger request bodies are refused with 413")
-    max_waiting: int = Field(64, description="turns allowed to wait for the LLM; more get 503")
+    max_waiting: int = Field(64, description="turns allowed to wait for their turn; more get 503")
     max_wait_s: float = Field(600.0, description="a queued turn gives up after this long")
+    turns_at_once: int = Field(16, ge=1, description="conversation turns answered side by side (their cards come from "
+                               "code in milliseconds; their LLM calls share the LLM gate); 1 = one whole turn at a "
+                               "time, LLM included (the behaviour before batching, kept as the benchmark's baseline)")
+    llm_wait_s: float = Field(1.0, ge=0, description="how long understanding waits for an LLM busy with other people's "
+                              "calls before it answers from the words alone (and says so); notes wait within their "
+                              "budget, then get their template")
 
     trusted_proxies: str = Field("", description="comma-separated addresses or networks of reverse proxies in front "
                                  "of tastebud; only requests from them have X-Forwarded-For read (its last hop, the "

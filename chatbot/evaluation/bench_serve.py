@@ -4,8 +4,9 @@ The app runs in this process under uvicorn on 127.0.0.1 (a free port). N session
 `/api/chat/stream` (two turns each, then one like), bounded in count and by a global deadline. Each
 session carries its own markers (a city and a genre), so cross-talk shows: a session must only ever get
 its own session id back, never another session's city in what was understood or replied, and its state
-(its city) must carry into its second turn. The baseline runs the same turns one after another
-in-process (no HTTP, no queue), so the table shows what concurrency and the web layer cost.
+(its city) must carry into its second turn. The same sessions run twice over HTTP: turns side by side
+(TASTEBUD_TURNS_AT_ONCE, their LLM calls behind the agent's LLM gate) and, as the baseline, one whole turn at
+a time (the queue before the gate), so the table shows what a person waits for in each.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class TurnResult:
 
     ok: bool
     first_card_s: float | None = None  # request sent -> `items` event
+    last_note_s: float | None = None  # request sent -> the last note's final text
     turn_s: float | None = None  # request sent -> `done` event
     busy_positions: list[int] = field(default_factory=list)
     done: dict[str, Any] | None = None
@@ -102,6 +104,8 @@ def stream_turn(client: Any, body: dict[str, Any], timeout_s: float) -> TurnResu
                 texts_by_kind.append((kind, data))
                 if kind == "items" and result.first_card_s is None:
                     result.first_card_s = time.perf_counter() - started
+                elif kind == "note" and data.get("final") is not None:
+                    result.last_note_s = time.perf_counter() - started
                 elif kind == "done":
                     result.turn_s = time.perf_counter() - started
                     result.done = data
@@ -171,39 +175,6 @@ def _run_session(client: Any, index: int, deadline: float) -> SessionResult:
     return s
 
 
-def _baseline(agent: Any, n_sessions: int, deadline: float) -> list[SessionResult]:
-    """The same scripted turns, one after another, straight into the agent (no HTTP, no queue)."""
-    out = []
-    for index in range(n_sessions):
-        city, _, genre, messages = script_for(index)
-        s = SessionResult(index=index, city=city, genre=genre)
-        session_id, profile_id = None, None
-        for message in messages:
-            if time.monotonic() > deadline:
-                s.turns.append(TurnResult(ok=False, error="global deadline reached"))
-                continue
-            started = time.perf_counter()
-            t = TurnResult(ok=False)
-            texts = []
-            events = []
-            for event in agent.respond(session_id, message, profile_id):
-                texts.append(json.dumps(event.data, ensure_ascii=False))
-                events.append((event.kind, event.data))
-                if event.kind == "items" and t.first_card_s is None:
-                    t.first_card_s = time.perf_counter() - started
-                elif event.kind == "done":
-                    t.turn_s = time.perf_counter() - started
-                    t.done, t.ok = event.data, True
-                    session_id, profile_id = event.data.get("session_id"), event.data.get("profile_id")
-                elif event.kind == "error":
-                    t.error = str(event.data.get("message"))
-            t.seen_text = "\n".join(texts)
-            t.state_text = state_text(events)
-            s.turns.append(t)
-        out.append(s)
-    return out
-
-
 def _summarise(name: str, sessions: list[SessionResult], wall_s: float) -> dict[str, Any]:
     """Figures of one run: errors, latency percentiles, throughput, cross-talk."""
     cities = {s.city for s in sessions}
@@ -212,6 +183,7 @@ def _summarise(name: str, sessions: list[SessionResult], wall_s: float) -> dict[
     turns = [t for s in sessions for t in s.turns]
     first = [t.first_card_s for t in turns if t.first_card_s is not None]
     whole = [t.turn_s for t in turns if t.turn_s is not None]
+    notes = [t.last_note_s for t in turns if t.last_note_s is not None]
     ids = [s.turns[0].done.get("session_id") for s in sessions if s.turns and s.turns[0].done]
     violations = [v for s in sessions for v in s.violations]
     if len(ids) != len(set(ids)):
@@ -226,6 +198,7 @@ def _summarise(name: str, sessions: list[SessionResult], wall_s: float) -> dict[
         "errors": [t.error for t in turns if t.error][:10],
         "n_errors": sum(1 for t in turns if not t.ok),
         "first_card_p50_s": r(_percentile(first, 50)), "first_card_p95_s": r(_percentile(first, 95)),
+        "last_note_p50_s": r(_percentile(notes, 50)), "last_note_p95_s": r(_percentile(notes, 95)),
         "turn_p50_s": r(_percentile(whole, 50)), "turn_p95_s": r(_percentile(whole, 95)),
         "wall_s": round(wall_s, 2),
         "turns_per_min": round(60 * len(whole) / wall_s, 2) if wall_s > 0 else None,
@@ -240,18 +213,13 @@ def _summarise(name: str, sessions: list[SessionResult], wall_s: float) -> dict[
 
 def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = None, deadline_s: float = 1800.0,
                         baseline: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Drive `n_sessions` concurrent conversations over HTTP against the real app, then the sequential baseline."""
-    import httpx
-    from tqdm import tqdm
-
-    from chatbot.doors.web.api import WebLimits, create_app
-    from chatbot.doors.web.server import running_app
+    """Drive `n_sessions` concurrent conversations over HTTP against the real app: turns side by side, then (the
+    baseline) one whole turn at a time; each run bounded by `deadline_s`."""
     from chatbot.storage.factory import open_store
 
     if not 1 <= n_sessions <= len(MARKERS):
         raise ValueError(f"--sessions must be between 1 and {len(MARKERS)} (one unique city per session)")
     started_all = time.monotonic()
-    deadline = started_all + deadline_s
     if agent is None:
         from chatbot.turn.agent import Agent
 
@@ -262,11 +230,32 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     for _ in agent.respond(None, "Recommend a good drama film for tonight.", None):  # a real search: loads all
         pass
     warm_s = time.perf_counter() - warm_started
-    limits = WebLimits(rate_limit="100000/minute", max_waiting=2 * n_sessions + 4, max_wait_s=deadline_s)
-    app = create_app(settings, agent=agent, profiles=profiles, limits=limits, mount_ui=True)
+    at_once = max(1, int(getattr(settings, "turns_at_once", 16)))
+    modes = [(f"side by side ({at_once} turns at once, LLM gate)", at_once)]
+    if baseline:
+        modes.append(("one turn at a time (baseline)", 1))
+    runs = [_http_run(settings, agent, profiles, n_sessions, name, turns, deadline_s, progress)
+            for name, turns in modes]
+    return {"n_sessions": n_sessions, "turns_per_session": 2, "warmup_s": round(warm_s, 2),
+            "agent": type(agent).__name__, "llm_slots": getattr(getattr(agent, "llm_gate", None), "slots", None),
+            "runs": runs, "deadline_s": deadline_s, "total_s": round(time.monotonic() - started_all, 2)}
 
+
+def _http_run(settings: Settings, agent: Any, profiles: Any, n_sessions: int, name: str, turns_at_once: int,
+              deadline_s: float, progress: bool) -> dict[str, Any]:
+    """One run: the app with `turns_at_once` on a free port, every session at once, summarised."""
+    import httpx
+    from tqdm import tqdm
+
+    from chatbot.doors.web.api import WebLimits, create_app
+    from chatbot.doors.web.server import running_app
+
+    deadline = time.monotonic() + deadline_s
+    limits = WebLimits(rate_limit="100000/minute", max_waiting=2 * n_sessions + 4, max_wait_s=deadline_s,
+                       turns_at_once=turns_at_once)
+    app = create_app(settings, agent=agent, profiles=profiles, limits=limits, mount_ui=True)
     results: list[SessionResult | None] = [None] * n_sessions
-    bar = tqdm(total=n_sessions, desc="concurrent sessions", unit="session", disable=not progress)
+    bar = tqdm(total=n_sessions, desc=name, unit="session", disable=not progress)
     with running_app(app, settings) as base_url:
         limits_http = httpx.Limits(max_connections=n_sessions + 4, max_keepalive_connections=n_sessions + 4)
         # one pool for every session and no cookies: each session names its own ids in the body, like a script
@@ -283,21 +272,12 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
                 t.start()
             for t in threads:
                 t.join(timeout=max(0.1, deadline - time.monotonic() + 5))
-            concurrent_wall = time.perf_counter() - t0
+            wall = time.perf_counter() - t0
     bar.close()
     done_sessions = [r if r is not None else SessionResult(i, *script_for(i)[0:3:2],
                                                            turns=[TurnResult(ok=False, error="did not finish")])
                      for i, r in enumerate(results)]
-    report: dict[str, Any] = {"n_sessions": n_sessions, "turns_per_session": 2, "warmup_s": round(warm_s, 2),
-                              "agent": type(agent).__name__, "runs": [_summarise("concurrent HTTP", done_sessions,
-                                                                                  concurrent_wall)]}
-    if baseline:
-        t0 = time.perf_counter()
-        base = _baseline(agent, n_sessions, deadline)
-        report["runs"].append(_summarise("sequential in-process (baseline)", base, time.perf_counter() - t0))
-    report["deadline_s"] = deadline_s
-    report["total_s"] = round(time.monotonic() - started_all, 2)
-    return report
+    return {**_summarise(name, done_sessions, wall), "turns_at_once": turns_at_once}
 
 
 def format_table(report: dict[str, Any]) -> Any:
@@ -308,6 +288,7 @@ def format_table(report: dict[str, Any]) -> Any:
                         f"({report['agent']}, warm-up {report['warmup_s']} s)")
     columns = [("mode", "mode"), ("turns ok", "turns_ok"), ("errors", "n_errors"),
                ("1st card p50 s", "first_card_p50_s"), ("1st card p95 s", "first_card_p95_s"),
+               ("last note p50 s", "last_note_p50_s"), ("last note p95 s", "last_note_p95_s"),
                ("turn p50 s", "turn_p50_s"), ("turn p95 s", "turn_p95_s"), ("wall s", "wall_s"),
                ("turns/min", "turns_per_min"), ("max queue pos", "max_busy_position"),
                ("likes ok", "feedback_ok"), ("cross-talk", "n_cross_talk_violations"),

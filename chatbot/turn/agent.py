@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from chatbot.config import Settings
+from chatbot.llm.gate import LLMGate, llm_slots
 from chatbot.profile_schema import SessionStart, UnknownSession, new_id
 from chatbot.turn.context import RuleOutcome, WeatherProvider, make_weather_provider
 from chatbot.turn.events import (Card, Done, ErrorEvent, FeedbackRecorded, Items, NoteDelta, NoteFinal, ReplyEvent,
@@ -86,10 +87,8 @@ class _Turn:
     def timings(self, with_cards: bool) -> Timings:
         """The steps' timings, rounded; a step the turn did not run took 0.0."""
         first_card = self.ms.get("first_card_ms", _ms(self.started) if with_cards else 0.0)
-        return Timings(understand_ms=round(self.ms.get("understand_ms", 0.0), 1),
-                       retrieve_ms=round(self.ms.get("retrieve_ms", 0.0), 1),
-                       rank_ms=round(self.ms.get("rank_ms", 0.0), 1), first_card_ms=round(first_card, 1),
-                       total_ms=round(_ms(self.started), 1))
+        steps = {k: round(self.ms.get(k, 0.0), 1) for k in ("understand_ms", "retrieve_ms", "rank_ms")}
+        return Timings(**steps, first_card_ms=round(first_card, 1), total_ms=round(_ms(self.started), 1))
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,9 @@ class Agent:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.write_notes = write_notes
         self._vector_pos = {id_: n for n, id_ in enumerate(searcher.ids)}
+        self.llm_gate = LLMGate(slots=llm_slots(settings))  # every conversation's LLM calls: understanding first
+        understander.gate = copywriter.gate = self.llm_gate
+        understander.llm_wait_s = settings.llm_wait_s
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -299,6 +301,7 @@ class Agent:
         notices += tuple(intent.notices)  # bounds said but not applied: contradictory or absurd (issue 12)
         if intent.llm_error:
             log.info("understanding fell back to rules: %s", intent.llm_error)
+        notices += (say("llm_busy", language),) if intent.llm_busy else ()  # busy with others: the words alone
         intent = self._people_backstop(turn.text, intent, language)
         prefix = (say("injection", language),) if intent.injection else ()
         return intent, _Voice(language, prefix, notices)

@@ -110,6 +110,7 @@ class TurnIntent(BaseModel):
     injection: bool = False  # the message tried to change the assistant's instructions
     source: Literal["rules", "llm"] = "rules"  # "llm" when the LLM's reading was used (always checked by code)
     llm_error: str | None = None  # why the LLM's reading was not used, if it was asked and failed
+    llm_busy: bool = False  # it was not used because the LLM was busy with other people's requests
     notes: list[str] = Field(default_factory=list)  # what the code decided, in words (the "what I understood" panel)
     notices: list[str] = Field(default_factory=list)  # said in the reply: bounds not applied (contradictory, absurd)
 

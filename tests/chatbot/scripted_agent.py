@@ -77,7 +77,7 @@ class ScriptedAgent:
         self.items = {it["id"]: it for it in CATALOG}
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
-        self.running = 0  # turns running right now (the queue must keep this at most 1)
+        self.running = 0  # turns running right now (the queue keeps this at most its max_running)
         self.max_running = 0
 
     def new_session(self, profile_id: str | None = None) -> str:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -132,7 +133,7 @@ def test_llm_failure_is_told_in_words_and_the_session_survives(web: SimpleNamesp
     assert events == [("error", {"message": "the language model stopped answering (scripted failure)"})]
     after = web.client.post("/api/chat", json={"message": "something else", "session_id": first["session_id"]})
     assert after.status_code == 200 and after.json()["session_id"] == first["session_id"]
-    assert web.client.get("/api/health").json()["queue"] == {"running": False, "waiting": 0, "max_waiting": 64}
+    assert web.client.get("/api/health").json()["queue"] == {"running": 0, "waiting": 0, "max_waiting": 64, "max_running": 16}
 
 
 # ------------------------------------------------------------------------------------------ errors in words
@@ -249,21 +250,23 @@ def test_profile_summary_export_and_forget_me_leaves_no_row(web: SimpleNamespace
 
 
 # ------------------------------------------------------------------------------------------ queue
-def test_waiting_turns_see_their_place_and_only_one_runs(data_dir: Path) -> None:
-    with serve_app(data_dir, delay_s=0.05) as w:
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_waiting_turns_see_their_place_and_at_most_the_allowed_number_run(data_dir: Path, at_once: int) -> None:
+    limits = WebLimits(rate_limit="10000/minute", turns_at_once=at_once)
+    with serve_app(data_dir, delay_s=0.05, limits=limits) as w:
         results: dict[int, list[tuple[str, dict]]] = {}
 
         def talk(i: int) -> None:
             with httpx.Client(base_url=w.url, timeout=60) as c:
                 results[i] = stream(c, {"message": f"comedy #{i}"})
 
-        threads = [threading.Thread(target=talk, args=(i,)) for i in range(4)]
+        threads = [threading.Thread(target=talk, args=(i,)) for i in range(4 + at_once)]
         for t in threads:
             t.start()
             time.sleep(0.05)
         for t in threads:
             t.join(60)
-    assert w.agent.max_running == 1
+    assert w.agent.max_running == at_once  # side by side up to the bound, never more
     busy = [[d["position"] for k, d in ev if k == "busy"] for ev in results.values()]
     assert sum(1 for b in busy if b) >= 2  # the later arrivals waited and were told so
     assert all(b == sorted(b, reverse=True) for b in busy)  # positions only move forward
@@ -271,7 +274,26 @@ def test_waiting_turns_see_their_place_and_only_one_runs(data_dir: Path) -> None
         kinds = [k for k, _ in events if k != "busy"]
         assert kinds[0] == "understood" and kinds[-1] == "done"
         assert all(k != "busy" for k in [k for k, _ in events][[k for k, _ in events].index("understood"):])
-    assert len({ev[-1][1]["session_id"] for ev in results.values()}) == 4
+    assert len({ev[-1][1]["session_id"] for ev in results.values()}) == 4 + at_once
+
+
+def test_a_second_message_while_the_first_is_answered_is_refused_in_words(data_dir: Path) -> None:
+    with serve_app(data_dir, delay_s=0.3) as w:
+        first = w.client.post("/api/chat", json={"message": "a comedy"}).json()
+        sid = first["session_id"]
+        late: dict[str, Any] = {}
+        talking = threading.Thread(target=lambda: late.update(
+            answer=stream(httpx.Client(base_url=w.url, timeout=60), {"message": "older", "session_id": sid})))
+        talking.start()
+        deadline = time.monotonic() + 10
+        while not w.agent.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = w.client.post("/api/chat", json={"message": "and shorter", "session_id": sid})
+        talking.join(60)
+        assert r.status_code == 409 and "still being answered" in r.json()["error"]
+        assert late["answer"][-1][0] == "done"  # the first one was not disturbed
+        r = w.client.post("/api/chat", json={"message": "and shorter", "session_id": sid})
+        assert r.status_code == 200  # once it is answered, the conversation takes the next message
 
 
 def test_a_client_that_leaves_mid_stream_does_not_stall_the_line(data_dir: Path) -> None:
@@ -288,7 +310,8 @@ def test_a_client_that_leaves_mid_stream_does_not_stall_the_line(data_dir: Path)
 
 
 def test_full_queue_answers_503_with_a_clear_message(data_dir: Path) -> None:
-    with serve_app(data_dir, delay_s=0.3, limits=WebLimits(rate_limit="1000/minute", max_waiting=1)) as w:
+    limits = WebLimits(rate_limit="1000/minute", max_waiting=1, turns_at_once=1)
+    with serve_app(data_dir, delay_s=0.3, limits=limits) as w:
         threads = [threading.Thread(target=lambda: httpx.post(f"{w.url}/api/chat", json={"message": "x"}, timeout=60))
                    for _ in range(2)]
         for t in threads:

@@ -257,7 +257,7 @@ def test_a_client_that_hangs_up_has_its_turn_cancelled_and_its_slot_freed(data_d
             time.sleep(0.05)
         assert w.agent.running == 0 and time.monotonic() - hung_up < 2.0
         assert table_rows(data_dir, "turns") == 0  # neither cancelled turn ran on to be saved
-        assert w.client.get("/api/health").json()["queue"]["running"] is False
+        assert w.client.get("/api/health").json()["queue"]["running"] == 0
 
 
 # ------------------------------------------------------------------------------------------ 7. no profile for nothing

@@ -17,10 +17,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_serve)
 
     bench = group(sub, "bench", BENCH_HELP)
-    p = bench.add_parser("serve", help="concurrent conversations over HTTP vs the same turns run sequentially")
+    p = bench.add_parser("serve", help="concurrent conversations over HTTP: turns side by side vs one at a time")
     p.add_argument("--sessions", type=int, default=32, help="concurrent conversations (default 32, at most 40)")
     p.add_argument("--deadline", type=float, default=1800.0, help="global time limit in seconds (default 1800)")
-    p.add_argument("--no-baseline", action="store_true", help="skip the sequential in-process baseline")
+    p.add_argument("--no-baseline", action="store_true", help="skip the one-turn-at-a-time baseline")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.set_defaults(handler=_cmd_bench_serve)
 

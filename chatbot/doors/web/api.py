@@ -50,15 +50,16 @@ class WebLimits:
 
     rate_limit: str = "30/minute"  # per client, shared by every door (API, stream, UI, widget): "N/unit"
     max_body_bytes: int = 64 * 1024  # larger request bodies get 413 without being read
-    max_waiting: int = 64  # turns allowed to wait for the LLM; one more gets 503
+    max_waiting: int = 64  # turns allowed to wait for their turn; one more gets 503
     max_wait_s: float = 600.0  # a queued turn gives up after this long
+    turns_at_once: int = 16  # turns answered side by side (their LLM calls share the agent's LLM gate)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebLimits:
         """Limits from the settings object, defaults for fields it does not have."""
         defaults = cls()
         return cls(**{name: getattr(settings, name, getattr(defaults, name))
-                      for name in ("rate_limit", "max_body_bytes", "max_waiting", "max_wait_s")})
+                      for name in ("rate_limit", "max_body_bytes", "max_waiting", "max_wait_s", "turns_at_once")})
 
 
 # ---------------------------------------------------------------------------------------------- request bodies
@@ -303,7 +304,7 @@ def _add_widget_routes(app: FastAPI, door: WebDoor) -> None:
         """Liveness and the turn queue's state."""
         status = door.queue.status()
         return {"status": "ok", "queue": {"running": status.running, "waiting": status.waiting,
-                                          "max_waiting": status.max_waiting}}
+                                          "max_waiting": status.max_waiting, "max_running": status.max_running}}
 
     @app.get("/api/widget/check", summary="may this host page embed the widget? (403 when its origin is not allowed)")
     def widget_check() -> dict[str, Any]:
@@ -346,8 +347,8 @@ def open_door(settings: Settings, agent: Any, profiles: Store | None, limits: We
 
         agent = Agent.from_settings(settings, profiles=profiles)  # one profile store for every door
     hidden = tuple(str(p) for p in (settings.resolved_data_dir, getattr(profiles, "path", None)) if p)
-    return WebDoor(agent, profiles, TurnQueue(max_waiting=limits.max_waiting, max_wait_s=limits.max_wait_s),
-                   ClientLimiter(limits.rate_limit), hidden_paths=hidden)
+    queue = TurnQueue(max_waiting=limits.max_waiting, max_wait_s=limits.max_wait_s, max_running=limits.turns_at_once)
+    return WebDoor(agent, profiles, queue, ClientLimiter(limits.rate_limit), hidden_paths=hidden)
 
 
 def create_app(settings: Settings, agent: Any = None, profiles: Store | None = None, *,

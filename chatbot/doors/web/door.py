@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 Events = AsyncIterator[tuple[str, dict[str, Any]]]
 
 
+class SessionBusy(TastebudError):
+    """A conversation got a new message while its previous one is still being answered."""
+
+
 class ForeignSession(TastebudError):
     """A session id was sent with another person's profile (cookie or profile_id)."""
 
@@ -81,6 +85,8 @@ class WebDoor:
         self.limiter = limiter or ClientLimiter("30/minute")
         self.hidden_paths = hidden_paths  # server paths to scrub from every message a client sees
         self.claims = CookieClaims()
+        self._lock = threading.Lock()
+        self._answering: set[str] = set()  # conversations with a turn in progress (turns run side by side)
 
     def admit(self, host: str | None) -> None:
         """Spend one request of the client at `host` (every door shares the bucket), or raise RateLimited."""
@@ -125,9 +131,29 @@ class WebDoor:
         The events end with exactly one `done` or `error` (see `settle`). They release the ticket when they end;
         a caller that may never iterate them must release it too (release is idempotent).
         """
-        ticket = self.queue.enter()
+        self._begin(session_id)
+        try:
+            ticket = self.queue.enter()
+        except TastebudError:
+            self._end(session_id)
+            raise
+        ticket.on_release = lambda: self._end(session_id)
         events = aqueued_events(self.queue, ticket, lambda: iter(self.agent.respond(session_id, message, profile_id)))
         return ticket, self.settle(events)
+
+    def _begin(self, session_id: str | None) -> None:
+        """Mark a conversation as answering; SessionBusy while its previous message is still being answered."""
+        if session_id is None:
+            return
+        with self._lock:
+            if session_id in self._answering:
+                raise SessionBusy("your previous message is still being answered; send this one when it is done")
+            self._answering.add(session_id)
+
+    def _end(self, session_id: str | None) -> None:
+        """The conversation may take its next message."""
+        with self._lock:
+            self._answering.discard(session_id)
 
     async def settle(self, events: Events) -> Events:
         """The turn's events up to the first `done` or `error`, always ending with one of them, paths scrubbed.

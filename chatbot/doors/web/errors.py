@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from chatbot.doors.web.clients import RateLimited
-from chatbot.doors.web.door import ForeignSession
+from chatbot.doors.web.door import ForeignSession, SessionBusy
 from chatbot.doors.web.sanitize import scrub_paths
 from chatbot.doors.web.turnqueue import QueueFull, QueueTimeout
 from chatbot.profile_schema import (
@@ -26,6 +26,7 @@ ERROR_STATUS: tuple[tuple[type[TastebudError], int], ...] = (
     (UnknownProfile, 404),
     (UnknownSession, 404),
     (ForeignSession, 403),
+    (SessionBusy, 409),
     (RateLimited, 429),
     (InvalidFeedback, 422),
     (UnknownItem, 422),

@@ -1,7 +1,9 @@
-"""TurnQueue: one conversation turn at a time (the embedded LLM is a single instance), first come first served.
+"""TurnQueue: at most `max_running` conversation turns at once, first come first served.
 
-Every door (HTTP API, SSE stream, Gradio UI, widget) shares one queue per app. A person who has to wait
-gets their place in line ("busy, you are number 2") instead of a time-out, and the line is bounded: when
+Every door (HTTP API, SSE stream, Gradio UI, widget) shares one queue per app. Turns run side by side (the
+setting TASTEBUD_TURNS_AT_ONCE; their LLM calls queue behind the agent's LLM gate, understanding first, so cards
+never wait behind another person's notes); `max_running=1` is one whole turn at a time. A person who has to
+wait gets their place in line ("busy, you are number 2") instead of a time-out, and the line is bounded: when
 `max_waiting` people already wait, a new turn is refused at once with `QueueFull` (HTTP 503).
 """
 
@@ -35,11 +37,12 @@ class Event(Protocol):
 
 @dataclass(frozen=True)
 class QueueStatus:
-    """A snapshot of the queue: whether a turn runs, how many wait, and the bound."""
+    """A snapshot of the queue: how many turns run, how many wait, and the bounds."""
 
-    running: bool
+    running: int
     waiting: int
     max_waiting: int
+    max_running: int = 1
 
 
 class Ticket:
@@ -50,6 +53,7 @@ class Ticket:
         self.number = number
         self.released = False
         self.waker: Callable[[], Any] | None = None  # set by an async waiter: called when the line moves
+        self.on_release: Callable[[], Any] | None = None  # called once when the ticket leaves the queue
 
     @property
     def position(self) -> int:
@@ -66,23 +70,24 @@ class Ticket:
 
 
 class TurnQueue:
-    """A FIFO lock with a bounded waiting line and reported positions; safe to share between threads."""
+    """A FIFO counting lock with a bounded waiting line and reported positions; safe to share between threads."""
 
-    def __init__(self, max_waiting: int = 64, max_wait_s: float = 600.0) -> None:
-        if max_waiting < 0:
-            raise ValueError("max_waiting must be >= 0")
+    def __init__(self, max_waiting: int = 64, max_wait_s: float = 600.0, max_running: int = 1) -> None:
+        if max_waiting < 0 or max_running < 1:
+            raise ValueError("max_waiting must be >= 0 and max_running >= 1")
         self.max_waiting = max_waiting
+        self.max_running = max_running
         self.max_wait_s = max_wait_s  # a turn that has waited this long gives up with QueueTimeout
         self._cond = threading.Condition()
         self._next_number = 0
-        self._line: list[int] = []  # ticket numbers in arrival order; the first one holds the turn
+        self._line: list[int] = []  # ticket numbers in arrival order; the first `max_running` hold turns
         self._waiting: set[Ticket] = set()  # live tickets, to wake async waiters when the line moves
 
     def enter(self) -> Ticket:
         """Join the line (QueueFull when `max_waiting` turns already wait behind the running one)."""
         with self._cond:
-            waiting = max(0, len(self._line) - 1)
-            if self._line and waiting >= self.max_waiting:
+            waiting = max(0, len(self._line) - self.max_running)
+            if len(self._line) >= self.max_running and waiting >= self.max_waiting:
                 raise QueueFull(
                     f"tastebud is busy: {waiting} conversations are already waiting for an answer; "
                     "please try again in a minute"
@@ -94,10 +99,11 @@ class TurnQueue:
             return ticket
 
     def status(self) -> QueueStatus:
-        """Whether a turn is running and how many wait."""
+        """How many turns run and how many wait."""
         with self._cond:
-            return QueueStatus(running=bool(self._line), waiting=max(0, len(self._line) - 1),
-                               max_waiting=self.max_waiting)
+            return QueueStatus(running=min(len(self._line), self.max_running),
+                               waiting=max(0, len(self._line) - self.max_running), max_waiting=self.max_waiting,
+                               max_running=self.max_running)
 
     def waits(self, ticket: Ticket, poll_s: float = 0.5) -> Iterator[int]:
         """Yield the ticket's position each time it changes while it waits; return when it may run.
@@ -166,18 +172,18 @@ class TurnQueue:
 
     # ---------------------------------------------------------------- internals used by Ticket
     def _position(self, ticket: Ticket) -> int:
-        """0 when the ticket holds the turn, else its 1-based place among the waiting; -1 once released."""
+        """0 when the ticket holds a turn, else its 1-based place among the waiting; -1 once released."""
         with self._cond:
             try:
-                return self._line.index(ticket.number)
+                return max(0, self._line.index(ticket.number) - self.max_running + 1)
             except ValueError:
                 return -1
 
     def _wait(self, ticket: Ticket, timeout_s: float) -> bool:
         """Wait on the condition until the ticket heads the line or the timeout passes."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._line or self._line[0] == ticket.number, timeout=timeout_s)
-            return bool(self._line) and self._line[0] == ticket.number
+            self._cond.wait_for(lambda: ticket.number in self._line[:self.max_running], timeout=timeout_s)
+            return ticket.number in self._line[:self.max_running]
 
     def _release(self, ticket: Ticket) -> None:
         """Remove the ticket from the line and wake the others."""
@@ -192,6 +198,8 @@ class TurnQueue:
             self._cond.notify_all()
             wakers = [t.waker for t in self._waiting if t.waker is not None]
             self._waiting.discard(ticket)
+        if ticket.on_release is not None:
+            ticket.on_release()
         for wake in wakers:  # outside the lock: a closed event loop must not block the line
             try:
                 wake()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from chatbot.llm.gate import NOTES, LLMGate, held
 from chatbot.turn.notes.note import LLM_NOTE_CHARS, MIN_NOTE_CHARS
 
 if TYPE_CHECKING:
@@ -112,9 +113,13 @@ def notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
 
 
 def stream_json_text(
-    model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int, usage: dict | None = None
+    model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int, usage: dict | None = None,
+    gate: LLMGate | None = None,
 ) -> Generator[str, None, None]:
-    """The raw text of a schema-constrained answer, piece by piece (LLMError on failure or timeout)."""
+    """The raw text of a schema-constrained answer, piece by piece (LLMError on failure, timeout, or when the
+    `gate` stays busy with other calls for the whole `timeout_s`)."""
     from chatbot.llm import stream_text
 
-    yield from stream_text(model, messages, timeout_s, schema=schema, max_tokens=max_tokens, usage=usage)
+    with held(gate, NOTES, timeout_s) as waited:
+        yield from stream_text(model, messages, max(timeout_s - waited, 1.0), schema=schema, max_tokens=max_tokens,
+                               usage=usage)

@@ -33,6 +33,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.checker import (
     PLOT_MARK,
@@ -208,6 +209,7 @@ class Copywriter:
         self.retry = retry
         self.budget_s = budget_s
         self.last_stats = NotesStats()  # the latest notes step's figures
+        self.gate: LLMGate | None = None  # shared with understanding when several conversations run at once
 
     @classmethod
     def from_items(
@@ -325,7 +327,7 @@ class Copywriter:
         call_started = time.monotonic()
         if retry:
             rnd.tally.retries += 1
-        pieces = stream_json_text(self.llm, messages, schema, timeout, max_tokens, usage)
+        pieces = stream_json_text(self.llm, messages, schema, timeout, max_tokens, usage, self.gate)
         try:
             stopped = yield from self._read_answer(rnd, pieces, NotesStreamParser(labels))
         except LLMError as exc:

@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 # PlaceSlot, LexiconError, intent_schema, detect_language and normalise_message lived here before the split
 # into a package; they stay importable from here.
+from chatbot.llm.gate import UNDERSTAND, LLMBusy, LLMGate, held
 from chatbot.turn.intent import TurnIntent
-from chatbot.turn.replies import use_catalog
+from chatbot.turn.replies import say, use_catalog
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand import llm_reading
 from chatbot.turn.understand.catalog_reading import apply_catalog_reading, catalog_reader
@@ -69,6 +70,8 @@ class Understander:
         self.newest_year = max(years) if years else 2018
         self.rules = RuleReader(self.lexicon, self.titles, gazetteer, self.items, self.newest_year)
         self.last_llm_seconds: float | None = None  # wall time of the latest LLM call (None: not called)
+        self.gate: LLMGate | None = None  # shared with the notes when several conversations run at once
+        self.llm_wait_s: float | None = None  # how long to wait for a busy LLM before going by the words alone
         # a schema catalog's own reader and context rules (None: the film catalog's, in rules.py and context/)
         self.catalog = catalog_reader(data_dir, list(self.items.values())) if data_dir is not None else None
         self.context_rules = self.catalog.context_rules if self.catalog is not None else None
@@ -85,13 +88,17 @@ class Understander:
         self.last_llm_seconds = None
         llm_data: dict[str, Any] | None = None
         llm_error: str | None = None
+        llm_busy = False
         if self.needs_llm(reading, state):
             try:
                 llm_data = self.ask_llm(message)
-            except LLMError as exc:
+            except LLMError as exc:  # said: busy (in the reply, Agent._understand), or failed (here)
                 llm_error = str(exc)
-                reading.notes.append("the language model did not answer usefully, so I went by the words alone")
+                llm_busy = isinstance(exc, LLMBusy)
+                if not llm_busy:
+                    reading.notes.append(say("llm_fallback", reading.language if reading.language == "zh" else "en"))
         intent = self.combine(reading, state, llm_data, llm_error)
+        intent = intent.model_copy(update={"llm_busy": True}) if llm_busy else intent
         if self.catalog is None or catalog is None:
             return intent
         return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog)
@@ -125,9 +132,11 @@ class Understander:
         """The LLM's reading of the message as schema-checked JSON (LLMError when it fails)."""
         started = time.monotonic()
         try:
-            if self.catalog is None:
-                return llm_reading.ask_llm(self.llm, message, self.timeout_s)
-            return llm_reading.ask_llm(self.llm, message, self.timeout_s, self.catalog.kinds(), self.catalog.schema.noun)
+            with held(self.gate, UNDERSTAND, self.llm_wait_s):
+                if self.catalog is None:
+                    return llm_reading.ask_llm(self.llm, message, self.timeout_s)
+                return llm_reading.ask_llm(self.llm, message, self.timeout_s, self.catalog.kinds(),
+                                           self.catalog.schema.noun)
         finally:
             self.last_llm_seconds = time.monotonic() - started
 

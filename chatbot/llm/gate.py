@@ -1,0 +1,101 @@
+"""The LLM gate: at most `slots` LLM calls at once across every conversation of a process, the waiting calls
+served by priority (understanding before notes) and in arrival order within one, each with a bounded wait.
+
+Turns run side by side (their cards come from code in milliseconds); only their LLM calls queue here. A call that
+cannot start within its wait raises `LLMBusy`, an LLMError, so the turn does what it does when the model fails:
+understanding answers from the words alone, notes get their template (each says so). llama.cpp via
+llama-cpp-python decodes one sequence at a time (1 slot); a batched runtime decodes several (`slots` > 1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING
+
+from retrieval.errors import LLMError
+
+if TYPE_CHECKING:
+    from chatbot.config import Settings
+
+UNDERSTAND = 0  # a person waits for their cards behind this call
+NOTES = 1  # the cards are shown; the notes stream into them
+
+
+class LLMBusy(LLMError):
+    """The LLM was busy with other calls for longer than this call may wait."""
+
+
+class LLMGate:
+    """A counting lock with a priority line and bounded waits; safe to share between threads."""
+
+    def __init__(self, slots: int = 1, max_waiting: int = 256) -> None:
+        if slots < 1:
+            raise ValueError("an LLM gate needs at least one slot")
+        self.slots = slots
+        self.max_waiting = max_waiting
+        self._cond = threading.Condition()
+        self._running = 0
+        self._line: list[tuple[int, int]] = []  # (priority, arrival number), kept sorted: the head goes next
+        self._numbers = itertools.count()
+
+    @contextmanager
+    def hold(self, priority: int = NOTES, wait_s: float | None = None) -> Iterator[float]:
+        """Hold a slot for the `with` body (yields the seconds waited); LLMBusy when none frees within `wait_s`."""
+        waited = self._acquire(priority, wait_s)
+        try:
+            yield waited
+        finally:
+            self._release()
+
+    def status(self) -> tuple[int, int]:
+        """(calls running, calls waiting)."""
+        with self._cond:
+            return self._running, len(self._line)
+
+    def _acquire(self, priority: int, wait_s: float | None) -> float:
+        """Wait for a slot in line order; the seconds waited."""
+        started = time.monotonic()
+        with self._cond:
+            if not self._line and self._running < self.slots:
+                self._running += 1
+                return 0.0
+            if len(self._line) >= self.max_waiting:
+                raise LLMBusy(f"the language model is busy: {len(self._line)} calls are already waiting")
+            ticket = (priority, next(self._numbers))
+            self._line.append(ticket)
+            self._line.sort()
+            deadline = None if wait_s is None else started + max(0.0, wait_s)
+            try:
+                while not (self._line[0] == ticket and self._running < self.slots):
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise LLMBusy(f"the language model was busy with other people's requests for "
+                                      f"{time.monotonic() - started:.1f} s")
+                    self._cond.wait(remaining)
+            finally:
+                self._line.remove(ticket)
+                self._cond.notify_all()  # the next in line may go now (or re-check its place)
+            self._running += 1
+            return time.monotonic() - started
+
+    def _release(self) -> None:
+        """Free a slot and wake the line."""
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+
+def held(gate: LLMGate | None, priority: int, wait_s: float | None) -> AbstractContextManager:
+    """`gate.hold(priority, wait_s)`, or nothing to hold when there is no gate (one conversation at a time)."""
+    return nullcontext(0.0) if gate is None else gate.hold(priority, wait_s)
+
+
+def llm_slots(settings: Settings) -> int:
+    """How many LLM calls may run at once: a batched runtime's or an OpenAI-compatible server's slots, else 1."""
+    name = (settings.llm or "").strip().lower()
+    batched = name.startswith("embedded") and settings.llm_runtime == "xllamacpp"
+    return max(1, settings.llm_slots) if name == "openai" or batched else 1

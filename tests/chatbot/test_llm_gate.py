@@ -1,0 +1,113 @@
+"""The LLM gate: turns run side by side, their LLM calls share a bounded number of slots, understanding goes
+before notes, and nobody waits longer than their call allows (they get the words-alone reading or a template)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.llm import FakeChatModel
+from chatbot.llm.gate import NOTES, UNDERSTAND, LLMBusy, LLMGate, llm_slots
+from chatbot.turn.state import DialogueState
+from chatbot.turn.understand.understander import Understander
+from tests.chatbot.test_understand import ITEMS, gazetteer, llm_json  # noqa: F401 (a fixture)
+
+
+def test_no_more_calls_run_at_once_than_the_gate_has_slots() -> None:
+    gate, lock = LLMGate(slots=2), threading.Lock()
+    running, most = [0], [0]
+
+    def call() -> None:
+        with gate.hold(NOTES, wait_s=10):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert most[0] == 2 and gate.status() == (0, 0)
+
+
+def test_a_person_waiting_for_cards_goes_before_notes_already_in_line() -> None:
+    gate = LLMGate(slots=1)
+    order: list[str] = []
+    held = gate.hold(NOTES, wait_s=5)
+    held.__enter__()  # someone's notes are being written
+
+    def call(name: str, priority: int) -> None:
+        with gate.hold(priority, wait_s=5):
+            order.append(name)
+
+    notes = [threading.Thread(target=call, args=(f"notes {i}", NOTES)) for i in range(3)]
+    for t in notes:
+        t.start()
+    while gate.status()[1] < 3:
+        time.sleep(0.005)
+    understanding = threading.Thread(target=call, args=("understanding", UNDERSTAND))
+    understanding.start()
+    while gate.status()[1] < 4:
+        time.sleep(0.005)
+    held.__exit__(None, None, None)
+    for t in [*notes, understanding]:
+        t.join(5)
+    assert order == ["understanding", "notes 0", "notes 1", "notes 2"]  # then first come, first served
+
+
+def test_a_call_that_cannot_start_in_time_is_told_and_leaves_the_line() -> None:
+    gate = LLMGate(slots=1)
+    with gate.hold(NOTES):
+        started = time.monotonic()
+        with pytest.raises(LLMBusy, match="busy"):
+            with gate.hold(UNDERSTAND, wait_s=0.2):
+                pass
+        assert 0.15 < time.monotonic() - started < 2.0
+        assert gate.status() == (1, 0)  # the one that gave up is not in line any more
+    with gate.hold(UNDERSTAND, wait_s=0.0) as waited:  # free again: no wait at all
+        assert waited == 0.0
+
+
+def test_the_gate_has_one_slot_for_llama_cpp_and_the_servers_slots_for_a_batched_backend() -> None:
+    assert llm_slots(Settings(llm="embedded")) == 1
+    assert llm_slots(Settings(llm="fake")) == 1
+    assert llm_slots(Settings(llm="openai", openai_base_url="http://127.0.0.1:9/v1")) >= 2
+
+
+def test_understanding_goes_by_the_words_alone_when_the_llm_is_busy_with_others(gazetteer) -> None:
+    llm = FakeChatModel(replies=[llm_json(genres=["Horror"])])
+    u = Understander(llm, ITEMS, gazetteer)
+    u.gate, u.llm_wait_s = LLMGate(slots=1), 0.2
+    with u.gate.hold(NOTES):  # another person's notes hold the only slot
+        started = time.monotonic()
+        intent = u.understand("honestly just something lighthearted for me and my mates, nothing too long",
+                              DialogueState())
+        assert time.monotonic() - started < 2.0
+    assert intent.llm_busy and intent.source == "rules" and not llm.calls  # the model was never asked
+    assert intent.companions == ["friends"] and intent.runtime_max == 120  # the words still count
+
+
+@pytest.mark.slow
+def test_a_turn_with_the_llm_busy_shows_cards_at_once_and_says_why(demo_data_dir: Path, tmp_path: Path) -> None:
+    from tests.chatbot.test_agent import _agent, _turn
+
+    agent = _agent(demo_data_dir, tmp_path, llm=FakeChatModel(replies=[llm_json(genres=["Comedy"])] * 8))
+    agent.understander.llm_wait_s = 0.2
+    agent.copywriter.budget_s = 1.0
+    _turn(agent, None, "a comedy")  # loads the embedder and the index: the timing below is of a warm app
+    with agent.llm_gate.hold(NOTES):  # the one slot is taken by someone else the whole time
+        started = time.monotonic()
+        events, done = _turn(agent, None, "we want a laugh tonight, me and my sister, something from the 90s maybe")
+        took = time.monotonic() - started
+    assert took < 5.0 and done["items"]
+    assert "Many people are asking right now" in done["reply"]
+    assert all(it["note"] for it in done["items"])  # template notes, true by construction
+    assert all(it["year"] and 1990 <= it["year"] <= 1999 for it in done["items"])  # the words still bind
