@@ -15,6 +15,8 @@ WHEELHOUSE ?= $(HOME)/.cache/tastebud/wheels
 
 $(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
 	test -x $(PY) || python3 -m venv $(VENV)
+	@ldconfig -p | grep -q 'libgomp\.so\.1 ' || { echo "installing Debian's libgomp1 for xllamacpp (batched LLM runtime)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1) ; }
 	$(PIPC) torch==2.13.0
 	ls $(WHEELHOUSE)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
 	  $(PIP) wheel --no-deps -c constraints.txt -w $(WHEELHOUSE) llama-cpp-python==0.3.36

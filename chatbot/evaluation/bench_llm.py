@@ -1,13 +1,21 @@
 """`tastebud bench llm`: time a chat model: its load, a short JSON extraction (cold, then with a warm prompt
-prefix, then again after another prompt ran), and free generation speed in tokens per second."""
+prefix, then again after another prompt ran), and free generation speed in tokens per second.
+
+`tastebud bench llm --streams 1,2,4,8` (`benchmark_streams`): batched generation. For each width W, W note calls
+at once (the real notes prompt, ~48 generated tokens each, greedy JSON) through the batched runtime, against the
+same calls one at a time on the same runtime (and, optionally, on llama-cpp-python): generated tokens per second
+of the whole group, each call's time to its first token and to its end."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from chatbot.llm.calls import call_options, complete_json
+from chatbot.llm.calls import call_options, complete_json, stream_text
 from chatbot.llm.protocol import ChatModel, as_messages, text_of
 
 # The probe sentences: what each says, and the city and genre a right reading finds in it.
@@ -123,3 +131,176 @@ def _time_json_after_other_prompt(model: ChatModel, prompt: Any) -> dict[str, An
         "json_after_other_prompt_s": round(time.perf_counter() - started, 3),
         "json_after_other_prompt_correct": data == {"city_en": city, "genre": genre},
     }
+
+
+# ------------------------------------------------------------------------------------ batched generation (streams)
+# The films of the batched benchmark's note calls, as the notes prompt takes them (prompts/notes.yaml): a title,
+# its fact line and why it was picked. Call k writes notes for films k, k+5 and k+9 (mod 16): every call differs.
+BENCH_FILMS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Up", ("2009", "Adventure, Animation, Comedy", "director Pete Docter"), "rainy evening -> cozy"),
+    ("Heat", ("1995", "Action, Crime, Thriller", "director Michael Mann", "cast Al Pacino, Robert De Niro"),
+     "you asked for: a tense crime film"),
+    ("Amelie", ("2001", "Comedy, Romance", "director Jean-Pierre Jeunet", "cast Audrey Tautou"), "date night"),
+    ("Alien", ("1979", "Horror, Sci-Fi", "director Ridley Scott", "cast Sigourney Weaver"), "you asked for: scary"),
+    ("Toy Story", ("1995", "Animation, Children, Comedy", "director John Lasseter"), "watching with kids"),
+    ("Fargo", ("1996", "Comedy, Crime, Drama", "directors Joel Coen, Ethan Coen"), "snowy day -> wintry"),
+    ("Casablanca", ("1942", "Drama, Romance", "director Michael Curtiz", "cast Humphrey Bogart, Ingrid Bergman"),
+     "you like classics"),
+    ("The Matrix", ("1999", "Action, Sci-Fi, Thriller", "directors Lana Wachowski, Lilly Wachowski"),
+     "you liked Inception"),
+    ("Spirited Away", ("2001", "Adventure, Animation, Fantasy", "director Hayao Miyazaki"), "rainy evening -> cozy"),
+    ("Jaws", ("1975", "Action, Horror", "director Steven Spielberg", "cast Roy Scheider"), "hot day -> summer"),
+    ("Groundhog Day", ("1993", "Comedy, Fantasy, Romance", "director Harold Ramis", "cast Bill Murray"),
+     "you asked for: something funny"),
+    ("Se7en", ("1995", "Crime, Mystery, Thriller", "director David Fincher", "cast Brad Pitt, Morgan Freeman"),
+     "you asked for: a dark mystery"),
+    ("Paddington 2", ("2017", "Adventure, Comedy, Children", "director Paul King"), "watching with kids"),
+    ("Arrival", ("2016", "Drama, Sci-Fi", "director Denis Villeneuve", "cast Amy Adams"), "you liked Interstellar"),
+    ("Chinatown", ("1974", "Crime, Film-Noir, Mystery", "director Roman Polanski", "cast Jack Nicholson"),
+     "you like classics"),
+    ("Mad Max: Fury Road", ("2015", "Action, Adventure, Sci-Fi", "director George Miller"), "late night -> intense"),
+)
+FILMS_PER_CALL = 3
+
+
+def note_calls(n: int) -> list[Any]:
+    """`n` note-writing calls of the real notes prompt (3 films each, no two alike): rendered messages."""
+    from prompts import load_prompt
+
+    prompt = load_prompt("notes")
+    calls = []
+    for k in range(n):
+        picks = [BENCH_FILMS[(k + step) % len(BENCH_FILMS)] for step in (0, 5, 9)[:FILMS_PER_CALL]]
+        sheets = [{"n": i + 1, "label": str(i + 1), "title": title, "facts": list(facts), "reasons": [why],
+                   "avoid": []}
+                  for i, (title, facts, why) in enumerate(picks)]
+        shared = [f"evening {k // len(BENCH_FILMS) + 1}"] if k >= len(BENCH_FILMS) else []
+        calls.append(prompt.render(sheets=sheets, shared_reasons=shared, language="en"))
+    return calls
+
+
+def note_schema(n_notes: int = FILMS_PER_CALL) -> dict[str, Any]:
+    """The answer of a note call: one short string per film, keyed "1".."n" (as the turn's notes schema)."""
+    keys = [str(i + 1) for i in range(n_notes)]
+    return {"type": "object", "properties": {k: {"type": "string", "maxLength": 120} for k in keys},
+            "required": keys, "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    """One timed note call: seconds from its group's start (one at a time: from its own start), tokens written."""
+
+    first_token_s: float
+    done_s: float
+    tokens: int  # generated tokens, as the backend counts them
+
+
+def _timed_call(model: ChatModel, messages: Any, max_tokens: int, t0: float) -> CallTiming:
+    """One note call, streamed, timed from `t0`."""
+    usage: dict[str, Any] = {}
+    first = None
+    for _ in stream_text(model, messages, 600, schema=note_schema(), max_tokens=max_tokens, usage=usage):
+        if first is None:
+            first = time.perf_counter() - t0
+    done = time.perf_counter() - t0
+    return CallTiming(first_token_s=first or done, done_s=done, tokens=int(usage.get("output_tokens", 0)))
+
+
+def run_group(model: ChatModel, calls: Sequence[Any], max_tokens: int, at_once: bool, tick: Any = None):
+    """The calls all at once (one thread each) or one after another; the group's figures (see `group_figures`)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    timings: list[CallTiming] = []
+    started = time.perf_counter()
+    if at_once:
+        with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="bench-stream") as pool:
+            futures = [pool.submit(_timed_call, model, messages, max_tokens, started) for messages in calls]
+            for future in as_completed(futures):
+                timings.append(future.result())
+                if tick:
+                    tick()
+    else:
+        for messages in calls:
+            timings.append(_timed_call(model, messages, max_tokens, time.perf_counter()))
+            if tick:
+                tick()
+    return group_figures(timings, time.perf_counter() - started)
+
+
+def group_figures(timings: Sequence[CallTiming], wall_s: float) -> dict[str, Any]:
+    """Tokens per second of the whole group (all tokens over its wall time) and p50/p95 of the calls' latencies."""
+    import numpy as np
+
+    tokens = sum(t.tokens for t in timings)
+    first = np.array([t.first_token_s for t in timings])
+    done = np.array([t.done_s for t in timings])
+    return {
+        "calls": len(timings),
+        "tokens": tokens,
+        "wall_s": round(wall_s, 2),
+        "tok_per_s": round(tokens / wall_s, 2) if wall_s > 0 else None,
+        "first_token_p50_s": round(float(np.percentile(first, 50)), 2),
+        "first_token_p95_s": round(float(np.percentile(first, 95)), 2),
+        "done_p50_s": round(float(np.percentile(done, 50)), 2),
+        "done_p95_s": round(float(np.percentile(done, 95)), 2),
+    }
+
+
+# long: one linear script of the benchmark's steps, each a few lines
+def benchmark_streams(model: ChatModel, widths: Sequence[int], max_tokens: int = 48, one_at_a_time: int = 4,
+                      baseline: ChatModel | None = None, progress: bool = True) -> dict[str, Any]:
+    """Batched generation: `one_at_a_time` calls in sequence, then each width's calls at once, on `model`;
+    optionally two calls in sequence on `baseline` (llama-cpp-python). Every call is a different note call."""
+    from tqdm import tqdm
+
+    widths = sorted(set(widths))
+    n_warm = max(widths)
+    n_base = 2 if baseline is not None else 0
+    calls = note_calls(n_warm + one_at_a_time + sum(widths) + n_base + 1)
+    out: dict[str, Any] = {"backend": getattr(model, "_llm_type", type(model).__name__),
+                           "slots": getattr(model, "slots", None), "threads": getattr(model, "n_threads", None),
+                           "max_tokens": max_tokens, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+    out.update(_time_load(model))
+    bar = tqdm(total=n_warm + one_at_a_time + sum(widths) + n_base, desc="note calls", disable=not progress)
+    started = time.perf_counter()  # every slot evaluates the notes prompt's fixed prefix once, as in service
+    run_group(model, calls[:n_warm], 1, at_once=True, tick=lambda: bar.update(1))
+    out["warmup_s"] = round(time.perf_counter() - started, 2)
+    used = n_warm
+    runs = [{"run": "one at a time", "runtime": out["backend"], "streams": 1,
+             **run_group(model, calls[used:used + one_at_a_time], max_tokens, False, lambda: bar.update(1))}]
+    used += one_at_a_time
+    for width in widths:
+        runs.append({"run": "at once", "runtime": out["backend"], "streams": width,
+                     **run_group(model, calls[used:used + width], max_tokens, True, lambda: bar.update(1))})
+        used += width
+    if baseline is not None:
+        run_group(baseline, calls[-1:], 1, at_once=False)  # load, and keep the prompt's prefix
+        runs.append({"run": "one at a time", "runtime": getattr(baseline, "_llm_type", "baseline"), "streams": 1,
+                     **run_group(baseline, calls[used:used + n_base], max_tokens, False, lambda: bar.update(1))})
+    bar.close()
+    one = runs[0]["tok_per_s"] or float("nan")
+    for run in runs:
+        run["x_one_at_a_time"] = round((run["tok_per_s"] or 0.0) / one, 2)
+    out["runs"] = runs
+    out["x_at_4_streams"] = next((r["x_one_at_a_time"] for r in runs if r["run"] == "at once" and r["streams"] == 4),
+                                 None)
+    out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def format_streams_table(report: dict[str, Any]) -> Any:
+    """The batched-generation benchmark as a rich Table."""
+    from rich.table import Table
+
+    table = Table(title=f"bench llm --streams: note calls of <= {report['max_tokens']} tokens, {report['slots']} "
+                        f"slots, {report['threads']} threads, load average {report['loadavg_before'][0]} -> "
+                        f"{report['loadavg_after'][0]}")
+    columns = [("run", "run"), ("runtime", "runtime"), ("streams", "streams"), ("calls", "calls"),
+               ("tokens", "tokens"), ("wall s", "wall_s"), ("tok/s", "tok_per_s"), ("x one", "x_one_at_a_time"),
+               ("1st token p50 s", "first_token_p50_s"), ("1st token p95 s", "first_token_p95_s"),
+               ("done p50 s", "done_p50_s"), ("done p95 s", "done_p95_s")]
+    for title, _ in columns:
+        table.add_column(title, justify="left" if title in ("run", "runtime") else "right")
+    for run in report["runs"]:
+        table.add_row(*["-" if run.get(key) is None else str(run.get(key)) for _, key in columns])
+    return table

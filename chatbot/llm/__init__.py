@@ -2,7 +2,9 @@
 
 Backends (setting `TASTEBUD_LLM`), one module each:
 - `embedded` (default) / `embedded-small`: Qwen2.5-Coder 1.5B / 0.5B Instruct (Q4_K_M GGUF) run in-process by
-  llama.cpp (`llamacpp.LlamaCppChatModel`); JSON answers are constrained to the schema by a grammar.
+  llama.cpp (`llamacpp.LlamaCppChatModel`); JSON answers are constrained to the schema by a grammar. With
+  `TASTEBUD_LLM_RUNTIME=xllamacpp` they run in xllamacpp instead (`xllamacpp_backend.XLlamaCppChatModel`): one
+  llama.cpp server loop per process that decodes up to `TASTEBUD_LLM_SLOTS` calls in one batch.
 - `transformers` / `transformers-small`: the same GGUF through transformers (`transformers_backend`), for machines
   where llama.cpp cannot be built; 5-7x slower, JSON is extracted from the text and validated.
 - `openai`: any OpenAI-compatible server (vLLM, llama.cpp server, Ollama) through langchain-openai
@@ -18,19 +20,21 @@ of the prompt prefix it shares with the previous call, so keep system prompts st
 """
 
 from chatbot.llm.calls import call_options, complete_json, stream_text
-from chatbot.llm.factory import BACKENDS, NOTES_AUTO, make_chat_model, make_notes_model, notes_backend, warm_up
+from chatbot.llm.factory import BACKENDS, NOTES_AUTO, RUNTIMES, make_chat_model, make_notes_model, notes_backend, warm_up
 from chatbot.llm.fake import FakeCall, FakeChatModel
 from chatbot.llm.json_reply import parse_json_reply, validate_json
 from chatbot.llm.llamacpp import N_CTX, LlamaCppChatModel
 from chatbot.llm.protocol import ChatModel
 from chatbot.llm.transformers_backend import TransformersChatModel
 from chatbot.llm.weights import GGUF_SPECS, ChunkRef, GGUFSpec, ensure_gguf
+from chatbot.llm.xllamacpp_backend import XLlamaCppChatModel
 
 __all__ = [
     "BACKENDS",
     "GGUF_SPECS",
     "N_CTX",
     "NOTES_AUTO",
+    "RUNTIMES",
     "ChatModel",
     "ChunkRef",
     "FakeCall",
@@ -38,6 +42,7 @@ __all__ = [
     "GGUFSpec",
     "LlamaCppChatModel",
     "TransformersChatModel",
+    "XLlamaCppChatModel",
     "call_options",
     "complete_json",
     "ensure_gguf",

@@ -12,6 +12,7 @@ from chatbot.llm.llamacpp import LlamaCppChatModel
 from chatbot.llm.openai_compatible import make_openai_model
 from chatbot.llm.transformers_backend import TransformersChatModel
 from chatbot.llm.weights import ensure_gguf
+from chatbot.llm.xllamacpp_backend import XLlamaCppChatModel
 from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 # Valid values of `TASTEBUD_LLM`.
 BACKENDS: tuple[str, ...] = ("embedded", "embedded-small", "transformers", "transformers-small", "openai", "fake")
+# Valid values of `TASTEBUD_LLM_RUNTIME`: what runs the embedded models.
+RUNTIMES: tuple[str, ...] = ("llama-cpp", "xllamacpp")
 # TASTEBUD_NOTES_LLM=auto: the notes backend for a main backend, where measurement chose another one. None so far:
 # on the bench turns the 0.5B's first drafts passed the note checks ~55% of the time in English (the 1.5B's ~88%),
 # it copied the prompt's example into notes and wrote the same note for several films, so its retries ate the
@@ -36,6 +39,9 @@ def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatMod
     name = (settings.llm or "").strip().lower()
     if name in ("embedded", "embedded-small"):
         path = ensure_gguf(settings.shared_dir, "0.5b" if name == "embedded-small" else "1.5b")
+        if embedded_runtime(settings) == "xllamacpp":  # one batched server for every instance
+            return XLlamaCppChatModel(model_path=str(path), n_threads=settings.threads, slots=settings.llm_slots,
+                                      timeout_s=settings.llm_timeout_s, instance=instance)
         return LlamaCppChatModel(model_path=str(path), n_threads=settings.threads, timeout_s=settings.llm_timeout_s,
                                  instance=instance)
     if name in ("transformers", "transformers-small"):
@@ -46,6 +52,16 @@ def make_chat_model(settings: Settings, instance: str = "shared") -> BaseChatMod
     if name == "fake":
         return FakeChatModel()
     raise TastebudError(f"unknown LLM backend TASTEBUD_LLM={settings.llm!r}; valid names: {', '.join(BACKENDS)}")
+
+
+def embedded_runtime(settings: Settings) -> str:
+    """The runtime of the embedded models that `settings.llm_runtime` names (llama-cpp or xllamacpp)."""
+    runtime = (settings.llm_runtime or "").strip().lower()
+    if runtime not in RUNTIMES:
+        raise TastebudError(
+            f"unknown LLM runtime TASTEBUD_LLM_RUNTIME={settings.llm_runtime!r}; valid: {', '.join(RUNTIMES)}"
+        )
+    return runtime
 
 
 def notes_backend(settings: Settings) -> str:
