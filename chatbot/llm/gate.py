@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
@@ -25,8 +26,24 @@ UNDERSTAND = 0  # a person waits for their cards behind this call
 NOTES = 1  # the cards are shown; the notes stream into them
 
 
+# Set by the web door for each turn (copied into every worker thread that runs a step of it): set when the person
+# has left, so the turn's LLM calls still in line are dropped and a note being written stops.
+TURN_LEFT: ContextVar[threading.Event | None] = ContextVar("tastebud_turn_left", default=None)
+_POLL_S = 0.2  # how often a waiting call looks whether its person has left
+
+
 class LLMBusy(LLMError):
     """The LLM was busy with other calls for longer than this call may wait."""
+
+
+class PersonLeft(LLMError):
+    """The person whose turn made this call has gone (disconnected); the call is dropped."""
+
+
+def person_left() -> bool:
+    """True when the turn this thread works for has been abandoned by its person."""
+    left = TURN_LEFT.get()
+    return left is not None and left.is_set()
 
 
 class LLMGate:
@@ -71,11 +88,13 @@ class LLMGate:
             deadline = None if wait_s is None else started + max(0.0, wait_s)
             try:
                 while not (self._line[0] == ticket and self._running < self.slots):
+                    if person_left():
+                        raise PersonLeft("the person left before the language model was free")
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise LLMBusy(f"the language model was busy with other people's requests for "
                                       f"{time.monotonic() - started:.1f} s")
-                    self._cond.wait(remaining)
+                    self._cond.wait(_POLL_S if remaining is None else min(remaining, _POLL_S))
             finally:
                 self._line.remove(ticket)
                 self._cond.notify_all()  # the next in line may go now (or re-check its place)

@@ -11,7 +11,8 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.llm import FakeChatModel
-from chatbot.llm.gate import NOTES, UNDERSTAND, LLMBusy, LLMGate, llm_slots
+from chatbot.llm.gate import NOTES, TURN_LEFT, UNDERSTAND, LLMBusy, LLMGate, PersonLeft, llm_slots
+from chatbot.turn.notes.stream import stream_json_text
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand.understander import Understander
 from tests.chatbot.test_understand import ITEMS, gazetteer, llm_json  # noqa: F401 (a fixture)
@@ -74,6 +75,40 @@ def test_a_call_that_cannot_start_in_time_is_told_and_leaves_the_line() -> None:
         assert gate.status() == (1, 0)  # the one that gave up is not in line any more
     with gate.hold(UNDERSTAND, wait_s=0.0) as waited:  # free again: no wait at all
         assert waited == 0.0
+
+
+def test_the_calls_of_a_person_who_left_are_dropped_from_the_line_and_stop_writing() -> None:
+    gate, outcome = LLMGate(slots=1), {}
+    left = threading.Event()
+
+    def their_turn() -> None:
+        TURN_LEFT.set(left)
+        try:
+            with gate.hold(NOTES, wait_s=30):
+                outcome["ran"] = True
+        except PersonLeft as exc:
+            outcome["dropped"] = str(exc)
+
+    with gate.hold(UNDERSTAND):  # someone else's call runs
+        waiting = threading.Thread(target=their_turn)
+        waiting.start()
+        while gate.status()[1] < 1:
+            time.sleep(0.005)
+        hung_up = time.monotonic()
+        left.set()  # the browser tab was closed
+        waiting.join(5)
+        assert "left" in outcome["dropped"] and "ran" not in outcome and time.monotonic() - hung_up < 1.0
+        assert gate.status() == (1, 0)
+
+    llm = FakeChatModel(replies=['{"1":"' + "a long note about a film " * 20 + '"}'], chunk_chars=4)
+    pieces = stream_json_text(llm, [("user", "notes please")], {"type": "object"}, 30, 200, gate=gate)
+    token = TURN_LEFT.set(left)
+    try:
+        with pytest.raises(PersonLeft):
+            list(pieces)
+    finally:
+        TURN_LEFT.reset(token)
+    assert gate.status() == (0, 0)  # the slot is free for the others
 
 
 def test_the_gate_has_one_slot_for_llama_cpp_and_the_servers_slots_for_a_batched_backend() -> None:

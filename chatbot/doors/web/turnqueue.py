@@ -237,7 +237,11 @@ async def aqueued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[],
     """Async `queued_events`: waiting holds no thread; each blocking agent step runs in a worker thread."""
     import anyio
 
+    from chatbot.llm.gate import TURN_LEFT
+
     events: Iterator[Event] | None = None
+    left = threading.Event()
+    TURN_LEFT.set(left)  # copied into every worker thread below: the turn's LLM calls see when the person leaves
     try:
         async for position in queue.await_turn(ticket):
             yield "busy", {"position": position}
@@ -250,6 +254,7 @@ async def aqueued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[],
     except TastebudError as exc:  # recoverable: the person is told, the session survives
         yield "error", {"message": str(exc)}
     finally:
+        left.set()  # finished or abandoned: nothing of this turn may still wait for the LLM
         ticket.release()
         close = getattr(events, "close", None)
         if close is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chatbot.llm.gate import NOTES, LLMGate, held
+from chatbot.llm.gate import NOTES, LLMGate, PersonLeft, held, person_left
 from chatbot.turn.notes.note import LLM_NOTE_CHARS, MIN_NOTE_CHARS
 
 if TYPE_CHECKING:
@@ -121,5 +121,8 @@ def stream_json_text(
     from chatbot.llm import stream_text
 
     with held(gate, NOTES, timeout_s) as waited:
-        yield from stream_text(model, messages, max(timeout_s - waited, 1.0), schema=schema, max_tokens=max_tokens,
-                               usage=usage)
+        for piece in stream_text(model, messages, max(timeout_s - waited, 1.0), schema=schema, max_tokens=max_tokens,
+                                 usage=usage):
+            if person_left():  # nobody reads these notes any more: free the LLM for the others
+                raise PersonLeft("the person left while their notes were being written")
+            yield piece
