@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
@@ -58,6 +58,7 @@ class LLMGate:
         self._running = 0
         self._line: list[tuple[int, int]] = []  # (priority, arrival number), kept sorted: the head goes next
         self._numbers = itertools.count()
+        self._cards = 0  # turns computing their cards right now: note writing pauses for them (2 cores)
 
     @contextmanager
     def hold(self, priority: int = NOTES, wait_s: float | None = None) -> Iterator[float]:
@@ -67,6 +68,29 @@ class LLMGate:
             yield waited
         finally:
             self._release()
+
+    def cards_begin(self) -> Callable[[], None]:
+        """A turn starts computing its cards; call the returned function (idempotent) once they are shown."""
+        with self._cond:
+            self._cards += 1
+        ended = threading.Event()
+
+        def end() -> None:
+            if not ended.is_set():
+                ended.set()
+                with self._cond:
+                    self._cards -= 1
+                    self._cond.notify_all()
+        return end
+
+    def yield_to_cards(self, max_s: float) -> float:
+        """Pause (at most `max_s`) while any turn computes its cards, so notes never slow them; seconds paused."""
+        if not self._cards:
+            return 0.0
+        started = time.monotonic()
+        with self._cond:
+            self._cond.wait_for(lambda: self._cards == 0 or person_left(), timeout=max_s)
+        return time.monotonic() - started
 
     def status(self) -> tuple[int, int]:
         """(calls running, calls waiting)."""

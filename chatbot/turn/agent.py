@@ -34,7 +34,7 @@ from chatbot.turn.recommend import (Found, RankingMode, Ranked, Recommender, Sav
 from chatbot.turn.replies import say
 from chatbot.turn.situated import Situated, local_time_at, situate
 from chatbot.turn.state import (DialogueState, apply_feedback, check_signal, record_shown, remove_slot, set_live_weather,
-                                state_from_json, state_to_json, update)
+                                state_from_json, state_to_json, update, with_feedback_since)
 from retrieval.types import Item
 from retrieval.errors import ModelUnavailable, TastebudError
 
@@ -452,15 +452,15 @@ class Agent:
 
     # ------------------------------------------------------------------ 7 remember
     def _remember(self, turn: _Turn, answer: _Answer) -> Iterator[ReplyEvent]:
-        """Save the turn and its state together, then the `done` event with the whole answer.
-
-        The turn's one recoverable failure: when saving fails the turn ends with an `error` event and no `done`
-        (an answer that was not saved is not an answer the next turn or a like can build on).
-        """
+        """Save the turn and its state together, then the `done` event with the whole answer. The turn's one
+        recoverable failure: when saving fails it ends with an `error` event and no `done` (an answer that was not
+        saved is not an answer the next turn or a like can build on)."""
         timings = turn.timings(bool(answer.cards))
-        try:
+        try:  # a like given while the turn ran (maybe on another worker) is kept, not overwritten
+            state = answer.state if turn.start else with_feedback_since(answer.state, turn.state, state_from_json(
+                self.profiles.load_session_state(turn.session_id)))
             self.profiles.record_turn_and_state(turn.session_id, turn.message[:MAX_SAVED_MESSAGE], answer.reply,
-                                                [to_wire(c) for c in answer.cards], state_to_json(answer.state),
+                                                [to_wire(c) for c in answer.cards], state_to_json(state),
                                                 start=turn.start)
         except TastebudError as exc:
             log.error("could not save the turn: %s", exc)

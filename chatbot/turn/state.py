@@ -417,3 +417,18 @@ def state_from_json(raw: str | None) -> DialogueState:
     if not raw:
         return DialogueState()
     return DialogueState.from_dict(json.loads(raw))
+
+
+def with_feedback_since(state: DialogueState, before: DialogueState, stored: DialogueState) -> DialogueState:
+    """A turn's new state plus the likes, dislikes and "seen" given while it ran (a button, maybe on another
+    worker): what the stored state gained since the turn read it `before`, so saving the turn loses none."""
+    for item_id in stored.liked_ids:
+        if item_id not in before.liked_ids:
+            state = apply_feedback(state, item_id, "like")
+    for item_id in stored.disliked_ids:
+        if item_id not in before.disliked_ids:
+            state = apply_feedback(state, item_id, "dislike")
+    for item_id in stored.rejected_ids:
+        if item_id not in before.rejected_ids and item_id not in stored.disliked_ids:
+            state = apply_feedback(state, item_id, "seen")
+    return state

@@ -246,3 +246,16 @@ def test_people_ruled_out_and_wanted():
     s = turn(s, intent="refine", people_none=["Woody Allen", "Adam Sandler"])
     assert s.people == () and set(s.people_none) == {"Woody Allen", "Adam Sandler"}
     assert state_from_json(state_to_json(s)) == s
+
+
+def test_a_like_given_while_a_turn_ran_survives_the_turns_save():
+    from chatbot.turn.state import with_feedback_since
+
+    before = apply_feedback(DialogueState(shown=(("ml:1", "ml:2", "ml:3"),)), "ml:1", "like")
+    # meanwhile (another tab, another worker) the person liked ml:2, disliked ml:3 and took back nothing
+    stored = apply_feedback(apply_feedback(before, "ml:2", "like"), "ml:3", "dislike")
+    answered = record_shown(before, ["ml:4"])  # what the turn computed from `before`
+    saved = with_feedback_since(answered, before, stored)
+    assert saved.liked_ids == ("ml:1", "ml:2") and saved.disliked_ids == ("ml:3",)
+    assert "ml:3" in saved.rejected_ids and "ml:4" in saved.all_shown  # the turn's own change stays too
+    assert with_feedback_since(answered, before, before) == answered  # nothing happened meanwhile: unchanged

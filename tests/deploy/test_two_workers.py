@@ -116,8 +116,6 @@ def test_turns_alternating_between_workers_keep_the_conversation(deployment: Dep
     assert signals == {(liked["id"], "like"), (disliked["id"], "dislike")}, signals
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a turn saves the whole conversation state it read when it began, "
-                   "so a like acknowledged meanwhile (by any worker) leaves the conversation; the feedback row stays")
 def test_a_like_acknowledged_while_another_worker_answers_stays_in_the_conversation(deployment: Deployment) -> None:
     a, b = deployment.worker("A"), deployment.worker("B")
     person = Person()

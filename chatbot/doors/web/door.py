@@ -138,7 +138,8 @@ class WebDoor:
             self._end(session_id)
             raise
         ticket.on_release = lambda: self._end(session_id)
-        events = aqueued_events(self.queue, ticket, lambda: iter(self.agent.respond(session_id, message, profile_id)))
+        events = aqueued_events(self.queue, ticket, lambda: iter(self.agent.respond(session_id, message, profile_id)),
+                                getattr(self.agent, "llm_gate", None))
         return ticket, self.settle(events)
 
     def _begin(self, session_id: str | None) -> None:

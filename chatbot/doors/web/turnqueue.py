@@ -68,6 +68,11 @@ class Ticket:
         """Leave the queue (done, or gave up waiting); idempotent."""
         self._queue._release(self)
 
+    def step_aside(self) -> None:
+        """Free this turn's place for the next one while it goes on (its cards are shown; its notes are written
+        behind the LLM gate); `release` still ends it."""
+        self._queue._step_aside(self)
+
 
 class TurnQueue:
     """A FIFO counting lock with a bounded waiting line and reported positions; safe to share between threads."""
@@ -185,6 +190,16 @@ class TurnQueue:
             self._cond.wait_for(lambda: ticket.number in self._line[:self.max_running], timeout=timeout_s)
             return ticket.number in self._line[:self.max_running]
 
+    def _step_aside(self, ticket: Ticket) -> None:
+        """Take the ticket out of the line without ending it; wake the others."""
+        with self._cond:
+            if ticket.number not in self._line:
+                return
+            self._line.remove(ticket.number)
+            self._cond.notify_all()
+            wakers = [t.waker for t in self._waiting if t.waker is not None and t is not ticket]
+        _wake(wakers)
+
     def _release(self, ticket: Ticket) -> None:
         """Remove the ticket from the line and wake the others."""
         with self._cond:
@@ -200,11 +215,16 @@ class TurnQueue:
             self._waiting.discard(ticket)
         if ticket.on_release is not None:
             ticket.on_release()
-        for wake in wakers:  # outside the lock: a closed event loop must not block the line
-            try:
-                wake()
-            except RuntimeError:  # that waiter's event loop is gone; its poll backstop or timeout covers it
-                pass
+        _wake(wakers)
+
+
+def _wake(wakers: list[Callable[[], Any]]) -> None:
+    """Tell async waiters the line moved (outside the lock: a closed event loop must not block the line)."""
+    for wake in wakers:
+        try:
+            wake()
+        except RuntimeError:  # that waiter's event loop is gone; its poll backstop or timeout covers it
+            pass
 
 
 def queued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[], Iterator[Event]]
@@ -232,29 +252,40 @@ def _next_event(events: Iterator[Event]) -> Any:
     return next(events, _END)
 
 
-async def aqueued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[], Iterator[Event]]
-                         ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """Async `queued_events`: waiting holds no thread; each blocking agent step runs in a worker thread."""
+async def aqueued_events(queue: TurnQueue, ticket: Ticket, respond: Callable[[], Iterator[Event]],
+                         gate: Any = None) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Async `queued_events`: waiting holds no thread; each blocking agent step runs in a worker thread.
+
+    `gate`, the agent's LLM gate: while this turn computes its cards, other turns' notes pause for it.
+    """
     import anyio
 
     from chatbot.llm.gate import TURN_LEFT
 
     events: Iterator[Event] | None = None
+    cards_shown: Callable[[], None] = lambda: None  # noqa: E731
     left = threading.Event()
     TURN_LEFT.set(left)  # copied into every worker thread below: the turn's LLM calls see when the person leaves
     try:
         async for position in queue.await_turn(ticket):
             yield "busy", {"position": position}
+        if gate is not None:
+            cards_shown = gate.cards_begin()
         events = respond()
         while True:
             event = await anyio.to_thread.run_sync(_next_event, events)
             if event is _END:
                 break
+            if event.kind == "items":  # the cards are out: the notes need no turn place, only the LLM gate
+                cards_shown()
+                if queue.max_running > 1:  # (one turn at a time means a whole turn, the notes included)
+                    ticket.step_aside()
             yield event.kind, event.data
     except TastebudError as exc:  # recoverable: the person is told, the session survives
         yield "error", {"message": str(exc)}
     finally:
         left.set()  # finished or abandoned: nothing of this turn may still wait for the LLM
+        cards_shown()
         ticket.release()
         close = getattr(events, "close", None)
         if close is not None:

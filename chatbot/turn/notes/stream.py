@@ -112,6 +112,9 @@ def notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
     }
 
 
+CARDS_PAUSE_S = 1.0  # the longest pause between two note pieces while other turns compute their cards
+
+
 def stream_json_text(
     model: BaseChatModel, messages: Any, schema: dict, timeout_s: float, max_tokens: int, usage: dict | None = None,
     gate: LLMGate | None = None,
@@ -125,4 +128,6 @@ def stream_json_text(
                                  usage=usage):
             if person_left():  # nobody reads these notes any more: free the LLM for the others
                 raise PersonLeft("the person left while their notes were being written")
+            if gate is not None:  # another person's cards come first: the decoding pauses while they are made
+                gate.yield_to_cards(CARDS_PAUSE_S)
             yield piece
