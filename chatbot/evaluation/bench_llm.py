@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from chatbot.llm.calls import call_options, complete_json, stream_text
@@ -211,7 +212,7 @@ def run_group(model: ChatModel, calls: Sequence[Any], max_tokens: int, at_once: 
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     timings: list[CallTiming] = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if at_once:
         with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="bench-stream") as pool:
             futures = [pool.submit(_timed_call, model, messages, max_tokens, started) for messages in calls]
@@ -224,11 +225,12 @@ def run_group(model: ChatModel, calls: Sequence[Any], max_tokens: int, at_once: 
             timings.append(_timed_call(model, messages, max_tokens, time.perf_counter()))
             if tick:
                 tick()
-    return group_figures(timings, time.perf_counter() - started)
+    return group_figures(timings, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def group_figures(timings: Sequence[CallTiming], wall_s: float) -> dict[str, Any]:
-    """Tokens per second of the whole group (all tokens over its wall time) and p50/p95 of the calls' latencies."""
+def group_figures(timings: Sequence[CallTiming], wall_s: float, cpu_s: float | None = None) -> dict[str, Any]:
+    """Tokens per second of the whole group (all tokens over its wall time), per CPU second of this process (every
+    thread: fairer than wall time on shared cores), and p50/p95 of the calls' latencies."""
     import numpy as np
 
     tokens = sum(t.tokens for t in timings)
@@ -239,6 +241,8 @@ def group_figures(timings: Sequence[CallTiming], wall_s: float) -> dict[str, Any
         "tokens": tokens,
         "wall_s": round(wall_s, 2),
         "tok_per_s": round(tokens / wall_s, 2) if wall_s > 0 else None,
+        "cpu_s": None if cpu_s is None else round(cpu_s, 1),
+        "tok_per_cpu_s": round(tokens / cpu_s, 2) if cpu_s else None,
         "first_token_p50_s": round(float(np.percentile(first, 50)), 2),
         "first_token_p95_s": round(float(np.percentile(first, 95)), 2),
         "done_p50_s": round(float(np.percentile(done, 50)), 2),
@@ -246,46 +250,50 @@ def group_figures(timings: Sequence[CallTiming], wall_s: float) -> dict[str, Any
     }
 
 
-# long: one linear script of the benchmark's steps, each a few lines
-def benchmark_streams(model: ChatModel, widths: Sequence[int], max_tokens: int = 48, one_at_a_time: int = 4,
+def benchmark_streams(model: ChatModel, widths: Sequence[int], max_tokens: int = 48,
                       baseline: ChatModel | None = None, progress: bool = True) -> dict[str, Any]:
-    """Batched generation: `one_at_a_time` calls in sequence, then each width's calls at once, on `model`;
-    optionally two calls in sequence on `baseline` (llama-cpp-python). Every call is a different note call."""
+    """Batched generation on `model`: for each width W, W calls one at a time and right after W other calls at
+    once (close in time, so the load of shared cores weighs on both alike); optionally two calls one at a time on
+    `baseline` (llama-cpp-python). Every call is a different note call."""
     from tqdm import tqdm
 
     widths = sorted(set(widths))
-    n_warm = max(widths)
-    n_base = 2 if baseline is not None else 0
-    calls = note_calls(n_warm + one_at_a_time + sum(widths) + n_base + 1)
+    n_warm, n_base = max(widths), (2 if baseline is not None else 0)
+    n_calls = n_warm + sum(widths) + sum(w for w in widths if w > 1) + n_base
+    calls = iter(note_calls(n_calls + 1))
     out: dict[str, Any] = {"backend": getattr(model, "_llm_type", type(model).__name__),
                            "slots": getattr(model, "slots", None), "threads": getattr(model, "n_threads", None),
                            "max_tokens": max_tokens, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     out.update(_time_load(model))
-    bar = tqdm(total=n_warm + one_at_a_time + sum(widths) + n_base, desc="note calls", disable=not progress)
+    bar = tqdm(total=n_calls, desc="note calls", disable=not progress)
+    tick = partial(bar.update, 1)
     started = time.perf_counter()  # every slot evaluates the notes prompt's fixed prefix once, as in service
-    run_group(model, calls[:n_warm], 1, at_once=True, tick=lambda: bar.update(1))
+    run_group(model, [next(calls) for _ in range(n_warm)], 1, at_once=True, tick=tick)
     out["warmup_s"] = round(time.perf_counter() - started, 2)
-    used = n_warm
-    runs = [{"run": "one at a time", "runtime": out["backend"], "streams": 1,
-             **run_group(model, calls[used:used + one_at_a_time], max_tokens, False, lambda: bar.update(1))}]
-    used += one_at_a_time
+    runs = []
     for width in widths:
-        runs.append({"run": "at once", "runtime": out["backend"], "streams": width,
-                     **run_group(model, calls[used:used + width], max_tokens, True, lambda: bar.update(1))})
-        used += width
+        alone = run_group(model, [next(calls) for _ in range(width)], max_tokens, False, tick)
+        runs.append({"run": "one at a time", "runtime": out["backend"], "streams": 1, **alone})
+        if width > 1:
+            together = run_group(model, [next(calls) for _ in range(width)], max_tokens, True, tick)
+            runs.append({"run": "at once", "runtime": out["backend"], "streams": width, **together,
+                         "x_one_at_a_time": _ratio(together, alone, "tok_per_s"),
+                         "x_one_at_a_time_cpu": _ratio(together, alone, "tok_per_cpu_s")})
     if baseline is not None:
-        run_group(baseline, calls[-1:], 1, at_once=False)  # load, and keep the prompt's prefix
+        run_group(baseline, [next(calls)], 1, at_once=False)  # load, and keep the prompt's prefix
         runs.append({"run": "one at a time", "runtime": getattr(baseline, "_llm_type", "baseline"), "streams": 1,
-                     **run_group(baseline, calls[used:used + n_base], max_tokens, False, lambda: bar.update(1))})
+                     **run_group(baseline, [next(calls) for _ in range(n_base)], max_tokens, False, tick)})
     bar.close()
-    one = runs[0]["tok_per_s"] or float("nan")
-    for run in runs:
-        run["x_one_at_a_time"] = round((run["tok_per_s"] or 0.0) / one, 2)
     out["runs"] = runs
-    out["x_at_4_streams"] = next((r["x_one_at_a_time"] for r in runs if r["run"] == "at once" and r["streams"] == 4),
-                                 None)
+    at_4 = next((r for r in runs if r["run"] == "at once" and r["streams"] == 4), {})
+    out["x_at_4_streams"], out["x_at_4_streams_cpu"] = at_4.get("x_one_at_a_time"), at_4.get("x_one_at_a_time_cpu")
     out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return out
+
+
+def _ratio(together: dict[str, Any], alone: dict[str, Any], key: str) -> float | None:
+    """together[key] / alone[key], rounded; None where either is missing."""
+    return round(together[key] / alone[key], 2) if together.get(key) and alone.get(key) else None
 
 
 def format_streams_table(report: dict[str, Any]) -> Any:
@@ -297,6 +305,7 @@ def format_streams_table(report: dict[str, Any]) -> Any:
                         f"{report['loadavg_after'][0]}")
     columns = [("run", "run"), ("runtime", "runtime"), ("streams", "streams"), ("calls", "calls"),
                ("tokens", "tokens"), ("wall s", "wall_s"), ("tok/s", "tok_per_s"), ("x one", "x_one_at_a_time"),
+               ("CPU s", "cpu_s"), ("tok/CPU s", "tok_per_cpu_s"), ("x one (CPU)", "x_one_at_a_time_cpu"),
                ("1st token p50 s", "first_token_p50_s"), ("1st token p95 s", "first_token_p95_s"),
                ("done p50 s", "done_p50_s"), ("done p95 s", "done_p95_s")]
     for title, _ in columns:
