@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65536, description="larger request bodies are refused with 413")
     max_waiting: int = Field(64, description="turns allowed to wait for their turn; more get 503")
     max_wait_s: float = Field(600.0, description="a queued turn gives up after this long")
-    turns_at_once: int = Field(16, ge=1, description="conversation turns answered side by side (their cards come from "
+    turns_at_once: int = Field(8, ge=1, description="conversation turns answered side by side (their cards come from "
                                "code in milliseconds; their LLM calls share the LLM gate); 1 = one whole turn at a "
                                "time, LLM included (the behaviour before batching, kept as the benchmark's baseline)")
     llm_wait_s: float = Field(1.0, ge=0, description="how long understanding waits for an LLM busy with other people's "

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from chatbot.llm import niced
 from chatbot.llm.fake import FakeChatModel
 from chatbot.llm.json_reply import parse_json_reply, validate_json
 from chatbot.llm.local import LocalChatModel
@@ -46,7 +47,10 @@ def complete_json(
     opts = call_options(model, timeout_s, schema, max_tokens)
     started = time.monotonic()
     try:
-        reply = model.invoke(msgs, **opts)
+        if isinstance(model, LocalChatModel):  # in-process: at a lower CPU priority than everyone's cards
+            reply = niced.run(lambda: model.invoke(msgs, **opts))
+        else:
+            reply = model.invoke(msgs, **opts)
     except TastebudError:
         raise
     except backend_errors() as exc:
@@ -84,7 +88,8 @@ def stream_text(
     opts = call_options(model, timeout_s, schema, max_tokens)
     started = time.monotonic()
     try:
-        for chunk in model.stream(msgs, **opts):
+        local = isinstance(model, LocalChatModel)  # in-process: at a lower CPU priority than everyone's cards
+        for chunk in niced.iterate(lambda: model.stream(msgs, **opts)) if local else model.stream(msgs, **opts):
             if usage is not None:
                 usage.update(getattr(chunk, "usage_metadata", None) or {})
                 usage.update({k: v for k, v in (chunk.response_metadata or {}).items()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from chatbot.llm import niced
 from chatbot.llm.fake import FakeChatModel
 from chatbot.llm.llamacpp import LlamaCppChatModel
 from chatbot.llm.openai_compatible import make_openai_model
@@ -95,9 +96,9 @@ def warm_up(model: Any, prompts: Sequence[Any]) -> float:
     started = time.perf_counter()
     load = getattr(model, "load", None)
     if callable(load):
-        load()
+        niced.run(load)  # the runtime's own threads (xllamacpp's server) start at the LLM's lower CPU priority
     prefill = getattr(model, "prefill", None)
     if callable(prefill):
         for messages in prompts:
-            prefill(messages)
+            niced.run(lambda: prefill(messages))  # noqa: B023 (run at once)
     return time.perf_counter() - started

@@ -133,7 +133,7 @@ def test_llm_failure_is_told_in_words_and_the_session_survives(web: SimpleNamesp
     assert events == [("error", {"message": "the language model stopped answering (scripted failure)"})]
     after = web.client.post("/api/chat", json={"message": "something else", "session_id": first["session_id"]})
     assert after.status_code == 200 and after.json()["session_id"] == first["session_id"]
-    assert web.client.get("/api/health").json()["queue"] == {"running": 0, "waiting": 0, "max_waiting": 64, "max_running": 16}
+    assert web.client.get("/api/health").json()["queue"] == {"running": 0, "waiting": 0, "max_waiting": 64, "max_running": 8}
 
 
 # ------------------------------------------------------------------------------------------ errors in words

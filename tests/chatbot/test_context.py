@@ -315,6 +315,20 @@ def test_open_meteo_service_down_is_context_unavailable() -> None:
     assert time.perf_counter() - start < 2.0
 
 
+def test_a_weather_service_found_down_is_not_asked_again_for_a_while(stub) -> None:
+    now = [1000.0]
+    provider = OpenMeteoProvider(stub.url, timeout_s=0.5, clock=lambda: now[0])
+    stub.script(Reply(kind="status", status=503), Reply(kind="status", status=503), Reply(weather_code=0, temperature=20))
+    with pytest.raises(ContextUnavailable, match="HTTP 503"):
+        provider.current(SEATTLE)
+    started = time.perf_counter()
+    with pytest.raises(ContextUnavailable, match="HTTP 503"):  # the next person, another city: told at once
+        provider.current(BEIJING)
+    assert time.perf_counter() - started < 0.1 and len(stub.requests) == 2
+    now[0] += 31
+    assert provider.current(BEIJING).condition == "clear" and len(stub.requests) == 3  # asked again later
+
+
 def test_open_meteo_client_error_is_not_retried(stub) -> None:
     stub.script(Reply(kind="status", status=400))
     with pytest.raises(ContextUnavailable, match="HTTP 400"):

@@ -52,7 +52,7 @@ class WebLimits:
     max_body_bytes: int = 64 * 1024  # larger request bodies get 413 without being read
     max_waiting: int = 64  # turns allowed to wait for their turn; one more gets 503
     max_wait_s: float = 600.0  # a queued turn gives up after this long
-    turns_at_once: int = 16  # turns answered side by side (their LLM calls share the agent's LLM gate)
+    turns_at_once: int = 8  # turns answered side by side (their LLM calls share the agent's LLM gate)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebLimits:

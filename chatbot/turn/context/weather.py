@@ -94,6 +94,9 @@ class _Transient(Exception):
         self.reason = reason
 
 
+DOWN_FOR_S = 30.0  # after a failed fetch, the weather service is taken as down this long
+
+
 class OpenMeteoProvider:
     """Live weather from Open-Meteo's forecast API: timeout per try, at most `tries` tries, 30-minute cache."""
 
@@ -115,16 +118,25 @@ class OpenMeteoProvider:
         self._cache: dict[tuple[float, float], tuple[float, Weather]] = {}
         self._lock = threading.Lock()
         self._client: Any = None
+        self._down: tuple[float, str] | None = None  # (until, why): a service found down is not asked again soon
 
     def current(self, place: Place) -> Weather:
-        """The weather at `place`, from the cache when asked for the same spot (~1 km) within 30 minutes."""
+        """The weather at `place`, from the cache when asked for the same spot (~1 km) within 30 minutes; a service
+        that failed is not asked again for DOWN_FOR_S (nobody else waits for its time-out meanwhile)."""
         key = (round(place.lat, 2), round(place.lon, 2))
         now = self._clock()
         with self._lock:
             hit = self._cache.get(key)
             if hit and hit[0] > now:
                 return hit[1]
-        weather = self._fetch(key)
+            if self._down is not None and self._down[0] > now:
+                raise ContextUnavailable(self._down[1])
+        try:
+            weather = self._fetch(key)
+        except ContextUnavailable as exc:
+            with self._lock:
+                self._down = (self._clock() + DOWN_FOR_S, str(exc))
+            raise
         with self._lock:
             self._cache[key] = (self._clock() + self.cache_ttl_s, weather)
         return weather
