@@ -12,6 +12,7 @@ API key for in-process use, or on a fixed port for `tastebud llm-server` (`open_
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -131,8 +132,20 @@ def shared_server(config: ServerConfig) -> RunningServer:
     """The server for this configuration, loaded on first use and then shared by every caller in the process."""
     with _SERVERS_LOCK:
         if config not in _SERVERS:
+            if not _SERVERS:
+                atexit.register(stop_shared_servers)
             _SERVERS[config] = open_server(config)
         return _SERVERS[config]
+
+
+def stop_shared_servers() -> None:
+    """Stop every shared server while the interpreter is still whole (its threads crashed at a later teardown)."""
+    with _SERVERS_LOCK:
+        running = list(_SERVERS.values())
+        _SERVERS.clear()
+    for handle in running:
+        del handle.server  # xllamacpp stops the loop and joins its thread when the Server is dropped
+    running.clear()
 
 
 def health(base_url: str, timeout_s: float = 2.0) -> bool:
