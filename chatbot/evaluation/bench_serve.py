@@ -230,7 +230,7 @@ def run_serve_benchmark(settings: Settings, n_sessions: int = 32, agent: Any = N
     for _ in agent.respond(None, "Recommend a good drama film for tonight.", None):  # a real search: loads all
         pass
     warm_s = time.perf_counter() - warm_started
-    at_once = max(1, int(getattr(settings, "turns_at_once", 16)))
+    at_once = settings.turns_at_once
     modes = [(f"side by side ({at_once} turns at once, LLM gate)", at_once)]
     if baseline:
         modes.append(("one turn at a time (baseline)", 1))

@@ -73,23 +73,27 @@ class LLMGate:
         """A turn starts computing its cards; call the returned function (idempotent) once they are shown."""
         with self._cond:
             self._cards += 1
-        ended = threading.Event()
+        ended: list[bool] = []
 
         def end() -> None:
-            if not ended.is_set():
-                ended.set()
-                with self._cond:
+            """The cards are out (once; later calls do nothing)."""
+            with self._cond:
+                if not ended:
+                    ended.append(True)
                     self._cards -= 1
                     self._cond.notify_all()
         return end
 
     def yield_to_cards(self, max_s: float) -> float:
-        """Pause (at most `max_s`) while any turn computes its cards, so notes never slow them; seconds paused."""
-        if not self._cards:
+        """Pause (at most `max_s`) while any turn computes its cards, so notes never slow them; seconds paused.
+
+        Only a one-slot gate pauses (llama-cpp-python decodes as its reader pulls; a batched runtime or a server
+        goes on anyway), and never while a call waits for the slot (that turn waits for us, not we for it)."""
+        if not self._cards or self.slots > 1:
             return 0.0
         started = time.monotonic()
         with self._cond:
-            self._cond.wait_for(lambda: self._cards == 0 or person_left(), timeout=max_s)
+            self._cond.wait_for(lambda: self._cards == 0 or bool(self._line) or person_left(), timeout=max_s)
         return time.monotonic() - started
 
     def status(self) -> tuple[int, int]:
@@ -139,6 +143,8 @@ def held(gate: LLMGate | None, priority: int, wait_s: float | None) -> AbstractC
 
 def llm_slots(settings: Settings) -> int:
     """How many LLM calls may run at once: a batched runtime's or an OpenAI-compatible server's slots, else 1."""
+    from chatbot.llm.factory import embedded_runtime
+
     name = (settings.llm or "").strip().lower()
-    batched = name.startswith("embedded") and settings.llm_runtime == "xllamacpp"
+    batched = name.startswith("embedded") and embedded_runtime(settings) == "xllamacpp"
     return max(1, settings.llm_slots) if name == "openai" or batched else 1

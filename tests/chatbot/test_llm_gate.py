@@ -146,3 +146,56 @@ def test_a_turn_with_the_llm_busy_shows_cards_at_once_and_says_why(demo_data_dir
     assert "Many people are asking right now" in done["reply"]
     assert all(it["note"] for it in done["items"])  # template notes, true by construction
     assert all(it["year"] and 1990 <= it["year"] <= 1999 for it in done["items"])  # the words still bind
+
+
+def test_notes_pause_for_other_peoples_cards_only_where_pausing_frees_the_cpu() -> None:
+    gate = LLMGate(slots=1)
+    cards_shown = gate.cards_begin()  # someone's cards are being computed
+    assert 0.15 < gate.yield_to_cards(0.2) < 1.0  # one pull-based decoder: it pauses (bounded)
+    with gate.hold(NOTES):
+        waiting = threading.Thread(target=lambda: gate.hold(UNDERSTAND, wait_s=0.5).__enter__() and None)
+        waiting.start()
+        while gate.status()[1] < 1:
+            time.sleep(0.005)
+        assert gate.yield_to_cards(1.0) < 0.1  # that turn waits for this slot: pausing would only delay both
+        waiting.join(2)
+    cards_shown()
+    cards_shown()  # twice is once
+    assert gate.yield_to_cards(1.0) == 0.0
+    batched = LLMGate(slots=4)
+    batched.cards_begin()
+    assert batched.yield_to_cards(1.0) == 0.0  # a batched runtime decodes on anyway: no pause
+
+
+def test_llm_work_on_its_own_threads_passes_results_errors_and_stops_when_left() -> None:
+    from chatbot.llm import niced
+
+    made: list[int] = []
+
+    def counting():
+        try:
+            for n in range(1000):
+                made.append(n)
+                yield n
+        finally:
+            made.append(-1)  # closed on its own thread
+
+    pieces = niced.iterate(counting)
+    assert [next(pieces) for _ in range(3)] == [0, 1, 2]
+    pieces.close()
+    deadline = time.monotonic() + 5
+    while made[-1] != -1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert made[-1] == -1 and len(made) < 10  # at most a step ahead of the reader, then stopped
+
+    def failing():
+        yield "first"
+        raise ValueError("the model broke")
+
+    with pytest.raises(ValueError, match="broke"):
+        list(niced.iterate(failing))
+    token = TURN_LEFT.set(threading.Event())
+    try:
+        assert niced.run(lambda: TURN_LEFT.get()) is TURN_LEFT.get()  # the turn's marks travel along
+    finally:
+        TURN_LEFT.reset(token)

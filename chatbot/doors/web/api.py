@@ -230,7 +230,11 @@ def _add_chat_routes(app: FastAPI, door: WebDoor, limit: Any) -> None:
         ticket, events = door.turn(session_id, body.message, profile_id)
         # A new visitor's profile is made by the turn itself, after these headers are sent: no cookie for it here
         # (the stream's `done` carries its id, as the widget keeps it).
-        return _with_cookie(TurnStream(events, ticket), request, door, profile_id)
+        try:
+            return _with_cookie(TurnStream(events, ticket), request, door, profile_id)
+        except BaseException:  # the stream never starts (the store failed): free the place and the conversation
+            ticket.release()
+            raise
 
 
 def _add_feedback_routes(app: FastAPI, door: WebDoor, limit: Any) -> None:

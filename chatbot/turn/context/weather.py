@@ -134,8 +134,9 @@ class OpenMeteoProvider:
         try:
             weather = self._fetch(key)
         except ContextUnavailable as exc:
-            with self._lock:
-                self._down = (self._clock() + DOWN_FOR_S, str(exc))
+            if isinstance(exc.__cause__, _Transient):  # no answer or 5xx: down; a 4xx or garbage is this request's
+                with self._lock:
+                    self._down = (self._clock() + DOWN_FOR_S, str(exc))
             raise
         with self._lock:
             self._cache[key] = (self._clock() + self.cache_ttl_s, weather)
