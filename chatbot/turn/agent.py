@@ -62,12 +62,8 @@ class UnknownItem(TastebudError):
 
 def clean_message(message: str, max_chars: int) -> tuple[str, bool]:
     """Normalise a raw message: drop control characters, collapse whitespace, truncate; (text, truncated)."""
-    text = unicodedata.normalize("NFC", message or "")
-    text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
-    if len(text) > max_chars:
-        return text[:max_chars], True
-    return text, False
+    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", message or "")).split())
+    return (text[:max_chars], True) if len(text) > max_chars else (text, False)
 
 
 @dataclass
@@ -141,6 +137,7 @@ class Agent:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.write_notes = write_notes
         self._vector_pos = {id_: n for n, id_ in enumerate(searcher.ids)}
+        self._showing: dict[str, frozenset[str]] = {}  # session -> cards out, turn not saved yet (likeable already)
         self.llm_gate = LLMGate(slots=llm_slots(settings))  # every conversation's LLM calls: understanding first
         understander.gate = copywriter.gate = self.llm_gate
         understander.llm_wait_s = settings.llm_wait_s
@@ -414,6 +411,7 @@ class Agent:
         notices = voice.notices + ((say(ranked.notice, language),) if ranked.notice else ())
         cards = tuple(Card.of(item, why_chips(ranked.reasons[item.id])) for item in ranked.items)
         turn.ms["first_card_ms"] = _ms(turn.started)
+        self._showing[turn.session_id] = frozenset(c.id for c in cards)
         yield ReplyEvent.of(Items(cards))
         notes, why = yield from self._notes(ranked, language)
         cards = tuple(replace(c, note=notes.get(c.id, ""), why=tuple(why.get(c.id, c.why))) for c in cards)
@@ -463,9 +461,11 @@ class Agent:
                                                 [to_wire(c) for c in answer.cards], state_to_json(state),
                                                 start=turn.start)
         except TastebudError as exc:
+            self._showing.pop(turn.session_id, None)
             log.error("could not save the turn: %s", exc)
             yield ReplyEvent.of(ErrorEvent(say("save_failed", answer.language, error=str(exc))))
             return
+        self._showing.pop(turn.session_id, None)
         yield ReplyEvent.of(Done(session_id=turn.session_id, profile_id=turn.profile_id, reply=answer.reply,
                                  language=answer.language, understood=answer.understood, items=answer.cards,
                                  timings=timings, about_item=answer.about))
@@ -475,7 +475,7 @@ class Agent:
         """Record like / dislike / seen for an item shown in this session; the next answer uses it."""
         check_signal(signal)
         state = self.load_state(session_id, profile_id)
-        if item_id not in state.all_shown:
+        if item_id not in state.all_shown and item_id not in self._showing.get(session_id, ()):  # or being noted
             raise UnknownItem(f"item {item_id!r} was not shown in this conversation")
         owner = self.profiles.session_profile(session_id)
         self.profiles.add_feedback(owner, session_id, item_id, signal)

@@ -252,3 +252,17 @@ def test_rules_make_the_filters_stricter() -> None:
     merged = merge_filters(mine, rules)
     assert describe_filters(merged) == {"genres_any": ["Comedy"], "genres_none": ["Horror"], "runtime_max": 100,
                                         "max_age_rating": "PG", "excluded_items": 1}
+
+
+@slow
+def test_a_card_can_be_liked_while_its_notes_are_still_being_written(demo_data_dir: Path, tmp_path: Path) -> None:
+    agent = _agent(demo_data_dir, tmp_path)
+    _, first = _turn(agent, None, "a light comedy for tonight")
+    session = first["session_id"]
+    answer = agent.respond(session, "something older please", None)
+    cards = next(e for e in answer if e.kind == "items").data["items"]  # the cards are out, the notes are not
+    liked = agent.feedback(session, cards[0]["id"], "like")
+    assert cards[0]["id"] in liked["liked"]
+    done = [e for e in answer][-1]
+    assert done.kind == "done"
+    assert cards[0]["id"] in agent.load_state(session).liked_ids  # the turn's save kept the like
