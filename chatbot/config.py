@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     notes_llm: str = Field("auto", description="LLM that writes the notes: auto (the measured choice for TASTEBUD_LLM; "
                            "today the same model) | same | a backend name, e.g. embedded-small (faster, fails the note "
                            "checks more often)")
-    notes_budget_s: float = Field(8.0, description="time budget of the notes step: notes not written and checked by "
+    notes_budget_s: float = Field(30.0, description="time budget of the notes step: notes not written and checked by "
                                   "then get the template note (always true), so a reply never waits longer; a failed "
                                   "note is rewritten only when the time left covers it")
     notes_retry: bool = Field(True, description="rewrite the notes that failed the checks, all in one call, when the "

@@ -48,8 +48,11 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
             except TastebudError as exc:
                 console.print(f"[red]{exc}[/red]")
             continue
+        notes = NoteLines(console)
         for event in agent.respond(session_id, text):
-            if event.kind == "items":
+            if event.kind == "note":
+                notes.add(event.data)
+            elif event.kind == "items":
                 for n, it in enumerate(event.data["items"], 1):
                     badge = it["age_rating"] or "unrated"
                     facts = " · ".join(it["facts"]) if it.get("facts") else \
@@ -58,6 +61,41 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
             elif event.kind == "error":
                 console.print(f"[red]{event.data['message']}[/red]")
             elif event.kind == "done":
+                notes.end()
                 session_id = event.data["session_id"]
                 last_items = event.data["items"] or last_items
                 console.print(event.data["reply"], markup=False)
+
+
+class NoteLines:
+    """Each card's note on a line of its own, its words printed as they are written; a note rewritten or replaced
+    after its words were shown is printed again whole, marked as the final one."""
+
+    def __init__(self, console: Console) -> None:
+        """Print on this console."""
+        self.console = console
+        self.open: int | None = None  # the position whose line is being written
+        self.streamed: dict[int, str] = {}
+
+    def add(self, data: dict) -> None:
+        """One note event (a piece of a note's words, or its final text)."""
+        position = int(data.get("position", 0))
+        if "delta" in data:
+            if self.open != position:
+                self.end()
+                self.console.print(f"     {position}. ", end="", markup=False)
+                self.open = position
+            self.streamed[position] = self.streamed.get(position, "") + str(data["delta"])
+            self.console.print(str(data["delta"]), end="", markup=False, highlight=False)
+            return
+        final = str(data.get("final", ""))
+        if self.streamed.get(position, "").strip() != final.strip():
+            self.end()
+            self.console.print(f"     {position}. {final}", markup=False, highlight=False)
+        self.streamed[position] = final
+
+    def end(self) -> None:
+        """Close the line being written, if any."""
+        if self.open is not None:
+            self.console.print()
+            self.open = None

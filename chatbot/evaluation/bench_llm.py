@@ -172,11 +172,11 @@ def note_calls(n: int) -> list[Any]:
     calls = []
     for k in range(n):
         picks = [BENCH_FILMS[(k + step) % len(BENCH_FILMS)] for step in (0, 5, 9)[:FILMS_PER_CALL]]
-        sheets = [{"n": i + 1, "label": str(i + 1), "title": title, "facts": list(facts), "reasons": [why],
-                   "avoid": []}
+        evening = [f"evening {k // len(BENCH_FILMS) + 1}"] if k >= len(BENCH_FILMS) else []
+        sheets = [{"n": i + 1, "label": str(i + 1), "title": title, "facts": list(facts), "reasons": [why, *evening],
+                   "focus": "", "may": [], "never": [], "avoid": []}
                   for i, (title, facts, why) in enumerate(picks)]
-        shared = [f"evening {k // len(BENCH_FILMS) + 1}"] if k >= len(BENCH_FILMS) else []
-        calls.append(prompt.render(sheets=sheets, shared_reasons=shared, language="en"))
+        calls.append(prompt.render(sheets=sheets, language="en"))
     return calls
 
 

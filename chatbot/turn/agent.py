@@ -165,15 +165,15 @@ class Agent:
 
         data_dir = settings.resolved_data_dir
         searcher = Searcher.open(data_dir, chroma_url=settings.chroma_url)
-        notes_llm = llm  # an injected model (tests) writes the notes too
+        injected = llm  # an injected model (tests) writes the notes too
         llm = llm if llm is not None else make_chat_model(settings)
-        notes_llm = notes_llm if notes_llm is not None else make_notes_model(settings, llm)
+        notes_llm = {lang: injected or make_notes_model(settings, llm, lang) for lang in ("en", "zh")}
         items = list(searcher.items.values())
         gazetteer = Gazetteer()
         gazetteer.warm_up()
         understander = Understander(llm, items, gazetteer, timeout_s=settings.llm_timeout_s,
                                     llm_policy=settings.understand_llm, data_dir=data_dir)
-        copywriter = Copywriter.from_items(notes_llm, items, timeout_s=settings.llm_timeout_s,
+        copywriter = Copywriter.from_items(notes_llm["en"], items, timeout_s=settings.llm_timeout_s, by_language=notes_llm,
                                            budget_s=settings.notes_budget_s, retry=settings.notes_retry)
         scorer = cls._open_scorer(data_dir, searcher) if ranking == "full" else None
         if weather is None:
@@ -193,9 +193,8 @@ class Agent:
         if llm is not None:
             understand = self.understander.fixed_prompt()  # this catalog's understanding prompt
             warm_up(llm, [understand])
-        if self.copywriter.llm is not None:  # the notes prompt's fixed prefix, in both languages
-            notes = self.copywriter.fixed_prompts()  # this catalog's notes prompt
-            warm_up(self.copywriter.llm, notes)
+        for model, notes in self.copywriter.fixed_prefixes():  # the notes prompt's fixed prefix, per language
+            warm_up(model, notes)
         return time.monotonic() - started
 
     def prepare(self) -> str | None:

@@ -8,6 +8,7 @@ person's language (`replies.yaml`), which the notes writer receives already writ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Literal
@@ -241,7 +242,7 @@ class Recommender:
         if state.wishes:
             reasons.append(say("reason_wish", language, wish=state.wishes[-1]))
         for fired in rules.fired[:2]:
-            reasons.append(fired)
+            reasons.append(own_situation(fired, state))
         similar = self.most_similar_liked(item, liked)
         if similar is not None:
             reasons.append(say("reason_liked", language, title=similar.title))
@@ -255,3 +256,13 @@ class Recommender:
         sims = self.searcher.vectors[pos] @ self.searcher.vectors[self.positions[item.id]]
         best = int(np.argmax(sims))
         return self.searcher.items[self.searcher.ids[pos[best]]] if sims[best] >= SIMILAR_LIKED else None
+
+
+def own_situation(rule: str, state: DialogueState) -> str:
+    """A context rule's name said of this person: "rain, snow, storm or cold → cozy" for someone in the rain is
+    "rain → cozy" (notes built on the whole list called a rainy evening "rainy, snowy, stormy or cold")."""
+    left, arrow, right = rule.partition("→")
+    parts = [p.strip() for p in re.split(r",|\bor\b", left) if p.strip()]
+    ctx = state.context
+    own = [v for v in (ctx.weather, ctx.occasion, ctx.mood, ctx.part_of_day, *ctx.companions) if v and v in parts]
+    return f"{own[0]} → {right.strip()}" if arrow and own and len(parts) > 1 else rule

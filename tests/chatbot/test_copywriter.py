@@ -13,7 +13,7 @@ from chatbot.llm import FakeChatModel
 from chatbot.text.names import CatalogLexicon
 from chatbot.turn.notes.checker import NoteChecker
 from chatbot.turn.notes.facts import prompt_facts
-from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest
+from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest, NoteStyle
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from chatbot.turn.notes.writer import Copywriter
 from retrieval.text import display_title
@@ -72,10 +72,13 @@ def _requests() -> list[NoteRequest]:
     ]
 
 
+ONE_CALL = NoteStyle(per_item=False)  # one call for all notes (a call per note: its own tests)
+
+
 def _copywriter(*replies, timeout_s: float = 30.0, batch: bool = True) -> tuple[Copywriter, FakeChatModel]:
     """A copywriter over the small catalog with a scripted fake LLM (one call for all notes unless batch=False)."""
     fake = FakeChatModel(replies=list(replies))
-    return Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=timeout_s, batch=batch), fake
+    return Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=timeout_s, batch=batch, style=ONE_CALL), fake
 
 
 # ------------------------------------------------------------------------------------------- the LLM path
@@ -210,7 +213,7 @@ def test_garbage_answer_gives_template_notes_and_the_turn_still_answers():
     notes = writer.write_notes(_requests(), "en")
     assert len(fake.calls) == 2  # the batch, then one call that writes both notes again
     assert [n.source for n in notes] == ["template", "template"]
-    assert notes[1].text.startswith("Alien (1979) is a horror, sci-fi film by Ridley Scott")
+    assert notes[1].text.startswith("Alien (1979) is Ridley Scott's horror sci-fi film")
     assert all("JSON" in " ".join(n.problems) for n in notes)
 
 
@@ -220,7 +223,7 @@ def test_llm_error_gives_template_notes():
     notes = writer.write_notes(_requests(), "zh")
     assert len(fake.calls) == 1  # no retries against a model that is down
     assert [n.source for n in notes] == ["template", "template"]
-    assert notes[0].text.startswith("Toy Story（1995年）是一部冒险、动画、儿童电影")
+    assert notes[0].text.startswith("Toy Story（1995年）是John Lasseter执导的动画冒险儿童片")
 
 
 def test_per_item_mode_stops_calling_a_model_that_is_down():
@@ -258,13 +261,13 @@ def test_chinese_notes_for_language_zh():
     notes = writer.write_notes(_requests(), "zh")
     assert [n.source for n in notes] == ["template", "template"]
     assert all("not written in Chinese" in " ".join(n.problems) for n in notes)
-    assert "是一部" in notes[0].text
+    assert "执导的" in notes[0].text
 
 
 def test_time_limit_bounds_the_whole_turn():
     """A slow LLM is stopped at the time limit and the notes still come (templates), in bounded time."""
     fake = FakeChatModel(replies=[_answer(GOOD_EN), _answer(GOOD_EN)], chunk_chars=2, delay_s=0.05)
-    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=1.0)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=1.0, style=ONE_CALL)
     started = time.perf_counter()
     notes = writer.write_notes(_requests(), "en")
     assert time.perf_counter() - started < 3.0
@@ -275,7 +278,7 @@ def test_time_budget_keeps_finished_notes_and_templates_the_rest():
     """When the notes budget runs out mid-answer, the call stops, the note already checked stays, the rest are
     templates at once (no retry), and the step reports that it ran out of time."""
     fake = FakeChatModel(replies=[_answer(GOOD_EN), _answer(GOOD_EN)], chunk_chars=6, delay_s=0.05)
-    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=1.3)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=1.3, style=ONE_CALL)
     started = time.perf_counter()
     notes = writer.write_notes(_requests(), "en")  # the whole answer would take ~1.9 s
     assert time.perf_counter() - started < 1.8
@@ -291,13 +294,13 @@ def test_no_retry_when_the_time_left_cannot_cover_one_more_note():
     """A failed note is written again only when the budget still covers a note at this turn's speed."""
     bad = "If you loved The Matrix, this cozy adventure with Tom Hanks is for you."
     fake = FakeChatModel(replies=[_answer([bad, GOOD_EN[1]]), _answer([GOOD_EN[0]])], chunk_chars=12, delay_s=0.05)
-    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=2.5)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=2.5, style=ONE_CALL)
     notes = writer.write_notes(_requests(), "en")  # the batch call takes ~1 s: 1.5 s left is under the 2 s floor
     assert len(fake.calls) == 1
     assert [n.source for n in notes] == ["template", "llm"]
     assert any("no time left" in p for p in notes[0].problems) and any("Matrix" in p for p in notes[0].problems)
     writer = Copywriter(FakeChatModel(replies=[_answer([bad, GOOD_EN[1]]), _answer([GOOD_EN[0]])]),
-                        CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=10.0)
+                        CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=10.0, style=ONE_CALL)
     assert [n.source for n in writer.write_notes(_requests(), "en")] == ["llm-retry", "llm"]  # time enough: retried
 
 
@@ -321,16 +324,18 @@ def test_a_note_repeating_another_films_note_is_rejected():
     assert "the same note as another film's" in fake.calls[1].text
 
 
-def test_reasons_every_film_shares_are_said_once():
-    """A reason shared by all films is one line of the prompt, not repeated under each film (fewer tokens)."""
+def test_reasons_every_film_shares_are_dealt_out():
+    """A reason shared by all films goes under every other film, not under each (the 1.5B wrote one note five
+    times when every film had the same reasons)."""
     requests = [NoteRequest(TOY_STORY, ("rainy evening -> cozy", "you asked for: animation")),
                 NoteRequest(ALIEN, ("rainy evening -> cozy", "you asked for: space horror"))]
     writer, fake = _copywriter(_answer(GOOD_EN))
     writer.write_notes(requests, "en")
-    prompt = fake.calls[0].options and fake.calls[0].text.split("Write each note in English. 2 notes.")[-2]
+    prompt = fake.calls[0].options and fake.calls[0].text.split("Write each note in English, 15 to 30 words. 2 notes.")[-2]
     user = fake.calls[0].text.split("1. Toy Story (")[-1]
-    assert user.count("rainy evening -> cozy") == 1 and "also picked because: rainy evening -> cozy" in user
-    assert "picked because: you asked for: animation" in user and "you asked for: space horror" in user
+    toy, alien = user.split("2. Alien (")
+    assert "picked because: you asked for: animation; rainy evening -> cozy" in toy
+    assert "picked because: you asked for: space horror\n" in alien and "rainy" not in alien
     assert prompt
 
 
@@ -365,7 +370,7 @@ def test_no_rewrite_when_the_time_left_cannot_cover_every_failed_note():
     2 s floor): two failed notes after a slow batch get their templates at once."""
     bad = ["A 2003 romp starring Keanu Reeves.", "If you loved The Matrix, this space horror is for you."]
     fake = FakeChatModel(replies=[_answer(bad), _answer(GOOD_EN)], chunk_chars=4, delay_s=0.1)
-    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=5.3)
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0, budget_s=5.3, style=ONE_CALL)
     started = time.perf_counter()
     notes = writer.write_notes(_requests(), "en")  # the batch takes ~2.8 s: ~2.5 s left, 2.5 notes' time ~3.5 s
     assert time.perf_counter() - started < 4.0
@@ -412,14 +417,17 @@ def test_a_samey_note_rides_along_when_another_note_is_rewritten():
 
 
 def test_samey_check_ignores_names_but_not_other_words():
-    """Two notes count as the same only when nothing but the title and names differ (English and Chinese)."""
-    from chatbot.turn.notes.checker import note_skeleton as _skeleton
+    """Two notes read alike when they share a run of four words once titles and names are out (English; Chinese:
+    six characters), the same measure as `tastebud eval notes`."""
+    from chatbot.turn.notes.checker import shares_skeleton
 
-    assert _skeleton(SAMEY[0], TOY_STORY) == _skeleton(SAMEY[1], ALIEN)
-    assert _skeleton("Toy Story is a treat.", TOY_STORY) == _skeleton("Alien is a treat!", ALIEN) == "is a treat"
-    assert _skeleton(GOOD_EN[0], TOY_STORY) != _skeleton(GOOD_EN[1], ALIEN)
-    assert _skeleton(GOOD_ZH[0], TOY_STORY) != _skeleton(GOOD_ZH[1], ALIEN)
-    assert _skeleton("Tom Hanks 的温馨冒险。", TOY_STORY) == _skeleton("Sigourney Weaver 的温馨冒险。", ALIEN)
+    assert shares_skeleton(SAMEY[0], TOY_STORY, SAMEY[1], ALIEN, "en")
+    assert shares_skeleton("Tom Hanks makes this a perfect pick for rainy days.", TOY_STORY,
+                           "Sigourney Weaver makes this a perfect pick for a night in.", ALIEN, "en")
+    assert not shares_skeleton(GOOD_EN[0], TOY_STORY, GOOD_EN[1], ALIEN, "en")
+    assert not shares_skeleton(GOOD_ZH[0], TOY_STORY, GOOD_ZH[1], ALIEN, "zh")
+    assert shares_skeleton("Tom Hanks 主演的温馨冒险，适合下雨的夜晚。", TOY_STORY,
+                           "Sigourney Weaver 主演的温馨冒险，适合下雨的夜晚。", ALIEN, "zh")
 
 
 # ------------------------------------------------------------------------------------------- the checks
@@ -597,7 +605,7 @@ def test_checks_over_the_real_catalog(demo_data_dir):
     flagged_true = 0
     for item in sample:  # template notes and generic notes that name the item's own people are fine
         by = f" from {item.directors[0]}" if item.directors else ""
-        for note in (template_note(item, reasons, "en"), f"A cozy, funny pick for a rainy evening{by}."):
+        for note in (template_note(item, reasons, "en"), f"A fine pick for a rainy evening{by}."):
             flagged_true += bool(checker.check(note, item, "en", reasons))
         flagged_true += bool(checker.check(template_note(item, reasons, "zh"), item, "zh", reasons))
     caught_titles = caught_people = n = 0
@@ -607,9 +615,9 @@ def test_checks_over_the_real_catalog(demo_data_dir):
         if other.id == item.id or person_of.cast[0] in item.people:
             continue
         n += 1
-        note = f"A cozy pick for tonight, much like {display_title(other.title)}."
+        note = f"A fine pick for tonight, much like {display_title(other.title)}."
         caught_titles += any("another film" in p for p in checker.check(note, item, "en"))
-        note = f"A cozy pick for tonight, with a fine turn by {person_of.cast[0]}."
+        note = f"A fine pick for tonight, with a strong turn by {person_of.cast[0]}."
         caught_people += any("not on this film" in p for p in checker.check(note, item, "en"))
     assert flagged_true == 0
     assert caught_titles >= 0.9 * n  # the misses are one-word titles under 5 letters ("Rope"), by design
@@ -623,3 +631,34 @@ def test_the_prompt_leads_each_film_with_the_genres_the_other_films_lack():
     assert prompt_facts(walle, common)[1] == "Romance, Sci-Fi, Adventure"
     assert prompt_facts(monsters, common)[1] == "Comedy, Fantasy, Adventure"
     assert prompt_facts(walle)[1] == "Adventure, Animation, Children"  # alone, the catalog order
+
+
+def test_each_note_has_a_call_of_its_own_with_its_share_of_the_reasons():
+    """By default every note is its own call (one item in view: the 1.5B copied one film's plot into the others'
+    notes), streamed at once; a reason all items share goes to one item in turn, not to all of them."""
+    shared = ("rain → cozy", "kids → family-friendly")
+    third = NoteRequest(AMELIE, shared)
+    amelie = "Audrey Tautou's shy waitress secretly fixes strangers' lives around Montmartre, a sweet pick for you."
+    fake = FakeChatModel(replies=[_answer([GOOD_EN[0]], ("a",)), _answer([GOOD_EN[1]], ("b",)),
+                                  _answer([amelie], ("c",))])
+    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=30.0)
+    notes = writer.write_notes([NoteRequest(TOY_STORY, shared), NoteRequest(ALIEN, shared), third], "en")
+    assert [n.text for n in notes] == [GOOD_EN[0], GOOD_EN[1], amelie]
+    assert [c.options["json_schema"]["required"] for c in fake.calls] == [["1"], ["1"], ["1"]]
+    assert "Alien" not in fake.calls[0].text.split("1. Toy Story (")[-1]
+    own = [c.text.split("picked because: ")[-1].split("\n")[0] for c in fake.calls]
+    assert own == ["rain → cozy", "kids → family-friendly", "rain → cozy"]
+
+
+def test_a_quality_the_facts_do_not_support_is_never_shown():
+    """The person asked for cozy; a note calling a horror film cozy (or a family film 'not scary' is fine, but a
+    horror film 'not scary' is not) is rejected and written again, then falls back to the template."""
+    cozy_alien = "A cozy, heartwarming evening with Sigourney Weaver aboard the Nostromo, just what you asked for."
+    not_scary = "Sigourney Weaver leads the Nostromo crew in a space film that is not scary at all, a calm pick."
+    writer, fake = _copywriter(_answer([GOOD_EN[0], cozy_alien]), _answer([not_scary], ("Alien",)))
+    requests = [NoteRequest(TOY_STORY, ("rainy evening -> cozy",)), NoteRequest(ALIEN, ("rainy evening -> cozy",))]
+    notes = writer.write_notes(requests, "en")
+    assert notes[0].text == GOOD_EN[0] and notes[1].source == "template"
+    assert any("cozy" in p and "do not support" in p for p in notes[1].problems)
+    assert any("scary" in p for p in notes[1].problems)
+    assert "never call it: cozy" in fake.calls[0].text.split("2. Alien (")[-1]

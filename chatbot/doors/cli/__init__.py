@@ -9,12 +9,12 @@ import argparse
 import sys
 
 from chatbot.config import Settings, set_offline_environment
-from chatbot.doors.cli import chat, data, dialogues, llm, ranking, setup, web
+from chatbot.doors.cli import chat, data, dialogues, llm, notes, ranking, setup, web
 from chatbot.doors.cli.parser import BENCH_HELP, DATA_HELP, group, reset_groups
 from retrieval.errors import TastebudError
 
-SECTIONS = (setup.add_commands, data.add_commands, ranking.add_commands, chat.add_commands, web.add_commands,
-            dialogues.add_commands, llm.add_commands)
+SECTIONS = (setup.add_commands, data.add_commands, ranking.add_commands, notes.add_commands, chat.add_commands,
+            web.add_commands, dialogues.add_commands, llm.add_commands)  # notes after ranking: it adds to `eval`
 
 
 def build_parser() -> argparse.ArgumentParser:

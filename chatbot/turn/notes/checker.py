@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
 from chatbot.turn.notes.facts import fact_sheet, sheet_people
+from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.note import MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, note_language
-from retrieval.text import CJK, ENGLISH_ARTICLES, display_title, has_cjk
+from retrieval.text import CJK, display_title, has_cjk
+from chatbot.turn.replies import catalog_schema
 from retrieval.types import Item
 
 __all__ = [
@@ -25,8 +27,10 @@ __all__ = [
     "Finding",
     "NoteChecker",
     "Problem",
+    "catalog_qualities",
+    "without_translated_title",
     "cut_to_sentence",
-    "note_skeleton",
+    "shares_skeleton",
     "retry_hints",
     "trim_note",
 ]
@@ -44,6 +48,7 @@ class Problem(enum.Enum):
     OTHER_TITLE = "names another title"
     YEAR = "a year not on the sheet"
     DECADE = "a decade not on the sheet"
+    UNSUPPORTED = "claims a quality its facts do not support"
     RUNTIME = "a runtime not on the sheet"
     RATING = "a rating not on the sheet"
     CLAIMS_SEEN = "claims the person saw it"
@@ -73,6 +78,7 @@ _HINTS: dict[Problem, str] = {
     Problem.STORY: "it described a story, but the plot is not known",
     Problem.CLAIMS_SEEN: "it claimed the person already saw the film",
     Problem.RATING: "it gave a rating that is not on the sheet",
+    Problem.UNSUPPORTED: "it called it something its facts do not show; describe it only by its own facts",
     Problem.OTHER_PERSON: "it named a person who is not on the sheet",
     Problem.CHINESE_NAME: "it wrote a name in Chinese instead of as on the sheet",
     Problem.WRONG_ROLE: "it gave someone the wrong role",
@@ -153,6 +159,7 @@ _STARRING = (
     re.compile(rf"{_NAME} ?(?:主演|领衔)"),
     re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
 )
+_VOICED = re.compile(r"\bvoic(?:es|ed|ing)\b|\bvoice (?:of|cast)\b|配音", re.IGNORECASE)
 # Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
 _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
     (frozenset(ground.split()), re.compile(said, re.IGNORECASE))
@@ -180,9 +187,10 @@ def _content_words(text: str) -> set[str]:
 class NoteChecker:
     """Checks one note against its own item's sheet: titles, years, runtimes, ratings, names, length, language."""
 
-    def __init__(self, lexicon: CatalogLexicon) -> None:
-        """Check against this catalog's titles and people."""
+    def __init__(self, lexicon: CatalogLexicon, min_chars: dict[str, int] | None = None) -> None:
+        """Check against this catalog's titles and people; `min_chars`: the shortest note per language."""
         self.lexicon = lexicon
+        self.min_chars = min_chars or MIN_NOTE_CHARS
 
     def check(
         self, note: str, item: Item, language: str, reasons: Sequence[str] = (), other_reasons: Sequence[str] = ()
@@ -214,14 +222,27 @@ class NoteChecker:
         found += self._check_borrowed(text, item, grounded, other_reasons)
         found += self._check_company(text, item, grounded)
         found += self._check_roles(text, item)
+        found += self._check_qualities(text, item, language)
         return found
 
     @staticmethod
+    def _check_qualities(text: str, item: Item, language: str) -> list[Finding]:
+        """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts."""
+        from chatbot.turn.notes.measures import note_names
+
+        claims = catalog_qualities().unsupported(text, item, language, note_names(item))
+        return [Finding(Problem.UNSUPPORTED, f"calls it {'not ' if c.negated else ''}{c.words!r}, which its facts "
+                        "do not support") for c in claims]
+
+    @staticmethod
     def _check_roles(text: str, item: Item) -> list[Finding]:
-        """Someone called the director must direct it; someone said to star must be in its cast."""
+        """Someone called the director must direct it; someone said to star must be in its cast; only an animated
+        film has voices ("Robin Williams 配音" was written for Good Will Hunting)."""
         directors = {name_words(p) for p in item.directors}
         cast = {name_words(p) for p in item.cast}
         found = []
+        if item.genres and "Animation" not in item.genres and (m := _VOICED.search(text)):
+            found.append(Finding(Problem.WRONG_ROLE, f"says someone voices it ({m.group(0)!r}), but it is not animated"))
         for role, patterns, holders in (("the director", _DIRECTED, directors), ("in the cast", _STARRING, cast)):
             for pattern in patterns:
                 for m in pattern.finditer(text):
@@ -263,7 +284,7 @@ class NoteChecker:
         """Length, sentence count and language."""
         found: list[Finding] = []
         n_cjk = len(CJK.findall(text))
-        if len(text) < MIN_NOTE_CHARS[language]:
+        if len(text) < self.min_chars[language]:
             found.append(Finding(Problem.TOO_SHORT, f"too short ({len(text)} characters)"))
         if len(text) > MAX_NOTE_CHARS[language]:
             message = f"too long ({len(text)} characters, at most {MAX_NOTE_CHARS[language]})"
@@ -400,6 +421,25 @@ class NoteChecker:
         return found
 
 
+_LEADING_ZH_TITLE = re.compile(r"^\s*《[^》A-Za-z]{1,30}》")
+
+
+def without_translated_title(text: str) -> str:
+    """A Chinese note that opens with a title in Chinese (the 1.5B translates the item's own title: 《笔记本》 for
+    The Notebook, unverifiable) opens with "this film" / "this dish" instead; the card shows the real title."""
+    schema = catalog_schema()
+    this = f"这{schema.noun.measure_zh}{schema.noun.zh}" if schema and schema.noun.zh else "这部电影"
+    return _LEADING_ZH_TITLE.sub(this, text, count=1)
+
+
+def catalog_qualities() -> QualityLexicon:
+    """The qualities lexicon of the catalog this process serves (films' own, or its schema catalog's)."""
+    schema = catalog_schema()
+    if hasattr(QualityLexicon, "for_catalog"):
+        return QualityLexicon.for_catalog(schema)
+    return QualityLexicon.load()
+
+
 def trim_note(text: str, language: str) -> str:
     """The note cut to its first sentences when it is too long (cutting adds nothing untrue; the rest is checked)."""
     ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
@@ -419,13 +459,11 @@ def cut_to_sentence(text: str, language: str) -> str:
     return text[: cuts[-1]].strip() if cuts else text
 
 
-def note_skeleton(text: str, item: Item) -> str:
-    """A note's words without its film's title and people: two notes alike but for those say nothing of either
-    film ("Pete Docter's quirky comedy suits a party." / "Rob Reiner's quirky comedy suits a party.")."""
-    folded = fold_name(POSSESSIVE.sub("", text))
-    out = folded
-    names = {w for name in (display_title(item.title), *item.people) for w in name_words(name).split()}
-    for word in names - ENGLISH_ARTICLES:
-        out = re.sub(rf"(?<![0-9a-z]){re.escape(word)}(?![0-9a-z])", " ", out)
-    out = re.sub(r"[\W_]+", " ", out).strip()  # punctuation and spacing do not make two notes differ
-    return out or folded
+def shares_skeleton(text: str, item: Item, other: str, other_item: Item, language: str) -> list[str]:
+    """The word 4-grams (Chinese: 6-character runs) two notes share once each one's title and names are taken out:
+    the notes read alike ("Pete Docter's quirky comedy suits a party." / "Rob Reiner's quirky comedy suits a
+    party."). The same measure as `tastebud eval notes`'s shared skeletons."""
+    from chatbot.turn.notes.measures import note_names, shared_skeleton, skeleton_grams
+
+    own = skeleton_grams(text, language, note_names(item))
+    return shared_skeleton(own, [skeleton_grams(other, language, note_names(other_item))])

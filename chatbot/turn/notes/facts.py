@@ -10,11 +10,12 @@ from retrieval.fields import attribute_facts
 from retrieval.types import Item
 
 PLOT_CHARS = 220  # plot text on the checker's sheet
-PROMPT_PLOT_CHARS = 100  # plot text in the prompt (prompt tokens cost ~15 ms each on 2 cores)
+PROMPT_PLOT_CHARS = 130  # plot text in the prompt (prompt tokens cost ~15 ms each on 2 cores)
 PROMPT_CAST = 1  # cast members in the prompt (the lead; the checker's sheet keeps 3)
 NO_PLOT = "plot: not known (say nothing about the story)"  # the 1.5B model invents stories unless told
 
 _PAREN = re.compile(r"\([^)]*\)")
+_WON = re.compile(r"\bWon \d+ Oscars?\b")
 
 
 def fact_sheet(item: Item) -> list[str]:
@@ -64,6 +65,8 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
     plot = (item.plot or "").strip()
     if plot:
         facts.append("plot: " + shorten(plot, PROMPT_PLOT_CHARS))
+    if item.awards and (won := _WON.search(item.awards)):
+        facts.append(won.group(0).rstrip(".").lower())  # "won 1 oscar": something only this film has
     return facts + [f.rstrip(".") for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
 
 
@@ -88,3 +91,27 @@ def clean_reason(reason: str) -> str:
     """A reason without its parenthesised detail or final period: "kids → family-friendly (PG at most)" -> ...."""
     text = re.sub(r"\s+", " ", _PAREN.sub("", str(reason)))
     return re.sub(r"\s+([,;:.])", r"\1", text).strip().rstrip(".").strip()
+
+
+def note_focus(item: Item, used: set[str]) -> str:
+    """What one note is built around, a fact only its item has, taking kinds the answer's notes have not used yet
+    first (the plot, the lead, the director, an award, a schema catalog's text): notes told nothing of this all
+    took one shape ("X's Title is a cozy, heartwarming adventure film that's perfect for rainy days")."""
+    choices: list[tuple[str, str]] = []
+    if (item.plot or "").strip():
+        choices.append(("plot", "what happens in its plot"))
+    if item.cast:
+        choices.append(("lead", f"its lead, {item.cast[0]}"))
+    if item.directors:
+        choices.append(("director", f"its director, {item.directors[0]}"))
+    if item.awards and _WON.search(item.awards):
+        choices.append(("award", "its Oscar"))
+    schema = catalog_schema()
+    for text in schema.texts if schema else ():
+        if text.show and dict(item.attributes).get(text.name):
+            choices.append((text.name, f"its {text.label_en or text.name}"))
+    if not choices:
+        return ""
+    kind, focus = next(((k, f) for k, f in choices if k not in used), choices[len(used) % len(choices)])
+    used.add(kind)
+    return focus

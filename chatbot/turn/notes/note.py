@@ -8,10 +8,31 @@ from retrieval.types import Item
 
 LANGUAGES = ("en", "zh")  # note languages; anything else is written in English
 MAX_NOTE_CHARS = {"en": 280, "zh": 200}  # longest note the checker accepts (template notes run long)
-LLM_NOTE_CHARS = {"en": 200, "zh": 90}  # longest LLM note (the schema's maxLength: a runaway note stops early)
-MIN_NOTE_CHARS = {"en": 25, "zh": 10}
+LLM_NOTE_CHARS = {"en": 230, "zh": 110}  # longest LLM note (the schema's maxLength: a runaway note stops early)
+MIN_NOTE_CHARS = {"en": 50, "zh": 18}  # shortest LLM note (the schema's minLength; ~9 words, ~18 characters)
 MAX_SENTENCES = 2
 MAX_REASONS = 3  # reasons put on a sheet
+
+
+@dataclass(frozen=True)
+class NoteStyle:
+    """How the LLM writes a turn's notes: the prompts, the length bounds per language, the tokens a note may take,
+    and whether each note gets a call of its own (its first words come after a prompt of one item, not of all, and
+    the 1.5B cannot copy another item's plot or note into it: given five films in one call, it wrote the one
+    plot it was shown into four notes)."""
+
+    prompt: str = "notes"  # the films prompt (prompts/<name>.yaml)
+    catalog_prompt: str = "notes_catalog"  # the prompt for a catalog described by a schema
+    min_chars: tuple[tuple[str, int], ...] = tuple(MIN_NOTE_CHARS.items())
+    max_chars: tuple[tuple[str, int], ...] = tuple(LLM_NOTE_CHARS.items())
+    tokens: tuple[tuple[str, int], ...] = (("en", 62), ("zh", 96))  # generation budget per note and its key
+    per_item: bool = True
+
+
+# The notes before issue 15 (one call for all, at most 8-10 words each): `tastebud eval notes` scores them beside
+# today's notes, in the same run.
+BRIEF_STYLE = NoteStyle("notes_brief", "notes_catalog_brief", (("en", 25), ("zh", 10)), (("en", 200), ("zh", 90)),
+                        (("en", 56), ("zh", 72)), per_item=False)
 
 
 def note_language(language: str) -> str:

@@ -100,10 +100,12 @@ def note_labels(titles: Sequence[str]) -> list[str]:
     return [str(k) for k in range(1, len(titles) + 1)]
 
 
-def notes_schema(labels: Sequence[str], language: str) -> dict[str, Any]:
+def notes_schema(labels: Sequence[str], language: str, min_chars: dict[str, int] | None = None,
+                 max_chars: dict[str, int] | None = None) -> dict[str, Any]:
     """JSON schema of the answer: one bounded note string under each item's label, in order."""
     # minLength: with compact JSON the model once closed every note after one character
-    note = {"type": "string", "minLength": MIN_NOTE_CHARS[language], "maxLength": LLM_NOTE_CHARS[language]}
+    note = {"type": "string", "minLength": (min_chars or MIN_NOTE_CHARS)[language],
+            "maxLength": (max_chars or LLM_NOTE_CHARS)[language]}
     return {
         "type": "object",
         "properties": {label: note for label in labels},

@@ -26,11 +26,10 @@ Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips,
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chatbot.llm.gate import LLMGate
@@ -41,12 +40,15 @@ from chatbot.turn.notes.checker import (
     Finding,
     NoteChecker,
     Problem,
+    catalog_qualities,
     cut_to_sentence,
-    note_skeleton,
+    shares_skeleton,
     retry_hints,
     trim_note,
+    without_translated_title,
 )
-from chatbot.turn.notes.facts import clean_reason, fact_sheet, prompt_facts
+from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
+from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
 from chatbot.turn.replies import catalog_schema
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
@@ -58,8 +60,11 @@ from chatbot.turn.notes.note import (
     NoteEvent,
     NoteRequest,
     NotesStats,
+    NoteStyle,
     note_language,
 )
+from chatbot.turn.notes.note import BRIEF_STYLE
+
 from chatbot.turn.notes.stream import NotesStreamParser, note_labels, notes_schema, stream_json_text
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from retrieval.text import display_title
@@ -91,94 +96,12 @@ __all__ = [
     "why_chips",
 ]
 
-TOKENS_PER_NOTE = {"en": 56, "zh": 72}  # generation budget per note and its key (Chinese costs more tokens)
-
 _SAMEY = "repeats another film's note with only the title and names changed"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
+BRIEF_BUDGET_S = 8.0  # the notes step's budget before issue 15
 _NO_TIME_LEFT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: no time left to write it again")
 _BUDGET_SPENT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: the time budget ran out while writing it")
-
-
-@dataclass
-class _Draft:
-    """Working state of one item's note during a turn."""
-
-    request: NoteRequest
-    text: str = ""
-    done: bool = False
-    problems: list[Finding] = field(default_factory=list)
-    samey: Note | None = None  # a draft that passed every honesty check but reads like another film's note:
-    # shown when no better one comes (a rewrite is tried only while time allows; samey beats a template)
-
-    def messages(self) -> tuple[str, ...]:
-        """Why earlier drafts were rejected, in words (what a Note keeps)."""
-        return tuple(f.message for f in self.problems)
-
-
-@dataclass
-class _Tally:
-    """Running counts of one notes step (becomes NotesStats)."""
-
-    calls: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    prompt_eval_tokens: int = 0
-    output_tokens: int = 0
-    llm_s: float = 0.0
-    checks_failed: int = 0
-    out_of_time: bool = False
-
-    def add_call(self, usage: dict[str, Any], seconds: float, pieces: int) -> None:
-        """Count one LLM call from what the backend reported (a call stopped early reports nothing: its streamed
-        pieces, one token each on the local backends, count as its output)."""
-        self.calls += 1
-        self.llm_s += seconds
-        evaluated = int(usage.get("prompt_eval_tokens", usage.get("input_tokens")) or 0)
-        self.prompt_tokens += max(int(usage.get("input_tokens") or 0), evaluated)  # a stopped call: what it read
-        self.prompt_eval_tokens += evaluated
-        self.output_tokens += int(usage.get("output_tokens") or pieces)
-
-    def stats(self, finished: dict[int, Note], started: float) -> NotesStats:
-        """The figures of a notes step that began at `started` (monotonic seconds) and ended with these notes."""
-        sources = [n.source for n in finished.values()]
-        return NotesStats(
-            notes=len(finished), llm_calls=self.calls, retries=self.retries,
-            prompt_tokens=self.prompt_tokens, prompt_eval_tokens=self.prompt_eval_tokens,
-            output_tokens=self.output_tokens, llm_s=round(self.llm_s, 3),
-            seconds=round(time.monotonic() - started, 3), first_pass=sources.count("llm"),
-            retry_pass=sources.count("llm-retry"), templates=sources.count("template"),
-            checks_failed=self.checks_failed, out_of_time=self.out_of_time,
-        )
-
-
-@dataclass
-class _Round:
-    """One LLM call writing the notes of the drafts at `positions`, and what has come back of it so far."""
-
-    drafts: list[_Draft]
-    positions: list[int]
-    language: str
-    deadline: float  # monotonic seconds
-    stream: bool  # pass each note's text on as it arrives
-    retry: bool  # a rewrite of rejected drafts
-    tally: _Tally
-    ended: set[int] = field(default_factory=set)  # indexes into `positions` whose note was read to its end
-    raw: list[str] = field(default_factory=list)  # the answer's text, piece by piece
-
-    def fail_unended(self, finding: Finding) -> None:
-        """Record a problem on every draft of the round whose note never ended."""
-        for k, i in enumerate(self.positions):
-            if k not in self.ended:
-                self.drafts[i].problems.append(finding)
-
-
-def _collect(events: Iterator[NoteEvent], finished: dict[int, Note]) -> Iterator[NoteEvent]:
-    """Pass the events on, keeping each final note in `finished` by position."""
-    for event in events:
-        yield event
-        if isinstance(event, NoteDone):
-            finished[event.position] = event.note
 
 
 class Copywriter:
@@ -198,13 +121,18 @@ class Copywriter:
         retry: bool = True,
         batch: bool = True,
         budget_s: float | None = None,
+        style: NoteStyle | None = None,
+        by_language: dict[str, BaseChatModel] | None = None,
     ) -> None:
         """llm=None: template notes only. timeout_s bounds all LLM calls of a turn; batch: one call for all notes;
-        budget_s: the notes step's time budget (None: timeout_s)."""
-        self.batch = batch
+        budget_s: the notes step's time budget (None: timeout_s); style: prompts and lengths (`NoteStyle`);
+        by_language: the model for notes in a language, where it is not `llm` (a context of its own per language)."""
+        self.style = style or NoteStyle()
+        self.batch = batch and not self.style.per_item
         self.llm = llm
+        self.by_language = {lang: model for lang, model in (by_language or {}).items() if model is not llm}
         self.lexicon = lexicon
-        self.checker = NoteChecker(lexicon)
+        self.checker = NoteChecker(lexicon, dict(self.style.min_chars))
         self.timeout_s = timeout_s
         self.retry = retry
         self.budget_s = budget_s
@@ -220,10 +148,11 @@ class Copywriter:
         batch: bool = True,
         budget_s: float | None = None,
         retry: bool = True,
+        by_language: dict[str, BaseChatModel] | None = None,
     ) -> Copywriter:
         """A copywriter checking against this catalog."""
         return cls(llm, CatalogLexicon.from_items(items), timeout_s=timeout_s, batch=batch, budget_s=budget_s,
-                   retry=retry)
+                   retry=retry, by_language=by_language)
 
     def write_notes(self, requests: Sequence[NoteRequest], language: str = "en") -> list[Note]:
         """The final notes, in request order (the non-streaming form of `write_notes_stream`)."""
@@ -242,9 +171,10 @@ class Copywriter:
         started = time.monotonic()
         limit = self.timeout_s if self.budget_s is None else min(self.timeout_s, self.budget_s)
         deadline = started + limit
-        drafts = [_Draft(r) for r in requests]
+        used: set[str] = set()
+        drafts = [Draft(r, focus=note_focus(r.item, used)) for r in requests]
         finished: dict[int, Note] = {}
-        tally = _Tally()
+        tally = Tally()
         try:
             if self.llm is not None:
                 per_note_s = yield from self._first_drafts(drafts, language, deadline, tally, finished)
@@ -257,7 +187,7 @@ class Copywriter:
             self.last_stats = tally.stats(finished, started)
 
     def _first_drafts(
-        self, drafts: list[_Draft], language: str, deadline: float, tally: _Tally, finished: dict[int, Note]
+        self, drafts: list[Draft], language: str, deadline: float, tally: Tally, finished: dict[int, Note]
     ) -> Generator[NoteEvent, None, float]:
         """The first draft of every note (one call for all, or one per item); returns the seconds a note took."""
         everyone = list(range(len(drafts)))
@@ -268,24 +198,24 @@ class Copywriter:
                 break  # out of time, or the model is down: the rest get template notes at once
             call_started = time.monotonic()
             rounds = self._draft_round(drafts, group, language, deadline, stream=True, retry=False, tally=tally)
-            yield from _collect(rounds, finished)
+            yield from collect(rounds, finished)
             per_note_s = max(per_note_s, (time.monotonic() - call_started) / len(group))
         return per_note_s
 
     def _rewrite_failed(
         self,
-        drafts: list[_Draft],
+        drafts: list[Draft],
         language: str,
         deadline: float,
-        tally: _Tally,
+        tally: Tally,
         finished: dict[int, Note],
         per_note_s: float,
     ) -> Iterator[NoteEvent]:
-        """Write every failed note once more, all in ONE small call, when the time left covers it.
+        """Write every failed note once more when the time left covers it: all in ONE small call (batch), or one
+        call per note (per item: each while the time left covers one more note at this turn's speed).
 
-        A call per note paid the prompt and the answer's framing each time; without the time, the failed notes
-        get their templates now rather than make the person wait. Samey notes (true, but like another film's)
-        ride along only when a call is made anyway.
+        Without the time, the failed notes get their templates now rather than make the person wait. Samey notes
+        (true, but like another film's) ride along only when a call is made anyway.
         """
         failed = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is None]
         samey = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is not None]
@@ -293,41 +223,48 @@ class Copywriter:
             failed = sorted(failed + samey)
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
             return
-        if deadline - time.monotonic() < max(2.0, per_note_s * (len(failed) + 0.5)):
+        if self.batch and deadline - time.monotonic() < max(2.0, per_note_s * (len(failed) + 0.5)):
             for i in failed:
                 drafts[i].problems.append(_NO_TIME_LEFT)
             tally.out_of_time = True
             return
-        rounds = self._draft_round(drafts, failed, language, deadline, stream=False, retry=True, tally=tally)
-        yield from _collect(rounds, finished)
+        for group in [failed] if self.batch else [[i] for i in failed]:
+            if deadline - time.monotonic() < max(2.0, per_note_s * (len(group) + 0.25)):
+                for i in group:
+                    drafts[i].problems.append(_NO_TIME_LEFT)
+                tally.out_of_time = True
+                continue
+            rounds = self._draft_round(drafts, group, language, deadline, stream=False, retry=True, tally=tally)
+            yield from collect(rounds, finished)
 
     @staticmethod
-    def _llm_failed(drafts: list[_Draft]) -> bool:
+    def _llm_failed(drafts: list[Draft]) -> bool:
         """True when an LLM call of this turn failed outright (error or time limit), not just a bad note."""
         return any(f.problem is Problem.LLM_FAILED for d in drafts for f in d.problems)
 
     def _draft_round(
         self,
-        drafts: list[_Draft],
+        drafts: list[Draft],
         positions: list[int],
         language: str,
         deadline: float,
         stream: bool,
         retry: bool,
-        tally: _Tally | None = None,
+        tally: Tally | None = None,
     ) -> Iterator[NoteEvent]:
         """One LLM call for the notes at `positions`; NoteDone for each one that passes the checks."""
-        rnd = _Round(drafts, positions, language, deadline, stream, retry, tally if tally is not None else _Tally())
+        rnd = Round(drafts, positions, language, deadline, stream, retry, tally if tally is not None else Tally())
         labels = note_labels([display_title(drafts[i].request.item.title) for i in positions])
         messages = self._notes_prompt(rnd, labels)
-        schema = notes_schema(labels, language)
-        max_tokens = 8 + TOKENS_PER_NOTE[language] * len(positions)
+        schema = notes_schema(labels, language, dict(self.style.min_chars), dict(self.style.max_chars))
+        max_tokens = 8 + dict(self.style.tokens)[language] * len(positions)
         timeout = max(deadline - time.monotonic(), 1.0)
         usage: dict[str, Any] = {}
         call_started = time.monotonic()
         if retry:
             rnd.tally.retries += 1
-        pieces = stream_json_text(self.llm, messages, schema, timeout, max_tokens, usage, self.gate)
+        llm = self.by_language.get(language, self.llm)
+        pieces = stream_json_text(llm, messages, schema, timeout, max_tokens, usage, self.gate)
         try:
             stopped = yield from self._read_answer(rnd, pieces, NotesStreamParser(labels))
         except LLMError as exc:
@@ -339,44 +276,69 @@ class Copywriter:
             pieces.close()  # stops generation now (and frees the model) when the loop was left early
             rnd.tally.add_call(usage, time.monotonic() - call_started, len(rnd.raw))
         if not stopped:
-            _fail_unwritten(rnd)
+            fail_unwritten(rnd)
 
-    def _notes_prompt(self, rnd: _Round, labels: list[str]) -> Any:
-        """The chat messages asking for the round's notes: one compact sheet per film, shared reasons said once."""
+    def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
+        """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
+        build the note around, the asked-for qualities its facts support and those they do not.
+
+        Reasons every item of the answer shares are dealt out, one per item in turn (a single shared reason to
+        every other item): given the same reasons under every item, the 1.5B model wrote the same note five times
+        ("X's Title is a cozy heartwarming film with a rainy evening pick for the kids"); shown the notes already
+        written, it copied them."""
         from prompts import load_prompt
 
         items = [rnd.drafts[i].request.item for i in rnd.positions]
-        reasons = [list(dict.fromkeys(clean_reason(r) for r in rnd.drafts[i].request.reasons[:MAX_REASONS]))
-                   for i in rnd.positions]
-        # Reasons every film shares are said once, not once per film (they were ~25 tokens a film).
-        shared = [r for r in reasons[0] if all(r in own for own in reasons[1:])] if len(items) > 1 else []
+        every = [list(dict.fromkeys(clean_reason(r) for r in d.request.reasons[:MAX_REASONS])) for d in rnd.drafts]
+        reasons = [every[i] for i in rnd.positions]
+        shared = [r for r in every[0] if all(r in own for own in every[1:])] if len(every) > 1 else []
+        deck = shared if len(shared) != 1 else [*shared, ""]
         genre_sets = [set(item.genres) for item in items]
         common = frozenset(set.intersection(*genre_sets)) if len(genre_sets) > 1 else frozenset()
-        sheets = [
-            {
+        qualities = catalog_qualities()
+        sheets = []
+        for k, item in enumerate(items):
+            asked = qualities.asked(rnd.drafts[rnd.positions[k]].request.reasons)
+            sheets.append({
                 "n": k + 1,
                 "label": labels[k],
                 "title": display_title(item.title),
                 "facts": prompt_facts(item, common),
-                "reasons": [r for r in reasons[k] if r not in shared],
+                "reasons": [r for r in reasons[k] if r not in shared] + _deal(deck, rnd.positions[k]),
+                "focus": rnd.drafts[rnd.positions[k]].focus,
+                "may": _deal([qualities.word(q, rnd.language) for q in asked if qualities.holds(q, item)],
+                             rnd.positions[k]),
+                "never": [qualities.word(q, rnd.language) for q in asked if not qualities.holds(q, item)],
                 # why the last draft was rejected, in general terms
                 "avoid": retry_hints(rnd.drafts[rnd.positions[k]].problems),
-            }
-            for k, item in enumerate(items)
-        ]
-        name, extra = _notes_prompt_for_catalog()
-        return load_prompt(name).render(sheets=sheets, shared_reasons=shared, language=rnd.language, **extra)
+            })
+        name, extra = self._prompt_name()
+        return load_prompt(name).render(sheets=sheets, language=rnd.language, **extra)
 
-    @staticmethod
-    def fixed_prompts() -> list[Any]:
-        """The notes prompt with no items, in both languages: its fixed prefix, for the LLM to pre-read."""
+    def fixed_prompts(self, languages: Sequence[str] = ("zh", "en")) -> list[Any]:
+        """The notes prompt with no items, in these languages: its fixed prefix, for the LLM to pre-read."""
         from prompts import load_prompt
 
-        name, extra = _notes_prompt_for_catalog()
-        return [load_prompt(name).render(sheets=[], language=lang, **extra) for lang in ("zh", "en")]
+        name, extra = self._prompt_name()
+        return [load_prompt(name).render(sheets=[], language=lang, **extra) for lang in languages]
+
+    def fixed_prefixes(self) -> list[tuple[BaseChatModel, list[Any]]]:
+        """Each notes model with the fixed prompt prefixes it should pre-read (its own language last)."""
+        if self.llm is None:
+            return []
+        own = [(model, self.fixed_prompts([lang])) for lang, model in self.by_language.items()]
+        rest = [lang for lang in ("zh", "en") if lang not in self.by_language]
+        return own + [(self.llm, self.fixed_prompts(rest))]
+
+    def _prompt_name(self) -> tuple[str, dict[str, str]]:
+        """The notes prompt of the catalog served (this style's): films' own, or the schema catalog's with its noun."""
+        schema = catalog_schema()
+        if schema is None:
+            return self.style.prompt, {}
+        return self.style.catalog_prompt, {"noun": schema.noun.en, "nouns": schema.noun.en_plural}
 
     def _read_answer(
-        self, rnd: _Round, pieces: Iterator[str], parser: NotesStreamParser
+        self, rnd: Round, pieces: Iterator[str], parser: NotesStreamParser
     ) -> Generator[NoteEvent, None, bool]:
         """Read the streamed answer, checking each note as it ends; returns True when the time budget stopped it."""
         for piece in pieces:
@@ -391,7 +353,7 @@ class Copywriter:
                 return True
         return False
 
-    def _on_parsed(self, rnd: _Round, kind: str, k: int, text: str) -> Iterator[NoteEvent]:
+    def _on_parsed(self, rnd: Round, kind: str, k: int, text: str) -> Iterator[NoteEvent]:
         """A NoteDelta for a piece of note k of the round; at its end, its NoteDone when it passes the checks."""
         if k >= len(rnd.positions) or k in rnd.ended:
             return
@@ -413,7 +375,7 @@ class Copywriter:
 
     def _accept(
         self,
-        draft: _Draft,
+        draft: Draft,
         text: str,
         language: str,
         retry: bool,
@@ -426,10 +388,12 @@ class Copywriter:
         same note with only the title and names changed, says nothing of its own film).
         """
         text = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
-        if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in TERMINAL:
+        text = without_translated_title(text) if language == "zh" else text
+        longest = dict(self.style.max_chars)[language]
+        if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
         problems = self.checker.findings(text, draft.request.item, language, draft.request.reasons, others)
-        if len(text) >= LLM_NOTE_CHARS[language] * 0.95 and text[-1:] not in TERMINAL:
+        if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
             problems.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
         if any(fold_name(text) == fold_name(other) for other, _ in written):
             problems.append(Finding(Problem.REPEATED, "repeats another film's note word for word"))
@@ -443,7 +407,7 @@ class Copywriter:
         if problems:
             draft.problems.extend(problems)
             return None
-        if any(note_skeleton(text, draft.request.item) == note_skeleton(other, item) for other, item in written):
+        if any(shares_skeleton(text, draft.request.item, other, item, language) for other, item in written):
             # True but samey: rewritten while time allows, else shown as it is (a soft check, never a template)
             draft.problems.append(Finding(Problem.SAMEY, _SAMEY))
             draft.samey = replace(note, problems=draft.messages())
@@ -451,7 +415,7 @@ class Copywriter:
         draft.text, draft.done = text, True
         return note
 
-    def _template(self, draft: _Draft, language: str) -> Note:
+    def _template(self, draft: Draft, language: str) -> Note:
         """The template note of a draft that never passed."""
         item, reasons = draft.request.item, draft.request.reasons
         return Note(
@@ -468,7 +432,7 @@ class Copywriter:
         if not with_llm or self.llm is None:
             return text
         language = note_language(language)
-        drafts = [_Draft(NoteRequest(item, ()))]
+        drafts = [Draft(NoteRequest(item, ()))]
         sentence = None
         deadline = time.monotonic() + self.timeout_s
         for event in self._draft_round(drafts, [0], language, deadline, stream=False, retry=False):
@@ -477,24 +441,15 @@ class Copywriter:
         return f"{sentence}\n\n{text}" if sentence else text
 
 
-def _fail_unwritten(rnd: _Round) -> None:
-    """After the stream ended: notes the parser never saw finish (garbage, missing notes) count as failed."""
-    try:
-        shape_ok = isinstance(json.loads("".join(rnd.raw)), dict)
-    except json.JSONDecodeError:
-        shape_ok = False
-    for k, i in enumerate(rnd.positions):
-        if k not in rnd.ended:
-            if shape_ok:
-                rnd.drafts[i].problems.append(Finding(Problem.NO_NOTE, "no note was written for it"))
-            else:
-                rnd.drafts[i].problems.append(Finding(Problem.NOT_JSON, "the answer was not the expected JSON"))
-            rnd.tally.checks_failed += 1
+def _deal(values: list[str], k: int) -> list[str]:
+    """The k-th of the values, taken in turn (a list of one; empty when there are none or it is "")."""
+    return [values[k % len(values)]] if values and values[k % len(values)] else []
 
 
-def _notes_prompt_for_catalog() -> tuple[str, dict[str, str]]:
-    """The notes prompt of the catalog served: films' own, or the schema catalog's with its noun."""
-    schema = catalog_schema()
-    if schema is None:
-        return "notes", {}
-    return "notes_catalog", {"noun": schema.noun.en, "nouns": schema.noun.en_plural}
+def brief_copywriter(copywriter: Copywriter) -> Copywriter:
+    """The notes before issue 15 (BRIEF_STYLE: one call, 8-10 words, 8 s budget) over the same model and catalog:
+    the baseline `tastebud eval notes` scores in the same run."""
+    brief = Copywriter(copywriter.llm, copywriter.lexicon, timeout_s=copywriter.timeout_s, retry=copywriter.retry,
+                       batch=True, budget_s=BRIEF_BUDGET_S, style=BRIEF_STYLE)
+    brief.gate = copywriter.gate
+    return brief

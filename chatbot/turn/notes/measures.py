@@ -1,0 +1,191 @@
+"""What code measures in a note, the same for the note checker and for `tastebud eval notes`: its length (words;
+Chinese: characters), words of the wrong language, the facts of its own item it names (specificity), and its
+skeleton (word 4-grams once names and titles are removed) to compare with the other notes of one answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from chatbot.text.names import LATIN_WORD, POSSESSIVE, fold_name, name_words
+from chatbot.turn.notes.qualities import QualityLexicon
+from retrieval.schema import CatalogSchema
+from retrieval.text import CJK, display_title
+from retrieval.types import AGE_RATINGS, Item
+
+NOTE_LENGTH = {"en": (15, 30), "zh": (25, 60)}  # words (Chinese: characters) a note should have
+SKELETON_N = {"en": 4, "zh": 6}  # a shared skeleton: a word 4-gram (Chinese: 6 characters, about four words)
+PLOT_WORD_CHARS = 5  # plot words this long or longer count as a plot element
+_AWARD_WORDS = re.compile(r"\bOscars?\b|\bAcademy Awards?\b|奥斯卡|获奖|提名", re.IGNORECASE)
+# Plot words too general to show that a note tells this item's story.
+_GENERIC = frozenset(
+    "about after again against along their there these those where which while would could should story young "
+    "other first world years life lives family friends friend people finds begins becomes until before being "
+    "three between during under little great together himself herself themselves comes takes makes gets gives "
+    "named known local small whose story".split()
+)
+# Words of an ingredient line that name no food of this dish alone: units, cuts, and what every kitchen has.
+_KITCHEN_WORDS = frozenset(
+    "salt pepper water sugar flour butter oil olive vegetable canola cooking spray ice taste cup cups teaspoon "
+    "teaspoons tablespoon tablespoons tsp tbsp ounce ounces pound pounds gram grams kilogram litre liter litres "
+    "liters quart pint pinch dash package packages can cans jar large small medium whole fresh freshly dried ground "
+    "chopped sliced minced diced grated finely coarsely crushed peeled optional plus more about into pieces piece "
+    "sprig sprigs bunch handful clove cloves stick sticks inch inches room temperature warm cold boiling divided "
+    "packed softened melted beaten cubed halved thinly roughly prepared bottled skim reduced fat free figures "
+    "black white brown granulated powdered baking soda powder extract purpose with that this from your into until "
+    "over then them they have will more some each when what also just very well make made dish recipe serve "
+    "served serving minute minutes hour hours time cook cooked needed used use".split()
+)
+_CJK_OR_LATIN = re.compile(rf"{CJK.pattern}|{LATIN_WORD.pattern}")
+
+
+def note_length(text: str, language: str) -> int:
+    """Words of an English note; characters of a Chinese one (each Latin word or number counts as one)."""
+    if language == "zh":
+        return len(_CJK_OR_LATIN.findall(text))
+    return len(re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", text))
+
+
+def length_in_range(text: str, language: str) -> bool:
+    """True when the note's length is within the range for its language."""
+    low, high = NOTE_LENGTH[language]
+    return low <= note_length(text, language) <= high
+
+
+def allowed_latin(item: Item, extra: Iterable[str] = ()) -> set[str]:
+    """Latin words a Chinese note may hold: its item's people and titles, age ratings, and names in `extra`."""
+    names = [*item.people, item.title, display_title(item.title), *(str(v) for _, v in item.attributes), *extra]
+    words = {w for n in names for w in name_words(n).split()}
+    return words | {r.lower() for r in AGE_RATINGS} | {"pg", "nc", "13", "17"}
+
+
+def foreign_words(text: str, language: str, item: Item, extra_names: Iterable[str] = ()) -> list[str]:
+    """Words of the wrong language: English words in a Chinese note (names and titles aside), Chinese in English."""
+    if language != "zh":
+        return CJK.findall(text)
+    allowed = allowed_latin(item, extra_names)
+    out = []
+    for word in LATIN_WORD.findall(POSSESSIVE.sub("", text)):
+        if word.isdigit() or fold_name(word) in allowed:
+            continue
+        out.append(word)
+    return out
+
+
+def blank_names(text: str, names: Iterable[str]) -> str:
+    """The text with these names and titles (and their possessives) replaced by a space."""
+    for name in sorted({n for n in names if n and n.strip()}, key=len, reverse=True):
+        text = re.sub(rf"{re.escape(name)}(?:['\u2019]s)?", " ", text, flags=re.IGNORECASE)
+    return text
+
+
+AWARD_NAMES = ("Academy Awards", "Academy Award", "Oscars", "Oscar", "奥斯卡")  # names, not a note's own words
+
+
+def note_names(item: Item, extra: Iterable[str] = ()) -> list[str]:
+    """The names a skeleton and a claim ignore: the item's title, people, names its reasons carry, award names."""
+    return [item.title, display_title(item.title), *item.people, *(str(v) for _, v in item.attributes), *extra,
+            *AWARD_NAMES]
+
+
+def skeleton_grams(text: str, language: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:
+    """The note's word 4-grams (Chinese: 6-character runs, digits kept) once names and titles are taken out."""
+    bare = blank_names(text, names)
+    if language == "zh":
+        chars = "".join(re.findall(rf"{CJK.pattern}|\d", re.sub(r"[A-Za-z\u00c0-\u024f']+", "", bare)))
+        n = SKELETON_N["zh"]
+        return {tuple(chars[i : i + n]) for i in range(len(chars) - n + 1)}
+    words = re.findall(r"[a-z0-9]+", fold_name(POSSESSIVE.sub("", bare)))
+    n = SKELETON_N["en"]
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def shared_skeleton(grams: set[tuple[str, ...]], others: Iterable[set[tuple[str, ...]]]) -> list[str]:
+    """The n-grams this note shares with any of the other notes, as text."""
+    shared = set().union(*[grams & other for other in others]) if grams else set()
+    return sorted(("" if len(g[0]) == 1 and CJK.match(g[0]) else " ").join(g) for g in shared)
+
+
+def _person_named(text: str, person: str) -> bool:
+    """True when the note names the person (the whole name, or the surname of a name of two words or more)."""
+    folded = f" {name_words(text)} "
+    full = name_words(person)
+    if full and f" {full} " in folded:
+        return True
+    parts = full.split()
+    return len(parts) >= 2 and len(parts[-1]) >= 4 and f" {parts[-1]} " in folded
+
+
+def plot_words(plot: str | None) -> set[str]:
+    """The telling words of a plot (folded, 5+ letters, not generic)."""
+    words = re.findall(r"[a-z]+", fold_name(plot or ""))
+    return {w for w in words if len(w) >= PLOT_WORD_CHARS and w not in _GENERIC}
+
+
+def _schema_facts(text: str, item: Item, others: Sequence[Item], schema: CatalogSchema) -> list[str]:
+    """The facts of a schema catalog's item a note names: a word of its own text fields (an ingredient), a number
+    with its unit ("25 minutes", "25 分钟"), a value of a one-valued facet the other items lack, a person."""
+    own = dict(item.attributes)
+    found = [f"person: {p}" for f in schema.people for p in (own.get(f.name) or []) if _person_named(text, str(p))]
+    note_words = {w.rstrip("s") for w in re.findall(r"[a-z]+", fold_name(blank_names(text, [item.title])))}
+    for field in (f for f in schema.texts if f.show):
+        lines = own.get(field.name) or []
+        words = {w.rstrip("s") for line in (lines if isinstance(lines, list) else [lines])
+                 for w in re.findall(r"[a-z]+", fold_name(re.sub(r"\([^)]*\)", " ", str(line))))
+                 if len(w) >= 4 and w not in _KITCHEN_WORDS}
+        found += [f"{field.name}: {w}" for w in sorted((words & note_words) - {k.rstrip("s") for k in _KITCHEN_WORDS})]
+    for number in schema.numbers:
+        value = own.get(number.name)
+        if isinstance(value, (int, float)) and _number_named(text, value, number.unit.name,
+                                                             (number.unit.label_en, number.unit.label_zh)):
+            found.append(f"{number.name}: {value:g}")
+    for facet in (f for f in schema.facets if not f.multi):
+        value = own.get(facet.name)
+        if not value or any(dict(o.attributes).get(facet.name) == value for o in others if o.id != item.id):
+            continue
+        words = facet.words_for(str(value))
+        forms = [str(value), *words.en, *words.zh]
+        if any(re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])" if f.isascii() else re.escape(f), text, re.I)
+               for f in forms if f):
+            found.append(f"{facet.name}: {value}")
+    return found
+
+
+def _number_named(text: str, value: float, unit: str, labels: Sequence[str]) -> bool:
+    """True when the note gives the number with its unit ("25 minutes", "25 分钟"; minutes also in hours)."""
+    units = [re.escape(u) for u in labels if u] + ([r"mins?", "分"] if unit == "minutes" else [])
+    if units and re.search(rf"(?<![\d.]){value:g}\s*-?\s*(?:{'|'.join(units)})", text, re.I):
+        return True
+    if unit == "minutes" and value >= 60:
+        for m in re.finditer(r"(\d+(?:\.\d+)?)\s*-?\s*(?:hours?|hrs?|小时)", text, re.I):
+            if abs(float(m.group(1)) * 60 - value) <= 30:
+                return True
+    return False
+
+
+def specific_facts(text: str, item: Item, others: Sequence[Item] = (), language: str = "en",
+                   qualities: QualityLexicon | None = None, schema: CatalogSchema | None = None) -> list[str]:
+    """The facts of its own item a note names: a person, a plot element, an award, a genre the other items of the
+    answer lack; for a schema catalog (`schema`, else the served one) an ingredient, its time, its category.
+    Empty: the note could be about any item."""
+    if schema is None and item.attributes:
+        from chatbot.turn.replies import catalog_schema
+
+        schema = catalog_schema()
+    if schema is not None and schema.name != "films":
+        return _schema_facts(text, item, others, schema)
+    found = [f"person: {p}" for p in dict.fromkeys(item.people) if _person_named(text, p)]
+    note_words = set(re.findall(r"[a-z]+", fold_name(blank_names(text, note_names(item)))))
+    found += [f"plot: {w}" for w in sorted(plot_words(item.plot) & note_words)]
+    if item.awards and _AWARD_WORDS.search(text):
+        found.append("award")
+    lexicon = qualities or QualityLexicon.load()
+    other_genres = {g for o in others if o.id != item.id for g in o.genres}
+    for claim in lexicon.claims(text, language, note_names(item)):
+        genre = claim.quality.removeprefix("genre-")
+        if claim.quality.startswith("genre-") and not claim.negated and lexicon.holds(claim.quality, item):
+            own = [g for g in item.genres if g.lower().replace("-", "") == genre.replace("-", "")
+                   or (genre == "noir" and g == "Film-Noir")]
+            if own and not set(own) & other_genres:
+                found.append(f"genre: {own[0]}")
+    return found

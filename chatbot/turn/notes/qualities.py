@@ -1,0 +1,276 @@
+"""The qualities lexicon (`qualities.yaml`): the qualities a note may claim about an item ("cozy", "scary", "a
+comedy", "温馨") and the catalog facts that support or contradict each one.
+
+Films use `qualities.yaml`; a schema catalog named N uses `qualities_N.yaml` shipped beside it, else a
+`qualities.yaml` in the catalog's own folder, else `qualities_any.yaml`, where a quality holds only when the item's
+own facts say it in words (`QualityLexicon.for_catalog`).
+
+The note checker rejects a note that claims a quality its item's facts do not support, and `tastebud eval notes`
+counts such claims with the same lexicon, so the two never disagree. The notes prompt lists, per item, the
+qualities it may be called and the asked-for ones it may not.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from retrieval.errors import DataFileError
+from retrieval.schema import CatalogSchema
+from retrieval.types import Item
+
+QUALITIES_FILE = "qualities.yaml"
+ANY_CATALOG_FILE = "qualities_any.yaml"  # a catalog without a lexicon of its own: its facts must say the quality
+_PACKAGE = "chatbot.turn.notes"
+MIN_RATINGS = 30  # a mean rating counts ("acclaimed") only with at least this many ratings
+_CONDITION_KEYS = frozenset({"genres", "genres_all", "age_ratings", "runtime_max", "runtime_min", "year_max",
+                             "year_min", "awards", "plot", "rating_min", "text", "facet", "lacks",
+                             "number_max", "number_min"})
+_CJK_START = re.compile(r"[\u3400-\u9fff]")
+_FIELD_KEYS = frozenset({"facet", "lacks", "number_max", "number_min"})  # {field: ...} mappings
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A quality a note claims: which one, the words that claim it, and whether they deny it ("nothing scary")."""
+
+    quality: str
+    words: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Quality:
+    """One entry of the lexicon: how notes say it, how the prompt names it, and the facts for and against it."""
+
+    name: str
+    patterns: Mapping[str, re.Pattern[str]]  # language -> one pattern of every way to say it
+    say: Mapping[str, str]  # language -> the word the prompt uses
+    supported_if: tuple[Mapping[str, Any], ...]
+    contradicted_if: tuple[Mapping[str, Any], ...]
+    in_prompt: bool = True  # listed in the prompt's "may call it" (genre words are not: the facts give genres)
+
+
+def _compile(name: str, language: str, forms: Sequence[str], where: str = QUALITIES_FILE) -> re.Pattern[str]:
+    """One pattern for every form of a quality; English forms match as whole words."""
+    if not forms:
+        return re.compile(r"(?!x)x")  # matches nothing
+    body = "|".join(f"(?:{f})" for f in forms)
+    if language == "en":
+        body = rf"(?<![\w-])(?:{body})(?![\w-])"
+    try:
+        return re.compile(body, re.IGNORECASE)
+    except re.error as exc:
+        raise DataFileError(f"{_path(where)}: quality {name!r} ({language}): {exc}") from exc
+
+
+def _path(where: str) -> str:
+    """A lexicon file as an error names it: a shipped one by its path in the project, another as given."""
+    return where if "/" in where or "\\" in where else f"chatbot/turn/notes/{where}"
+
+
+def _conditions(name: str, raw: Any, where: str = QUALITIES_FILE) -> tuple[Mapping[str, Any], ...]:
+    """A validated list of conditions."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, dict) and c for c in raw):
+        raise DataFileError(f"{_path(where)}: quality {name!r}: conditions must be a list of mappings")
+    for cond in raw:
+        unknown = set(cond) - _CONDITION_KEYS
+        if unknown:
+            raise DataFileError(f"{_path(where)}: quality {name!r}: unknown condition {sorted(unknown)[0]!r}")
+        for key in _FIELD_KEYS & set(cond):
+            if not isinstance(cond[key], dict) or not cond[key]:
+                raise DataFileError(f"{_path(where)}: quality {name!r}: {key} must map fields to values")
+            if key in ("facet", "lacks") and not all(isinstance(v, list) for v in cond[key].values()):
+                raise DataFileError(f"{_path(where)}: quality {name!r}: {key} must map each field to a list")
+            if key.startswith("number") and not all(isinstance(v, (int, float)) for v in cond[key].values()):
+                raise DataFileError(f"{_path(where)}: quality {name!r}: {key} must map each field to a number")
+    return tuple(raw)
+
+
+def _words_hold(patterns: Sequence[str], text: str) -> bool:
+    """True when any of the word patterns occurs in the text (whole words, any case)."""
+    return any(re.search(p if _CJK_START.match(p) else rf"(?<![\w-])(?:{p})(?![\w-])", text, re.IGNORECASE)
+               for p in patterns)  # Chinese words have no word boundaries
+
+
+def _field(item: Item, name: str) -> Any:
+    """An item's field by name: a schema attribute, else an `Item` field (None when unknown)."""
+    own = dict(item.attributes)
+    if name in own:
+        return own[name]
+    value = getattr(item, name, None)
+    return None if value in ((), "") else value
+
+
+def _values(item: Item, name: str) -> set[str] | None:
+    """The folded values of a facet field (one or several); None when the item does not know the field."""
+    value = _field(item, name)
+    if value is None:
+        return None
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return {str(v).strip().lower() for v in values}
+
+
+def _number(item: Item, name: str) -> float | None:
+    """A number field of the item (None when unknown or not a number)."""
+    value = _field(item, name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _facet_holds(fields: Mapping[str, Sequence[Any]], item: Item, lacks: bool = False) -> bool:
+    """Every field holds any of its values (`lacks`: the field is known and holds none of them)."""
+    for name, wanted in fields.items():
+        have = _values(item, name)
+        if have is None:
+            return False
+        hit = bool(have & {str(w).strip().lower() for w in wanted})
+        if hit == lacks:
+            return False
+    return True
+
+
+def _numbers_hold(fields: Mapping[str, float], item: Item, at_most: bool) -> bool:
+    """Every number field is known and at most (or at least) its bound."""
+    values = [(_number(item, name), bound) for name, bound in fields.items()]
+    return all(v is not None and (v <= bound if at_most else v >= bound) for v, bound in values)
+
+
+def _item_text(item: Item) -> str:
+    """The item's own words: its attributes (facet values, text fields, numbers) and its plot."""
+    parts = [str(value) for _, value in item.attributes]
+    return " ".join([*parts, item.plot or ""])
+
+
+def condition_holds(cond: Mapping[str, Any], item: Item) -> bool:
+    """True when every key of the condition holds for the item (unknown facts never hold)."""
+    genres = set(item.genres)
+    checks = {
+        "genres": lambda v: bool(genres & set(v)),
+        "genres_all": lambda v: set(v) <= genres,
+        "age_ratings": lambda v: item.age_rating in set(v),
+        "runtime_max": lambda v: item.runtime_min is not None and item.runtime_min <= v,
+        "runtime_min": lambda v: item.runtime_min is not None and item.runtime_min >= v,
+        "year_max": lambda v: item.year is not None and item.year <= v,
+        "year_min": lambda v: item.year is not None and item.year >= v,
+        "awards": lambda v: bool(item.awards and re.search(v, item.awards)),
+        "plot": lambda v: bool(item.plot and _words_hold(v, item.plot)),
+        "rating_min": lambda v: item.mean_rating is not None and item.n_ratings >= MIN_RATINGS
+        and item.mean_rating >= v,
+        "text": lambda v: _words_hold(v, _item_text(item)),
+        "facet": lambda v: _facet_holds(v, item),
+        "lacks": lambda v: _facet_holds(v, item, lacks=True),
+        "number_max": lambda v: _numbers_hold(v, item, at_most=True),
+        "number_min": lambda v: _numbers_hold(v, item, at_most=False),
+    }
+    return all(checks[key](value) for key, value in cond.items())
+
+
+class QualityLexicon:
+    """The qualities a note may claim, with the facts that support or contradict each (from `qualities.yaml`)."""
+
+    def __init__(self, qualities: Iterable[Quality], negation: Mapping[str, re.Pattern[str]]) -> None:
+        """A lexicon of these qualities; `negation` per language matches text that ends in a denial ("not too")."""
+        self.qualities = {q.name: q for q in qualities}
+        self.negation = dict(negation)
+
+    @classmethod
+    def from_data(cls, raw: Any, where: str = QUALITIES_FILE) -> QualityLexicon:
+        """Build from the parsed YAML of the file `where` (DataFileError names the file and what is wrong)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("qualities"), dict):
+            raise DataFileError(f"{_path(where)}: expected `negation` and `qualities` mappings")
+        qualities = []
+        for name, entry in raw["qualities"].items():
+            if not isinstance(entry, dict) or "supported_if" not in entry:
+                raise DataFileError(f"{_path(where)}: quality {name!r} needs supported_if")
+            patterns = {lang: _compile(name, lang, entry.get(lang) or [], where) for lang in ("en", "zh")}
+            say = entry.get("say") or {"en": name, "zh": name}
+            qualities.append(Quality(name, patterns, say, _conditions(name, entry["supported_if"], where),
+                                     _conditions(name, entry.get("contradicted_if"), where),
+                                     bool(entry.get("prompt", True))))
+        try:
+            negation = {lang: re.compile(p, re.IGNORECASE) for lang, p in (raw.get("negation") or {}).items()}
+        except re.error as exc:
+            raise DataFileError(f"{_path(where)}: negation: {exc}") from exc
+        return cls(qualities, negation)
+
+    @classmethod
+    @functools.lru_cache(maxsize=1)
+    def load(cls) -> QualityLexicon:
+        """The shipped lexicon (read once)."""
+        from retrieval.datafile import load_data
+
+        return cls.from_data(load_data(_PACKAGE, QUALITIES_FILE))
+
+    @classmethod
+    def for_catalog(cls, schema: CatalogSchema | None, folder: str | Path | None = None) -> QualityLexicon:
+        """The lexicon of a catalog: films' for None, else `qualities_<name>.yaml`, the catalog folder's own
+        `qualities.yaml`, or the generic one in which only an item's own words support a quality (read once)."""
+        if schema is None or schema.name == "films":
+            return cls.load()
+        return _catalog_lexicon(schema.name, str(folder) if folder else "")
+
+    def holds(self, name: str, item: Item) -> bool:
+        """True when the item's facts support the quality and none contradicts it."""
+        q = self.qualities[name]
+        if any(condition_holds(c, item) for c in q.contradicted_if):
+            return False
+        return any(condition_holds(c, item) for c in q.supported_if)
+
+    def claims(self, text: str, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
+        """Every quality the text claims or denies, once each, with names and titles blanked out first."""
+        for name in sorted((n for n in names if n), key=len, reverse=True):
+            text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+        found: dict[tuple[str, bool], Claim] = {}
+        for lang in ("en", "zh"):  # a Chinese note may still say "cozy"; both word lists apply to every note
+            negation = self.negation.get(lang)
+            for q in self.qualities.values():
+                for m in q.patterns[lang].finditer(text):
+                    before = text[max(0, m.start() - 40) : m.start()]
+                    negated = bool(negation and negation.search(before))
+                    found.setdefault((q.name, negated), Claim(q.name, m.group(0), negated))
+        return list(found.values())
+
+    def unsupported(self, text: str, item: Item, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
+        """The claims of a note that its item's facts do not bear out (a denial is wrong when the facts support
+        the quality)."""
+        return [c for c in self.claims(text, language, names) if self.holds(c.quality, item) == c.negated]
+
+    def supported(self, item: Item) -> list[str]:
+        """The prompt qualities the item's facts support, in lexicon order."""
+        return [name for name, q in self.qualities.items() if q.in_prompt and self.holds(name, item)]
+
+    def asked(self, texts: Iterable[str]) -> list[str]:
+        """The qualities a person's wishes and situation ask for (claimed, not denied, in the reasons)."""
+        out: list[str] = []
+        for text in texts:
+            for claim in self.claims(text, "en"):
+                if not claim.negated and claim.quality not in out and self.qualities[claim.quality].in_prompt:
+                    out.append(claim.quality)
+        return out
+
+    def word(self, name: str, language: str) -> str:
+        """How the prompt names a quality in a language."""
+        say = self.qualities[name].say
+        return say.get(language) or say.get("en") or name
+
+
+
+@functools.lru_cache(maxsize=16)
+def _catalog_lexicon(name: str, folder: str) -> QualityLexicon:
+    """The lexicon of the schema catalog `name` (see `QualityLexicon.for_catalog`), read once per name and folder."""
+    from retrieval.datafile import load_data
+
+    own = f"qualities_{name}.yaml"
+    if re.fullmatch(r"[A-Za-z0-9_-]+", name) and resources.files(_PACKAGE).joinpath(own).is_file():
+        return QualityLexicon.from_data(load_data(_PACKAGE, own), own)
+    local = Path(folder) / QUALITIES_FILE if folder else None
+    if local is not None and local.is_file():
+        return QualityLexicon.from_data(load_data(_PACKAGE, QUALITIES_FILE, local), str(local))
+    return QualityLexicon.from_data(load_data(_PACKAGE, ANY_CATALOG_FILE), ANY_CATALOG_FILE)

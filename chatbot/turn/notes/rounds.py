@@ -1,0 +1,109 @@
+"""The working state of one notes step: each item's draft, the running counts, and one LLM call's round."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatbot.turn.notes.checker import Finding, Problem
+from chatbot.turn.notes.note import Note, NoteDone, NoteEvent, NoteRequest, NotesStats
+
+
+@dataclass
+class Draft:
+    """Working state of one item's note during a turn."""
+
+    request: NoteRequest
+    focus: str = ""  # what the note is built around (`facts.note_focus`), chosen once for the whole answer
+    text: str = ""
+    done: bool = False
+    problems: list[Finding] = field(default_factory=list)
+    samey: Note | None = None  # a draft that passed every honesty check but reads like another film's note:
+    # shown when no better one comes (a rewrite is tried only while time allows; samey beats a template)
+
+    def messages(self) -> tuple[str, ...]:
+        """Why earlier drafts were rejected, in words (what a Note keeps)."""
+        return tuple(f.message for f in self.problems)
+
+
+@dataclass
+class Tally:
+    """Running counts of one notes step (becomes NotesStats)."""
+
+    calls: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    prompt_eval_tokens: int = 0
+    output_tokens: int = 0
+    llm_s: float = 0.0
+    checks_failed: int = 0
+    out_of_time: bool = False
+
+    def add_call(self, usage: dict[str, Any], seconds: float, pieces: int) -> None:
+        """Count one LLM call from what the backend reported (a call stopped early reports nothing: its streamed
+        pieces, one token each on the local backends, count as its output)."""
+        self.calls += 1
+        self.llm_s += seconds
+        evaluated = int(usage.get("prompt_eval_tokens", usage.get("input_tokens")) or 0)
+        self.prompt_tokens += max(int(usage.get("input_tokens") or 0), evaluated)  # a stopped call: what it read
+        self.prompt_eval_tokens += evaluated
+        self.output_tokens += int(usage.get("output_tokens") or pieces)
+
+    def stats(self, finished: dict[int, Note], started: float) -> NotesStats:
+        """The figures of a notes step that began at `started` (monotonic seconds) and ended with these notes."""
+        sources = [n.source for n in finished.values()]
+        return NotesStats(
+            notes=len(finished), llm_calls=self.calls, retries=self.retries,
+            prompt_tokens=self.prompt_tokens, prompt_eval_tokens=self.prompt_eval_tokens,
+            output_tokens=self.output_tokens, llm_s=round(self.llm_s, 3),
+            seconds=round(time.monotonic() - started, 3), first_pass=sources.count("llm"),
+            retry_pass=sources.count("llm-retry"), templates=sources.count("template"),
+            checks_failed=self.checks_failed, out_of_time=self.out_of_time,
+        )
+
+
+@dataclass
+class Round:
+    """One LLM call writing the notes of the drafts at `positions`, and what has come back of it so far."""
+
+    drafts: list[Draft]
+    positions: list[int]
+    language: str
+    deadline: float  # monotonic seconds
+    stream: bool  # pass each note's text on as it arrives
+    retry: bool  # a rewrite of rejected drafts
+    tally: Tally
+    ended: set[int] = field(default_factory=set)  # indexes into `positions` whose note was read to its end
+    raw: list[str] = field(default_factory=list)  # the answer's text, piece by piece
+
+    def fail_unended(self, finding: Finding) -> None:
+        """Record a problem on every draft of the round whose note never ended."""
+        for k, i in enumerate(self.positions):
+            if k not in self.ended:
+                self.drafts[i].problems.append(finding)
+
+
+def collect(events: Iterator[NoteEvent], finished: dict[int, Note]) -> Iterator[NoteEvent]:
+    """Pass the events on, keeping each final note in `finished` by position."""
+    for event in events:
+        yield event
+        if isinstance(event, NoteDone):
+            finished[event.position] = event.note
+
+
+def fail_unwritten(rnd: Round) -> None:
+    """After the stream ended: notes the parser never saw finish (garbage, missing notes) count as failed."""
+    try:
+        shape_ok = isinstance(json.loads("".join(rnd.raw)), dict)
+    except json.JSONDecodeError:
+        shape_ok = False
+    for k, i in enumerate(rnd.positions):
+        if k not in rnd.ended:
+            if shape_ok:
+                rnd.drafts[i].problems.append(Finding(Problem.NO_NOTE, "no note was written for it"))
+            else:
+                rnd.drafts[i].problems.append(Finding(Problem.NOT_JSON, "the answer was not the expected JSON"))
+            rnd.tally.checks_failed += 1

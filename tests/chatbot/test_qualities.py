@@ -1,0 +1,101 @@
+"""The qualities lexicon: a note never claims a quality its item's facts do not support (films, recipes, any
+catalog), and the template notes read like sentences that claim nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chatbot.turn.notes.measures import foreign_words, length_in_range
+from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.templates import template_note
+from chatbot.turn.replies import use_catalog
+from retrieval.schema import CatalogSchema
+from retrieval.types import Item
+
+VAR = Path(__file__).resolve().parents[2] / "var"
+HORROR = Item("ml:1", "Alien (1979)", 1979, ("Horror", "Sci-Fi"), age_rating="R")
+COMEDY = Item("ml:2", "Airplane! (1980)", 1980, ("Comedy",), age_rating="PG")
+
+
+def _dish(**attributes) -> Item:
+    """A recipe with these schema fields."""
+    return Item(f"r:{len(attributes)}", "A Dish", attributes=tuple(sorted(attributes.items())))
+
+
+@pytest.fixture(scope="module")
+def films() -> QualityLexicon:
+    return QualityLexicon.for_catalog(None)
+
+
+@pytest.fixture(scope="module")
+def recipes() -> QualityLexicon:
+    return QualityLexicon.for_catalog(CatalogSchema(name="recipes"))
+
+
+def _claimed(lexicon: QualityLexicon, text: str, item: Item, language: str = "en") -> list[str]:
+    return [c.quality for c in lexicon.unsupported(text, item, language)]
+
+
+def test_film_claims(films):
+    assert "cozy" in _claimed(films, "A cozy pick for tonight", HORROR)
+    assert "scary" in _claimed(films, "Nothing scary here, just fun", HORROR)
+    assert _claimed(films, "A funny, silly ride", COMEDY) == []
+    assert "cozy" in _claimed(films, "一部温馨的恐怖片", HORROR, "zh")
+
+
+def test_recipe_claims(recipes):
+    mild = _dish(contains=["dairy"], course="main", time_min=20)
+    spicy = _dish(contains=["meat", "spicy"], course="main")
+    assert "spicy" in _claimed(recipes, "A spicy weeknight main", mild)
+    assert "quick" in _claimed(recipes, "A quick dressing", _dish(course="sauce", time_min=490, contains=[]))
+    assert "vegan" in _claimed(recipes, "A vegan main", mild)
+    assert "spicy" in _claimed(recipes, "这道菜不辣", spicy, "zh")
+    assert "spicy" in _claimed(recipes, "Not spicy at all", spicy)
+    assert _claimed(recipes, "A spicy main", spicy) == []
+
+
+def test_unknown_catalog_needs_the_items_own_words():
+    lexicon = QualityLexicon.for_catalog(CatalogSchema(name="made_up_books"))
+    thriller = _dish(genre="Thriller", description="A wife vanishes; her husband is the suspect.")
+    cozy = _dish(genre="Mystery", description="A cozy village mystery with tea and cats.")
+    assert "cozy" in _claimed(lexicon, "A thriller with a cozy heartwarming ending", thriller)
+    assert _claimed(lexicon, "A cozy mystery", cozy) == []
+
+
+def _rows(path: Path, ids: int, step: int) -> list[Item]:
+    if not path.exists():
+        pytest.skip(f"{path} is missing (build the demo data to run this test)")
+    with path.open(encoding="utf-8") as f:
+        return [Item.from_dict(json.loads(line)) for i, line in enumerate(f) if i % step == 0][:ids]
+
+
+@pytest.mark.parametrize("catalog", ["films", "recipes"])
+def test_template_notes_read_like_sentences(catalog):
+    """Template notes: EN in length where facts allow, ZH without English words, and they claim nothing."""
+    schema = None
+    if catalog == "recipes":
+        from retrieval.schema_file import load_schema
+
+        if not (VAR / "recipes").exists():
+            pytest.skip("var/recipes is missing")
+        schema = load_schema(VAR / "recipes" / "catalog.schema.yaml")
+    items = _rows(VAR / ("recipes/catalog.jsonl" if schema else "catalog.jsonl"), 8, 391)
+    use_catalog(schema)
+    try:
+        lexicon = QualityLexicon.for_catalog(schema)
+        in_range = 0
+        for item in items:
+            en = template_note(item, ("rainy evening -> cozy", "you asked for: something spicy"), "en")
+            zh = template_note(item, ("Romance as you asked",), "zh")
+            assert not re.search(r"Picked for you|推荐理由|you asked", en + zh)
+            assert foreign_words(zh, "zh", item) == [], zh
+            for text, language in ((en, "en"), (zh, "zh")):
+                assert lexicon.unsupported(text, item, language, [item.title]) == [], text
+            in_range += length_in_range(en, "en")
+        assert in_range >= len(items) // 2
+    finally:
+        use_catalog(None)
