@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 
 from chatbot.config import Settings
@@ -64,7 +66,7 @@ def run_terminal_chat(settings: Settings, session_id: str | None = None) -> int:
                 notes.end()
                 session_id = event.data["session_id"]
                 last_items = event.data["items"] or last_items
-                console.print(event.data["reply"], markup=False)
+                console.print(notes.rest_of(event.data["reply"]), markup=False)
 
 
 class NoteLines:
@@ -93,6 +95,12 @@ class NoteLines:
             self.end()
             self.console.print(f"     {position}. {final}", markup=False, highlight=False)
         self.streamed[position] = final
+
+    def rest_of(self, reply: str) -> str:
+        """The reply without its "n. Title: note" lines once those notes were printed as they streamed."""
+        if not self.streamed:
+            return reply
+        return "\n".join(line for line in reply.splitlines() if not re.match(r"\d+\. ", line))
 
     def end(self) -> None:
         """Close the line being written, if any."""

@@ -15,7 +15,6 @@ the last note (the baselines: the agent's time to its cards plus their own notes
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -31,7 +30,6 @@ CATALOGS = tuple(REQUESTS_FILES)
 SYSTEMS = ("notes", "brief", "templates")  # the notes scored: today's writer, the brief baseline, templates
 GOALS = {"unsupported": 0, "min_notes": 200, "specific": 0.90, "shared_skeleton": 0.05, "llm_written": 0.95,
          "first_words_p50_s": 2.5, "last_note_p50_s": 10.0}
-_LIKED_REASON = re.compile(r"^like (.+), which you liked$")  # the reason `reason_liked` (chatbot/turn/replies.yaml)
 
 
 @dataclass(frozen=True)
@@ -150,12 +148,16 @@ def _baseline_notes(writer: Any, requests: list[Any], language: str, cards_s: fl
     return notes, None if first is None else round(cards_s + first, 3), None if last is None else round(cards_s + last, 3)
 
 
-def brief_writer(copywriter: Any) -> Any | None:
-    """The baseline: the brief (8-word) notes over the agent's notes model; None while the writer lacks it."""
-    from chatbot.turn.notes import writer
+def brief_writer(copywriter: Any, settings: Settings) -> Any:
+    """The baseline: the brief (8-word) notes over the agent's notes model, in llama.cpp contexts of their own (on
+    the agent's notes contexts each brief call would push out the notes prompt's pre-read prefix)."""
+    from chatbot.llm import make_notes_model
+    from chatbot.turn.notes.writer import brief_copywriter
 
-    make = getattr(writer, "brief_copywriter", None)
-    return make(copywriter) if make is not None else None
+    if copywriter.llm is None or not copywriter.by_language:  # no LLM, or an injected model (tests)
+        return brief_copywriter(copywriter)
+    models = {lang: make_notes_model(settings, copywriter.llm, lang, purpose="brief") for lang in ("en", "zh")}
+    return brief_copywriter(copywriter, models)
 
 
 def catalog_settings(settings: Settings, catalog: str) -> Settings:
@@ -176,9 +178,8 @@ def run_notes_eval(settings: Settings, catalog: str = "films", baseline: bool = 
     base = open_agent(settings)
     recorder = RecordingCopywriter(base.copywriter)
     agent = derive_agent(base, copywriter=recorder)
-    brief = brief_writer(base.copywriter) if baseline else None
-    skipped = {} if brief is not None or not baseline else {
-        "brief": "chatbot.turn.notes.writer has no brief_copywriter yet: the brief notes were not scored"}
+    brief = brief_writer(base.copywriter, settings) if baseline else None
+    skipped: dict[str, str] = {}
     started = time.monotonic()
     warm_s = round(agent.warm_up(), 3) if hasattr(agent, "warm_up") else None
     records: list[AnswerRecord] = []
@@ -194,6 +195,9 @@ def run_notes_eval(settings: Settings, catalog: str = "films", baseline: bool = 
                 continue  # no cards, no notes (a question, nothing found, an error)
             answered += 1
             requests, language = recorder.asked[-1]
+            if len(recorder.notes[-1]) < len(requests):  # the notes step ended early (an error said to the person)
+                skipped[f"{conv.id} turn {n}"] = "the notes step ended before every card had its note"
+                continue
             records += _answer_records(conv.id, n, requests, language, recorder.notes[-1], times, brief, baseline)
     report = score_records(records, scoring_lexicon())  # the agent has set the catalog this process serves
     report.update(catalog=catalog, conversations=len(conversations), turns=turns, answers_with_cards=answered,
@@ -240,14 +244,15 @@ def _template_notes(requests: list[Any], language: str) -> tuple[list[str], floa
 def scoring_lexicon() -> Any:
     """The quality lexicon of the catalog this process serves (the one the note checker uses)."""
     from chatbot.turn.notes.qualities import QualityLexicon
-    from chatbot.turn.replies import catalog_schema
 
-    return QualityLexicon.for_catalog(catalog_schema())
+    return QualityLexicon.served()
 
 
 def reason_names(reasons: Sequence[str]) -> list[str]:
-    """The names the reasons carry (the liked titles of "like X, which you liked")."""
-    return [m.group(1) for r in reasons if (m := _LIKED_REASON.match(str(r).strip()))]
+    """The names the reasons carry (the liked titles, in English or Chinese reasons), as the checker reads them."""
+    from chatbot.turn.notes.facts import liked_titles
+
+    return liked_titles(reasons)
 
 
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:

@@ -81,12 +81,14 @@ def notes_backend(settings: Settings) -> str:
     return choice
 
 
-def make_notes_model(settings: Settings, main: BaseChatModel | None = None, language: str = "en") -> BaseChatModel:
-    """The chat model that writes the notes; an embedded one gets a llama.cpp context of its own per note language
-    (the notes prompt's fixed prefix is in the note language: one context re-read it, ~4 s, at every switch)."""
+def make_notes_model(settings: Settings, main: BaseChatModel | None = None, language: str = "en",
+                     purpose: str = "notes") -> BaseChatModel:
+    """The chat model that writes the notes; on llama-cpp-python an embedded one gets a context of its own per note
+    language and `purpose` (the notes prompt's fixed prefix is in the note language: one context re-read it, ~4 s,
+    at every switch; xllamacpp serves every instance from one server)."""
     name = notes_backend(settings)
     if name in ("embedded", "embedded-small"):
-        instance = "notes" if language == "en" else f"notes-{language}"
+        instance = purpose if language == "en" else f"{purpose}-{language}"
         return make_chat_model(settings.model_copy(update={"llm": name}), instance=instance)
     if name == (settings.llm or "").strip().lower() and main is not None:
         return main

@@ -196,9 +196,9 @@ class _BriefWriter:
             yield NoteDone(i, Note(request.item.id, text, (), "llm"))
 
 
-def _stub_harness(monkeypatch: pytest.MonkeyPatch, brief: bool) -> list[Settings]:
-    """The harness opens the stub agent (template notes); with `brief`, the writer has a brief copywriter (a
-    scripted one). Returns the settings the agent was opened with."""
+def _stub_harness(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """The harness opens the stub agent (template notes); the brief copywriter is a scripted one. Returns the
+    settings the agent was opened with."""
     from chatbot.turn.notes import writer
 
     lexicon = CatalogLexicon.from_items([TOY_STORY, ALIEN])
@@ -210,17 +210,14 @@ def _stub_harness(monkeypatch: pytest.MonkeyPatch, brief: bool) -> list[Settings
 
     monkeypatch.setattr("chatbot.evaluation.harness.open_agent", open_agent)
     monkeypatch.setattr("chatbot.evaluation.harness.derive_agent", lambda b, **parts: _StubAgent(parts["copywriter"]))
-    if brief:
-        monkeypatch.setattr(writer, "brief_copywriter", lambda copywriter: _BriefWriter())
-    else:
-        monkeypatch.delattr(writer, "brief_copywriter", raising=False)
+    monkeypatch.setattr(writer, "brief_copywriter", lambda copywriter, models=None: _BriefWriter())
     return opened
 
 
 def test_a_run_scores_every_system_on_the_same_items_and_writes_the_report(monkeypatch, tmp_path):
     """Each request runs through the agent; the baselines write notes for exactly the items and reasons the notes
     step was asked for; the report's JSON and PNG land in the data dir's reports folder."""
-    opened = _stub_harness(monkeypatch, brief=True)
+    opened = _stub_harness(monkeypatch)
     report = notes_eval.run_notes_eval(Settings(data_dir=tmp_path, llm="fake"), catalog="recipes", limit=2,
                                        progress=False)
     assert opened[0].catalog == "recipes" and report["catalog"] == "recipes" and report["conversations"] == 2
@@ -234,14 +231,10 @@ def test_a_run_scores_every_system_on_the_same_items_and_writes_the_report(monke
     assert png_path.stat().st_size > 1000 and json.loads(json_path.read_text(encoding="utf-8"))["catalog"] == "recipes"
 
 
-def test_without_a_brief_writer_that_system_is_skipped_and_said(monkeypatch, tmp_path):
-    """Until the writer has `brief_copywriter`, the run scores the notes and templates and says what it skipped;
-    --no-baseline scores today's notes only."""
-    _stub_harness(monkeypatch, brief=False)
+def test_without_baselines_only_todays_notes_are_scored(monkeypatch, tmp_path):
+    """--no-baseline scores today's notes only."""
+    _stub_harness(monkeypatch)
     settings = Settings(data_dir=tmp_path, llm="fake")
-    report = notes_eval.run_notes_eval(settings, limit=1, progress=False, only=["zh-kids-weekend"])
-    assert list(report["systems"]) == ["notes", "templates"] and "brief" in report["skipped"]
-    assert report["answers"][0]["language"] == "zh" and "skipped brief" in format_notes_table(report)
     alone = notes_eval.run_notes_eval(settings, baseline=False, limit=1, progress=False)
     assert list(alone["systems"]) == ["notes"] and alone["skipped"] == {}
 

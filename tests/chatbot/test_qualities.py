@@ -99,3 +99,23 @@ def test_template_notes_read_like_sentences(catalog):
         assert in_range >= len(items) // 2
     finally:
         use_catalog(None)
+
+
+def test_titles_are_blanked_as_whole_words_and_a_liked_title_is_a_name_not_a_claim():
+    """A short title ("Up") does not cut "upbeat" in two, so the claim is still read; a liked film named in the
+    reasons ("Scary Movie", in English or Chinese) claims nothing."""
+    from chatbot.turn.notes.checker import NoteChecker
+    from chatbot.text.names import CatalogLexicon
+    from chatbot.turn.notes.qualities import blank_names
+    from retrieval.types import Item
+
+    assert blank_names("An upbeat pick, like Up's balloons.", ["Up"]).split() == ["An", "upbeat", "pick,", "like", "balloons."]
+    drama = Item("ml:9", "Manchester by the Sea", 2016, ("Drama",), directors=("Kenneth Lonergan",))
+    checker = NoteChecker(CatalogLexicon.from_items([drama]))
+    for reason, language, note in (
+        ("like Scary Movie, which you liked", "en", "Kenneth Lonergan's quiet drama, close to Scary Movie, which you loved."),
+        ("和你喜欢的 Scary Movie 相似", "zh", "Kenneth Lonergan 执导的剧情片，和你喜欢的 Scary Movie 一样值得一看。"),
+    ):
+        problems = checker.check(note, drama, language, (reason,))
+        assert not any("do not support" in p for p in problems), problems
+    assert any("do not support" in p for p in checker.check("A scary, gripping night with Kenneth Lonergan.", drama, "en"))

@@ -25,3 +25,11 @@ def test_note_words_stream_onto_their_cards_line_and_a_replaced_note_is_shown_wh
     assert text.count("Hayao Miyazaki") == 1  # the final note equal to its streamed words is not printed again
     assert "     2. A cozy horror\n     2. Alien (1979) is Ridley Scott's film.\n" in text
     assert "     3. Amelie (2001) is Jean-Pierre Jeunet's film.\n" in text
+
+
+def test_the_reply_leaves_out_the_notes_already_printed():
+    lines = NoteLines(_console())
+    reply = "Here are 2 films.\n1. Up (2009): A note.\n2. Heat (1995): Another.\nLike one?"
+    assert lines.rest_of(reply) == reply  # nothing streamed (no LLM): the reply carries the notes
+    lines.add({"position": 1, "final": "A note."})
+    assert lines.rest_of(reply) == "Here are 2 films.\nLike one?"

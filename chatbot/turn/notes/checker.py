@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
-from chatbot.turn.notes.facts import fact_sheet, sheet_people
+from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.note import MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, note_language
 from retrieval.text import CJK, display_title, has_cjk
@@ -27,7 +27,6 @@ __all__ = [
     "Finding",
     "NoteChecker",
     "Problem",
-    "catalog_qualities",
     "without_translated_title",
     "cut_to_sentence",
     "shares_skeleton",
@@ -222,15 +221,15 @@ class NoteChecker:
         found += self._check_borrowed(text, item, grounded, other_reasons)
         found += self._check_company(text, item, grounded)
         found += self._check_roles(text, item)
-        found += self._check_qualities(text, item, language)
+        found += self._check_qualities(text, item, language, reasons)
         return found
 
     @staticmethod
-    def _check_qualities(text: str, item: Item, language: str) -> list[Finding]:
+    def _check_qualities(text: str, item: Item, language: str, reasons: Sequence[str]) -> list[Finding]:
         """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts."""
         from chatbot.turn.notes.measures import note_names
 
-        claims = catalog_qualities().unsupported(text, item, language, note_names(item))
+        claims = QualityLexicon.served().unsupported(text, item, language, note_names(item, liked_titles(reasons)))
         return [Finding(Problem.UNSUPPORTED, f"calls it {'not ' if c.negated else ''}{c.words!r}, which its facts "
                         "do not support") for c in claims]
 
@@ -430,14 +429,6 @@ def without_translated_title(text: str) -> str:
     schema = catalog_schema()
     this = f"这{schema.noun.measure_zh}{schema.noun.zh}" if schema and schema.noun.zh else "这部电影"
     return _LEADING_ZH_TITLE.sub(this, text, count=1)
-
-
-def catalog_qualities() -> QualityLexicon:
-    """The qualities lexicon of the catalog this process serves (films' own, or its schema catalog's)."""
-    schema = catalog_schema()
-    if hasattr(QualityLexicon, "for_catalog"):
-        return QualityLexicon.for_catalog(schema)
-    return QualityLexicon.load()
 
 
 def trim_note(text: str, language: str) -> str:

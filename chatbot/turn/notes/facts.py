@@ -3,9 +3,11 @@ its reasons cleaned for showing."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 
-from chatbot.turn.replies import catalog_schema
+from chatbot.turn.replies import catalog_schema, say
 from retrieval.fields import attribute_facts
 from retrieval.types import Item
 
@@ -115,3 +117,24 @@ def note_focus(item: Item, used: set[str]) -> str:
     kind, focus = next(((k, f) for k, f in choices if k not in used), choices[len(used) % len(choices)])
     used.add(kind)
     return focus
+
+
+@functools.lru_cache(maxsize=16)
+def _reason_pattern(key: str, variable: str, language: str) -> re.Pattern[str]:
+    """A pattern that reads one kind of reason back (from the reply phrase that wrote it)."""
+    marker = "\x00"
+    phrase = clean_reason(say(key, language, **{variable: marker}))
+    return re.compile(re.escape(phrase).replace(re.escape(marker), "(.+?)") + "$")
+
+
+def reason_value(key: str, variable: str, language: str, text: str) -> str | None:
+    """The value a reason of this kind carries ("Up" from "like Up, which you liked"), or None."""
+    m = _reason_pattern(key, variable, language).match(text)
+    return m.group(1).strip() if m else None
+
+
+def liked_titles(reasons: Sequence[str]) -> list[str]:
+    """The titles of liked items the reasons name ("like Up, which you liked", "和你喜欢的 Up 相似"): names a note
+    may say, never a quality it claims."""
+    found = (reason_value("reason_liked", "title", lang, clean_reason(r)) for r in reasons for lang in ("en", "zh"))
+    return list(dict.fromkeys(t for t in found if t))

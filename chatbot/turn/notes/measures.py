@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from chatbot.text.names import LATIN_WORD, POSSESSIVE, fold_name, name_words
-from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.qualities import QualityLexicon, blank_names
 from retrieval.schema import CatalogSchema
 from retrieval.text import CJK, display_title
 from retrieval.types import AGE_RATINGS, Item
@@ -70,13 +70,6 @@ def foreign_words(text: str, language: str, item: Item, extra_names: Iterable[st
             continue
         out.append(word)
     return out
-
-
-def blank_names(text: str, names: Iterable[str]) -> str:
-    """The text with these names and titles (and their possessives) replaced by a space."""
-    for name in sorted({n for n in names if n and n.strip()}, key=len, reverse=True):
-        text = re.sub(rf"{re.escape(name)}(?:['\u2019]s)?", " ", text, flags=re.IGNORECASE)
-    return text
 
 
 AWARD_NAMES = ("Academy Awards", "Academy Award", "Oscars", "Oscar", "奥斯卡")  # names, not a note's own words

@@ -209,6 +209,13 @@ class QualityLexicon:
         return cls.from_data(load_data(_PACKAGE, QUALITIES_FILE))
 
     @classmethod
+    def served(cls) -> QualityLexicon:
+        """The lexicon of the catalog this process serves (the checker, the templates and `eval notes` share it)."""
+        from chatbot.turn.replies import catalog_schema
+
+        return cls.for_catalog(catalog_schema())
+
+    @classmethod
     def for_catalog(cls, schema: CatalogSchema | None, folder: str | Path | None = None) -> QualityLexicon:
         """The lexicon of a catalog: films' for None, else `qualities_<name>.yaml`, the catalog folder's own
         `qualities.yaml`, or the generic one in which only an item's own words support a quality (read once)."""
@@ -225,8 +232,7 @@ class QualityLexicon:
 
     def claims(self, text: str, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
         """Every quality the text claims or denies, once each, with names and titles blanked out first."""
-        for name in sorted((n for n in names if n), key=len, reverse=True):
-            text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+        text = blank_names(text, names)
         found: dict[tuple[str, bool], Claim] = {}
         for lang in ("en", "zh"):  # a Chinese note may still say "cozy"; both word lists apply to every note
             negation = self.negation.get(lang)
@@ -274,3 +280,13 @@ def _catalog_lexicon(name: str, folder: str) -> QualityLexicon:
     if local is not None and local.is_file():
         return QualityLexicon.from_data(load_data(_PACKAGE, QUALITIES_FILE, local), str(local))
     return QualityLexicon.from_data(load_data(_PACKAGE, ANY_CATALOG_FILE), ANY_CATALOG_FILE)
+
+
+def blank_names(text: str, names: Iterable[str]) -> str:
+    """The text with these names and titles (and their possessives) replaced by a space, as whole words: the title
+    "Up" does not cut "upbeat" to "beat", nor "It" "witty"."""
+    for name in sorted({n for n in names if n and n.strip()}, key=len, reverse=True):
+        before = r"(?<![A-Za-z0-9])" if name[0].isascii() and name[0].isalnum() else ""
+        after = r"(?![A-Za-z0-9])" if name[-1].isascii() and name[-1].isalnum() else ""
+        text = re.sub(rf"{before}{re.escape(name)}(?:['\u2019]s)?{after}", " ", text, flags=re.IGNORECASE)
+    return text

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chatbot.turn.notes.facts import clean_reason, shorten
+from chatbot.turn.notes.facts import clean_reason, reason_value, shorten
 from chatbot.turn.notes.measures import NOTE_LENGTH, note_length, note_names
 from chatbot.turn.notes.note import note_language
 from chatbot.turn.notes.qualities import QualityLexicon
-from chatbot.turn.replies import catalog_schema, say
+from chatbot.turn.replies import catalog_schema
 from retrieval.fields import item_facts
 from retrieval.schema import CatalogSchema
 from retrieval.text import display_title
@@ -76,7 +75,7 @@ def _render(values: Mapping[str, Any]) -> str:
 
 def _pick(variants: Sequence[Mapping[str, Any]], item: Item, language: str) -> str:
     """The first variant of the right length that claims nothing unsupported; else the first that claims nothing."""
-    lexicon = QualityLexicon.for_catalog(catalog_schema())
+    lexicon = QualityLexicon.served()
     names = note_names(item, [str(v.get("liked") or "") for v in variants])
     notes = [_render(v) for v in variants]
     true = [n for n in notes if not lexicon.unsupported(n, item, language, names)] or notes[-1:]
@@ -91,25 +90,11 @@ def _read_reasons(reasons: Sequence[str], item: Item) -> tuple[str | None, list[
     for reason in reasons:
         text = clean_reason(reason)
         for language in ("en", "zh"):
-            found = _reason_value("reason_liked", "title", language, text)
+            found = reason_value("reason_liked", "title", language, text)
             liked = liked or found
-            named = _reason_value("reason_people", "people", language, text)
+            named = reason_value("reason_people", "people", language, text)
             people += [p for p in re.split(r",\s*|、", named or "") if p in item.people and p not in people]
     return liked, people
-
-
-@functools.lru_cache(maxsize=16)
-def _reason_pattern(key: str, variable: str, language: str) -> re.Pattern[str]:
-    """A pattern that reads one kind of reason back (from the reply phrase that wrote it)."""
-    marker = "\x00"
-    phrase = clean_reason(say(key, language, **{variable: marker}))
-    return re.compile(re.escape(phrase).replace(re.escape(marker), "(.+?)") + "$")
-
-
-def _reason_value(key: str, variable: str, language: str, text: str) -> str | None:
-    """The value a reason of this kind carries ("Up" from "like Up, which you liked"), or None."""
-    m = _reason_pattern(key, variable, language).match(text)
-    return m.group(1).strip() if m else None
 
 
 def _first_sentence(text: str | None) -> str | None:
@@ -202,7 +187,9 @@ def _kind_words(own: Mapping[str, Any], schema: CatalogSchema, zh: bool) -> tupl
         words = facet.words_for(value)
         shown = next((w for w in words.zh if len(w) >= 2), words.zh[0] if words.zh else "") if zh else value.lower()
         if 0 < len(facet.vocabulary) <= 3:
-            binary.append(words.zh[0] + schema.noun.zh if zh and words.zh else shown)
+            kind = words.zh[0] + schema.noun.zh if zh and words.zh else shown
+            if kind:  # a facet with no Chinese words says nothing in a Chinese note ("X是一道，…")
+                binary.append(kind)
         elif shown and not any(shown in o or o in shown for o in out):
             out.append(shown)
             nouns.append(zh or bool({f"{value.lower()}s", f"{value.lower()}es"} & {w.lower() for w in words.en}))

@@ -1,22 +1,25 @@
-"""Grounded, honest notes per recommended item: one LLM call writes them all, code checks every note.
+"""Grounded, honest notes per recommended item: the LLM writes each note, code checks every one.
 
-The flow for one turn (`Copywriter.write_notes_stream`):
-1. each item becomes one compact fact line for the prompt (`prompt_facts`: year, genres, director, lead actor,
-   plot where known, ~30 tokens) plus the reasons it fits (short strings from the caller; reasons every item
-   shares are said once);
-2. ONE LLM call writes every note as schema-constrained compact JSON `{"1":"note","2":...}` (numbered keys anchor
-   each note to its film; with a plain list the 1.5B model moved notes between films; title keys cost ~5
-   generated tokens a note; without spaces `","` and `":"` are one token each), parsed while it streams
-   (`stream.py`), so each note's text arrives as `NoteDelta`s for its card. `batch=False` makes one call per
-   item instead;
-3. every finished note is checked by `NoteChecker` (`checker.py`) against the item's full sheet (`fact_sheet`),
-   and must not repeat another item's note word for word. A note that reads like another note of the turn with
-   only the title and names changed is true but samey: a soft failure;
-4. every failed note is written once more, all in ONE small call (told what was wrong in general terms), only
-   when the time left covers that call at this turn's speed; samey notes ride along in that call when it is made
-   anyway and are otherwise shown as written. A note that fails twice, or any note when the LLM is down or the
-   notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note
-   built from the sheet (`templates.py`, `prompts/note_fallback.yaml`), which is true by construction.
+The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`):
+1. each item becomes one compact fact line (`prompt_facts`: year, genres, director, lead actor, plot where known,
+   an Oscar won), its own reasons plus its share of the reasons every item shares (dealt out one per item: fed
+   the same reasons, the 1.5B wrote one note five times), a focus (`note_focus`: the plot, the lead, the
+   director, an award, each kind once per answer while there are others) and the asked-for qualities its facts
+   support ("may call it") and do not ("never call it", `qualities.py`);
+2. ONE LLM call per note (`NoteStyle.per_item`; given five items at once the 1.5B copied one item's plot into
+   the others' notes) writes it as schema-constrained compact JSON `{"1":"note"}`, parsed while it streams
+   (`stream.py`), so its words arrive as `NoteDelta`s for its card after a prompt of one item. The notes of each
+   language run in a llama.cpp context of their own, so the fixed prefix stays read. `BRIEF_STYLE` (the notes
+   before issue 15, the baseline of `tastebud eval notes`) writes all notes in one call;
+3. every finished note is checked by `NoteChecker` (`checker.py`) against the item's full sheet (`fact_sheet`):
+   other titles and people, numbers, a story without a plot, a quality its facts do not support, and it must not
+   repeat another item's note. A note sharing a run of four words with another note of the answer once names are
+   out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey: a soft failure;
+4. every failed or samey note is written once more, each in its own call, while the time left covers one more
+   note at this turn's speed (told what was wrong in general terms). A note that fails twice, or any note when
+   the LLM is down or the notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out,
+   becomes a template note built from the sheet (`templates.py`, `prompts/note_fallback.yaml`), true by
+   construction; a samey note that could not be rewritten is shown as written.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
 `Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
 
@@ -40,7 +43,6 @@ from chatbot.turn.notes.checker import (
     Finding,
     NoteChecker,
     Problem,
-    catalog_qualities,
     cut_to_sentence,
     shares_skeleton,
     retry_hints,
@@ -48,6 +50,7 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
+from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
 from chatbot.turn.replies import catalog_schema
 from chatbot.turn.notes.note import (
@@ -69,7 +72,7 @@ from chatbot.turn.notes.stream import NotesStreamParser, note_labels, notes_sche
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from retrieval.text import display_title
 from retrieval.types import Item
-from retrieval.errors import LLMError
+from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -105,8 +108,8 @@ _BUDGET_SPENT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: the time budget r
 
 
 class Copywriter:
-    """Writes the notes of a turn with one LLM call, checks them, rewrites the failed ones in one more call while
-    time allows, then templates.
+    """Writes the notes of a turn (a call per note, or one for all in `BRIEF_STYLE`), checks them, rewrites the
+    failed ones while time allows, then templates.
 
     `budget_s` bounds the whole notes step: when it runs out, the call in progress is stopped, notes already
     written and checked are kept, and every other item gets its template note at once. The failed notes are
@@ -219,17 +222,12 @@ class Copywriter:
         """
         failed = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is None]
         samey = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is not None]
-        if failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(samey) + 0.5):
-            failed = sorted(failed + samey)
+        if not self.batch or failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(samey) + 0.5):
+            failed = sorted(failed + samey)  # one call per note: each samey note is its own small call
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
             return
-        if self.batch and deadline - time.monotonic() < max(2.0, per_note_s * (len(failed) + 0.5)):
-            for i in failed:
-                drafts[i].problems.append(_NO_TIME_LEFT)
-            tally.out_of_time = True
-            return
         for group in [failed] if self.batch else [[i] for i in failed]:
-            if deadline - time.monotonic() < max(2.0, per_note_s * (len(group) + 0.25)):
+            if deadline - time.monotonic() < max(2.0, per_note_s * (len(group) + (0.5 if self.batch else 0.25))):
                 for i in group:
                     drafts[i].problems.append(_NO_TIME_LEFT)
                 tally.out_of_time = True
@@ -267,7 +265,7 @@ class Copywriter:
         pieces = stream_json_text(llm, messages, schema, timeout, max_tokens, usage, self.gate)
         try:
             stopped = yield from self._read_answer(rnd, pieces, NotesStreamParser(labels))
-        except LLMError as exc:
+        except TastebudError as exc:  # LLMError, or the model could not load (ModelUnavailable)
             spent = time.monotonic() >= deadline - 0.05  # the backend's own time limit is the budget's end
             rnd.tally.out_of_time = rnd.tally.out_of_time or spent
             rnd.fail_unended(_BUDGET_SPENT if spent else Finding(Problem.LLM_FAILED, f"{_LLM_FAILED}: {exc}"))
@@ -295,7 +293,7 @@ class Copywriter:
         deck = shared if len(shared) != 1 else [*shared, ""]
         genre_sets = [set(item.genres) for item in items]
         common = frozenset(set.intersection(*genre_sets)) if len(genre_sets) > 1 else frozenset()
-        qualities = catalog_qualities()
+        qualities = QualityLexicon.served()
         sheets = []
         for k, item in enumerate(items):
             asked = qualities.asked(rnd.drafts[rnd.positions[k]].request.reasons)
@@ -446,10 +444,12 @@ def _deal(values: list[str], k: int) -> list[str]:
     return [values[k % len(values)]] if values and values[k % len(values)] else []
 
 
-def brief_copywriter(copywriter: Copywriter) -> Copywriter:
-    """The notes before issue 15 (BRIEF_STYLE: one call, 8-10 words, 8 s budget) over the same model and catalog:
-    the baseline `tastebud eval notes` scores in the same run."""
-    brief = Copywriter(copywriter.llm, copywriter.lexicon, timeout_s=copywriter.timeout_s, retry=copywriter.retry,
-                       batch=True, budget_s=BRIEF_BUDGET_S, style=BRIEF_STYLE)
+def brief_copywriter(copywriter: Copywriter, models: dict[str, BaseChatModel] | None = None) -> Copywriter:
+    """The notes before issue 15 (BRIEF_STYLE: one call, 8-10 words, 8 s budget) over the same model and catalog
+    (or `models` per language): the baseline `tastebud eval notes` scores in the same run."""
+    models = models or {}
+    brief = Copywriter(models.get("en", copywriter.llm), copywriter.lexicon, timeout_s=copywriter.timeout_s,
+                       retry=copywriter.retry, batch=True, budget_s=BRIEF_BUDGET_S, style=BRIEF_STYLE,
+                       by_language=models)
     brief.gate = copywriter.gate
     return brief
