@@ -13,8 +13,8 @@ from typing import Any
 
 from chatbot.config import Settings
 from chatbot.doors.cli.parser import print_json
+from chatbot.evaluation.notes_eval import CATALOGS
 
-NOTES_CATALOGS = ("films", "recipes")  # the catalogs with notes requests (notes_eval.REQUESTS_FILES)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ranking_handler = parser.get_default("handler")
     parser.add_argument("what", nargs="?", choices=("notes",),
                         help="notes: the notes benchmark (the default is the interest model's evaluation)")
-    parser.add_argument("--catalog", choices=NOTES_CATALOGS, default="films",
+    parser.add_argument("--catalog", choices=CATALOGS, default="films",
                         help="eval notes: the catalog whose requests run, on that catalog's agent (default films)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="eval notes: score today's notes only (not the brief notes and the templates)")
