@@ -17,6 +17,18 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EMBED_CACHE = Path(os.environ.get("TASTEBUD_TEST_EMBED_CACHE", Path.home() / ".cache" / "tastebud" / "embeddings"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _free_llama_contexts():
+    """Each test module frees the llama.cpp contexts it loaded: kept for the whole run they grew past 15 GB."""
+    yield
+    import gc
+
+    from chatbot.llm import llamacpp
+
+    llamacpp.release_all()
+    gc.collect()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """An empty data dir of this test's own."""

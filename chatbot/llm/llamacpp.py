@@ -113,14 +113,43 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, instance: str = "sh
             raise ModelUnavailable(f"llama.cpp could not load {model_path}: {exc}") from exc
         # Keep the model state of recent prompts in RAM (a few MB each): the agent alternates prompts (understand,
         # then notes), and a plain llama.cpp context only reuses the prefix of the very last one.
-        from llama_cpp import LlamaRAMCache
-
         if instance == "shared":  # saving a state copies ~300 MB of logits: only worth it where prompts alternate
-            llama.set_cache(LlamaRAMCache(capacity_bytes=_PREFIX_CACHE_BYTES))
+            llama.set_cache(_lean_ram_cache(_PREFIX_CACHE_BYTES))
         loaded = _LoadedLlama(llama=llama, lock=threading.Lock(), load_s=time.perf_counter() - started,
                               prompt_deadline=_PromptDeadline(llama))
         _LLAMAS[key] = loaded
         return loaded
+
+
+def _lean_ram_cache(capacity_bytes: int) -> Any:
+    """llama-cpp-python's RAM prompt cache, keeping one row of each saved state's logits instead of up to 512.
+
+    Without `logits_all` llama-cpp-python never writes those rows (sampling reads the context's own logits), yet
+    each saved state copied them: ~300 MB a state that the cache's size did not count, 15+ GB over a test run.
+    One row still broadcasts into the rows `load_state` fills."""
+    from llama_cpp import LlamaRAMCache
+
+    class _LeanRAMCache(LlamaRAMCache):
+        """A RAM cache whose states keep one row of unused logits."""
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            """Save `value` with its logits cut to one row."""
+            if getattr(value, "scores", None) is not None and len(value.scores) > 1:
+                value.scores = value.scores[:1].copy()
+            super().__setitem__(key, value)
+
+    return _LeanRAMCache(capacity_bytes=capacity_bytes)
+
+
+def release_all() -> int:
+    """Free every loaded llama.cpp context (each waits for its call in flight); the next call loads again; how many."""
+    with _LLAMAS_LOCK:
+        loaded = list(_LLAMAS.values())
+        _LLAMAS.clear()
+    for each in loaded:
+        with each.lock:
+            each.llama.close()
+    return len(loaded)
 
 
 class _GreedyGrammarSampler:

@@ -9,6 +9,7 @@ section speak of that catalog's items (a dish is cooked, a book read); films kee
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from prompts import load_data
@@ -43,16 +44,21 @@ def _replies() -> dict[str, dict[str, Any]]:
 _CATALOG: dict[str, Any] = {}  # the words of the catalog this process serves (empty: films)
 
 
-def use_catalog(schema: CatalogSchema | None) -> None:
-    """Speak of this catalog's items from now on (None or the film schema: films)."""
+def use_catalog(schema: CatalogSchema | None, folder: Path | None = None) -> None:
+    """Speak of this catalog's items from now on (None or the film schema: films); `folder` is its data dir."""
     _CATALOG.clear()
     if schema is not None and schema.name != "films":
-        _CATALOG.update(schema=schema)
+        _CATALOG.update(schema=schema, folder=folder)
 
 
 def catalog_schema() -> CatalogSchema | None:
     """The schema of the catalog this process serves, when it is not the film catalog."""
     return _CATALOG.get("schema")
+
+
+def catalog_folder() -> Path | None:
+    """The data dir of the schema catalog this process serves (where its own data files may lie)."""
+    return _CATALOG.get("folder")
 
 
 def say(key: str, language: str, **values: Any) -> str:

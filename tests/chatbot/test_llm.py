@@ -414,6 +414,12 @@ def test_real_embedded_model_is_loaded_once_streams_and_stops_at_the_limit(gguf_
     # warm_up keeps the state of a system prompt in the RAM prefix cache, for later calls that share it
     assert warm_up(second, [[("system", "You are brief."), ("user", "hi")]]) > 0
     assert len(loaded[0].llama.cache.cache_state) >= 1
+    # the same prompt again starts from a saved state and writes the same words; each saved state keeps one row of
+    # the logits llama-cpp-python never fills, not ~300 MB of them (kept states grew a test run past 15 GB)
+    brief = [("system", "You are brief."), ("user", "Say hello.")]
+    said = "".join(c.content for c in second.stream(brief, max_tokens=8, temperature=0))
+    assert said and "".join(c.content for c in second.stream(brief, max_tokens=8, temperature=0)) == said
+    assert sum(s.scores.nbytes for s in loaded[0].llama.cache.cache_state.values()) < 8 << 20
 
     chunks = list(second.stream([("user", "Name three colours, comma separated.")], max_tokens=16, temperature=0))
     assert sum(1 for c in chunks if c.content) >= 3

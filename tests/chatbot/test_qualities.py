@@ -66,6 +66,30 @@ def test_unknown_catalog_needs_the_items_own_words():
     assert _claimed(lexicon, "A cozy mystery", cozy) == []
 
 
+def test_a_catalogs_own_qualities_file_is_what_its_notes_are_checked_against(tmp_path):
+    """A shop that ships `qualities.yaml` in its catalog folder (wines: "dry" only where the sugar says so) gets
+    its notes checked against it, not the generic list."""
+    (tmp_path / "qualities.yaml").write_text(
+        "qualities:\n"
+        "  dry:\n"
+        "    en: ['dry', 'crisp']\n"
+        "    zh: ['干型', '清爽']\n"
+        "    say: {en: dry, zh: 干型}\n"
+        "    supported_if: [{number_max: {sugar_g: 4}}]\n",
+        encoding="utf-8",
+    )
+    sweet = _dish(sugar_g=60, description="A golden dessert wine, crisp on the label.")
+    bone_dry = _dish(sugar_g=1)
+    use_catalog(CatalogSchema(name="my_wines"), tmp_path)
+    try:
+        served = QualityLexicon.served()
+        assert "dry" in _claimed(served, "A crisp white for oysters", sweet)
+        assert _claimed(served, "A dry white for oysters", bone_dry) == []
+        assert "dry" in _claimed(served, "一款清爽的白葡萄酒", sweet, "zh")
+    finally:
+        use_catalog(None)
+
+
 def _rows(path: Path, ids: int, step: int) -> list[Item]:
     if not path.exists():
         pytest.skip(f"{path} is missing (build the demo data to run this test)")

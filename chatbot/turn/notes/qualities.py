@@ -211,9 +211,9 @@ class QualityLexicon:
     @classmethod
     def served(cls) -> QualityLexicon:
         """The lexicon of the catalog this process serves (the checker, the templates and `eval notes` share it)."""
-        from chatbot.turn.replies import catalog_schema
+        from chatbot.turn.replies import catalog_folder, catalog_schema
 
-        return cls.for_catalog(catalog_schema())
+        return cls.for_catalog(catalog_schema(), catalog_folder())
 
     @classmethod
     def for_catalog(cls, schema: CatalogSchema | None, folder: str | Path | None = None) -> QualityLexicon:

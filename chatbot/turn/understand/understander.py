@@ -76,7 +76,7 @@ class Understander:
         self.catalog = catalog_reader(data_dir, list(self.items.values())) if data_dir is not None else None
         self.context_rules = self.catalog.context_rules if self.catalog is not None else None
         if data_dir is not None:  # the agent's understander: replies and notes speak of this catalog's items
-            use_catalog(self.catalog.schema if self.catalog is not None else None)
+            use_catalog(self.catalog.schema if self.catalog is not None else None, Path(data_dir))
 
     # -- public
     def understand(self, message: str, state: DialogueState) -> TurnIntent:
