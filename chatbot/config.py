@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     notes_budget_s: float = Field(30.0, description="time budget of the notes step: notes not written and checked by "
                                   "then get the template note (always true), so a reply never waits longer; a failed "
                                   "note is rewritten only when the time left covers it")
+    notes_parallel: int = Field(5, ge=1, le=16, description="notes the embedded notes model writes at once, a prompt "
+                                "each, by batched decoding in one llama.cpp context (1: one after another)")
     notes_retry: bool = Field(True, description="rewrite the notes that failed the checks, all in one call, when the "
                               "time left covers it")
 

@@ -101,12 +101,14 @@ def _run(agent: Any, n_turns: int, label: str, progress: bool) -> dict[str, Any]
     return out
 
 
-def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = True) -> dict[str, Any]:
-    """The same scripted turns on the configured LLM and on a no-LLM baseline (rules + template notes)."""
+def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = True,
+                       sequential_notes: bool = False) -> dict[str, Any]:
+    """The same scripted turns on the configured LLM and on a no-LLM baseline (rules + template notes);
+    `sequential_notes`: also with the notes written one call after another (the baseline of batched notes)."""
     import tempfile
     from pathlib import Path
 
-    from chatbot.evaluation.harness import open_agent, rules_only
+    from chatbot.evaluation.harness import notes_one_at_a_time, open_agent, rules_only
     from chatbot.llm import notes_backend
     from chatbot.profiles import ProfileStore
 
@@ -118,10 +120,13 @@ def run_turn_benchmark(settings: Settings, n_turns: int = 20, progress: bool = T
         agent.warm_up()
         open_s = time.monotonic() - t
         results.append(_run(agent, n_turns, f"llm={settings.llm}", progress))
+        if sequential_notes:
+            one_by_one = notes_one_at_a_time(agent, profiles=ProfileStore.open(Path(tmp) / "sequential"))
+            results.append(_run(one_by_one, n_turns, f"llm={settings.llm}, notes one at a time", progress))
         baseline = rules_only(agent, profiles=ProfileStore.open(Path(tmp) / "base"))
         results.append(_run(baseline, n_turns, "baseline: no LLM (rules + template notes)", progress))
     return {"llm": settings.llm, "notes_llm": notes_backend(settings), "notes_budget_s": settings.notes_budget_s,
-            "threads": settings.threads, "open_s": round(open_s, 1),
+            "notes_parallel": settings.notes_parallel, "threads": settings.threads, "open_s": round(open_s, 1),
             "goal": {"first_card_p50_ms": 1500, "first_note_words_p50_ms": 2500, "whole_reply_p50_ms": 10000}, "results": results}
 
 

@@ -72,6 +72,25 @@ def rules_only(base: Agent, **parts: Any) -> Agent:
     return derive_agent(base, understander=rules, write_notes=False, **parts)
 
 
+def notes_one_at_a_time(base: Agent, **parts: Any) -> Agent:
+    """The agent with its notes written one call after another instead of at once (no batched decoding), the
+    notes prefixes pre-read: the baseline of the batched notes in `tastebud bench turn --sequential-notes`."""
+    import copy
+
+    from chatbot.llm import warm_up
+
+    def single(model: Any) -> Any:
+        """The model without batched decoding."""
+        return model.model_copy(update={"parallel": 0}) if getattr(model, "parallel", 0) else model
+
+    writer = copy.copy(base.copywriter)
+    writer.llm = single(writer.llm)
+    writer.by_language = {lang: single(model) for lang, model in writer.by_language.items()}
+    for model, prompts in writer.fixed_prefixes():
+        warm_up(model, prompts)
+    return derive_agent(base, copywriter=writer, **parts)
+
+
 def weather_provider(spec: str | dict[str, Any]) -> Any:
     """The weather provider a dialogue script's `weather:` names (offline, down or a fixed answer)."""
     from chatbot.turn.context import FixedWeatherProvider, OfflineWeatherProvider

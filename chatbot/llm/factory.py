@@ -89,7 +89,10 @@ def make_notes_model(settings: Settings, main: BaseChatModel | None = None, lang
     name = notes_backend(settings)
     if name in ("embedded", "embedded-small"):
         instance = purpose if language == "en" else f"{purpose}-{language}"
-        return make_chat_model(settings.model_copy(update={"llm": name}), instance=instance)
+        model = make_chat_model(settings.model_copy(update={"llm": name}), instance=instance)
+        if isinstance(model, LlamaCppChatModel) and purpose == "notes" and settings.notes_parallel > 1:
+            model.parallel = settings.notes_parallel  # a prompt per note, all written at once
+        return model
     if name == (settings.llm or "").strip().lower() and main is not None:
         return main
     return make_chat_model(settings.model_copy(update={"llm": name}))

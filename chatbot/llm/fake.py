@@ -44,6 +44,7 @@ class FakeChatModel(BaseChatModel):
     replies: list[Any] = Field(default_factory=list)  # what the next calls answer, in order
     chunk_chars: int = 6  # characters per streamed piece
     delay_s: float = 0.0  # sleep before each streamed piece
+    parallel: int = 0  # >0: `stream_many` answers several prompts at once, as the batched embedded model does
     _calls: list[FakeCall] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -97,6 +98,32 @@ class FakeChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(text, chunk=chunk)
             yield chunk
+
+    def stream_many(
+        self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,
+        usage: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[int, str]]:
+        """The next scripted reply for each prompt (a call each, in order), their pieces interleaved as batched
+        decoding writes them: (prompt index, piece). A scripted exception fails the whole batch."""
+        from chatbot.llm.protocol import as_messages
+
+        options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True}
+        replies = [self._next_reply(as_messages(p), options) for p in prompts]
+        deadline = time.monotonic() + timeout_s
+        step = max(self.chunk_chars, 1)
+        longest = max((len(r) for r in replies), default=0)
+        n = 0
+        for start in range(0, longest, step):
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            if time.monotonic() > deadline:
+                raise timeout_error(timeout_s, n)
+            for k, reply in enumerate(replies):
+                if reply[start : start + step]:
+                    n += 1
+                    yield k, reply[start : start + step]
+        if usage is not None:
+            usage.update({"output_tokens": n, "prompt_eval_tokens": 10 * len(prompts)})
 
     def _generate(
         self,

@@ -1,5 +1,5 @@
 """The llama.cpp backend: a GGUF model run in this process as a langchain chat model, streamed token by token,
-its JSON answers constrained to the schema by a grammar (sampled best token first, see `_GreedyGrammarSampler`).
+its JSON answers constrained to the schema by a grammar (sampled best token first, see `GreedyGrammarSampler`).
 
 A loaded model is kept once per process, model file and context `instance`; generation on it is serialised by a
 lock, and llama.cpp reuses the KV cache of the prompt prefix it shares with the previous call, so keep system
@@ -20,6 +20,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
+from chatbot.llm.grammar_sampler import GreedyGrammarSampler
 from chatbot.llm.local import LocalChatModel
 from chatbot.llm.protocol import as_messages, timeout_error, to_role_dicts
 from retrieval.errors import LLMError, ModelUnavailable
@@ -35,6 +36,7 @@ class _LoadedLlama:
     lock: threading.Lock
     load_s: float  # seconds the load took
     prompt_deadline: Any = None  # _PromptDeadline of this context
+    batched: Any = None  # llamacpp_batch.BatchedContext over the same weights, made at the first `stream_many`
 
 
 class _PromptDeadline:
@@ -148,72 +150,15 @@ def release_all() -> int:
         _LLAMAS.clear()
     for each in loaded:
         with each.lock:
+            if each.batched is not None:
+                with each.batched.lock:
+                    each.batched.close()
             each.llama.close()
     return len(loaded)
 
 
-class _GreedyGrammarSampler:
-    """Greedy sampling under a grammar that checks the model's best token first, and the whole vocabulary only
-    when the grammar rejects it (what llama.cpp's own `common_sampler` does; llama-cpp-python applies the grammar
-    to all ~152k tokens at every step, which cost ~28 ms a token here, more than generating it). Same tokens as
-    the full chain (penalties off, grammar, greedy), as the best allowed token is the best token when allowed.
-    """
-
-    def __init__(self, vocab: Any, grammar: Any, n_vocab: int) -> None:
-        """A grammar sampler for this vocabulary (grammar: a llama_cpp.LlamaGrammar)."""
-        import ctypes
-
-        import llama_cpp
-
-        self._lib = llama_cpp
-        self._byref = ctypes.byref
-        self._n_vocab = n_vocab
-        self._grammar = llama_cpp.llama_sampler_init_grammar(
-            vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-        )
-        if not self._grammar:
-            raise ValueError("llama.cpp could not parse the answer's grammar")
-        self._one = (llama_cpp.llama_token_data * 1)()
-        self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
-        self._all: Any = None  # every token's data, allocated at the first rejection
-
-    def sample(self, ctx: Any, idx: int = -1) -> int:
-        """The best token the grammar allows at output `idx`, accepted into the grammar's state."""
-        import numpy as np
-
-        lib = self._lib
-        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
-        token = int(np.argmax(logits))
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
-        self._one_array.size, self._one_array.selected = 1, -1
-        lib.llama_sampler_apply(self._grammar, self._byref(self._one_array))
-        if not np.isfinite(self._one[0].logit):  # rejected: constrain the whole vocabulary
-            if self._all is None:
-                self._all = np.zeros(self._n_vocab, dtype=[("id", np.intc), ("logit", np.single), ("p", np.single)])
-            self._all["id"] = np.arange(self._n_vocab, dtype=np.intc)
-            self._all["logit"] = logits
-            self._all["p"] = 0.0
-            array = lib.llama_token_data_array(
-                data=self._all.ctypes.data_as(lib.llama_token_data_p), size=self._n_vocab, selected=-1, sorted=False
-            )
-            lib.llama_sampler_apply(self._grammar, self._byref(array))
-            token = int(self._all["id"][int(np.argmax(self._all["logit"]))])
-        lib.llama_sampler_accept(self._grammar, token)
-        return token
-
-    def close(self) -> None:
-        """Free the llama.cpp grammar sampler."""
-        if self._grammar:
-            self._lib.llama_sampler_free(self._grammar)
-            self._grammar = None
-
-    def __del__(self) -> None:
-        """Free the sampler with the object."""
-        self.close()
-
-
 def _llama_class() -> type:
-    """llama_cpp.Llama with fast greedy grammar sampling (see _GreedyGrammarSampler); other sampling unchanged."""
+    """llama_cpp.Llama with fast greedy grammar sampling (see GreedyGrammarSampler); other sampling unchanged."""
     from llama_cpp import Llama
 
     class _Llama(Llama):
@@ -231,7 +176,7 @@ def _llama_class() -> type:
                 and not kwargs.get("mirostat_mode")
             )
             if plain:
-                return _GreedyGrammarSampler(self._model.vocab, kwargs["grammar"], self._n_vocab)
+                return GreedyGrammarSampler(self._model.vocab, kwargs["grammar"], self._n_vocab)
             return super()._init_sampler(**kwargs)
 
     return _Llama
@@ -261,6 +206,7 @@ class LlamaCppChatModel(LocalChatModel):
     n_threads: int = 2  # CPU threads for prompt and generation
     n_ctx: int = N_CTX  # context window in tokens
     instance: str = "shared"  # which llama.cpp context: "shared", or a name of its own (e.g. "notes")
+    parallel: int = 0  # answers `stream_many` writes at once (0: none; see llamacpp_batch)
 
     @property
     def _llm_type(self) -> str:
@@ -281,6 +227,9 @@ class LlamaCppChatModel(LocalChatModel):
         loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         chat = to_role_dicts(as_messages(messages))
         started = time.perf_counter()
+        if self.parallel:  # the batched context writes this model's answers: its prefix is the one to read
+            self._batched(loaded).prefill(chat)
+            return time.perf_counter() - started
         with loaded.lock:
             try:
                 loaded.llama.create_chat_completion(messages=chat, max_tokens=1, temperature=0.0, seed=self.seed)
@@ -308,6 +257,33 @@ class LlamaCppChatModel(LocalChatModel):
             n_context = int(loaded.llama.n_tokens)
             perf_after = _perf(loaded.llama)
         yield self._last_chunk(progress, perf_after, n_context)
+
+    def stream_many(
+        self,
+        prompts: list[Any],
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        timeout_s: float,
+        usage: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[int, str]]:
+        """Answer several prompts at once by batched decoding (`parallel` at a time), each greedy and fitting
+        `schema`: (prompt index, text piece) as they come; LLMError at the time limit or on failure."""
+        loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
+        batched = self._batched(loaded)
+        chats = [to_role_dicts(as_messages(p)) for p in prompts]
+        try:
+            yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage)
+        except (ValueError, RuntimeError) as exc:
+            raise LLMError(f"the local language model failed: {exc}") from exc
+
+    def _batched(self, loaded: _LoadedLlama) -> Any:
+        """The batched context of this model's instance, made once."""
+        from chatbot.llm.llamacpp_batch import BatchedContext
+
+        with loaded.lock:
+            if loaded.batched is None:
+                loaded.batched = BatchedContext(loaded.llama, max(self.parallel, 1), self.n_ctx, self.n_threads)
+            return loaded.batched
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, opts: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments of llama.cpp's streamed chat completion (a JSON schema becomes a grammar there)."""

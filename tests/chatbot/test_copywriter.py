@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,61 +13,20 @@ from chatbot.turn.notes.facts import prompt_facts
 from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest, NoteStyle
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from chatbot.turn.notes.writer import Copywriter
+from retrieval.errors import LLMError
 from retrieval.text import display_title
 from retrieval.types import Item
-from retrieval.errors import LLMError
-
-TOY_STORY = Item(
-    id="ml:1", title="Toy Story (1995)", year=1995, genres=("Adventure", "Animation", "Children", "Comedy"),
-    directors=("John Lasseter",), cast=("Tom Hanks", "Tim Allen", "Don Rickles"), runtime_min=81,
-    age_rating="G", mean_rating=3.87, n_ratings=247,
-    plot="A cowboy doll is profoundly threatened and jealous when a new spaceman figure supplants him as top toy.",
+from tests.chatbot.notes_data import (
+    ALIEN,
+    AMELIE,
+    CATALOG,
+    GOOD_EN,
+    GOOD_ZH,
+    MATRIX,
+    TOY_STORY,
 )
-ALIEN = Item(
-    id="ml:1214", title="Alien (1979)", year=1979, genres=("Horror", "Sci-Fi"), directors=("Ridley Scott",),
-    cast=("Sigourney Weaver", "Tom Skerritt", "John Hurt"), runtime_min=117, age_rating="R", mean_rating=4.0,
-    n_ratings=120,
-)
-AMELIE = Item(
-    id="ml:4973", title="Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", year=2001,
-    genres=("Comedy", "Romance"), directors=("Jean-Pierre Jeunet",), cast=("Audrey Tautou", "Mathieu Kassovitz"),
-    runtime_min=122, age_rating="R",
-)
-MATRIX = Item(
-    id="ml:2571", title="Matrix, The (1999)", year=1999, genres=("Action", "Sci-Fi", "Thriller"),
-    directors=("Lana Wachowski", "Lilly Wachowski"), cast=("Keanu Reeves", "Laurence Fishburne", "Carrie-Anne Moss"),
-    runtime_min=136, age_rating="R",
-)
-SPEED = Item(id="ml:377", title="Speed (1994)", year=1994, genres=("Action", "Thriller"),
-             directors=("Jan de Bont",), cast=("Keanu Reeves", "Sandra Bullock", "Dennis Hopper"), runtime_min=116)
-HOME_ALONE = Item(id="ml:586", title="Home Alone (1990)", year=1990, genres=("Children", "Comedy"),
-                  cast=("Macaulay Culkin", "Joe Pesci"), runtime_min=103)
-JAWS = Item(id="ml:1387", title="Jaws (1975)", year=1975, genres=("Action", "Horror"),
-            directors=("Steven Spielberg",), cast=("Roy Scheider", "Robert Shaw"), runtime_min=124)
-CATALOG = [TOY_STORY, ALIEN, AMELIE, MATRIX, SPEED, HOME_ALONE, JAWS]
-
-GOOD_EN = [
-    "A warm, funny adventure for a rainy evening: Tom Hanks voices a cowboy doll who fears being replaced.",
-    "A tense sci-fi horror classic from 1979 with Sigourney Weaver, perfect for a stormy night in.",
-]
-GOOD_ZH = [
-    "一部温馨有趣的动画冒险片，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。",
-    "1979年的经典科幻恐怖片，Sigourney Weaver 主演，适合喜欢紧张气氛的你。",
-]
-
-
-def _answer(notes: list[str], titles: tuple[str, ...] = ("Toy Story", "Alien")) -> dict[str, str]:
-    """The JSON the model answers: one note under each film's number (titles: only how many films there are)."""
-    return {str(k): note for k, (_, note) in enumerate(zip(titles, notes), start=1)}
-
-
-def _requests() -> list[NoteRequest]:
-    """Two items with the reasons the agent would pass."""
-    return [
-        NoteRequest(TOY_STORY, ("rainy evening -> cozy", "family-friendly", "you asked for: animation")),
-        NoteRequest(ALIEN, ("you asked for: space horror",)),
-    ]
-
+from tests.chatbot.notes_data import answer as _answer
+from tests.chatbot.notes_data import requests as _requests
 
 ONE_CALL = NoteStyle(per_item=False)  # one call for all notes (a call per note: its own tests)
 
@@ -106,27 +62,6 @@ def test_notes_are_matched_to_items_by_their_key():
     writer, _ = _copywriter({"2": GOOD_EN[1], "1": GOOD_EN[0]})
     notes = writer.write_notes(_requests(), "en")
     assert [n.text for n in notes] == GOOD_EN
-
-
-def test_one_call_per_item_mode_streams_each_note():
-    """With batch=False each note is its own call (one sheet in view), still streamed and checked."""
-    fake = FakeChatModel(replies=[_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",))])
-    writer = Copywriter(fake, CatalogLexicon.from_items(CATALOG), batch=False)
-    events = list(writer.write_notes_stream(_requests(), "en"))
-    assert [e.note.text for e in events if isinstance(e, NoteDone)] == GOOD_EN
-    assert len(fake.calls) == 2 and "Alien" not in fake.calls[0].text.split("1. Toy Story (")[-1]
-    assert "".join(e.text_delta for e in events if isinstance(e, NoteDelta) and e.position == 1) == GOOD_EN[1]
-
-
-def test_one_call_per_item_mode_retries_then_templates():
-    """Per-item mode: a bad note is retried alone, then templated; the good one passes."""
-    bad = "Just like Home Alone, a holiday classic for you and your partner."
-    writer, fake = _copywriter(_answer([bad]), _answer([GOOD_EN[1]], ("Alien",)), _answer([bad]), batch=False)
-    notes = writer.write_notes(_requests(), "en")
-    assert len(fake.calls) == 3
-    assert [n.source for n in notes] == ["template", "llm"]
-    problems = " ".join(notes[0].problems)
-    assert "Home Alone" in problems and "who you watch with" in problems
 
 
 def test_stream_gives_deltas_per_item_then_final_notes():
@@ -306,7 +241,7 @@ def test_no_retry_when_the_time_left_cannot_cover_one_more_note():
 
 def test_stats_count_calls_tokens_and_where_each_note_came_from():
     """last_stats tells what the notes step cost: calls, retries, notes by source, drafts failing the checks."""
-    writer, fake = _copywriter(_answer(["A 2003 romp starring Keanu Reeves.", GOOD_EN[1]]), _answer([GOOD_EN[0]]))
+    writer, _fake = _copywriter(_answer(["A 2003 romp starring Keanu Reeves.", GOOD_EN[1]]), _answer([GOOD_EN[0]]))
     writer.write_notes(_requests(), "en")
     stats = writer.last_stats
     assert (stats.notes, stats.llm_calls, stats.retries) == (2, 2, 1)
@@ -452,7 +387,13 @@ def checker() -> NoteChecker:
         ("A classic from the 80s that the whole family will enjoy tonight at home.", "1980s"),
         ("A charming romance about a young woman who falls for a deaf musician.", "sheet has no plot"),
         ("一部浪漫喜剧，讲述一个女孩在巴黎的奇遇，适合你和伴侣。", "sheet has no plot"),
-        ("A fun, heartwarming adventure to share with your friends on a rainy evening.", "who you watch with"),
+        ("Audrey Tautou plays a shy waitress who quietly fixes the lives of her neighbours.", "sheet has no plot"),
+        ("A 2001 comedy about a family of penguins who live on a small island.", "sheet has no plot"),
+        ("A warm comedy with Tom Hanks for a snowy afternoon with the family at home.", "the weather"),
+        ("Tom Hanks and Tim Allen in an animated comedy to enjoy while it's pouring outside.", "the weather"),
+        ("A lonely young woman sets out to change strangers' lives in this 2001 comedy.", "sheet has no plot"),
+        ("一部浪漫喜剧：Audrey Tautou 饰演一个害羞的女孩，在巴黎寻找爱情。", "sheet has no plot"),
+        ("A fun, heartwarming adventure to share with your friends on a lazy evening.", "who you watch with"),
         ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
         ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
         ("Tom Hanks 执导的温馨动画冒险，很适合下雨的晚上和孩子一起看。", "Tom Hanks is the director"),
@@ -461,6 +402,8 @@ def checker() -> NoteChecker:
 def test_checker_catches_ungrounded_notes(checker, note, problem):
     """Each kind of ungrounded claim is caught and explained."""
     item = AMELIE if "plot" in problem else TOY_STORY  # Amelie's sheet has no plot
+    if "weather" in problem:  # the same note is fine when the person gave that weather
+        assert checker.check(note, TOY_STORY, "en", ("snowy and pouring outside -> cozy", "family-friendly")) == []
     if "who you watch with" in problem:
         assert checker.check(note, TOY_STORY, "en", ("watching with friends",)) == []
     problems = checker.check(note, item, "zh" if "一部" in note else "en")
@@ -479,7 +422,20 @@ def test_checker_catches_ungrounded_notes(checker, note, problem):
 )
 def test_checker_accepts_grounded_notes(checker, note):
     """Sheet facts, the item's own title and common words that happen to be titles are not flagged."""
-    assert checker.check(note, TOY_STORY, "en") == []
+    assert checker.check(note, TOY_STORY, "en", ("rainy evening -> cozy",)) == []
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Jean-Pierre Jeunet directs Audrey Tautou in a 2001 romantic comedy for a couple on a quiet night in.",
+        "A perfect pick for a couple who wants to laugh: Audrey Tautou in a French romantic comedy.",
+        "Jean-Pierre Jeunet 执导、Audrey Tautou 主演的浪漫喜剧，适合一对恋人在周末夜晚一起看。",
+    ],
+)
+def test_a_note_without_a_story_passes_for_a_film_without_a_plot(checker, note):
+    """Who made it, who is in it and who it suits are not a story: no plot needed for them."""
+    assert checker.check(note, AMELIE, "zh" if "执导" in note else "en") == []
 
 
 def test_checker_handles_titles_people_and_chinese(checker):
@@ -488,7 +444,7 @@ def test_checker_handles_titles_people_and_chinese(checker):
     assert checker.check("The Matrix (1999) is a mind-bending ride with Keanu Reeves.", MATRIX, "en") == []
     liked = ("resembles Alien, which you liked",)
     assert checker.check("If you liked Alien, this cozy adventure will charm you.", TOY_STORY, "en", liked) == []
-    assert checker.check(GOOD_ZH[0], TOY_STORY, "zh") == []
+    assert checker.check(GOOD_ZH[0], TOY_STORY, "zh", ("rainy evening -> cozy",)) == []
     problems = checker.check("汤姆·汉克斯主演的《玩具总动员》，是1995年的经典动画。", TOY_STORY, "zh")
     assert any("汤姆·汉克斯" in p for p in problems) and any("玩具总动员" in p for p in problems)
     assert any("Chinese" in p for p in checker.check("一部温馨的动画冒险片，适合雨夜。", TOY_STORY, "en"))
@@ -498,8 +454,8 @@ def test_display_title_and_chips():
     """MovieLens-style titles read naturally; chips are short, deduplicated and at most three."""
     assert display_title("Matrix, The (1999)") == "The Matrix"
     assert display_title("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)") == "Amelie"
-    chips = why_chips(["rainy evening -> cozy", "Rainy evening -> cozy", "you asked for: a long space adventure "
-                       "with lots of aliens", "family", "funny"])
+    chips = why_chips(["rainy evening -> cozy", "Rainy evening -> cozy", ("you asked for: a long space adventure "
+                       "with lots of aliens"), "family", "funny"])
     assert chips[0] == "rainy evening -> cozy" and len(chips) == 3
     assert all(len(c) <= 32 for c in chips) and chips[1].endswith("\u2026")
 
@@ -526,68 +482,12 @@ def test_describe_item_from_catalog_facts():
 
 def test_describe_item_with_a_checked_llm_sentence():
     """The optional LLM sentence is added only when it passes the checks."""
-    writer, _ = _copywriter(_answer([GOOD_EN[0]]))
-    assert writer.describe_item(TOY_STORY, "en", with_llm=True).startswith(GOOD_EN[0])
+    told = "Tom Hanks voices a cowboy doll who fears that a shiny new spaceman toy will take his place."
+    writer, _ = _copywriter(_answer([told]))
+    assert writer.describe_item(TOY_STORY, "en", with_llm=True).startswith(told)
     writer, _ = _copywriter(_answer(["Better than Alien."]), _answer(["Made in 2010."]))
     text = writer.describe_item(TOY_STORY, "en", with_llm=True)
     assert text == describe_item(TOY_STORY, "en")
-
-
-# ------------------------------------------------------------------------------------------- the real model
-def _real_items() -> list[NoteRequest]:
-    """Five real-looking items with the reasons the agent would give."""
-    return [
-        NoteRequest(TOY_STORY, ("rainy evening -> cozy", "family-friendly", "you asked for: animation")),
-        NoteRequest(ALIEN, ("you asked for: space horror", "late night -> tense")),
-        NoteRequest(AMELIE, ("you asked for: romantic comedy", "watching with your partner")),
-        NoteRequest(MATRIX, ("you asked for: mind-bending sci-fi", "resembles Speed, which you liked")),
-        NoteRequest(HOME_ALONE, ("family-friendly", "winter evening -> holiday comedy")),
-    ]
-
-
-@pytest.fixture(scope="module")
-def real_llm():
-    """The real embedded 1.5B model (assembled once into the default data dir, or TASTEBUD_TEST_LLM_DIR)."""
-    from chatbot.config import Settings
-    from chatbot.llm import make_chat_model
-
-    data_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
-    return make_chat_model(Settings(llm="embedded", data_dir=data_dir, llm_timeout_s=600))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("language", ["en", "zh"])
-def test_real_model_notes_are_grounded(real_llm, language, artifacts_dir):
-    """The real 1.5B model's final notes for 5 items all pass the checks and name only their own item."""
-    writer = Copywriter(real_llm, CatalogLexicon.from_items(CATALOG), timeout_s=600)  # ~15 s on 2 idle cores
-    started = time.perf_counter()
-    first_delta = None
-    events = []
-    for event in writer.write_notes_stream(_real_items(), language):
-        if first_delta is None and isinstance(event, NoteDelta):
-            first_delta = time.perf_counter() - started
-        events.append(event)
-    elapsed = time.perf_counter() - started
-    notes = [e.note for e in events if isinstance(e, NoteDone)]
-    assert len(notes) == 5 and sorted(e.position for e in events if isinstance(e, NoteDone)) == list(range(5))
-    notes.sort(key=lambda n: [r.item.id for r in _real_items()].index(n.item_id))
-    report = {
-        "language": language,
-        "seconds_for_5_notes": round(elapsed, 2),
-        "first_delta_s": round(first_delta, 2) if first_delta else None,
-        "sources": [n.source for n in notes],
-        "notes": [n.text for n in notes],
-        "problems": [list(n.problems) for n in notes],
-    }
-    (artifacts_dir / f"copywriter-real-{language}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    for request, note in zip(_real_items(), notes):
-        if note.source != "template":
-            assert writer.checker.check(note.text, request.item, language, request.reasons) == [], note
-        for other in CATALOG:  # no other film is named, unless the reasons name it (a film the person liked)
-            if other.id != request.item.id and display_title(other.title) in note.text:
-                assert display_title(other.title) in " ".join(request.reasons), note
-    assert sum(n.source != "template" for n in notes) >= 3  # the model writes most notes itself
 
 
 @pytest.mark.slow

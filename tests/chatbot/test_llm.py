@@ -473,6 +473,38 @@ def test_fast_grammar_sampling_gives_llama_cpps_own_answer_and_reports_the_work(
 
 
 @pytest.mark.slow
+def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
+    """Batched decoding: three prompts answered at once, each valid JSON fitting the schema and about its own film,
+    Chinese characters whole; a call stopped by its time limit says so and the next call still works."""
+    settings = Settings(data_dir=gguf_dir, llm="embedded-small", threads=2)
+    model = make_chat_model(settings, instance="batch-test")
+    model.parallel = 3
+    schema = {"type": "object", "properties": {"1": {"type": "string", "minLength": 10, "maxLength": 120}},
+              "required": ["1"], "additionalProperties": False}
+    system = ("system", "You write one sentence about a film. Answer compact JSON: {\"1\":\"sentence\"}.")
+    films = ["Up (2009), directed by Pete Docter", "Heat (1995), directed by Michael Mann",
+             "Amelie (2001), directed by Jean-Pierre Jeunet"]
+    prompts = [[system, ("user", f"1. {films[0]}\nWrite the sentence in Simplified Chinese (请用简体中文).")]]
+    prompts += [[system, ("user", f"1. {film}\nWrite the sentence in English.")] for film in films[1:]]
+    usage: dict = {}
+    pieces: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    order = []
+    for k, piece in model.stream_many(prompts, schema, 60, 300, usage):
+        pieces[k].append(piece)
+        order.append(k)
+    answers = [json.loads("".join(pieces[k]))["1"] for k in range(3)]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in answers[0]) and "\ufffd" not in answers[0]
+    assert "Heat" in answers[1] or "Mann" in answers[1]
+    assert "Amelie" in answers[2] or "Amélie" in answers[2] or "Jeunet" in answers[2]
+    assert len(set(order[:12])) >= 2  # written side by side, not one after another
+    assert usage["gen_tokens"] >= usage["output_tokens"] > 20 and usage["prompt_eval_tokens"] > 0
+    with pytest.raises(LLMError, match="longer than"):
+        list(model.stream_many(prompts, schema, 60, 0.5))
+    again = "".join(p for k, p in model.stream_many(prompts[1:2], schema, 60, 300) if k == 0)
+    assert json.loads(again)["1"]
+
+
+@pytest.mark.slow
 def test_real_embedded_model_with_structured_output(gguf_dir):
     from pydantic import BaseModel
 

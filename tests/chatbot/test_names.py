@@ -108,9 +108,9 @@ def checker(lexicon: CatalogLexicon) -> NoteChecker:
 
 def test_a_note_naming_its_own_director_is_fine(checker):
     """Notes as an LLM writes them, naming the film's own people whose names hide other titles."""
-    assert checker.check("Brad Bird's superhero family romp is pure fun for a rainy night in.", INCREDIBLES, "en") == []
+    assert checker.check("Brad Bird's superhero family romp is pure fun for a lazy night in.", INCREDIBLES, "en") == []
     assert checker.check("Tom Cruise hangs off a train roof in this slick, twisty spy caper.", MISSION, "en") == []
-    assert checker.check("A taut Alfred Hitchcock thriller, made for a stormy night in.", BIRDS, "en") == []
+    assert checker.check("A taut Alfred Hitchcock thriller, made for a late night in.", BIRDS, "en") == []
     assert checker.check("这部由 Brad Bird 执导的动画节奏明快，很适合全家一起看。", INCREDIBLES, "zh") == []
 
 

@@ -62,14 +62,16 @@ def test_table_prints_latency_against_the_goal_and_the_notes_share():
 
 @pytest.mark.slow
 def test_turn_benchmark_on_the_real_index_reports_the_notes_step(demo_data_dir: Path):
-    """Three real turns with the scripted LLM (no replies: rules understanding, template notes): figures for both
-    systems, and the notes share says every note was a template."""
+    """Three real turns with the scripted LLM (no replies: rules understanding, template notes): figures for every
+    system (the notes one at a time too), and the notes share says every note was a template."""
     from chatbot.config import Settings
     from chatbot.evaluation.bench_turn import run_turn_benchmark
 
-    report = run_turn_benchmark(Settings(data_dir=demo_data_dir, llm="fake"), n_turns=3, progress=False)
-    llm, base = report["results"]
-    assert llm["turns"] == base["turns"] == 3
+    report = run_turn_benchmark(Settings(data_dir=demo_data_dir, llm="fake"), n_turns=3, progress=False,
+                                sequential_notes=True)
+    llm, one_by_one, base = report["results"]
+    assert llm["turns"] == base["turns"] == one_by_one["turns"] == 3
+    assert "one at a time" in one_by_one["system"] and one_by_one["notes"]["notes"] == llm["notes"]["notes"]
     assert llm["whole_reply"]["p50_ms"] >= llm["first_card"]["p50_ms"] > 0
     notes = llm["notes"]
     assert notes["turns_with_notes"] >= 1 and notes["notes"] >= 3

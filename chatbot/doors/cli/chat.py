@@ -30,6 +30,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--turns", type=int, default=20, help="scripted turns (default 20)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend (default TASTEBUD_LLM)")
+    p.add_argument("--sequential-notes", action="store_true",
+                   help="also run the turns with the notes written one call after another (not batched)")
     p.set_defaults(handler=_cmd_bench_turn)
 
 
@@ -67,7 +69,8 @@ def _cmd_bench_turn(args: argparse.Namespace, settings: Settings) -> int:
     """Time scripted turns on the configured LLM against a no-LLM baseline in the same run."""
     from chatbot.evaluation.bench_turn import format_turn_table, run_turn_benchmark
 
-    report = run_turn_benchmark(with_llm(settings, args.llm), n_turns=args.turns, progress=not args.json)
+    report = run_turn_benchmark(with_llm(settings, args.llm), n_turns=args.turns, progress=not args.json,
+                                sequential_notes=args.sequential_notes)
     if args.json:
         print_json(report)
     else:

@@ -56,6 +56,7 @@ class Problem(enum.Enum):
     CHINESE_NAME = "a name written in Chinese"
     BORROWED = "borrows another film's reason"
     COMPANY = "says who the person watches with"
+    WEATHER = "gives the person weather they did not give"
     WRONG_ROLE = "gives someone the wrong role"
     REPEATED = "repeats another film's note"
     SAMEY = "reads like another film's note"
@@ -71,6 +72,7 @@ _HINTS: dict[Problem, str] = {
     Problem.OTHER_TITLE: "it named another film",
     Problem.BORROWED: "it used reasons that belong to another film",
     Problem.COMPANY: "it said who the person watches with, which the reasons do not say",
+    Problem.WEATHER: "it spoke of weather that none of its reasons gives",
     Problem.YEAR: "it gave a year that is not on the sheet",
     Problem.DECADE: "it gave a decade that is not on the sheet",
     Problem.RUNTIME: "it gave a runtime that is not on the sheet",
@@ -125,9 +127,21 @@ _CLAIMS_SEEN = re.compile(
     r"(?<!if )(?<!If )\byou(?:'ve| have)? (?:already )?(?:enjoyed|loved|seen|watched)\b(?! it before)|你(?:看过|喜欢过)",
 )
 # Phrases that tell a story; allowed only when the sheet has a plot.
+# A role or a character with a deed ("plays a lonely boy who finds...") is a story too: the sheet names the cast,
+# never their parts.
+_CHARACTER = (r"(?:boy|girl|man|woman|men|women|kid|child|children|family|couple|detective|cop|soldier|teen\w*|"
+              r"doctor|king|queen|prince|princess|robot|dog|cat|bear|toy|doll|hero|heroine|father|mother|dad|mom|"
+              r"son|daughter|widow\w*|orphan|student|teacher|thief|spy|agent|killer|stranger|friends?|brothers?|"
+              r"sisters?|lovers?|loner|outsider|misfit|survivors?|crew|team|gang|pair|duo|trio)")
 _STORY = re.compile(
     r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
-    r"story of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape))|讲述|讲的是|故事讲",
+    r"story of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
+    r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
+    rf"(?<!for )(?:a|an|the|two|three)\s+(?:[\w-]+\s+){{0,3}}{_CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
+    r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
+    r"heads|comes))|"
+    r"讲述|讲的是|故事讲|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
 # A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
@@ -170,6 +184,18 @@ _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
          r"\b(?:your|the) (?:family|kids|children|little ones)\b|家人|全家|孩子|小朋友|一家人"),
         ("friend friends group", r"\b(?:your|with) friends\b|朋友"),
         ("colleague colleagues coworker coworkers work", r"\b(?:your )?(?:colleagues|coworkers)\b|同事"),
+    )
+)
+
+# Weather a note may speak of only where its reasons (or its own facts) give it: "a snowy afternoon" came from the
+# prompt's example shot into notes for people who had said nothing of snow.
+_WEATHER: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (tuple(ground.split()), re.compile(said, re.IGNORECASE))
+    for ground, said in (
+        ("rain pour drizzl storm shower wet 雨", r"\b(?:rain\w*|pouring|drizzl\w*|storm\w*|downpour)\b|下雨|雨天|雨夜|"
+         r"雨中|雨季|暴雨|风雨|下着雨"),
+        ("snow blizzard 雪", r"\b(?:snow\w*|blizzard\w*)\b|下雪|雪天|雪夜|飘雪|大雪"),
+        ("sun hot heat summer 晴 热 阳光", r"\b(?:sunny|sunshine|heat ?wave|scorching)\b|晴天|阳光明媚|炎热|烈日"),
     )
 )
 
@@ -220,6 +246,7 @@ class NoteChecker:
         found += self._check_people(text, item, grounded, language)
         found += self._check_borrowed(text, item, grounded, other_reasons)
         found += self._check_company(text, item, grounded)
+        found += self._check_weather(text, grounded)
         found += self._check_roles(text, item)
         found += self._check_qualities(text, item, language, reasons)
         return found
@@ -266,6 +293,13 @@ class NoteChecker:
                 message = f"says who you watch with ({m.group(0)!r}), which none of its reasons says"
                 found.append(Finding(Problem.COMPANY, message))
         return found
+
+    @staticmethod
+    def _check_weather(text: str, grounded: str) -> list[Finding]:
+        """Weather ("a snowy afternoon", "雨夜") only where this item's reasons or facts give it."""
+        own = fold_name(grounded)
+        return [Finding(Problem.WEATHER, f"speaks of the weather ({m.group(0)!r}), which none of its reasons gives")
+                for ground, pattern in _WEATHER if (m := pattern.search(text)) and not any(g in own for g in ground)]
 
     @staticmethod
     def _check_borrowed(text: str, item: Item, grounded: str, other_reasons: Sequence[str]) -> list[Finding]:

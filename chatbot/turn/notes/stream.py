@@ -133,3 +133,21 @@ def stream_json_text(
             if gate is not None:  # another person's cards come first: the decoding pauses while they are made
                 gate.yield_to_cards(CARDS_PAUSE_S)
             yield piece
+
+
+def stream_many_json(
+    model: BaseChatModel, prompts: list[Any], schema: dict, timeout_s: float, max_tokens: int,
+    usage: dict | None = None, gate: LLMGate | None = None,
+) -> Generator[tuple[int, str], None, None]:
+    """The raw text of several schema-constrained answers written at once, as (prompt index, piece); the same
+    gate, pauses and errors as `stream_json_text`."""
+    from chatbot.llm import stream_many_text
+
+    with held(gate, NOTES, timeout_s) as waited:
+        for k, piece in stream_many_text(model, prompts, max(timeout_s - waited, 1.0), schema=schema,
+                                         max_tokens=max_tokens, usage=usage):
+            if person_left():
+                raise PersonLeft("the person left while their notes were being written")
+            if gate is not None:
+                gate.yield_to_cards(CARDS_PAUSE_S)
+            yield k, piece

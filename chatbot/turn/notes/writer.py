@@ -6,17 +6,19 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
    the same reasons, the 1.5B wrote one note five times), a focus (`note_focus`: the plot, the lead, the
    director, an award, each kind once per answer while there are others) and the asked-for qualities its facts
    support ("may call it") and do not ("never call it", `qualities.py`);
-2. ONE LLM call per note (`NoteStyle.per_item`; given five items at once the 1.5B copied one item's plot into
-   the others' notes) writes it as schema-constrained compact JSON `{"1":"note"}`, parsed while it streams
-   (`stream.py`), so its words arrive as `NoteDelta`s for its card after a prompt of one item. The notes of each
-   language run in a llama.cpp context of their own, so the fixed prefix stays read. `BRIEF_STYLE` (the notes
-   before issue 15, the baseline of `tastebud eval notes`) writes all notes in one call;
+2. a prompt of ONE item per note (`NoteStyle.per_item`; given five items at once the 1.5B copied one item's plot
+   into the others' notes) writes it as schema-constrained compact JSON `{"1":"note"}`, parsed while it streams
+   (`stream.py`), so its words arrive as `NoteDelta`s for its card. With the embedded model the prompts of an
+   answer are written at once by batched decoding (`can_stream_many`, `chatbot/llm/llamacpp_batch.py`: five
+   notes in ~10 s instead of ~27 s one after another); other backends take them one call after another. The
+   notes of each language run in a llama.cpp context of their own, so the fixed prefix stays read. `BRIEF_STYLE`
+   (the notes before issue 15, the baseline of `tastebud eval notes`) writes all notes in one call;
 3. every finished note is checked by `NoteChecker` (`checker.py`) against the item's full sheet (`fact_sheet`):
    other titles and people, numbers, a story without a plot, a quality its facts do not support, and it must not
    repeat another item's note. A note sharing a run of four words with another note of the answer once names are
    out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey: a soft failure;
-4. every failed or samey note is written once more, each in its own call, while the time left covers one more
-   note at this turn's speed (told what was wrong in general terms). A note that fails twice, or any note when
+4. every failed or samey note is written once more (all at once when batched, else each in its own call) while
+   the time left covers it at this turn's speed (told what was wrong in general terms). A note that fails twice, or any note when
    the LLM is down or the notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out,
    becomes a template note built from the sheet (`templates.py`, `prompts/note_fallback.yaml`), true by
    construction; a samey note that could not be rewritten is shown as written.
@@ -35,6 +37,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from chatbot.llm.calls import can_stream_many
 from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.checker import (
@@ -44,16 +47,14 @@ from chatbot.turn.notes.checker import (
     NoteChecker,
     Problem,
     cut_to_sentence,
-    shares_skeleton,
     retry_hints,
+    shares_skeleton,
     trim_note,
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.qualities import QualityLexicon
-from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
-from chatbot.turn.replies import catalog_schema
 from chatbot.turn.notes.note import (
+    BRIEF_STYLE,
     LLM_NOTE_CHARS,
     MAX_REASONS,
     MIN_NOTE_CHARS,
@@ -66,13 +67,20 @@ from chatbot.turn.notes.note import (
     NoteStyle,
     note_language,
 )
-from chatbot.turn.notes.note import BRIEF_STYLE
-
-from chatbot.turn.notes.stream import NotesStreamParser, note_labels, notes_schema, stream_json_text
+from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
+from chatbot.turn.notes.stream import (
+    NotesStreamParser,
+    note_labels,
+    notes_schema,
+    stream_json_text,
+    stream_many_json,
+)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
+from chatbot.turn.replies import catalog_schema
+from retrieval.errors import TastebudError
 from retrieval.text import display_title
 from retrieval.types import Item
-from retrieval.errors import TastebudError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -194,6 +202,11 @@ class Copywriter:
     ) -> Generator[NoteEvent, None, float]:
         """The first draft of every note (one call for all, or one per item); returns the seconds a note took."""
         everyone = list(range(len(drafts)))
+        if self._parallel(language):  # every note at once, a prompt each: the round's time is one note's
+            call_started = time.monotonic()
+            yield from collect(self._draft_round(drafts, everyone, language, deadline, stream=True, retry=False,
+                                                 tally=tally), finished)
+            return time.monotonic() - call_started
         groups = [everyone] if self.batch else [[i] for i in everyone]
         per_note_s = 0.0  # seconds one note took in this turn's calls (the retry estimate)
         for group in groups:
@@ -226,8 +239,10 @@ class Copywriter:
             failed = sorted(failed + samey)  # one call per note: each samey note is its own small call
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
             return
-        for group in [failed] if self.batch else [[i] for i in failed]:
-            if deadline - time.monotonic() < max(2.0, per_note_s * (len(group) + (0.5 if self.batch else 0.25))):
+        parallel = self._parallel(language)  # all rewrites at once: no slower than the first round was
+        for group in [failed] if self.batch or parallel else [[i] for i in failed]:
+            cost = per_note_s if parallel else per_note_s * (len(group) + (0.5 if self.batch else 0.25))
+            if deadline - time.monotonic() < max(2.0, cost):
                 for i in group:
                     drafts[i].problems.append(_NO_TIME_LEFT)
                 tally.out_of_time = True
@@ -240,6 +255,10 @@ class Copywriter:
         """True when an LLM call of this turn failed outright (error or time limit), not just a bad note."""
         return any(f.problem is Problem.LLM_FAILED for d in drafts for f in d.problems)
 
+    def _parallel(self, language: str) -> bool:
+        """True when the notes in this language are written one item a prompt, all prompts at once."""
+        return not self.batch and can_stream_many(self.by_language.get(language, self.llm))
+
     def _draft_round(
         self,
         drafts: list[Draft],
@@ -250,31 +269,41 @@ class Copywriter:
         retry: bool,
         tally: Tally | None = None,
     ) -> Iterator[NoteEvent]:
-        """One LLM call for the notes at `positions`; NoteDone for each one that passes the checks."""
-        rnd = Round(drafts, positions, language, deadline, stream, retry, tally if tally is not None else Tally())
-        labels = note_labels([display_title(drafts[i].request.item.title) for i in positions])
-        messages = self._notes_prompt(rnd, labels)
-        schema = notes_schema(labels, language, dict(self.style.min_chars), dict(self.style.max_chars))
-        max_tokens = 8 + dict(self.style.tokens)[language] * len(positions)
+        """The notes at `positions` in ONE LLM call: one prompt for all, or (`_parallel`) a prompt of one item
+        each, written at once by batched decoding; NoteDelta while each note is written, NoteDone for each one that
+        passes the checks."""
+        tally = tally if tally is not None else Tally()
+        parallel = self._parallel(language)
+        alone = [[i] for i in positions] if parallel else [positions]
+        rounds = [Round(drafts, group, language, deadline, stream, retry, tally) for group in alone]
+        labels = [note_labels([display_title(drafts[i].request.item.title) for i in group]) for group in alone]
+        prompts = [self._notes_prompt(rnd, lab) for rnd, lab in zip(rounds, labels)]
+        schema = notes_schema(labels[0], language, dict(self.style.min_chars), dict(self.style.max_chars))
+        max_tokens = 8 + dict(self.style.tokens)[language] * len(alone[0])
         timeout = max(deadline - time.monotonic(), 1.0)
         usage: dict[str, Any] = {}
         call_started = time.monotonic()
         if retry:
-            rnd.tally.retries += 1
+            tally.retries += len(rounds)
         llm = self.by_language.get(language, self.llm)
-        pieces = stream_json_text(llm, messages, schema, timeout, max_tokens, usage, self.gate)
+        if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
+            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate)
+        else:
+            pieces = _numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
-            stopped = yield from self._read_answer(rnd, pieces, NotesStreamParser(labels))
+            stopped = yield from self._read_answers(rounds, pieces, [NotesStreamParser(lab) for lab in labels])
         except TastebudError as exc:  # LLMError, or the model could not load (ModelUnavailable)
             spent = time.monotonic() >= deadline - 0.05  # the backend's own time limit is the budget's end
-            rnd.tally.out_of_time = rnd.tally.out_of_time or spent
-            rnd.fail_unended(_BUDGET_SPENT if spent else Finding(Problem.LLM_FAILED, f"{_LLM_FAILED}: {exc}"))
+            tally.out_of_time = tally.out_of_time or spent
+            for rnd in rounds:
+                rnd.fail_unended(_BUDGET_SPENT if spent else Finding(Problem.LLM_FAILED, f"{_LLM_FAILED}: {exc}"))
             return
         finally:
             pieces.close()  # stops generation now (and frees the model) when the loop was left early
-            rnd.tally.add_call(usage, time.monotonic() - call_started, len(rnd.raw))
+            tally.add_call(usage, time.monotonic() - call_started, sum(len(rnd.raw) for rnd in rounds))
         if not stopped:
-            fail_unwritten(rnd)
+            for rnd in rounds:
+                fail_unwritten(rnd)
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
@@ -335,19 +364,23 @@ class Copywriter:
             return self.style.prompt, {}
         return self.style.catalog_prompt, {"noun": schema.noun.en, "nouns": schema.noun.en_plural}
 
-    def _read_answer(
-        self, rnd: Round, pieces: Iterator[str], parser: NotesStreamParser
+    def _read_answers(
+        self, rounds: list[Round], pieces: Iterator[tuple[int, str]], parsers: list[NotesStreamParser]
     ) -> Generator[NoteEvent, None, bool]:
-        """Read the streamed answer, checking each note as it ends; returns True when the time budget stopped it."""
-        for piece in pieces:
+        """Read the streamed answers (round index, piece), checking each note as it ends; returns True when the time
+        budget stopped them."""
+        deadline = rounds[0].deadline
+        for k, piece in pieces:
+            rnd = rounds[k]
             rnd.raw.append(piece)
-            for kind, k, text in parser.feed(piece):
-                yield from self._on_parsed(rnd, kind, k, text)
-            if time.monotonic() > rnd.deadline + 0.25 and len(rnd.ended) < len(rnd.positions):
+            for kind, j, text in parsers[k].feed(piece):
+                yield from self._on_parsed(rnd, kind, j, text)
+            if time.monotonic() > deadline + 0.25 and any(len(r.ended) < len(r.positions) for r in rounds):
                 # The budget is spent (a local backend stops itself at the deadline and says what the call
                 # had done; this is for the others): stop the call, keep the notes that passed.
-                rnd.tally.out_of_time = True
-                rnd.fail_unended(_BUDGET_SPENT)
+                rounds[0].tally.out_of_time = True
+                for r in rounds:
+                    r.fail_unended(_BUDGET_SPENT)
                 return True
         return False
 
@@ -437,6 +470,15 @@ class Copywriter:
             if isinstance(event, NoteDone):
                 sentence = event.note.text
         return f"{sentence}\n\n{text}" if sentence else text
+
+
+def _numbered(pieces: Generator[str, None, None]) -> Generator[tuple[int, str], None, None]:
+    """The pieces of one call as the answer of round 0; closing this closes the call."""
+    try:
+        for piece in pieces:
+            yield 0, piece
+    finally:
+        pieces.close()
 
 
 def _deal(values: list[str], k: int) -> list[str]:

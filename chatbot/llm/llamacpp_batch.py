@@ -1,0 +1,315 @@
+"""Several answers written at once in one llama.cpp context (batched decoding), for the notes of one answer.
+
+One note per call keeps each note about its own item (given five films in one prompt the 1.5B copied one plot
+into four notes), but five calls one after another cost five times the tokens' time. Here the prompts share one
+llama.cpp context with a sequence each: the prefix they share (the notes prompt's fixed part) is read once and
+kept in a sequence of its own between calls, each prompt's own rest is read in one batch, and then every step
+decodes one token of every unfinished answer together. On CPU a step of five tokens costs far less than five
+steps of one (the weights are read once per step), which is what `tastebud bench notes-parallel` measures.
+
+Each answer is greedy and constrained by its own JSON-schema grammar (`GreedyGrammarSampler`), as a single
+call of `LlamaCppChatModel` would be; its text comes back piece by piece as `(answer index, text)`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.errors import LLMError, ModelUnavailable
+
+BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
+PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
+
+
+@dataclass
+class _Answer:
+    """One answer being written: its sequence, prompt, grammar, position and what it has written."""
+
+    seq: int
+    prompt: list[int]
+    sampler: Any  # GreedyGrammarSampler, or None for free text
+    pos: int = 0  # the position of the next token in its sequence
+    pending: int | None = None  # the token sampled last, not yet decoded
+    n_out: int = 0
+    done: bool = False
+    decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+
+
+class _Ctx:
+    """What `GreedyGrammarSampler.sample` reads: an object whose `ctx` is the llama.cpp context pointer."""
+
+    def __init__(self, ctx: Any) -> None:
+        """Wrap a raw context pointer."""
+        self.ctx = ctx
+
+
+class BatchedContext:
+    """A llama.cpp context of its own over a loaded model's weights, writing up to `n_seq` answers at once."""
+
+    def __init__(self, llama: Any, n_seq: int, n_ctx: int, n_threads: int) -> None:
+        """A context for `n_seq` answers plus one sequence holding the shared prompt prefix (llama: a loaded Llama)."""
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._lib = llama_cpp
+        self.llama = llama
+        self.n_seq = n_seq
+        self.prefix_seq = n_seq  # the last sequence id keeps the shared prefix between calls
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = BATCH_TOKENS
+        params.n_ubatch = BATCH_TOKENS
+        params.n_seq_max = n_seq + 1
+        params.kv_unified = True  # the sequences share the prefix's cells instead of a copy each
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
+        if not ctx:
+            raise ModelUnavailable("llama.cpp could not make a context for writing several answers at once")
+        self.ctx = ctx
+        self._ctx = _Ctx(ctx)
+        self.mem = llama_cpp.llama_get_memory(ctx)
+        self.batch = llama_cpp.llama_batch_init(BATCH_TOKENS, 0, 1)
+        self.vocab = llama._model.vocab
+        self.n_vocab = llama.n_vocab()
+        self.n_ctx = n_ctx
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelUnavailable("the model file has no chat template: it cannot write several answers at once")
+        eos, bos = llama.token_eos(), llama.token_bos()
+        self.formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )  # what llama-cpp-python's own chat completion formats with for this model
+        self.prefix: list[int] = []  # the tokens the prefix sequence holds
+        self.lock = threading.Lock()
+        self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
+
+    # ------------------------------------------------------------------------------------------------ public
+    def tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The prompt tokens of chat messages (role/content dicts), formatted as the model's chat template says."""
+        result = self.formatter(messages=list(messages))
+        return self.llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    def prefill(self, messages: Sequence[dict[str, str]]) -> int:
+        """Read a prompt into the prefix sequence (its fixed part is then shared by later calls); tokens read."""
+        with self.lock:
+            return self._keep_prefix(self.tokens(messages), time.monotonic() + 600.0)
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[dict[str, str]]],
+        schemas: Sequence[dict[str, Any] | None],
+        max_tokens: int,
+        timeout_s: float,
+        usage: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[int, str]]:
+        """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come.
+
+        LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""
+        started = time.monotonic()
+        deadline = started + timeout_s
+        usage = usage if usage is not None else {}
+        with self.lock:
+            before = dict(self.work)
+            try:
+                for first in range(0, len(prompts), self.n_seq):
+                    wave = range(first, min(first + self.n_seq, len(prompts)))
+                    for k, text in self._wave([prompts[i] for i in wave], [schemas[i] for i in wave], max_tokens,
+                                              deadline, timeout_s, usage, started):
+                        yield wave[k], text
+            finally:
+                usage.update({
+                    "prompt_eval_tokens": self.work["prompt_tokens"] - before["prompt_tokens"],
+                    "gen_tokens": self.work["gen_tokens"] - before["gen_tokens"],
+                    "elapsed_s": round(time.monotonic() - started, 3),
+                })
+
+    def close(self) -> None:
+        """Free the context and its batch (the model's weights stay with their Llama)."""
+        if self.ctx:
+            self._lib.llama_batch_free(self.batch)
+            self._lib.llama_free(self.ctx)
+            self.ctx = None
+
+    # ------------------------------------------------------------------------------------------------ steps
+    def _wave(
+        self,
+        prompts: Sequence[Sequence[dict[str, str]]],
+        schemas: Sequence[dict[str, Any] | None],
+        max_tokens: int,
+        deadline: float,
+        timeout_s: float,
+        usage: dict[str, Any],
+        started: float,
+    ) -> Iterator[tuple[int, str]]:
+        """Up to `n_seq` answers at once: the shared prefix, then steps of one token of each answer being written
+        plus a run of the prompts still to read."""
+        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s)) for k, (p, s) in
+                   enumerate(zip(prompts, schemas))]
+        try:
+            queue = self._start(answers, max_tokens, deadline)
+            writing: list[_Answer] = []
+            spoke = False  # no prompt is read beside the answers until the first words are out
+            while queue or writing:
+                if time.monotonic() > deadline:
+                    raise _timeout(timeout_s, sum(a.n_out for a in answers))
+                steps = self._step(writing, queue, spoke)
+                for j, (a, wants) in enumerate(steps):
+                    if wants:
+                        text = self._next(a, j, max_tokens)
+                        if text:
+                            usage.setdefault("first_token_s", round(time.monotonic() - started, 3))
+                            spoke = spoke or any(ch.isalpha() for ch in text)  # words, not the JSON around them
+                            yield a.seq, text
+                writing = [a for a in answers if a.pending is not None and not a.done]
+        finally:
+            usage["output_tokens"] = usage.get("output_tokens", 0) + sum(a.n_out for a in answers)
+            for a in answers:
+                self._lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
+                if a.sampler is not None:
+                    a.sampler.close()
+
+    def _start(self, answers: list[_Answer], max_tokens: int, deadline: float) -> deque[tuple[_Answer, int, bool]]:
+        """Give every answer the shared prefix (read once, kept in the prefix sequence); the prompt tokens each
+        still has to read, in order, the last of each marked."""
+        lib = self._lib
+        shared = _common_prefix([a.prompt for a in answers])
+        shared = shared[: min(len(a.prompt) for a in answers) - 1]  # each sequence reads at least one token
+        need = len(shared) + sum(len(a.prompt) - len(shared) + max_tokens for a in answers)
+        if need > self.n_ctx:
+            raise LLMError(f"these prompts and answers need {need} tokens, more than the context's {self.n_ctx}")
+        self._keep_prefix(shared, deadline)
+        for a in answers:
+            lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
+            lib.llama_memory_seq_cp(self.mem, self.prefix_seq, a.seq, 0, len(shared))
+            a.pos = len(shared)
+        return deque((a, t, j == len(a.prompt) - len(shared) - 1)
+                     for a in answers for j, t in enumerate(a.prompt[len(shared):]))
+
+    def _step(self, writing: list[_Answer], queue: deque[tuple[_Answer, int, bool]],
+              spoke: bool) -> list[tuple[_Answer, bool]]:
+        """Decode one step (continuous batching): the next token of every answer being written plus a run of the
+        prompt tokens still to read, so the first answer starts as soon as its own prompt is read (reading all five
+        first cost seconds before the first word) and the others join as theirs are; (answer, has logits) per slot."""
+        steps: list[tuple[_Answer, bool]] = []
+        for a in writing:
+            self._put(len(steps), a.pending, a.pos, a.seq, True)
+            a.pos += 1
+            steps.append((a, True))
+        room = min(BATCH_TOKENS - len(steps), (PROMPT_RUN if spoke else 0) if writing else BATCH_TOKENS)
+        while queue and room > 0:
+            a, token, last = queue.popleft()
+            self._put(len(steps), token, a.pos, a.seq, last)
+            a.pos += 1
+            steps.append((a, last))
+            room -= 1
+            if last and not writing:
+                break  # the first answer starts writing as soon as its own prompt is read
+        self._decode(len(steps))
+        self.work["gen_tokens"] += len(writing)
+        self.work["prompt_tokens"] += len(steps) - len(writing)
+        return steps
+
+    def _next(self, a: _Answer, j: int, max_tokens: int) -> str:
+        """Sample answer a's next token from batch slot j; the text it adds ("" at its end, or mid-character)."""
+        a.pending = self._sample(a, j)
+        if bool(self._lib.llama_vocab_is_eog(self.vocab, a.pending)) or a.n_out >= max_tokens:
+            a.done = True
+            return a.decoder.decode(b"", final=True)
+        a.n_out += 1
+        return a.decoder.decode(self._piece(a.pending))
+
+    def _keep_prefix(self, tokens: list[int], deadline: float) -> int:
+        """Make the prefix sequence hold exactly `tokens`, reading only what it does not hold yet; tokens read."""
+        lib = self._lib
+        kept = len(_common_prefix([self.prefix, tokens])) if self.prefix else 0
+        lib.llama_memory_seq_rm(self.mem, self.prefix_seq, kept, -1)
+        self.prefix = tokens[:kept]
+        todo = list(enumerate(tokens))[kept:]
+        for chunk in _chunks(todo, BATCH_TOKENS):
+            if time.monotonic() > deadline:
+                raise LLMError("the notes prompt could not be read in time")
+            for j, (pos, token) in enumerate(chunk):
+                self._put(j, token, pos, self.prefix_seq, False)
+            self._decode(len(chunk))
+            self.prefix = tokens[: chunk[-1][0] + 1]
+            self.work["prompt_tokens"] += len(chunk)
+        return len(todo)
+
+    def _put(self, j: int, token: int, pos: int, seq: int, logits: bool) -> None:
+        """Place one token in the batch at slot j."""
+        b = self.batch
+        b.token[j] = token
+        b.pos[j] = pos
+        b.n_seq_id[j] = 1
+        b.seq_id[j][0] = seq
+        b.logits[j] = logits
+
+    def _decode(self, n: int) -> None:
+        """Decode the first n tokens of the batch (LLMError when llama.cpp cannot)."""
+        self.batch.n_tokens = n
+        status = self._lib.llama_decode(self.ctx, self.batch)
+        if status != 0:
+            raise LLMError(f"the local language model failed: llama_decode returned {status}")
+
+    def _sample(self, a: _Answer, j: int) -> int:
+        """The next token of answer `a` from the logits of batch slot j (greedy, under its grammar if any)."""
+        if a.sampler is not None:
+            return a.sampler.sample(self._ctx, j)
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(self._lib.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
+        return int(np.argmax(logits))
+
+    def _piece(self, token: int) -> bytes:
+        """The bytes of one token (a Chinese character may span two tokens: the decoder joins them)."""
+        import ctypes
+
+        buf = ctypes.create_string_buffer(64)
+        n = self._lib.llama_token_to_piece(self.vocab, token, buf, 64, 0, False)
+        return buf.raw[: max(n, 0)]
+
+    def _sampler(self, schema: dict[str, Any] | None) -> Any:
+        """A greedy grammar sampler for answers fitting `schema` (None: free text)."""
+        if schema is None:
+            return None
+        from llama_cpp.llama_chat_format import _grammar_for_response_format
+
+        from chatbot.llm.grammar_sampler import GreedyGrammarSampler
+
+        grammar = _grammar_for_response_format({"type": "json_object", "schema": schema})
+        return GreedyGrammarSampler(self.vocab, grammar, self.n_vocab)
+
+
+def _common_prefix(lists: Sequence[Sequence[int]]) -> list[int]:
+    """The longest run of tokens that every list starts with."""
+    if not lists:
+        return []
+    first = lists[0]
+    n = min(len(x) for x in lists)
+    for i in range(n):
+        if any(x[i] != first[i] for x in lists[1:]):
+            return list(first[:i])
+    return list(first[:n])
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """The items in runs of at most `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _timeout(timeout_s: float, n_out: int) -> LLMError:
+    """The time-limit error of a batched call."""
+    from chatbot.llm.protocol import timeout_error
+
+    return timeout_error(timeout_s, n_out)

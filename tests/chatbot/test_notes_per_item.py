@@ -1,0 +1,167 @@
+"""A call per note: each note sees only its own item; with a batched model (the embedded default) the calls of one
+answer are written at once, each note streaming into its own card, and failed notes are rewritten together."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from chatbot.llm import FakeChatModel
+from chatbot.text.names import CatalogLexicon
+from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest
+from chatbot.turn.notes.writer import Copywriter
+from retrieval.errors import LLMError
+from retrieval.text import display_title
+from tests.chatbot.notes_data import (
+    ALIEN,
+    AMELIE,
+    CATALOG,
+    GOOD_EN,
+    HOME_ALONE,
+    MATRIX,
+    TOY_STORY,
+)
+from tests.chatbot.notes_data import answer as _answer
+from tests.chatbot.notes_data import requests as _requests
+
+BAD = "Just like Home Alone, a holiday classic for you and your partner."
+
+
+def _writer(*replies, parallel: int = 0, timeout_s: float = 30.0) -> tuple[Copywriter, FakeChatModel]:
+    """A copywriter writing a note per call over the small catalog (parallel>0: all calls of a round at once)."""
+    fake = FakeChatModel(replies=list(replies), parallel=parallel)
+    return Copywriter(fake, CatalogLexicon.from_items(CATALOG), timeout_s=timeout_s, batch=False), fake
+
+
+def test_one_call_per_item_mode_streams_each_note():
+    """Each note is its own call (one sheet in view), still streamed and checked."""
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)))
+    events = list(writer.write_notes_stream(_requests(), "en"))
+    assert [e.note.text for e in events if isinstance(e, NoteDone)] == GOOD_EN
+    assert len(fake.calls) == 2 and "Alien" not in fake.calls[0].text.split("1. Toy Story (")[-1]
+    assert "".join(e.text_delta for e in events if isinstance(e, NoteDelta) and e.position == 1) == GOOD_EN[1]
+
+
+def test_one_call_per_item_mode_retries_then_templates():
+    """A bad note is retried alone, then templated; the good one passes."""
+    writer, fake = _writer(_answer([BAD]), _answer([GOOD_EN[1]], ("Alien",)), _answer([BAD]))
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 3
+    assert [n.source for n in notes] == ["template", "llm"]
+    problems = " ".join(notes[0].problems)
+    assert "Home Alone" in problems and "who you watch with" in problems
+
+
+def test_the_notes_of_an_answer_are_written_at_once_each_into_its_own_card():
+    """With a batched model every note has a prompt of its own, they are written together (the words of the second
+    card come before the first note ends), each card gets only its own words, and it is one call to the model."""
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
+    events = list(writer.write_notes_stream(_requests(), "en"))
+    notes = {e.position: e.note for e in events if isinstance(e, NoteDone)}
+    assert [notes[i].text for i in (0, 1)] == GOOD_EN and {n.source for n in notes.values()} == {"llm"}
+    first_done = next(k for k, e in enumerate(events) if isinstance(e, NoteDone))
+    assert {e.position for e in events[:first_done] if isinstance(e, NoteDelta)} == {0, 1}  # written side by side
+    for i in (0, 1):
+        assert "".join(e.text_delta for e in events if isinstance(e, NoteDelta) and e.position == i) == GOOD_EN[i]
+    assert all(c.options.get("batched") for c in fake.calls) and len(fake.calls) == 2
+    assert "Alien" not in fake.calls[0].text.split("1. Toy Story (")[-1]  # each prompt holds its own item only
+    assert "Toy Story" not in fake.calls[1].text.split("1. Alien (")[-1]
+    assert writer.last_stats.llm_calls == 1 and writer.last_stats.first_pass == 2
+
+
+def test_failed_notes_are_rewritten_together_and_a_twice_failed_one_gets_its_template():
+    """Both first notes fail; both are rewritten in one more batched round: one passes, the other is templated."""
+    writer, fake = _writer(_answer([BAD]), _answer(["Better than Toy Story, this one."], ("Alien",)),
+                           _answer([BAD]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.source for n in notes] == ["template", "llm-retry"]
+    assert notes[1].text == GOOD_EN[1]
+    assert len(fake.calls) == 4 and writer.last_stats.llm_calls == 2 and writer.last_stats.retries == 2
+    assert "rejected" in fake.calls[2].text  # the rewrite is told its note was rejected
+
+
+def test_a_batched_call_that_fails_gives_every_card_its_template():
+    """The model fails (or is down) in the middle of the batch: every note is a template, the answer still comes."""
+    writer, _ = _writer(_answer([GOOD_EN[0]]), LLMError("llama_decode returned 1"), parallel=5)
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.source for n in notes] == ["template", "template"]
+    assert all(n.text for n in notes)
+
+
+def test_a_slow_batch_is_stopped_at_the_budget_and_templates_fill_in():
+    """The batch writes too slowly for the notes budget: it is stopped in time and every card still gets a note."""
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5, timeout_s=1.0)
+    fake.delay_s = 0.2
+    started = time.perf_counter()
+    notes = writer.write_notes(_requests(), "en")
+    assert time.perf_counter() - started < 3.0
+    assert [n.source for n in notes] == ["template", "template"] and writer.last_stats.out_of_time
+
+
+# ------------------------------------------------------------------------------------------- the real model
+def _real_items() -> list[NoteRequest]:
+    """Five real-looking items with the reasons the agent would give."""
+    return [
+        NoteRequest(TOY_STORY, ("rainy evening -> cozy", "family-friendly", "you asked for: animation")),
+        NoteRequest(ALIEN, ("you asked for: space horror", "late night -> tense")),
+        NoteRequest(AMELIE, ("you asked for: romantic comedy", "watching with your partner")),
+        NoteRequest(MATRIX, ("you asked for: mind-bending sci-fi", "resembles Speed, which you liked")),
+        NoteRequest(HOME_ALONE, ("family-friendly", "winter evening -> holiday comedy")),
+    ]
+
+
+@pytest.fixture(scope="module")
+def notes_llm():
+    """The real embedded 1.5B as the agent's notes model: its own llama.cpp context, five notes at once."""
+    from chatbot.config import Settings
+    from chatbot.llm import make_notes_model
+
+    data_dir = Path(os.environ.get("TASTEBUD_TEST_LLM_DIR", Path(__file__).resolve().parents[2] / "var"))
+    model = make_notes_model(Settings(llm="embedded", data_dir=data_dir, llm_timeout_s=600))
+    assert model.parallel == 5
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, artifacts_dir):
+    """The real 1.5B writes the five notes of an answer side by side (batched decoding): every card's words
+    stream before the first note ends, each final note passes the checks and names only its own film, and most
+    are the model's own (not templates)."""
+    writer = Copywriter(notes_llm, CatalogLexicon.from_items(CATALOG), timeout_s=600)
+    started = time.perf_counter()
+    first_delta = None
+    events = []
+    for event in writer.write_notes_stream(_real_items(), language):
+        if first_delta is None and isinstance(event, NoteDelta):
+            first_delta = time.perf_counter() - started
+        events.append(event)
+    elapsed = time.perf_counter() - started
+    notes = sorted((e for e in events if isinstance(e, NoteDone)), key=lambda e: e.position)
+    assert [e.position for e in notes] == list(range(5))
+    first_done = next(k for k, e in enumerate(events) if isinstance(e, NoteDone))
+    assert len({e.position for e in events[:first_done] if isinstance(e, NoteDelta)}) >= 4  # side by side
+    report = {
+        "language": language,
+        "seconds_for_5_notes": round(elapsed, 2),
+        "first_delta_s": round(first_delta, 2) if first_delta else None,
+        "stats": writer.last_stats.__dict__,
+        "notes": [e.note.text for e in notes],
+        "sources": [e.note.source for e in notes],
+        "problems": [list(e.note.problems) for e in notes],
+    }
+    (artifacts_dir / f"notes-at-once-real-{language}.json").write_text(json.dumps(report, ensure_ascii=False,
+                                                                                  indent=2, default=str))
+    print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    for request, event in zip(_real_items(), notes):
+        note = event.note
+        if note.source != "template":
+            assert writer.checker.check(note.text, request.item, language, request.reasons) == [], note
+        for other in CATALOG:  # no other film is named, unless the reasons name it (a film the person liked)
+            if other.id != request.item.id and display_title(other.title) in note.text:
+                assert display_title(other.title) in " ".join(request.reasons), note
+    assert sum(e.note.source != "template" for e in notes) >= 3  # the model writes most notes itself
