@@ -120,11 +120,18 @@ def stream_many_text(
     schema: dict[str, Any] | None = None,
     max_tokens: int = 128,
     usage: dict[str, Any] | None = None,
+    avoid: list[list[str]] | None = None,
+    distinct: list[str] | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
-    each JSON fitting `schema` if given; LLMError on failure or timeout, the pieces already given standing."""
+    each JSON fitting `schema` if given, never starting a word of its `avoid` list, not reading alike where
+    `distinct` is given (texts written before, maybe none); LLMError on failure or timeout, the pieces already
+    given standing."""
+    extra: dict[str, Any] = {"avoid": avoid} if avoid else {}
+    if distinct is not None:
+        extra["distinct"] = distinct
     try:
-        yield from niced.iterate(lambda: model.stream_many(prompts, schema, max_tokens, timeout_s, usage))
+        yield from niced.iterate(lambda: model.stream_many(prompts, schema, max_tokens, timeout_s, usage, **extra))
     except TastebudError:
         raise
     except backend_errors() as exc:

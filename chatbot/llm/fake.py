@@ -101,14 +101,18 @@ class FakeChatModel(BaseChatModel):
 
     def stream_many(
         self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,
-        usage: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None, avoid: list[list[str]] | None = None,
+        distinct: list[str] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """The next scripted reply for each prompt (a call each, in order), their pieces interleaved as batched
-        decoding writes them: (prompt index, piece). A scripted exception fails the whole batch."""
+        decoding writes them: (prompt index, piece). A scripted exception fails the whole batch; `avoid` is
+        recorded with the call's options (a script writes what it writes)."""
         from chatbot.llm.protocol import as_messages
 
-        options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True}
-        replies = [self._next_reply(as_messages(p), options) for p in prompts]
+        options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True,
+                   "distinct": distinct}
+        replies = [self._next_reply(as_messages(p), {**options, "avoid": avoid[k] if avoid else None})
+                   for k, p in enumerate(prompts)]
         deadline = time.monotonic() + timeout_s
         step = max(self.chunk_chars, 1)
         longest = max((len(r) for r in replies), default=0)

@@ -31,12 +31,16 @@ class GreedyGrammarSampler:
         self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
         self._all: Any = None  # every token's data, allocated at the first rejection
 
-    def sample(self, ctx: Any, idx: int = -1) -> int:
-        """The best token the grammar allows at output `idx`, accepted into the grammar's state."""
+    def sample(self, ctx: Any, idx: int = -1, banned: Any = None) -> int:
+        """The best token the grammar allows at output `idx` (never one of the `banned` token ids), accepted into
+        the grammar's state."""
         import numpy as np
 
         lib = self._lib
         logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
+        if banned is not None and len(banned):
+            logits = logits.copy()
+            logits[banned] = -np.inf
         token = int(np.argmax(logits))
         self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
         self._one_array.size, self._one_array.selected = 1, -1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,14 +265,18 @@ class LlamaCppChatModel(LocalChatModel):
         max_tokens: int,
         timeout_s: float,
         usage: dict[str, Any] | None = None,
+        avoid: Sequence[Sequence[str]] | None = None,
+        distinct: Sequence[str] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Answer several prompts at once by batched decoding (`parallel` at a time), each greedy and fitting
-        `schema`: (prompt index, text piece) as they come; LLMError at the time limit or on failure."""
+        `schema` and never starting a word of its `avoid` list, none continuing its words as another did where
+        `distinct` is given (see `BatchedContext.generate`): (prompt index, text piece) as they come; LLMError at
+        the time limit or on failure."""
         loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         batched = self._batched(loaded)
         chats = [to_role_dicts(as_messages(p)) for p in prompts]
         try:
-            yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage)
+            yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage, avoid, distinct)
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"the local language model failed: {exc}") from exc
 

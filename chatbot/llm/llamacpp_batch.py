@@ -25,6 +25,9 @@ from retrieval.errors import LLMError, ModelUnavailable
 
 BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
 PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
+# First tokens of longer words that are common words themselves: never banned for the longer word's sake.
+_COMMON_HEADS = frozenset("heart family feel sweet light kid easy soft low high action real best true grand old "
+                          "golden prize award oscar nail spine hand stop laugh".split())
 
 
 @dataclass
@@ -34,9 +37,11 @@ class _Answer:
     seq: int
     prompt: list[int]
     sampler: Any  # GreedyGrammarSampler, or None for free text
+    banned: Any = None  # token ids it may not write (numpy array), or None
     pos: int = 0  # the position of the next token in its sequence
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
+    text: str = ""  # what it has written so far
     done: bool = False
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
 
@@ -92,6 +97,10 @@ class BatchedContext:
         self.prefix: list[int] = []  # the tokens the prefix sequence holds
         self.lock = threading.Lock()
         self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
+        self._bans: dict[str, list[int]] = {}  # word -> its banned first tokens
+        self._firsts: dict[str, int | None] = {}  # text -> its first token
+        self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
+        self._answers: list[_Answer] = []  # the answers being written
 
     # ------------------------------------------------------------------------------------------------ public
     def tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
@@ -111,10 +120,17 @@ class BatchedContext:
         max_tokens: int,
         timeout_s: float,
         usage: dict[str, Any] | None = None,
+        avoid: Sequence[Sequence[str]] | None = None,
+        distinct: Sequence[str] | None = None,
     ) -> Iterator[tuple[int, str]]:
-        """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come.
+        """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come;
+        `avoid`: per prompt, words its answer may not start (their first token is never sampled); `distinct` (a
+        list, maybe empty, of texts written before): no answer continues its last words as another answer or one
+        of these texts did (`chatbot.llm.distinct`), so that none shares a run of four words with another.
 
         LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""
+        avoid = list(avoid) if avoid is not None else [()] * len(prompts)
+        self._distinct = list(distinct) if distinct is not None else None
         started = time.monotonic()
         deadline = started + timeout_s
         usage = usage if usage is not None else {}
@@ -124,7 +140,7 @@ class BatchedContext:
                 for first in range(0, len(prompts), self.n_seq):
                     wave = range(first, min(first + self.n_seq, len(prompts)))
                     for k, text in self._wave([prompts[i] for i in wave], [schemas[i] for i in wave], max_tokens,
-                                              deadline, timeout_s, usage, started):
+                                              deadline, timeout_s, usage, started, [avoid[i] for i in wave]):
                         yield wave[k], text
             finally:
                 usage.update({
@@ -150,11 +166,13 @@ class BatchedContext:
         timeout_s: float,
         usage: dict[str, Any],
         started: float,
+        avoid: Sequence[Sequence[str]],
     ) -> Iterator[tuple[int, str]]:
         """Up to `n_seq` answers at once: the shared prefix, then steps of one token of each answer being written
         plus a run of the prompts still to read."""
-        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s)) for k, (p, s) in
-                   enumerate(zip(prompts, schemas))]
+        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s), banned=self.ban_ids(words))
+                   for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
+        self._answers = answers
         try:
             queue = self._start(answers, max_tokens, deadline)
             writing: list[_Answer] = []
@@ -226,7 +244,9 @@ class BatchedContext:
             a.done = True
             return a.decoder.decode(b"", final=True)
         a.n_out += 1
-        return a.decoder.decode(self._piece(a.pending))
+        text = a.decoder.decode(self._piece(a.pending))
+        a.text += text
+        return text
 
     def _keep_prefix(self, tokens: list[int], deadline: float) -> int:
         """Make the prefix sequence hold exactly `tokens`, reading only what it does not hold yet; tokens read."""
@@ -263,12 +283,76 @@ class BatchedContext:
 
     def _sample(self, a: _Answer, j: int) -> int:
         """The next token of answer `a` from the logits of batch slot j (greedy, under its grammar if any)."""
+        banned = self._banned_now(a)
         if a.sampler is not None:
-            return a.sampler.sample(self._ctx, j)
+            return a.sampler.sample(self._ctx, j, banned)
         import numpy as np
 
         logits = np.ctypeslib.as_array(self._lib.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
+        if banned is not None:
+            logits = logits.copy()
+            logits[banned] = -np.inf
         return int(np.argmax(logits))
+
+    def _banned_now(self, a: _Answer) -> Any:
+        """Answer a's banned tokens at this step: its own, and (`distinct`) the first tokens of what another answer
+        wrote after the words a ends with."""
+        if self._distinct is None:
+            return a.banned
+        from chatbot.llm.distinct import echo_continuations
+
+        others = [b.text for b in self._answers if b is not a] + self._distinct
+        echo = [self._first_token(c) for c in echo_continuations(a.text, others)]
+        if not echo:
+            return a.banned
+        import numpy as np
+
+        now = np.fromiter((t for t in echo if t is not None), dtype=np.intp)
+        return now if a.banned is None else np.concatenate([a.banned, now])
+
+    def _first_token(self, text: str) -> int | None:
+        """The first token of a text as the model writes it (cached)."""
+        if text not in self._firsts:
+            tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            self._firsts[text] = tokens[0] if tokens else None
+        return self._firsts[text]
+
+    def ban_ids(self, words: Sequence[str]) -> Any:
+        """The token ids that begin these words as the model writes them (numpy array; None for no words).
+
+        A word is banned by the first token of " word", " Word", and, where the word is one token, "word" and
+        "Word" (after a quote). A first token shorter than the word and common on its own (" heart" of
+        "heartwarming", " night" of "nightmarish": under 60 % of the word) is kept, so that only the word is steered
+        away from; a word written some other way is still the checker's to catch."""
+        if not words:
+            return None
+        import numpy as np
+
+        ids: set[int] = set()
+        for word in words:
+            ids.update(self._word_ids(word))
+        return np.fromiter(sorted(ids), dtype=np.intp) if ids else None
+
+    def _word_ids(self, word: str) -> list[int]:
+        """The banned first tokens of one word (cached)."""
+        if word in self._bans:
+            return self._bans[word]
+        found: list[int] = []
+        latin = word[:1].isascii()
+        spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
+        bare = [word, word[:1].upper() + word[1:]] if latin else []
+        for variant in spaced + bare:
+            tokens = self.llama.tokenize(variant.encode("utf-8"), add_bos=False, special=False)
+            if not tokens:
+                continue
+            if len(tokens) == 1:
+                found.append(tokens[0])
+            elif variant in spaced:
+                head = self._piece(tokens[0]).decode("utf-8", errors="ignore").strip().lower()
+                if len(head) >= max(2 if latin else 1, 0.6 * len(word)) and head not in _COMMON_HEADS:
+                    found.append(tokens[0])
+        self._bans[word] = found
+        return found
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (a Chinese character may span two tokens: the decoder joins them)."""

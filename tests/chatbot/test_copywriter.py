@@ -397,6 +397,14 @@ def checker() -> NoteChecker:
         ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
         ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
         ("Tom Hanks 执导的温馨动画冒险，很适合下雨的晚上和孩子一起看。", "Tom Hanks is the director"),
+        ("Jean-Pierre Jeunet's gentle comedy, a bittersweet tale of a waitress and her neighbours in Paris.",
+         "sheet has no plot"),
+        ("A romance set in Paris where a young waitress and her father who never speaks find each other.",
+         "sheet has no plot"),
+        ("John Lasseter directs a comedy that may call it something its facts do not show, for your kids.",
+         "repeats the instructions"),
+        ("A funny toy adventure for the kids. Your last note was rejected because it named another film.",
+         "repeats the instructions"),
     ],
 )
 def test_checker_catches_ungrounded_notes(checker, note, problem):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import time
 import uuid
@@ -502,6 +503,14 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
         list(model.stream_many(prompts, schema, 60, 0.5))
     again = "".join(p for k, p in model.stream_many(prompts[1:2], schema, 60, 300) if k == 0)
     assert json.loads(again)["1"]
+    # Words it may not write are steered away from: a sheet that invites "crime thriller", without and with them
+    heat = [system, ("user", "1. Heat (1995), a crime thriller directed by Michael Mann\nWrite the sentence in English.")]
+    banned = ["crime", "thriller", "thrillers", "directed"]
+    free = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300)))["1"]
+    assert {w.lower() for w in re.findall(r"[A-Za-z]+", free)} & set(banned), free  # it would write them
+    kept = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300, avoid=[banned])))["1"]
+    assert not {w.lower() for w in re.findall(r"[A-Za-z]+", kept)} & set(banned), (free, kept)
+    assert "Heat" in kept or "Mann" in kept, kept
 
 
 @pytest.mark.slow

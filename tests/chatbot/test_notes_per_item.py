@@ -21,6 +21,7 @@ from tests.chatbot.notes_data import (
     AMELIE,
     CATALOG,
     GOOD_EN,
+    GOOD_ZH,
     HOME_ALONE,
     MATRIX,
     TOY_STORY,
@@ -165,3 +166,20 @@ def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, arti
             if other.id != request.item.id and display_title(other.title) in note.text:
                 assert display_title(other.title) in " ".join(request.reasons), note
     assert sum(e.note.source != "template" for e in notes) >= 3  # the model writes most notes itself
+
+
+def test_each_note_is_kept_from_the_words_its_own_item_cannot_bear():
+    """Written at once, each prompt carries the words its note may not use: the qualities its own facts do not
+    support (a horror film is not "cozy", a children's comedy not "scary") and, for a film with no plot on its
+    sheet, the words that begin a story; never a quality its facts support."""
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
+    writer.write_notes(_requests(), "en")
+    toy, alien = (set(c.options["avoid"]) for c in fake.calls)
+    assert {"cozy", "funny", "heartwarming"} <= alien and {"scary", "creepy", "horror"} <= toy
+    assert not {"scary", "horror", "creepy"} & alien and not {"funny", "animated"} & toy
+    assert "about" in alien and "story" in alien  # Alien has no plot on its sheet
+    assert "about" not in toy  # Toy Story's plot is on its sheet: its note may tell it
+    assert all(c.options["distinct"] == [] for c in fake.calls)  # written side by side, kept from reading alike
+    writer, fake = _writer(_answer([GOOD_ZH[0]]), _answer([GOOD_ZH[1]], ("Alien",)), parallel=5)
+    writer.write_notes(_requests(), "zh")
+    assert {"温馨", "搞笑"} <= set(fake.calls[1].options["avoid"]) and "恐怖" in fake.calls[0].options["avoid"]

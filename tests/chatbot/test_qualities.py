@@ -143,3 +143,13 @@ def test_titles_are_blanked_as_whole_words_and_a_liked_title_is_a_name_not_a_cla
         problems = checker.check(note, drama, language, (reason,))
         assert not any("do not support" in p for p in problems), problems
     assert any("do not support" in p for p in checker.check("A scary, gripping night with Kenneth Lonergan.", drama, "en"))
+
+
+def test_plain_words_of_a_quality_are_what_the_writer_can_steer_away_from():
+    """The lexicon's forms that are plain words (with an optional hyphen or plural spelled out) are offered to the
+    writer; forms with any other pattern syntax stay with the checker alone."""
+    from chatbot.turn.notes.qualities import plain_words
+
+    assert plain_words(["cozy", "heart-?warming", "thrillers?", "comed(?:y|ies)", "温馨"]) == (
+        "cozy", "heartwarming", "heart-warming", "thriller", "thrillers", "comedy", "comedies", "温馨")
+    assert plain_words(["for (?:the )?kids", "dark(?!\\s+night)", "under (?:two|2) hours"]) == ()

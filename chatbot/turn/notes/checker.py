@@ -58,6 +58,7 @@ class Problem(enum.Enum):
     COMPANY = "says who the person watches with"
     WEATHER = "gives the person weather they did not give"
     WRONG_ROLE = "gives someone the wrong role"
+    INSTRUCTIONS = "repeats the instructions"
     REPEATED = "repeats another film's note"
     SAMEY = "reads like another film's note"
     LLM_FAILED = "the language model failed"
@@ -87,6 +88,7 @@ _HINTS: dict[Problem, str] = {
     Problem.CUT_OFF: _TOO_LONG,
     Problem.TOO_MANY_SENTENCES: _TOO_LONG,
     Problem.WRONG_LANGUAGE: "it was in the wrong language",
+    Problem.INSTRUCTIONS: "it repeated the instructions instead of speaking to the person",
     Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
     Problem.SAMEY: "it was the same note as another film's; say what is special about this film",
 }
@@ -135,15 +137,37 @@ _CHARACTER = (r"(?:boy|girl|man|woman|men|women|kid|child|children|family|couple
               r"sisters?|lovers?|loner|outsider|misfit|survivors?|crew|team|gang|pair|duo|trio)")
 _STORY = re.compile(
     r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
-    r"story of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
+    r"(?:story|tale) of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
     r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
-    rf"(?<!for )(?:a|an|the|two|three)\s+(?:[\w-]+\s+){{0,3}}{_CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
+    rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{_CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
     r"heads|comes))|"
     r"讲述|讲的是|故事讲|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
+# The prompt's own wording echoed into a note ("a drama that may call it something its facts do not show", "Your
+# last note was rejected because ...": the 1.5B copied a rewrite's hint into the note).
+_INSTRUCTIONS = re.compile(
+    r"\b(?:may call it|never call it|call(?:ed)? it something|(?:its|the) facts do not|(?:your|my|the) last note|"
+    r"(?:was|were|been) rejected|picked because|build the note|its (?:own )?line (?:says|gives)|on (?:its|the) sheet|"
+    r"sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
+
+# The words that begin a story, which the notes model is kept from writing for an item without a plot.
+STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
+                      "rejected"),
+               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演")}
+
+
+def unwritable_words(item: Item, language: str) -> list[str]:
+    """The words a note about this item may not use: the qualities its facts do not support and, without a plot
+    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay)."""
+    words = QualityLexicon.served().unfit_words(item, language)
+    if not (item.plot and item.plot.strip()):
+        words += list(STORY_WORDS.get(language, ()))
+    return words
+
+
 # A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
 _CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
 _CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
@@ -241,6 +265,8 @@ class NoteChecker:
         found += self._check_numbers(text, item, grounded)
         if m := _CLAIMS_SEEN.search(text):
             found.append(Finding(Problem.CLAIMS_SEEN, f"claims the person already saw it ({m.group(0)!r})"))
+        if m := _INSTRUCTIONS.search(text):
+            found.append(Finding(Problem.INSTRUCTIONS, f"repeats the instructions ({m.group(0)!r})"))
         if not (item.plot and item.plot.strip()) and (m := _STORY.search(text)):
             found.append(Finding(Problem.STORY, f"tells a story ({m.group(0)!r}) but the sheet has no plot"))
         found += self._check_people(text, item, grounded, language)

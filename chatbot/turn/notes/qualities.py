@@ -17,7 +17,7 @@ import re
 from importlib import resources
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.errors import DataFileError
@@ -54,6 +54,7 @@ class Quality:
     supported_if: tuple[Mapping[str, Any], ...]
     contradicted_if: tuple[Mapping[str, Any], ...]
     in_prompt: bool = True  # listed in the prompt's "may call it" (genre words are not: the facts give genres)
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # language -> its forms that are plain words
 
 
 def _compile(name: str, language: str, forms: Sequence[str], where: str = QUALITIES_FILE) -> re.Pattern[str]:
@@ -67,6 +68,18 @@ def _compile(name: str, language: str, forms: Sequence[str], where: str = QUALIT
         return re.compile(body, re.IGNORECASE)
     except re.error as exc:
         raise DataFileError(f"{_path(where)}: quality {name!r} ({language}): {exc}") from exc
+
+
+def plain_words(forms: Sequence[str]) -> tuple[str, ...]:
+    """The forms that are plain words ("cozy", "heart-?warming" as heartwarming and heart-warming, "温馨"), for the
+    writer to steer the model away from; forms with any other pattern syntax are left to the checker."""
+    out: list[str] = []
+    for form in forms:
+        if m := re.fullmatch(r"([a-z]+)(?:s\?|\(\?:([a-z|]+)\))", form):  # "thrillers?", "comed(?:y|ies)"
+            out += [m[1] + end for end in (m[2].split("|") if m[2] else ("", "s"))]
+        elif re.fullmatch(r"[a-z]+(?:-\??[a-z]+)*|[\u3400-\u9fff]+", form):
+            out += [form.replace("-?", ""), form.replace("-?", "-")] if "-?" in form else [form]
+    return tuple(dict.fromkeys(out))
 
 
 def _path(where: str) -> str:
@@ -191,9 +204,10 @@ class QualityLexicon:
                 raise DataFileError(f"{_path(where)}: quality {name!r} needs supported_if")
             patterns = {lang: _compile(name, lang, entry.get(lang) or [], where) for lang in ("en", "zh")}
             say = entry.get("say") or {"en": name, "zh": name}
+            words = {lang: plain_words(entry.get(lang) or []) for lang in ("en", "zh")}
             qualities.append(Quality(name, patterns, say, _conditions(name, entry["supported_if"], where),
                                      _conditions(name, entry.get("contradicted_if"), where),
-                                     bool(entry.get("prompt", True))))
+                                     bool(entry.get("prompt", True)), words))
         try:
             negation = {lang: re.compile(p, re.IGNORECASE) for lang, p in (raw.get("negation") or {}).items()}
         except re.error as exc:
@@ -260,6 +274,11 @@ class QualityLexicon:
                 if not claim.negated and claim.quality not in out and self.qualities[claim.quality].in_prompt:
                     out.append(claim.quality)
         return out
+
+    def unfit_words(self, item: Item, language: str) -> list[str]:
+        """The plain words of every quality the item's facts do not support, in a language: what the notes model
+        is kept from writing about this item (the checker still reads every note)."""
+        return [w for name, q in self.qualities.items() if not self.holds(name, item) for w in q.words.get(language, ())]
 
     def word(self, name: str, language: str) -> str:
         """How the prompt names a quality in a language."""

@@ -50,6 +50,7 @@ from chatbot.turn.notes.checker import (
     retry_hints,
     shares_skeleton,
     trim_note,
+    unwritable_words,
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
@@ -287,7 +288,9 @@ class Copywriter:
             tally.retries += len(rounds)
         llm = self.by_language.get(language, self.llm)
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
-            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate)
+            avoid = [unwritable_words(drafts[group[0]].request.item, language) for group in alone]
+            kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
+            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept)
         else:
             pieces = _numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
