@@ -237,7 +237,7 @@ def _template_notes(requests: list[Any], language: str) -> tuple[list[str], floa
     from chatbot.turn.notes.templates import template_note
 
     started = time.monotonic()
-    texts = [template_note(r.item, tuple(r.reasons)[:MAX_REASONS], language) for r in requests]
+    texts = [template_note(r.item, tuple(r.reasons)[:MAX_REASONS], language, k) for k, r in enumerate(requests)]
     return texts, time.monotonic() - started
 
 

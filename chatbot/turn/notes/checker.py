@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
 from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people
 from chatbot.turn.notes.qualities import QualityLexicon
-from chatbot.turn.notes.note import MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, note_language
+from chatbot.turn.notes.note import (
+    MAX_NOTE_CHARS,
+    MAX_SENTENCES,
+    MIN_NOTE_CHARS,
+    SENTENCE_END_EN,
+    SENTENCE_END_ZH,
+    note_language,
+)
 from retrieval.text import CJK, display_title, has_cjk
 from chatbot.turn.replies import catalog_schema
 from retrieval.types import Item
@@ -28,10 +35,8 @@ __all__ = [
     "NoteChecker",
     "Problem",
     "without_translated_title",
-    "cut_to_sentence",
     "shares_skeleton",
     "retry_hints",
-    "trim_note",
 ]
 
 
@@ -146,36 +151,18 @@ _STORY = re.compile(
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
-# The prompt's own wording echoed into a note ("a drama that may call it something its facts do not show", "Your
-# last note was rejected because ...": the 1.5B copied a rewrite's hint into the note).
+# The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint).
 _INSTRUCTIONS = re.compile(
     r"\b(?:may call it|never call it|call(?:ed)? it something|(?:its|the) facts do not|(?:your|my|the) last note|"
     r"(?:was|were|been) rejected|picked because|build the note|its (?:own )?line (?:says|gives)|on (?:its|the) sheet|"
     r"sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
-
-# The words that begin a story, which the notes model is kept from writing for an item without a plot.
-STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
-                      "rejected"),
-               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演")}
-
-
-def unwritable_words(item: Item, language: str) -> list[str]:
-    """The words a note about this item may not use: the qualities its facts do not support and, without a plot
-    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay)."""
-    words = QualityLexicon.served().unfit_words(item, language)
-    if not (item.plot and item.plot.strip()):
-        words += list(STORY_WORDS.get(language, ()))
-    return words
-
 
 # A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
 _CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
 _CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
 _ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
 _ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
-_SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")
 TERMINAL = ".!?\u2026)\"'\u3002\uff01\uff1f\uff09\u300d\u201d"  # characters a finished note ends with
-_SENTENCE_END_ZH = re.compile(r"[。！？!?]+")
 
 # Words too general to show that a note borrowed another item's reason.
 _GENERIC_WORDS = frozenset(
@@ -353,11 +340,11 @@ class NoteChecker:
         if language == "zh":
             if n_cjk < 6:
                 found.append(Finding(Problem.WRONG_LANGUAGE, "not written in Chinese"))
-            sentences = [s for s in _SENTENCE_END_ZH.split(text) if s.strip()]
+            sentences = [s for s in SENTENCE_END_ZH.split(text) if s.strip()]
         else:
             if n_cjk:
                 found.append(Finding(Problem.WRONG_LANGUAGE, "not written in English (contains Chinese characters)"))
-            sentences = [s for s in _SENTENCE_END_EN.split(text) if s.strip()]
+            sentences = [s for s in SENTENCE_END_EN.split(text) if s.strip()]
         if len(sentences) > MAX_SENTENCES:
             found.append(Finding(Problem.TOO_MANY_SENTENCES, f"{len(sentences)} sentences, at most {MAX_SENTENCES}"))
         if "{" in text or "}" in text or "http" in text.lower():
@@ -489,25 +476,6 @@ def without_translated_title(text: str) -> str:
     schema = catalog_schema()
     this = f"这{schema.noun.measure_zh}{schema.noun.zh}" if schema and schema.noun.zh else "这部电影"
     return _LEADING_ZH_TITLE.sub(this, text, count=1)
-
-
-def trim_note(text: str, language: str) -> str:
-    """The note cut to its first sentences when it is too long (cutting adds nothing untrue; the rest is checked)."""
-    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
-    cuts = [m.end() for m in ends.finditer(text)]
-    if len(cuts) <= MAX_SENTENCES and len(text) <= MAX_NOTE_CHARS[language]:
-        return text
-    for n in (MAX_SENTENCES, 1):
-        if len(cuts) >= n and len(text[: cuts[n - 1]]) <= MAX_NOTE_CHARS[language]:
-            return text[: cuts[n - 1]].strip()
-    return text
-
-
-def cut_to_sentence(text: str, language: str) -> str:
-    """The text up to its last finished sentence (unchanged when no sentence ends in it)."""
-    ends = _SENTENCE_END_ZH if language == "zh" else _SENTENCE_END_EN
-    cuts = [m.end() for m in ends.finditer(text)]
-    return text[: cuts[-1]].strip() if cuts else text
 
 
 def shares_skeleton(text: str, item: Item, other: str, other_item: Item, language: str) -> list[str]:

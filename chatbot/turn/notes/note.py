@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from retrieval.types import Item
@@ -96,3 +97,26 @@ class NotesStats:
     templates: int = 0  # notes that fell back to the template
     checks_failed: int = 0  # drafts rejected by the code checks
     out_of_time: bool = False  # the time budget ran out before every note was written
+
+
+SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")
+SENTENCE_END_ZH = re.compile(r"[。！？!?]+")
+
+
+def trim_note(text: str, language: str) -> str:
+    """The note cut to its first sentences when it is too long (cutting adds nothing untrue; the rest is checked)."""
+    ends = SENTENCE_END_ZH if language == "zh" else SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    if len(cuts) <= MAX_SENTENCES and len(text) <= MAX_NOTE_CHARS[language]:
+        return text
+    for n in (MAX_SENTENCES, 1):
+        if len(cuts) >= n and len(text[: cuts[n - 1]]) <= MAX_NOTE_CHARS[language]:
+            return text[: cuts[n - 1]].strip()
+    return text
+
+
+def cut_to_sentence(text: str, language: str) -> str:
+    """The text up to its last finished sentence (unchanged when no sentence ends in it)."""
+    ends = SENTENCE_END_ZH if language == "zh" else SENTENCE_END_EN
+    cuts = [m.end() for m in ends.finditer(text)]
+    return text[: cuts[-1]].strip() if cuts else text

@@ -287,6 +287,21 @@ class QualityLexicon:
 
 
 
+# The words that begin a story, which the notes model is kept from writing for an item without a plot.
+STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
+                      "rejected"),
+               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演")}
+
+
+def unwritable_words(item: Item, language: str) -> list[str]:
+    """The words a note about this item may not use: the qualities its facts do not support and, without a plot
+    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay)."""
+    words = QualityLexicon.served().unfit_words(item, language)
+    if not (item.plot and item.plot.strip()):
+        words += list(STORY_WORDS.get(language, ()))
+    return words
+
+
 @functools.lru_cache(maxsize=16)
 def _catalog_lexicon(name: str, folder: str) -> QualityLexicon:
     """The lexicon of the schema catalog `name` (see `QualityLexicon.for_catalog`), read once per name and folder."""

@@ -35,14 +35,15 @@ def why_chips(reasons: Sequence[str], limit: int = MAX_CHIPS) -> tuple[str, ...]
     return tuple(chips)
 
 
-def template_note(item: Item, reasons: Sequence[str], language: str) -> str:
-    """A note built only from the item's facts (prompts/note_fallback.yaml): a sentence, true, claiming no quality."""
+def template_note(item: Item, reasons: Sequence[str], language: str, shape: int = 0) -> str:
+    """A note built only from the item's facts (prompts/note_fallback.yaml): a sentence, true, claiming no quality;
+    `shape` (the card's place) picks one of its sentence shapes, so that one answer's template notes differ."""
     language = note_language(language)
     schema = catalog_schema()
     if schema is not None:
         return catalog_note(item, schema, list(reasons), language)
     cut = _first_sentence(item.plot)
-    base = _film_values(item, reasons, language)
+    base = _film_values(item, reasons, language) | {"shape": shape % 3}
     words = note_length(_render(base | {"plot": None}), language)
     plots = [_cut_words(cut, NOTE_LENGTH["en"][1] - words - extra) for extra in (0, 4)] if cut and language == "en" \
         else []

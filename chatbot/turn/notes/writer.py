@@ -46,11 +46,8 @@ from chatbot.turn.notes.checker import (
     Finding,
     NoteChecker,
     Problem,
-    cut_to_sentence,
     retry_hints,
     shares_skeleton,
-    trim_note,
-    unwritable_words,
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
@@ -66,9 +63,11 @@ from chatbot.turn.notes.note import (
     NoteRequest,
     NotesStats,
     NoteStyle,
+    cut_to_sentence,
     note_language,
+    trim_note,
 )
-from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
 from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
 from chatbot.turn.notes.stream import (
     NotesStreamParser,
@@ -193,7 +192,7 @@ class Copywriter:
                 yield from self._rewrite_failed(drafts, language, deadline, tally, finished, per_note_s)
             for i, draft in enumerate(drafts):
                 if i not in finished:
-                    finished[i] = draft.samey or self._template(draft, language)
+                    finished[i] = draft.samey or self._template(draft, language, i)
                     yield NoteDone(i, finished[i])
         finally:
             self.last_stats = tally.stats(finished, started)
@@ -449,12 +448,12 @@ class Copywriter:
         draft.text, draft.done = text, True
         return note
 
-    def _template(self, draft: Draft, language: str) -> Note:
-        """The template note of a draft that never passed."""
+    def _template(self, draft: Draft, language: str, position: int = 0) -> Note:
+        """The template note of a draft that never passed (its shape by the card's place)."""
         item, reasons = draft.request.item, draft.request.reasons
         return Note(
             item_id=item.id,
-            text=template_note(item, reasons[:MAX_REASONS], language),
+            text=template_note(item, reasons[:MAX_REASONS], language, position),
             why=why_chips(reasons),
             source="template",
             problems=draft.messages(),
