@@ -130,11 +130,11 @@ class BatchedContext:
 
         LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""
         avoid = list(avoid) if avoid is not None else [()] * len(prompts)
-        self._distinct = list(distinct) if distinct is not None else None
         started = time.monotonic()
         deadline = started + timeout_s
         usage = usage if usage is not None else {}
         with self.lock:
+            self._distinct = list(distinct) if distinct is not None else None  # this call's, under the lock
             before = dict(self.work)
             try:
                 for first in range(0, len(prompts), self.n_seq):

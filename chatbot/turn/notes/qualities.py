@@ -278,7 +278,8 @@ class QualityLexicon:
     def unfit_words(self, item: Item, language: str) -> list[str]:
         """The plain words of every quality the item's facts do not support, in a language: what the notes model
         is kept from writing about this item (the checker still reads every note)."""
-        return [w for name, q in self.qualities.items() if not self.holds(name, item) for w in q.words.get(language, ())]
+        unfit = [q for name, q in self.qualities.items() if not self.holds(name, item)]
+        return [w for q in unfit for w in q.words.get(language, ())]
 
     def word(self, name: str, language: str) -> str:
         """How the prompt names a quality in a language."""
@@ -287,7 +288,8 @@ class QualityLexicon:
 
 
 
-# The words that begin a story, which the notes model is kept from writing for an item without a plot.
+# The words that begin a story, which the notes model is kept from writing for an item without a plot (with
+# "rejected": a rewrite's hint echoed into the note, see the checker's INSTRUCTIONS).
 STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
                       "rejected"),
                "zh": ("讲述", "讲的是", "故事", "饰演", "扮演")}
