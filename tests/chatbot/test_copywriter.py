@@ -577,3 +577,17 @@ def test_a_quality_the_facts_do_not_support_is_never_shown():
     assert any("cozy" in p and "do not support" in p for p in notes[1].problems)
     assert any("scary" in p for p in notes[1].problems)
     assert "never call it: cozy" in fake.calls[0].text.split("2. Alien (")[-1]
+
+
+def test_a_shorter_title_inside_the_items_own_counts_only_within_its_whole_title():
+    """A note for "Batman v Superman" that speaks of "Batman and Superman" names two other films of the catalog (as
+    a reader, and the dialogue tests' grounded check, read it); the whole title with those words in it is fine."""
+    both = Item(id="ml:122886", title="Batman v Superman: Dawn of Justice (2016)", year=2016,
+                genres=("Action", "Adventure", "Fantasy"), directors=("Zack Snyder",), cast=("Ben Affleck",))
+    batman = Item(id="ml:592", title="Batman (1989)", year=1989, genres=("Action",))
+    superman = Item(id="ml:2640", title="Superman (1978)", year=1978, genres=("Action",))
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, both, batman, superman]))
+    loose = "Zack Snyder's superhero epic of Batman and Superman: a thrilling adventure for a long afternoon."
+    assert any("Batman" in p for p in checker.check(loose, both, "en"))
+    whole = "Zack Snyder directs Ben Affleck in Batman v Superman: Dawn of Justice, a thrilling long-afternoon epic."
+    assert checker.check(whole, both, "en") == []

@@ -183,3 +183,16 @@ def test_each_note_is_kept_from_the_words_its_own_item_cannot_bear():
     writer, fake = _writer(_answer([GOOD_ZH[0]]), _answer([GOOD_ZH[1]], ("Alien",)), parallel=5)
     writer.write_notes(_requests(), "zh")
     assert {"温馨", "搞笑"} <= set(fake.calls[1].options["avoid"]) and "恐怖" in fake.calls[0].options["avoid"]
+
+
+def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
+    """"The Philadelphia Story" has no plot on its sheet, but its note must still be able to write its title whole
+    (kept from "Story", the 1.5B wrote "The Philadelphia", another film's title)."""
+    from chatbot.turn.notes.qualities import unwritable_words
+    from retrieval.types import Item
+
+    story = Item(id="ml:898", title="The Philadelphia Story (1940)", year=1940, genres=("Comedy", "Drama", "Romance"),
+                 directors=("George Cukor",), cast=("Cary Grant", "Katharine Hepburn"))
+    assert "story" not in unwritable_words(story, "en") and "about" in unwritable_words(story, "en")
+    assert "story" in unwritable_words(ALIEN, "en")
+

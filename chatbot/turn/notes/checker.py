@@ -353,17 +353,20 @@ class NoteChecker:
 
     def _check_titles(self, text: str, item: Item, grounded: str) -> list[Finding]:
         """No catalog title other than the item's own (and titles its reasons or plot name)."""
-        own = self.lexicon.find_titles(grounded)
+        # titles its reasons, plot or awards name; not the shorter titles inside its own, which the note may use only
+        # within its whole title ("Batman and Superman" for Batman v Superman names two other films, as a reader and
+        # the dialogue tests' grounded check read it)
         own_key = title_key(item.title)
-        allowed = {h.key for h in own} | {own_key}
+        others = grounded.replace(item.title, " ").replace(display_title(item.title), " ")
+        allowed = {h.key for h in self.lexicon.find_titles(others)} | {own_key}
         own_spans = [(h.start, h.end) for h in self.lexicon.find_titles(text) if h.key == title_key(item.title)]
         people = [p.lower() for p in sheet_people(item)]
         found = []
         for hit in self.lexicon.find_titles(text):
             if hit.key in allowed:
                 continue
-            if any(s <= hit.start and hit.end <= e for s, e in own_spans) or f" {hit.key} " in f" {own_key} ":
-                continue  # a shorter title inside the item's own ("Star Wars" in "Star Wars: Episode IV")
+            if any(s <= hit.start and hit.end <= e for s, e in own_spans):
+                continue  # a shorter title inside the item's own, written whole ("Star Wars" in "Star Wars: Episode IV")
             if any(hit.key in fold_name(p) for p in people):
                 continue  # a title that is also a name on the sheet
             span = name_words(text[hit.start : hit.end])

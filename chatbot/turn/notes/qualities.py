@@ -297,11 +297,13 @@ STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "stor
 
 def unwritable_words(item: Item, language: str) -> list[str]:
     """The words a note about this item may not use: the qualities its facts do not support and, without a plot
-    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay)."""
+    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay); never
+    a word of its own title or people, which the note must be able to write whole."""
     words = QualityLexicon.served().unfit_words(item, language)
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
-    return words
+    own = " ".join([item.title, *item.directors, *item.cast]).lower()  # "The Philadelphia Story" keeps its "Story"
+    return [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", own)]
 
 
 @functools.lru_cache(maxsize=16)
