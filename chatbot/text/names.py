@@ -27,6 +27,9 @@ POSSESSIVE = re.compile(r"['\u2019]s\b")
 _NAME_GAP = re.compile(r"\.?[\s\-\u2010\u2011\u00b7]*")
 
 
+_CAPITAL_PLURAL = re.compile(r"\b([A-Z][a-z]{2,})s\b")
+
+
 def fold_name(text: str) -> str:
     """`retrieval.text.fold` with apostrophes dropped, how names and titles are compared ("D'Onofrio" -> "donofrio")."""
     return fold(text).replace("'", "").replace("\u2019", "")
@@ -129,6 +132,11 @@ class CatalogLexicon:
                     hits.append(found[0])
                 i += found[1] if found is not None else 1
         return hits
+
+    def titles_named_in(self, text: str) -> set[str]:
+        """Keys of the titles a sheet's text names, a capitalised plural read as one ("Won 5 Oscars" names "Oscar")."""
+        singular = _CAPITAL_PLURAL.sub(r"\1", text)
+        return {h.key for t in {text, singular} for h in self.find_titles(t)}
 
     def _name_spans(self, text: str, seg: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
         """Word ranges [i, j) of a segment that spell a catalog person's full name, any case, the last word

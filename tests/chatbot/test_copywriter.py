@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -591,3 +592,16 @@ def test_a_shorter_title_inside_the_items_own_counts_only_within_its_whole_title
     assert any("Batman" in p for p in checker.check(loose, both, "en"))
     whole = "Zack Snyder directs Ben Affleck in Batman v Superman: Dawn of Justice, a thrilling long-afternoon epic."
     assert checker.check(whole, both, "en") == []
+
+
+def test_an_award_the_items_sheet_gives_is_no_film_of_that_name():
+    """"Won 5 Oscars" on the sheet: an "Oscar-winning" note is true, though the catalog has a film "Oscar" (1991);
+    for a film that won none, "Oscar" is still read as that other film."""
+    schindler = Item(id="ml:527", title="Schindler's List (1993)", year=1993, genres=("Drama", "War"),
+                     directors=("Steven Spielberg",), cast=("Liam Neeson",), awards="Won 5 Oscars. Nominated for 10.")
+    oscar = Item(id="ml:6424", title="Oscar (1991)", year=1991, genres=("Comedy",))
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, schindler, oscar]))
+    note = "Steven Spielberg's Oscar-winning drama, with Liam Neeson in the role of his career."
+    assert checker.check(note, schindler, "en") == []
+    bare = replace(schindler, awards=None)
+    assert any("'Oscar'" in p for p in checker.check(note, bare, "en"))

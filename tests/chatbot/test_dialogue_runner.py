@@ -262,6 +262,16 @@ def test_title_finder_reads_a_genre_name_as_the_genre():
     assert finder.ungrounded(reply + " Or try Hitch.", ["Trainwreck"]) == ["Hitch"]
 
 
+def test_title_finder_reads_an_award_on_the_items_sheet_as_the_award():
+    """ "Won 5 Oscars" on Schindler's List's sheet: a note saying so names no film "Oscar" (1991); another title does."""
+    finder = TitleFinder([Item("a", "Oscar (1991)"), Item("b", "Schindler's List (1993)", awards="Won 5 Oscars."),
+                          Item("c", "Munich (2005)")])
+    reply = "1. Schindler's List: Spielberg's Oscar-winning drama, five Oscars in all."
+    assert finder.ungrounded(reply, ["Schindler's List"], ["Won 5 Oscars."]) == []
+    assert finder.ungrounded(reply, ["Schindler's List"]) == ["Oscar"]
+    assert finder.ungrounded(reply + " Or try Munich.", ["Schindler's List"], ["Won 5 Oscars."]) == ["Munich"]
+
+
 def test_clarifying_question_and_chinese_reply(tmp_path, runner):
     script = write(tmp_path, "zh.yaml", """
 name: vague in Chinese

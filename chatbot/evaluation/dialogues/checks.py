@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from chatbot.evaluation.dialogues.script import PREVIOUS, Check
 from chatbot.text.names import CatalogLexicon, title_key
+from chatbot.turn.notes.facts import sheet_text
 from retrieval.text import has_cjk
 from retrieval.types import Item
 
@@ -50,10 +51,11 @@ class TitleFinder:
         self.lexicon = CatalogLexicon.from_items(items)
         self.genres = {title_key(g) for it in items for g in it.genres}
 
-    def ungrounded(self, text: str, allowed_titles: Iterable[str]) -> list[str]:
-        """Catalog titles named in the text that are not among the allowed ones (or inside them)."""
+    def ungrounded(self, text: str, allowed_titles: Iterable[str], sheets: Iterable[str] = ()) -> list[str]:
+        """Catalog titles in the text that are neither allowed (nor inside one) nor named on the items' `sheets`."""
+        # sheets: the shown items' plots and awards, which a note may repeat ("won 5 Oscars" names no film "Oscar")
         allowed = [t for t in allowed_titles if t]
-        keys = {title_key(t) for t in allowed}
+        keys = {title_key(t) for t in allowed} | {k for s in sheets for k in self.lexicon.titles_named_in(s)}
         inside = [(h.start, h.end) for h in CatalogLexicon(allowed).find_titles(text)]
         out = []
         for hit in self.lexicon.find_titles(text):
@@ -138,7 +140,8 @@ class TurnChecks:
         about = turn.done.get("about_item")
         if about:
             allowed.append(about.get("title", ""))
-        stray = self.titles.ungrounded(turn.reply, allowed)
+        sheets = [sheet_text(self._item(c)) for c in turn.items]
+        stray = self.titles.ungrounded(turn.reply, allowed, sheets)
         if value and stray:
             return [f"the reply names films that are not among its items: {', '.join(stray)}"]
         if not value and not stray:

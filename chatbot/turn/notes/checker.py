@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
-from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people
+from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people, sheet_text
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.note import (
     MAX_NOTE_CHARS,
@@ -245,7 +245,7 @@ class NoteChecker:
         """
         language = note_language(language)
         text = note.strip()
-        grounded = " ".join([item.title, display_title(item.title), item.plot or "", item.awards or "", *reasons])
+        grounded = " ".join([item.title, display_title(item.title), sheet_text(item), *reasons])
         found: list[Finding] = []
         found += self._check_shape(text.replace(display_title(item.title), "X"), language)  # "Live!" is no end
         found += self._check_titles(text, item, grounded)
@@ -358,7 +358,7 @@ class NoteChecker:
         # the dialogue tests' grounded check read it)
         own_key = title_key(item.title)
         others = grounded.replace(item.title, " ").replace(display_title(item.title), " ")
-        allowed = {h.key for h in self.lexicon.find_titles(others)} | {own_key}
+        allowed = self.lexicon.titles_named_in(others) | {own_key}
         own_spans = [(h.start, h.end) for h in self.lexicon.find_titles(text) if h.key == title_key(item.title)]
         people = [p.lower() for p in sheet_people(item)]
         found = []

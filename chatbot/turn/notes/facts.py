@@ -72,6 +72,11 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
     return facts + [f.rstrip(".") for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
 
 
+def sheet_text(item: Item) -> str:
+    """The item's own words a note may repeat: its plot and awards ("won 5 Oscars" names no film "Oscar")."""
+    return " ".join([item.plot or "", item.awards or ""]).strip()
+
+
 def sheet_people(item: Item) -> list[str]:
     """The people on an item's sheet (what a note may name): a schema catalog's people by role too."""
     schema = catalog_schema()
