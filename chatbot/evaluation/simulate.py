@@ -14,6 +14,10 @@ Protocol (after InteRecAgent's user simulator, made deterministic and templated 
   average turn of the hit (a miss counts T + 1).
 - `cold`: a new profile; `warm`: the profile is first seeded with the person's liked films before the target
   (their history in the test split), as `like` feedback.
+- Targets: `held-out` (seeded random users: on ml-latest-small 77 % of targets are in the most-rated fifth of the
+  catalog) or `balanced` (as many from each fifth, `POPULARITY_BANDS`: popularity alone cannot win by design).
+- Per clue kind (`clue_table`): whether each turn's candidates held the target (else retrieval lost it) and
+  whether it was shown (else the ranking lost it).
 - Systems (the agent's ranking mode; everything else is the same code path, `Agent.respond`):
   `full` (relevance + interest model + popularity, MMR), `retrieval` (relevance only), `popularity`
   (the retrieved candidates ordered by popularity).
@@ -26,11 +30,12 @@ Protocol (after InteRecAgent's user simulator, made deterministic and templated 
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -49,6 +54,11 @@ log = logging.getLogger(__name__)
 
 SYSTEMS: tuple[str, ...] = ("full", "retrieval", "popularity")
 MODES: tuple[str, ...] = ("cold", "warm")
+TARGETS: tuple[str, ...] = ("held-out", "balanced")
+# The balanced targets' bands: fifths of the catalog by popularity rank, the most rated first (ml-latest-small's
+# 666 test targets fall 514 / 86 / 35 / 16 / 15 into them).
+POPULARITY_BANDS = 5
+CLUE_KINDS: tuple[str, ...] = ("wish", "genre", "decade", "place", "second genre", "person", "again")
 HIT_K = 5
 PROTOCOL = (
     "Simulated users (deterministic templates, after InteRecAgent's simulator): for N users of the interest "
@@ -90,27 +100,49 @@ class SimUser:
     history: tuple[str, ...]
 
 
-def pick_users(data_dir: Path, catalog: dict[str, Item], n: int, seed: int = 0, part: str = "test") -> list[SimUser]:
+def pick_users(data_dir: Path, catalog: dict[str, Item], n: int, seed: int = 0, part: str = "test",
+               targets: str = "held-out") -> list[SimUser]:
     """N users in a fixed random order (seeded), each with a target present in the catalog: their held-out test
-    film (`part="test"`), or their validation film with the history before it (`part="valid"`, for tuning)."""
+    film (`part="test"`), or their validation film with the history before it (`part="valid"`, for tuning);
+    `targets="balanced"` takes as many users from each popularity band as the others (`POPULARITY_BANDS`)."""
     if part not in ("test", "valid"):
         raise TastebudError(f"the users come from the test or the validation part, not {part!r}")
+    if targets not in TARGETS:
+        raise TastebudError(f"targets must be {' or '.join(TARGETS)}, not {targets!r}")
     split = load_split(data_dir, list(catalog))
     if not split.users:
         raise TastebudError("no test users: the interactions have nobody with three or more liked films")
-    targets = split.test_targets if part == "test" else split.valid_targets
+    target_rows = split.test_targets if part == "test" else split.valid_targets
     histories = split.test_histories if part == "test" else split.valid_histories
     order = np.random.default_rng(seed).permutation(len(split.users))
-    out: list[SimUser] = []
+    candidates: list[SimUser] = []
     for u in order:
-        target = catalog.get(split.item_ids[int(targets[u])])
-        if target is None:
-            continue
-        history = tuple(split.item_ids[i] for i in histories[u].liked)
-        out.append(SimUser(split.users[u], target, history))
-        if len(out) == n:
-            break
-    return out
+        target = catalog.get(split.item_ids[int(target_rows[u])])
+        if target is not None:
+            candidates.append(SimUser(split.users[u], target, tuple(split.item_ids[i] for i in histories[u].liked)))
+    return candidates[:n] if targets == "held-out" else _balanced(candidates, catalog, n)
+
+
+def popularity_band(rank: int, n_items: int) -> int:
+    """The balanced mode's band (0 = the most rated fifth of the catalog) of a catalog popularity rank."""
+    return min(rank * POPULARITY_BANDS // max(n_items, 1), POPULARITY_BANDS - 1)
+
+
+def _balanced(candidates: Sequence[SimUser], catalog: dict[str, Item], n: int) -> list[SimUser]:
+    """N of the candidates (kept in their order), as many from each popularity band as from the others; a band
+    short of people leaves its places to the next people of the order."""
+    ranked = sorted(catalog.values(), key=lambda it: (-it.n_ratings, it.id))
+    rank = {it.id: r for r, it in enumerate(ranked)}
+    bands = POPULARITY_BANDS
+    quota = [n // bands + (1 if b < n % bands else 0) for b in range(bands)]
+    chosen: list[SimUser] = []
+    for sim in candidates:
+        band = popularity_band(rank[sim.target.id], len(ranked))
+        if quota[band] > 0:
+            quota[band] -= 1
+            chosen.append(sim)
+    chosen += [sim for sim in candidates if sim not in chosen][: n - len(chosen)]
+    return [sim for sim in candidates if sim in chosen]
 
 
 # ---------------------------------------------------------------------------------------------- the simulator
@@ -119,68 +151,101 @@ def _decade(year: int) -> str:
     return f"the {year // 10 * 10}s"
 
 
-def reveal_messages(target: Item, genre_counts: Counter[str], turns: int) -> list[str]:
-    """The simulator's messages for a target, one per turn: a vague wish with a mood, then one attribute per turn
-    from the most general to the most specific: genre, decade, country or language, a second genre, and last a
-    director or actor (a name nearly gives the film away, so it is the final clue)."""
+def reveal_clues(target: Item, genre_counts: Counter[str], turns: int) -> list[tuple[str, str]]:
+    """The simulator's (clue kind, message) for a target, one per turn: a vague wish with a mood, then one attribute
+    per turn from the most general to the most specific: genre, decade, country or language, a second genre, and
+    last a director or actor (a name nearly gives the film away, so it is the final clue)."""
     genres = sorted(target.genres, key=lambda g: (genre_counts.get(g, 0), g))  # rarest first
     common = max(target.genres, key=lambda g: (genre_counts.get(g, 0), g)) if target.genres else None
     mood = MOODS.get(common or "", "good")
-    messages = [f"I want to watch a movie tonight, something {mood}."]
-    attributes: list[str] = []
+    clues = [("wish", f"I want to watch a movie tonight, something {mood}.")]
     if genres:
-        attributes.append(f"I'd like {GENRE_WORDS.get(genres[0], genres[0].lower() + ' film')}.")
+        clues.append(("genre", f"I'd like {GENRE_WORDS.get(genres[0], genres[0].lower() + ' film')}."))
     if target.year:
-        attributes.append(f"Preferably one from {_decade(target.year)}.")
+        clues.append(("decade", f"Preferably one from {_decade(target.year)}."))
     if target.countries and target.countries[0] != "United States":
-        attributes.append(f"A film from {target.countries[0]}.")
+        clues.append(("place", f"A film from {target.countries[0]}."))
     elif target.languages and target.languages[0] != "English":
-        attributes.append(f"A film in {target.languages[0]}.")
+        clues.append(("place", f"A film in {target.languages[0]}."))
     if len(genres) > 1:
-        attributes.append(f"It could also be {GENRE_WORDS.get(genres[1], genres[1].lower() + ' film')}.")
+        clues.append(("second genre", f"It could also be {GENRE_WORDS.get(genres[1], genres[1].lower() + ' film')}."))
     if target.directors:
-        attributes.append(f"Maybe something directed by {target.directors[0]}.")
+        clues.append(("person", f"Maybe something directed by {target.directors[0]}."))
     elif target.cast:
-        attributes.append(f"Maybe something with {target.cast[0]}.")
-    messages += attributes
-    while len(messages) < turns:
-        messages.append("Something else, please.")
-    return messages[:turns]
+        clues.append(("person", f"Maybe something with {target.cast[0]}."))
+    while len(clues) < turns:
+        clues.append(("again", "Something else, please."))
+    return clues[:turns]
+
+
+def reveal_messages(target: Item, genre_counts: Counter[str], turns: int) -> list[str]:
+    """The simulator's messages for a target, one per turn (`reveal_clues` without the kinds)."""
+    return [message for _, message in reveal_clues(target, genre_counts, turns)]
 
 
 @dataclass(frozen=True)
 class Episode:
-    """One simulated conversation: the turn of the hit (None for a miss) and what each turn said."""
+    """One simulated conversation: the turn of the hit (None for a miss), what each turn said, the kind of clue
+    each turn added and whether the target was among that turn's candidates (None: not traced)."""
 
     user: str
     target: str
     hit_turn: int | None
     messages: tuple[str, ...]
+    clues: tuple[str, ...] = ()
+    retrieved: tuple[bool | None, ...] = ()
+    shown: tuple[tuple[str, ...], ...] = ()  # the ids each turn showed
 
 
-def run_episode(agent: Agent, sim: SimUser, messages: list[str], profile_id: str | None) -> Episode:
-    """Talk to the agent until the target is shown or the turns run out; dislike every shown non-target."""
+def trace_candidates(agent: Any) -> list[frozenset[str]]:
+    """The ids of each turn's candidates, appended as the agent answers (empty for an agent without `_retrieve`)."""
+    found_per_turn: list[frozenset[str]] = []
+    step = getattr(agent, "_retrieve", None)
+    if step is None:
+        return found_per_turn
+
+    def retrieve(*args: Any, **kwargs: Any) -> Any:
+        """The agent's own retrieval step, its candidates noted."""
+        found = step(*args, **kwargs)
+        found_per_turn.append(frozenset(c.item.id for c in found.candidates))
+        return found
+
+    agent._retrieve = retrieve
+    return found_per_turn
+
+
+def run_episode(agent: Agent, sim: SimUser, messages: list[str], profile_id: str | None,
+                kinds: Sequence[str] = (), found: list[frozenset[str]] | None = None) -> Episode:
+    """Talk to the agent until the target is shown or the turns run out; dislike every shown non-target
+    (`kinds`: each message's clue kind; `found`: the list `trace_candidates` fills)."""
     session: str | None = None
     said: list[str] = []
+    retrieved: list[bool | None] = []
+    shown: list[tuple[str, ...]] = []
     for turn, message in enumerate(messages, 1):
         said.append(message)
         done: dict[str, Any] | None = None
+        before = len(found) if found is not None else 0
         for event in agent.respond(session, message, profile_id=profile_id):
             if event.kind == "done":
                 done = event.data
         if done is None:
             raise TastebudError(f"the agent gave no answer to {message!r}")
+        retrieved.append(sim.target.id in found[-1] if found is not None and len(found) > before else None)
         session = done["session_id"]
         ids = [c["id"] for c in done.get("items") or []][:HIT_K]
+        shown.append(tuple(ids))
         if sim.target.id in ids:
-            return Episode(sim.user, sim.target.id, turn, tuple(said))
+            return Episode(sim.user, sim.target.id, turn, tuple(said), tuple(kinds[:turn]), tuple(retrieved),
+                           tuple(shown))
         for item_id in ids:
             agent.feedback(session, item_id, "dislike")
-    return Episode(sim.user, sim.target.id, None, tuple(said))
+    return Episode(sim.user, sim.target.id, None, tuple(said), tuple(kinds[: len(said)]), tuple(retrieved),
+                   tuple(shown))
 
 
-def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: dict[str, list[str]], mode: str,
-             bar: Any, **parts: Any) -> list[Episode]:
+def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: dict[str, list[tuple[str, str]]],
+             mode: str, bar: Any, **parts: Any) -> list[Episode]:
     """Every user's episode with a copy of `agent` (its `parts` swapped) on a fresh profile store in `store_dir`;
     in warm mode each profile is first seeded with the user's liked films."""
     from chatbot.profiles import ProfileStore
@@ -189,6 +254,7 @@ def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: d
     store = ProfileStore.open(store_dir)
     try:
         runner = derive_agent(agent, profiles=store, weather=OfflineWeatherProvider(), **parts)
+        found = trace_candidates(runner)
         eps = []
         for sim in users:
             profile_id = None
@@ -196,7 +262,8 @@ def run_mode(agent: Agent, store_dir: Path, users: Sequence[SimUser], scripts: d
                 profile_id = store.new_profile()
                 for item_id in sim.history:
                     store.add_feedback(profile_id, None, item_id, "like")
-            eps.append(run_episode(runner, sim, scripts[sim.user], profile_id))
+            clues = scripts[sim.user]
+            eps.append(run_episode(runner, sim, [m for _, m in clues], profile_id, [k for k, _ in clues], found))
             bar.update(1)
         return eps
     finally:
@@ -213,6 +280,21 @@ def summarise(episodes: Sequence[Episode], turns: int) -> dict[str, Any]:
             "hit@5_by_turn": [round(x, 4) for x in by_turn], "avg_turn": round(avg, 3)}
 
 
+def clue_table(episodes: Sequence[Episode]) -> dict[str, dict[str, float | int]]:
+    """Per clue kind, over the turns that added it: how many, the share whose candidates held the target
+    (`retrieved`, over the traced turns) and the share that showed it (`shown`: the hit at that clue)."""
+    out: dict[str, dict[str, float | int]] = {}
+    for kind in CLUE_KINDS:
+        turns = [(t, e) for e in episodes for t, k in enumerate(e.clues) if k == kind]
+        if not turns:
+            continue
+        traced = [e.retrieved[t] for t, e in turns if t < len(e.retrieved) and e.retrieved[t] is not None]
+        shown = sum(1 for t, e in turns if e.hit_turn == t + 1)
+        out[kind] = {"turns": len(turns), "shown": round(shown / len(turns), 4),
+                     "retrieved": round(sum(traced) / len(traced), 4) if traced else None}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- the whole run
 def cached_chat_model(settings: Settings) -> Any:
     """The configured chat model with an in-memory answer cache: an identical prompt is computed once."""
@@ -227,11 +309,15 @@ def cached_chat_model(settings: Settings) -> Any:
 
 def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Iterable[str] = MODES,
              systems: Iterable[str] = SYSTEMS, notes: bool = True, progress: bool = True,
-             agent: Agent | None = None, seed: int = 0) -> dict[str, Any]:
-    """Run every (system, mode) over the same users; returns the report (protocol, results, plot path, timing)."""
+             agent: Agent | None = None, seed: int = 0, targets: Iterable[str] = TARGETS) -> dict[str, Any]:
+    """Run every (targets, system, mode) over the same users; returns the report (protocol, results, plot path,
+    timing)."""
     from tqdm import tqdm
 
-    modes, systems = tuple(modes), tuple(systems)
+    modes, systems, populations = tuple(modes), tuple(systems), tuple(targets)
+    for t in populations:
+        if t not in TARGETS:
+            raise TastebudError(f"targets must be {' or '.join(TARGETS)}, not {t!r}")
     for m in modes:
         if m not in MODES:
             raise TastebudError(f"mode must be cold, warm or both, not {m!r}")
@@ -246,25 +332,32 @@ def simulate(settings: Settings, n_users: int = 50, turns: int = 5, modes: Itera
         agent = open_agent(settings, llm=cached_chat_model(settings), write_notes=notes)
     if "full" in systems and agent.scorer is None:
         raise TastebudError("the full system needs the interest model: run `tastebud train` first")
-    users, scripts = _users_and_scripts(agent, data_dir, n_users, turns, seed, "test")
+    cast = {t: _users_and_scripts(agent, data_dir, n_users, turns, seed, "test", t) for t in populations}
     results: list[dict[str, Any]] = []
-    episodes: dict[tuple[str, str], list[Episode]] = {}
-    bar = tqdm(total=len(users) * len(systems) * len(modes), desc="simulated conversations", unit="conv",
-               disable=not progress)
+    episodes: list[dict[str, Any]] = []
+    bar = tqdm(total=sum(len(u) for u, _ in cast.values()) * len(systems) * len(modes),
+               desc="simulated conversations", unit="conv", disable=not progress)
     with tempfile.TemporaryDirectory(prefix="tastebud-simulate-") as tmp:
-        for mode in modes:
-            for system in systems:
-                bar.set_postfix(system=system, mode=mode)
-                eps = run_mode(agent, Path(tmp) / f"{system}-{mode}", users, scripts, mode, bar,
-                               ranking=system, write_notes=notes)
-                episodes[(system, mode)] = eps
-                results.append({"system": system, "mode": mode, **summarise(eps, turns)})
+        for population, (users, scripts) in cast.items():
+            for mode in modes:
+                for system in systems:
+                    bar.set_postfix(targets=population, system=system, mode=mode)
+                    eps = run_mode(agent, Path(tmp) / f"{population}-{system}-{mode}", users, scripts, mode, bar,
+                                   ranking=system, write_notes=notes)
+                    results.append({"system": system, "mode": mode, "targets": population, **summarise(eps, turns),
+                                    "by_clue": clue_table(eps)})
+                    episodes += [{"targets": population, "system": system, "mode": mode, **asdict(e)} for e in eps]
     bar.close()
     plot = plot_hits(results, data_dir / "simulate_hits.png", turns)
+    detail = data_dir / "simulate_episodes.json"
+    detail.write_text(json.dumps(episodes, ensure_ascii=False))
+    scripts_out = [{"targets": t, "user": u.user, "target": u.target.id, "messages": [m for _, m in scripts[u.user]]}
+                   for t, (users, scripts) in cast.items() for u in users]
     return {"protocol": PROTOCOL, "turns": turns, "seed": seed, "notes": notes, "results": results,
-            "plot": str(plot), "seconds": round(time.monotonic() - started, 1),
-            "examples": [{"user": u.user, "target": u.target.title, "messages": scripts[u.user]} for u in users[:3]],
-            "scripts": [{"user": u.user, "target": u.target.id, "messages": scripts[u.user]} for u in users]}
+            "plot": str(plot), "episodes": str(detail), "seconds": round(time.monotonic() - started, 1),
+            "examples": [{"user": s["user"], "target": agent.items[s["target"]].title, "messages": s["messages"]}
+                         for s in scripts_out[:3]],
+            "scripts": scripts_out}
 
 
 # Blends tried by `tastebud simulate --tune`: (relevance, interest, popularity) weights, then MMR lambdas.
@@ -319,16 +412,16 @@ def tune_blend(settings: Settings, n_users: int = 50, turns: int = 5, progress: 
             "seconds": round(time.monotonic() - started, 1)}
 
 
-def _users_and_scripts(agent: Any, data_dir: Path, n_users: int, turns: int, seed: int, part: str
-                       ) -> tuple[list[SimUser], dict[str, list[str]]]:
-    """The simulated users of a run (test or validation part) and each one's messages."""
+def _users_and_scripts(agent: Any, data_dir: Path, n_users: int, turns: int, seed: int, part: str,
+                       targets: str = "held-out") -> tuple[list[SimUser], dict[str, list[tuple[str, str]]]]:
+    """The simulated users of a run (test or validation part) and each one's (clue kind, message) per turn."""
     catalog: dict[str, Item] = dict(agent.items)
-    users = pick_users(data_dir, catalog, n_users, seed=seed, part=part)
+    users = pick_users(data_dir, catalog, n_users, seed=seed, part=part, targets=targets)
     genre_counts = Counter(g for it in catalog.values() for g in it.genres)
-    return users, {u.user: reveal_messages(u.target, genre_counts, turns) for u in users}
+    return users, {u.user: reveal_clues(u.target, genre_counts, turns) for u in users}
 
 
-def _blend_trial(agent: Agent, settings: Settings, users: Sequence[SimUser], scripts: dict[str, list[str]],
+def _blend_trial(agent: Agent, settings: Settings, users: Sequence[SimUser], scripts: dict[str, list[tuple[str, str]]],
                  turns: int, bar: Any, w: tuple[float, float, float], lam: float) -> dict[str, Any]:
     """Mean Hit@5 over cold and warm mode for one blend (relevance, interest, popularity weights, MMR lambda)."""
     tuned = settings.model_copy(update={"w_relevance": w[0], "w_interest": w[1], "w_popularity": w[2],
@@ -351,25 +444,28 @@ def _blend_key(r: dict[str, Any]) -> tuple[float, float]:
 
 
 def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:
-    """A PNG of the cumulative hit rate per turn, one line per (system, mode)."""
+    """A PNG of the cumulative hit rate per turn, one line per (system, mode), one panel per target population."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    populations = list(dict.fromkeys(r.get("targets", "held-out") for r in results)) or ["held-out"]
+    fig, axes = plt.subplots(1, len(populations), figsize=(7 * len(populations), 4.5), squeeze=False)
     x = list(range(1, turns + 1))
-    for r in results:
-        style = "-" if r["mode"] == "cold" else "--"
-        ax.plot(x, r["hit@5_by_turn"], style, marker="o", label=f"{r['system']} ({r['mode']})")
-    ax.set_xlabel("turn")
-    ax.set_ylabel("Hit@5 by this turn")
-    ax.set_ylim(0, 1)
-    ax.set_xticks(x)
-    ax.set_title(f"Simulated users: target shown within the first t turns ({results[0]['users']} users)"
-                 if results else "Simulated users")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for ax, population in zip(axes[0], populations):
+        rows = [r for r in results if r.get("targets", "held-out") == population]
+        for r in rows:
+            style = "-" if r["mode"] == "cold" else "--"
+            ax.plot(x, r["hit@5_by_turn"], style, marker="o", label=f"{r['system']} ({r['mode']})")
+        ax.set_xlabel("turn")
+        ax.set_ylabel("Hit@5 by this turn")
+        ax.set_ylim(0, 1)
+        ax.set_xticks(x)
+        ax.set_title(f"{population} targets: shown within the first t turns ({rows[0]['users']} users)"
+                     if rows else "Simulated users")
+        ax.grid(alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -378,12 +474,25 @@ def plot_hits(results: list[dict[str, Any]], path: Path, turns: int) -> Path:
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    """The results as a markdown table."""
+    """The results as a markdown table, then each clue kind's share of turns shown / retrieved."""
     turns = report["turns"]
-    head = ["system", "mode", "users", f"Hit@5 ≤ {turns} turns", "avg turn"] + [f"t{t}" for t in range(1, turns + 1)]
+    head = ["system", "mode", "users", f"Hit@5 ≤ {turns} turns", "avg turn", "targets"]
+    head += [f"t{t}" for t in range(1, turns + 1)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["results"]:
-        row = [r["system"], r["mode"], str(r["users"]), f"{r['hit@5']:.3f}", f"{r['avg_turn']:.2f}"]
+        row = [r["system"], r["mode"], str(r["users"]), f"{r['hit@5']:.3f}", f"{r['avg_turn']:.2f}",
+               r.get("targets", "held-out")]
         row += [f"{x:.2f}" for x in r["hit@5_by_turn"]]
         lines.append("| " + " | ".join(row) + " |")
+    kinds = [k for k in CLUE_KINDS if any(k in (r.get("by_clue") or {}) for r in report["results"])]
+    if kinds:
+        lines += ["", "Per clue kind, the share of its turns that showed the target / held it among the candidates:",
+                  "", "| system | mode | targets | " + " | ".join(kinds) + " |", "|" + "---|" * (3 + len(kinds))]
+        for r in report["results"]:
+            cells = []
+            for k in kinds:
+                c = (r.get("by_clue") or {}).get(k)
+                got = "–" if c is None or c["retrieved"] is None else f"{c['retrieved']:.2f}"
+                cells.append("–" if c is None else f"{c['shown']:.2f} / {got} ({c['turns']})")
+            lines.append(f"| {r['system']} | {r['mode']} | {r.get('targets', 'held-out')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -18,12 +18,15 @@ from chatbot.evaluation.simulate import (
     Episode,
     SimUser,
     cached_chat_model,
+    clue_table,
     markdown_table,
     pick_users,
+    popularity_band,
     reveal_messages,
     run_episode,
     simulate,
     summarise,
+    trace_candidates,
     tune_blend,
 )
 from chatbot.evaluation.history import history_likes
@@ -163,28 +166,88 @@ def test_identical_prompts_reach_the_llm_once(data_dir):
     assert len(model.calls) == 2
 
 
-def test_the_whole_run_reports_every_system_and_mode_with_a_plot(data_dir):
+def test_the_whole_run_reports_every_system_mode_and_target_population_with_a_plot(data_dir):
     write_interactions(data_dir)
     agent = FakeAgent(ProfileStore.open(data_dir / "scratch"))
     settings = Settings(data_dir=data_dir, llm="fake")
     report = simulate(settings, n_users=5, turns=5, agent=agent, progress=False, notes=False)
-    results = {(r["system"], r["mode"]): r for r in report["results"]}
-    assert set(results) == {(s, m) for s in ("full", "retrieval", "popularity") for m in ("cold", "warm")}
+    results = {(r["system"], r["mode"], r["targets"]): r for r in report["results"]}
+    assert set(results) == {(s, m, t) for s in ("full", "retrieval", "popularity") for m in ("cold", "warm")
+                            for t in ("held-out", "balanced")}
     assert all(r["users"] == 5 and len(r["hit@5_by_turn"]) == 5 for r in results.values())
     # this fake full system finds each target exactly when its director is said (the last clue): the hit curve
     # follows the turn of that clue in each script; popularity never finds them
     said_at = [next((n for n, m in enumerate(ex["messages"], 1) if "directed by" in m), None)
-               for ex in report["scripts"]]
+               for ex in report["scripts"] if ex["targets"] == "held-out"]
     expected = [sum(1 for t in said_at if t is not None and t <= turn) / 5 for turn in range(1, 6)]
-    assert results[("full", "cold")]["hit@5_by_turn"] == expected and expected[-1] > 0
-    assert results[("popularity", "cold")]["hit@5"] < 1.0
-    assert results[("full", "warm")]["avg_turn"] <= results[("full", "cold")]["avg_turn"]
+    assert results[("full", "cold", "held-out")]["hit@5_by_turn"] == expected and expected[-1] > 0
+    assert results[("popularity", "cold", "held-out")]["hit@5"] < 1.0
+    assert results[("full", "warm", "held-out")]["avg_turn"] <= results[("full", "cold", "held-out")]["avg_turn"]
+    # every hit of the fake full system came at the director's clue
+    clues = results[("full", "cold", "held-out")]["by_clue"]
+    assert clues["person"]["shown"] == 1.0 and clues["wish"]["shown"] == 0.0 and clues["genre"]["turns"] == 5
     assert Path(report["plot"]).stat().st_size > 5_000
     table = markdown_table(report)
-    assert table.splitlines()[0].startswith("| system | mode | users | Hit@5 ≤ 5 turns | avg turn |")
-    assert len(table.splitlines()) == 2 + 6
+    assert table.splitlines()[0].startswith("| system | mode | users | Hit@5 ≤ 5 turns | avg turn | targets |")
+    assert len(table.split("\n\n")[0].splitlines()) == 2 + 12 and "| person" in table.split("\n\n")[2]
     with pytest.raises(TastebudError, match="mode must be"):
         simulate(settings, n_users=1, modes=("tepid",), agent=agent, progress=False)
+    with pytest.raises(TastebudError, match="targets must be"):
+        simulate(settings, n_users=1, targets=("famous",), agent=agent, progress=False)
+
+
+def test_balanced_targets_take_as_many_people_from_each_popularity_band(data_dir):
+    """Popularity alone cannot win a run whose targets are spread evenly over the catalog's popularity bands."""
+    n_films = 4000
+    catalog = {f"ml:{n}": Item(f"ml:{n}", f"Film {n}", 2000, ("Drama",), n_ratings=n_films - n)
+               for n in range(n_films)}  # ml:0 is the most rated, ml:3999 the least
+    rows = []
+    for u in range(200):  # most people's last like is a popular film, as on MovieLens
+        last = u % 50 if u < 150 else 80 * (u - 150) % n_films
+        films = [(u * 7 + k) % n_films for k in range(1, 5)] + [last]
+        rows += [{"user": f"ml-user:{u}", "item": f"ml:{f}", "rating": 4.5, "timestamp": 1000 * u + k}
+                 for k, f in enumerate(films)]
+    frame = pd.DataFrame(rows)
+    frame["rating"] = frame["rating"].astype("float32")
+    frame.to_parquet(data_dir / "interactions.parquet")
+    held_out = pick_users(data_dir, catalog, n=10)
+    balanced = pick_users(data_dir, catalog, n=10, targets="balanced")
+    bands = Counter(popularity_band(int(u.target.id.split(":")[1]), n_films) for u in balanced)
+    assert bands == Counter({b: 2 for b in range(5)})
+    assert Counter(popularity_band(int(u.target.id.split(":")[1]), n_films) for u in held_out)[0] > 2
+    assert pick_users(data_dir, catalog, n=10, targets="balanced") == balanced  # seeded
+
+
+def test_each_turn_notes_whether_retrieval_held_the_target(tmp_path):
+    """A clue that loses the target (its filters drop it) shows as not retrieved; one that the ranking loses, as
+    retrieved but not shown."""
+
+    @dataclass
+    class Found:
+        candidates: list[Any]
+
+    @dataclass
+    class Candidate:
+        item: Item
+
+    class Tracing(FakeAgent):
+        def _retrieve(self, message: str) -> Found:
+            keep = [] if "1990s" in message else [Candidate(CATALOG["ml:12"])]
+            return Found(keep + [Candidate(CATALOG["ml:21"])])
+
+        def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[Event]:
+            self._retrieve(message)
+            yield from super().respond(session_id, message, profile_id)
+
+    agent = Tracing(ProfileStore.open(tmp_path))
+    found = trace_candidates(agent)
+    sim = SimUser("ml-user:1", CATALOG["ml:12"], ())
+    ep = run_episode(agent, sim, ["something funny", "from the 1990s", "directed by Director 12"], None,
+                     ["wish", "decade", "person"], found)
+    assert ep.hit_turn == 3 and ep.retrieved == (True, False, True) and len(ep.shown) == 3
+    table = clue_table([ep])
+    assert table["wish"] == {"turns": 1, "shown": 0.0, "retrieved": 1.0}
+    assert table["decade"]["retrieved"] == 0.0 and table["person"]["shown"] == 1.0
 
 
 def test_validation_users_hold_out_their_validation_film_and_never_see_their_test_film(data_dir):

@@ -32,6 +32,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--users", type=int, default=50, help="simulated users from the test split (default 50)")
     p.add_argument("--turns", type=int, default=5, help="turns per conversation (default 5)")
     p.add_argument("--mode", choices=("cold", "warm", "both"), default="both", help="start cold, warm or both")
+    p.add_argument("--targets", choices=("held-out", "balanced", "both"), default="both",
+                   help="users in a random order (held-out), as many per popularity band (balanced), or both")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--no-notes", action="store_true", help="skip the LLM-written notes (they never change a hit)")
     p.add_argument("--llm", default=None, metavar="NAME", help="LLM backend for this run (default TASTEBUD_LLM)")
@@ -109,7 +111,7 @@ def _cmd_constraints_test(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Run the simulated-user evaluation and print the table (or JSON)."""
-    from chatbot.evaluation.simulate import MODES, markdown_table, simulate
+    from chatbot.evaluation.simulate import MODES, TARGETS, markdown_table, simulate
 
     settings = with_llm(settings, args.llm)
     modes = MODES if args.mode == "both" else (args.mode,)
@@ -131,14 +133,15 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
                   f"TASTEBUD_W_POPULARITY={b['popularity']} TASTEBUD_MMR_LAMBDA={b['mmr_lambda']}   "
                   f"({tuned['users']} validation users, {tuned['seconds']:.0f} s)")
         return 0
+    targets = TARGETS if args.targets == "both" else (args.targets,)
     report = simulate(settings, n_users=args.users, turns=args.turns, modes=modes, notes=not args.no_notes,
-                      progress=True)
+                      progress=True, targets=targets)
     if args.json:
         print_json({"protocol": report["protocol"], "results": report["results"], "plot": report["plot"],
-                    "seconds": report["seconds"]})
+                    "episodes": report["episodes"], "seconds": report["seconds"]})
     else:
         print(report["protocol"])
         print()
         print(markdown_table(report))
-        print(f"\nplot: {report['plot']}   ({report['seconds']:.0f} s)")
+        print(f"\nplot: {report['plot']}   every conversation: {report['episodes']}   ({report['seconds']:.0f} s)")
     return 0
