@@ -494,5 +494,5 @@ def markdown_table(report: dict[str, Any]) -> str:
                 c = (r.get("by_clue") or {}).get(k)
                 got = "–" if c is None or c["retrieved"] is None else f"{c['retrieved']:.2f}"
                 cells.append("–" if c is None else f"{c['shown']:.2f} / {got} ({c['turns']})")
-            lines.append(f"| {r['system']} | {r['mode']} | {r.get('targets', 'held-out')} | " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join([r["system"], r["mode"], r.get("targets", "held-out"), *cells]) + " |")
     return "\n".join(lines)
