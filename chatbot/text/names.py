@@ -27,6 +27,7 @@ POSSESSIVE = re.compile(r"['\u2019]s\b")
 _NAME_GAP = re.compile(r"\.?[\s\-\u2010\u2011\u00b7]*")
 
 
+_LIST_MARK = re.compile(r"[.)](?:\s|$)")  # after a number: "3. " or "3) " numbers a list
 _CAPITAL_PLURAL = re.compile(r"\b([A-Z][a-z]{2,})s\b")
 
 
@@ -164,6 +165,8 @@ class CatalogLexicon:
         never inside a person's longer name: "Alfred Hitchcock" names no film "Hitchcock")."""
         if words[i] in ENGLISH_ARTICLES:
             return None
+        if words[i].isdigit() and _LIST_MARK.match(text, seg[i][2]):
+            return None  # a list's number starts no title: "3. Iron Man" names no film "3-Iron"
         for n in range(min(self.max_title_words, len(seg) - i), 0, -1):
             key = " ".join(words[i : i + n])
             if key not in self.titles or any(a <= i and i + n <= b and n < b - a for a, b in names):

@@ -272,6 +272,15 @@ def test_title_finder_reads_an_award_on_the_items_sheet_as_the_award():
     assert finder.ungrounded(reply + " Or try Munich.", ["Schindler's List"], ["Won 5 Oscars."]) == ["Munich"]
 
 
+def test_a_lists_numbers_start_no_title():
+    """ "3. Iron Man" in an answer's list names Iron Man, not the film "3-Iron" (2004); written as a title it is one."""
+    finder = TitleFinder([Item("a", "3-Iron (2004)"), Item("b", "Iron Man (2008)"), Item("c", "Inception (2010)")])
+    reply = "Here are 3 picks:\n1. Inception (2010): a heist in dreams.\n2) Inception again\n3. Iron Man (2008): Jon Favreau."
+    assert finder.ungrounded(reply, ["Inception", "Iron Man"]) == []
+    assert finder.ungrounded("给你这些：\n3. Iron Man：Jon Favreau 执导的动作片。", ["Iron Man"]) == []
+    assert finder.ungrounded(reply + " Or Kim Ki-duk's 3-Iron.", ["Inception", "Iron Man"]) == ["3-Iron"]
+
+
 def test_clarifying_question_and_chinese_reply(tmp_path, runner):
     script = write(tmp_path, "zh.yaml", """
 name: vague in Chinese
