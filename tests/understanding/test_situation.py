@@ -125,3 +125,36 @@ def test_a_negation_with_a_verb_rules_out(gazetteer, message, ruled_out, runtime
     """"That isn't a cartoon" rules animation out, never in; "isn't too long" is a length limit."""
     intent = Understander(None, ITEMS, gazetteer).understand(message, DialogueState())
     assert intent.genres_excluded == ruled_out and not intent.genres and intent.runtime_max == runtime_max
+
+
+PLACE_NAMED_PEOPLE = [
+    *(Item(id=f"ml:{10 + k}", title=f"{t} ({y})", year=y, genres=g, n_ratings=50, cast=("Joaquin Phoenix",))
+      for k, (t, y, g) in enumerate([("Her", 2013, ("Drama", "Romance")), ("Gladiator", 2000, ("Action", "Drama")),
+                                     ("Walk the Line", 2005, ("Drama",)), ("Signs", 2002, ("Thriller",))])),
+    *(Item(id=f"ml:{20 + k}", title=f"{t} ({y})", year=y, genres=g, n_ratings=50, cast=("Denzel Washington",))
+      for k, (t, y, g) in enumerate([("Glory", 1989, ("War",)), ("Philadelphia", 1993, ("Drama",)),
+                                     ("Training Day", 2001, ("Crime",)), ("Inside Man", 2006, ("Crime",))])),
+]
+
+
+@pytest.mark.parametrize("message, place", [
+    ("it's so hot in Phoenix today, something light and breezy to watch indoors", "Phoenix"),
+    ("stuck at the airport in Phoenix, give me a comedy", "Phoenix"),
+    ("visiting Washington this weekend, need a thriller for the hotel room", "Washington"),
+])
+def test_a_city_that_is_also_an_actors_name_is_the_place(gazetteer, message, place):
+    """"Hot in Phoenix" is the city the person is in, not a wish for Joaquin Phoenix."""
+    intent = Understander(None, ITEMS + PLACE_NAMED_PEOPLE, gazetteer).understand(message, DialogueState())
+    assert intent.people == []
+    assert intent.place is not None and place in intent.place.name
+
+
+@pytest.mark.parametrize("message, person", [
+    ("something with Phoenix in it, he was great in Her", "Joaquin Phoenix"),
+    ("I'm in the mood for a Washington film", "Denzel Washington"),
+    ("anything starring Phoenix?", "Joaquin Phoenix"),
+])
+def test_the_actors_family_name_still_names_the_actor(gazetteer, message, person):
+    """The same family name after "with", "starring" or before "film" is still the person."""
+    intent = Understander(None, ITEMS + PLACE_NAMED_PEOPLE, gazetteer).understand(message, DialogueState())
+    assert person in intent.people

@@ -52,6 +52,7 @@ class _FamilyName(_Strict):
     before: list[str]
     after: list[str]
     common: list[str]
+    place_before: list[str] = []
 
 
 class FieldSpec(_Strict):

@@ -37,7 +37,8 @@ class RuleReader:
         rule = spec.family_name
         family = None if rule is None else FamilyNameRule(
             tuple(" ".join(w.lower().split()) for w in rule.before), frozenset(w.lower() for w in rule.after),
-            frozenset(w.lower() for w in rule.common), rule.min_films, rule.lowercase_min_films)
+            frozenset(w.lower() for w in rule.common), rule.min_films, rule.lowercase_min_films,
+            tuple(" ".join(w.lower().split()) for w in rule.place_before))
         self.people = PeopleIndex(items.values(), spec.aliases, family)  # names in messages, and the LLM's names
 
     def read(self, message: str, state: DialogueState) -> Reading:

@@ -195,10 +195,15 @@ class FamilyNameRule:
     common: frozenset[str]  # family names that are common words: never alone
     min_films: int
     lowercase_min_films: int
+    place_before: tuple[str, ...] = ()  # cue phrases of a place ("in", "near"): "hot in Phoenix" is the city
 
     def allows(self, original: str, n: int, words: list[tuple[int, int, str]], films: int) -> bool:
         """True when the n-th word of the message (a family name) names the person here."""
         start, end, _ = words[n]
+        film_word_follows = n + 1 < len(words) and words[n + 1][2] in self.after
+        left = " ".join(original[max(0, start - 30):start].lower().split())
+        if not film_word_follows and any(left == cue or left.endswith(" " + cue) for cue in self.place_before):
+            return False
 
         def capital(k: int) -> bool:
             """True when word k is written with a capital (not counting "I", "A", "The" and other short words)."""
@@ -210,9 +215,8 @@ class FamilyNameRule:
             return not any(capital(k) for k in neighbours)
         if films < self.lowercase_min_films:
             return False
-        if n + 1 < len(words) and words[n + 1][2] in self.after:
+        if film_word_follows:
             return True
-        left = " ".join(original[max(0, start - 30):start].lower().split())
         return any(left.endswith(cue) for cue in self.before)
 
 
