@@ -99,6 +99,7 @@ class BatchedContext:
         self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
         self._bans: dict[str, list[int]] = {}  # word -> its banned first tokens
         self._firsts: dict[str, int | None] = {}  # text -> its first token
+        self._texts: list[str] | None = None  # every token's text, read on the first mark banned
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
         self._answers: list[_Answer] = []  # the answers being written
 
@@ -337,6 +338,9 @@ class BatchedContext:
         """The banned first tokens of one word (cached)."""
         if word in self._bans:
             return self._bans[word]
+        if len(word) == 1 and not word.isalnum():  # a mark ("·" of a transliterated name): every token holding it
+            self._bans[word] = self._tokens_with(word)
+            return self._bans[word]
         found: list[int] = []
         latin = word[:1].isascii()
         spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
@@ -353,6 +357,12 @@ class BatchedContext:
                     found.append(tokens[0])
         self._bans[word] = found
         return found
+
+    def _tokens_with(self, mark: str) -> list[int]:
+        """Every token whose text holds this character (the vocabulary read once, ~150k pieces)."""
+        if self._texts is None:
+            self._texts = [self._piece(t).decode("utf-8", errors="ignore") for t in range(self.n_vocab)]
+        return [t for t, text in enumerate(self._texts) if mark in text]
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (a Chinese character may span two tokens: the decoder joins them)."""

@@ -254,7 +254,7 @@ def test_stats_count_calls_tokens_and_where_each_note_came_from():
 
 def test_a_note_repeating_another_films_note_is_rejected():
     """Two films with the same note word for word: the copy says nothing of its own film and is written again."""
-    same = "A fun, cozy pick for a rainy evening in, with plenty of heart."
+    same = "Tom Hanks brings plenty of heart to a fun, cozy pick for a rainy evening in."
     writer, fake = _copywriter(_answer([same, same]), _answer([GOOD_EN[1]], ("Alien",)))
     notes = writer.write_notes(_requests(), "en")
     assert [n.source for n in notes] == ["llm", "llm-retry"]
@@ -368,6 +368,27 @@ def test_samey_check_ignores_names_but_not_other_words():
                            "Sigourney Weaver 主演的温馨冒险，适合下雨的夜晚。", ALIEN, "zh")
 
 
+VAGUE = "A fun pick for tonight that the whole family can enjoy together at home."
+
+
+def test_a_note_that_could_be_about_any_film_is_written_again():
+    """A true note that names nothing of its own film (no person, plot, award or genre of its own) is written once
+    more, told to build it around its focus; the better note is shown."""
+    writer, fake = _copywriter(_answer([VAGUE]), _answer([GOOD_EN[1]]), _answer([GOOD_EN[0]]), batch=False)
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.text for n in notes] == GOOD_EN
+    assert notes[0].source == "llm-retry" and any("names nothing only this item has" in p for p in notes[0].problems)
+    assert "could have been about any film" in fake.calls[2].text
+
+
+def test_a_vague_note_is_shown_rather_than_a_template_when_no_rewrite_comes():
+    """Without a second call the vague note is still true: shown as written, never replaced by a template."""
+    writer, fake = _copywriter(_answer([VAGUE, GOOD_EN[1]]))
+    notes = writer.write_notes(_requests(), "en")
+    assert len(fake.calls) == 1 and [n.text for n in notes] == [VAGUE, GOOD_EN[1]]
+    assert [n.source for n in notes] == ["llm", "llm"]
+
+
 # ------------------------------------------------------------------------------------------- the checks
 @pytest.fixture(scope="module")
 def checker() -> NoteChecker:
@@ -419,6 +440,52 @@ def test_checker_catches_ungrounded_notes(checker, note, problem):
         assert checker.check(note, TOY_STORY, "en", ("watching with friends",)) == []
     problems = checker.check(note, item, "zh" if "一部" in note else "en")
     assert any(problem in p for p in problems), problems
+
+
+RAIN = ("pouring in Seattle -> cozy", "kids -> family-friendly")
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "An animated adventure with rain as the backdrop, starring Tom Hanks, for you and the kids.",
+        "John Lasseter directs a family-friendly adventure film with rain: cozy entertainment for everyone.",
+        "A rain-soaked toy adventure with Tom Hanks and Tim Allen that your kids will adore.",
+        "Tom Hanks 配音的动画冒险，雨中的玩具世界温馨又有趣，适合和孩子一起看。",
+    ],
+)
+def test_the_persons_weather_said_of_the_film_is_caught(checker, note):
+    """The person gave the rain; a note that puts rain into the film (its backdrop, its scenes) says what its
+    facts do not. Said as the person's evening or what is outside, the same rain is fine."""
+    problems = checker.check(note, TOY_STORY, "zh" if "配音" in note else "en", RAIN)
+    assert any("weather as the film's" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Tom Hanks voices a cowboy doll in this warm comedy, just right while it pours outside.",
+        "Stay in from the rain with John Lasseter's toy adventure; the kids will laugh all evening.",
+        "Curl up as the rain taps the window: Tom Hanks and Tim Allen in a funny toy adventure.",
+        "A cozy animated pick for a wet Seattle evening, with Tom Hanks as a worried cowboy doll.",
+        "窗外下着雨，和孩子一起看 Tom Hanks 配音的这部温馨玩具冒险正合适。",
+        "雨天的晚上，John Lasseter 的动画冒险最适合和孩子窝在沙发上看。",
+    ],
+)
+def test_the_persons_weather_as_their_evening_passes(checker, note):
+    """Rain as the person's evening, or what falls outside, ties the note to them without claiming it of the film."""
+    assert checker.check(note, TOY_STORY, "zh" if "孩子" in note else "en", RAIN) == []
+
+
+def test_a_plot_the_sheet_does_not_give_is_not_praised(checker):
+    """"A touching plot" about a film whose sheet has no plot claims what nobody knows; a film with a plot may."""
+    problems = checker.check("Jean-Pierre Jeunet's romantic comedy with a touching plot, for you two.", AMELIE, "en",
+                             ("you asked for: romance",))
+    assert any("sheet has no plot" in p for p in problems), problems
+    assert any("sheet has no plot" in p for p in checker.check("Audrey Tautou 主演的浪漫喜剧，情节温暖动人，适合你们。",
+                                                              AMELIE, "zh"))
+    assert checker.check("Tom Hanks voices a cowboy doll in a plot full of warm jokes for a rainy evening.",
+                         TOY_STORY, "en", ("rainy evening -> cozy",)) == []
 
 
 @pytest.mark.parametrize(
@@ -605,3 +672,51 @@ def test_an_award_the_items_sheet_gives_is_no_film_of_that_name():
     assert checker.check(note, schindler, "en") == []
     bare = replace(schindler, awards=None)
     assert any("'Oscar'" in p for p in checker.check(note, bare, "en"))
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "A romantic drama set during World War II, with Audrey Tautou, for a quiet night in.",
+        "Jean-Pierre Jeunet's comedy takes place in a sleepy seaside town, a sweet pick for you two.",
+        "Audrey Tautou 主演的浪漫喜剧，故事发生在巴黎的小咖啡馆，适合你们俩。",
+    ],
+)
+def test_a_setting_the_sheet_does_not_give_is_a_story(checker, note):
+    """Where and when a film is set is part of its story: without a plot on its sheet, a note cannot know it
+    ("Gone with the Wind, set during World War II")."""
+    problems = checker.check(note, AMELIE, "zh" if "主演" in note else "en", ("you asked for: romance",))
+    assert any("sheet has no plot" in p for p in problems), problems
+
+
+def test_a_summer_theme_the_film_does_not_have_is_caught(checker):
+    """The person's hot day is theirs: "a comedy with a hot summer theme" says it of the film."""
+    hot = ("hot in Phoenix -> light", "you asked for: comedy")
+    problems = checker.check("A Tom Hanks comedy with a hot summer theme, a light pick for you.", TOY_STORY, "en", hot)
+    assert any("weather as the film's" in p for p in problems), problems
+    assert checker.check("Tom Hanks voices a cowboy doll in a light comedy to enjoy indoors on a hot afternoon.",
+                         TOY_STORY, "en", hot) == []
+
+
+@pytest.mark.parametrize("note", [
+    "詹姆斯卡梅隆执导的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
+    "由约翰莱塞特执导，玩具们的冒险又暖又好笑，适合下雨的晚上全家一起看。",
+    "汤姆·汉克斯配音的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
+])
+def test_a_name_written_in_chinese_cannot_be_checked(checker, note):
+    """A transliterated name, with its dot or without, cannot be told apart from a made-up one: rewritten. The
+    sheet's own spelling in Latin letters is fine."""
+    reasons = ("rainy evening -> cozy",)
+    assert any("name in Chinese" in p for p in checker.check(note, TOY_STORY, "zh", reasons))
+    assert checker.check("John Lasseter 执导、Tom Hanks 配音的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
+                         TOY_STORY, "zh", reasons) == []
+
+
+def test_a_compound_of_genres_claims_each_genre(checker):
+    """"A comedy-drama-romance" for Toy Story claims a drama and a romance it is not; a compound that is no list of
+    genres ("family-friendly", "drama-free") claims nothing."""
+    problems = checker.check("John Lasseter directs a family-friendly comedy-drama-romance for a night in.",
+                             TOY_STORY, "en", ("kids -> family-friendly",))
+    assert any("'romance'" in p for p in problems) and any("'drama'" in p for p in problems), problems
+    assert checker.check("Tom Hanks in a drama-free, family-friendly comedy for the kids tonight.", TOY_STORY, "en",
+                         ("kids -> family-friendly",)) == []

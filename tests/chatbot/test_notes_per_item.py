@@ -166,6 +166,8 @@ def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, arti
             if other.id != request.item.id and display_title(other.title) in note.text:
                 assert display_title(other.title) in " ".join(request.reasons), note
     assert sum(e.note.source != "template" for e in notes) >= 3  # the model writes most notes itself
+    if language == "zh":  # kept from the dot of a transliterated name and the 《》 of a translated title
+        assert not any(mark in e.note.text for e in notes if e.note.source != "template" for mark in "·・•《"), notes
 
 
 def test_each_note_is_kept_from_the_words_its_own_item_cannot_bear():
@@ -195,4 +197,13 @@ def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
                  directors=("George Cukor",), cast=("Cary Grant", "Katharine Hepburn"))
     assert "story" not in unwritable_words(story, "en") and "about" in unwritable_words(story, "en")
     assert "story" in unwritable_words(ALIEN, "en")
+
+
+def test_a_chinese_note_is_kept_from_writing_names_and_titles_in_chinese():
+    """The dot of "汤姆·汉克斯" and the 《》 of a translated title are kept from every Chinese note (the sheet spells
+    both in Latin letters, and a Chinese name cannot be checked against it); English notes may use them."""
+    from chatbot.turn.notes.qualities import unwritable_words
+
+    assert {"\u00b7", "\u300a"} <= set(unwritable_words(ALIEN, "zh"))
+    assert "\u00b7" not in unwritable_words(ALIEN, "en")
 

@@ -1,8 +1,9 @@
 """Checking a note against its own item's sheet, and what can be wrong with one (`Problem`).
 
 A note names no other catalog title, every year, decade, runtime, rating and person name in it is its own, it
-tells no story when the sheet has no plot, it borrows no other item's reasons nor invents who the person watches
-with, and its length and language are right. Each problem a rewrite is told about has its own general hint
+tells no story (nor where or when it is set) when the sheet has no plot, it borrows no other item's reasons nor
+invents who the person watches with or their weather, it says the person's weather as theirs and not the film's,
+it writes no name in Chinese, and its length and language are right. Each problem a rewrite is told about has its own general hint
 (`retry_hints`): naming the film or person a draft got wrong only primes a small model to repeat it.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
 from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people, sheet_text
-from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.qualities import WEATHER_KINDS, QualityLexicon, blank_names
 from chatbot.turn.notes.note import (
     MAX_NOTE_CHARS,
     MAX_SENTENCES,
@@ -62,10 +63,12 @@ class Problem(enum.Enum):
     BORROWED = "borrows another film's reason"
     COMPANY = "says who the person watches with"
     WEATHER = "gives the person weather they did not give"
+    WEATHER_IN_ITEM = "puts the person's weather into the item"
     WRONG_ROLE = "gives someone the wrong role"
     INSTRUCTIONS = "repeats the instructions"
     REPEATED = "repeats another film's note"
     SAMEY = "reads like another film's note"
+    VAGUE = "names nothing only its item has"
     LLM_FAILED = "the language model failed"
     OUT_OF_TIME = "out of time"
     NO_NOTE = "no note written"
@@ -79,6 +82,7 @@ _HINTS: dict[Problem, str] = {
     Problem.BORROWED: "it used reasons that belong to another film",
     Problem.COMPANY: "it said who the person watches with, which the reasons do not say",
     Problem.WEATHER: "it spoke of weather that none of its reasons gives",
+    Problem.WEATHER_IN_ITEM: "it put the person's weather into the film; say only that it suits their weather",
     Problem.YEAR: "it gave a year that is not on the sheet",
     Problem.DECADE: "it gave a decade that is not on the sheet",
     Problem.RUNTIME: "it gave a runtime that is not on the sheet",
@@ -96,6 +100,7 @@ _HINTS: dict[Problem, str] = {
     Problem.INSTRUCTIONS: "it repeated the instructions instead of speaking to the person",
     Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
     Problem.SAMEY: "it was the same note as another film's; say what is special about this film",
+    Problem.VAGUE: "it could have been about any film; build it around what its line says to build it around",
 }
 
 
@@ -143,14 +148,23 @@ _CHARACTER = (r"(?:boy|girl|man|woman|men|women|kid|child|children|family|couple
 _STORY = re.compile(
     r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
     r"(?:story|tale) of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
+    r"\b(?:plots?|plotlines?|storylines?|narratives?|plot twists?)\b|"  # "a touching plot": a plot it does not know
     r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
     rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{_CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
     r"heads|comes))|"
-    r"讲述|讲的是|故事讲|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    r"讲述|讲的是|故事讲|情节|剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
+# Where or when a story is set is its story too ("set during World War II" of Gone with the Wind); a place, a time
+# or a world, so that a recipe that "sets in the fridge" is none.
+_SETTING = re.compile(
+    r"\b(?:[Ss]et|[Tt]akes place|[Uu]nfold(?:s|ing)) (?:in|during|on|against|amid|among|at|around|before|after)"
+    r"(?: the| a| an)? (?:[A-Z]\w+|\d|(?:[\w-]+ ){0,2}(?:wars?|era|age|century|future|past|city|town|village|"
+    r"countryside|world|kingdom|empire|island|desert|jungle|school|prison|space|sea|ocean|planet|streets|suburbs|"
+    r"backdrop))|"
+    r"背景(?:设定)?(?:是|在|为)|故事发生在|发生在")
 # The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint).
 _INSTRUCTIONS = re.compile(
     r"\b(?:may call it|never call it|call(?:ed)? it something|(?:its|the) facts do not|(?:your|my|the) last note|"
@@ -161,6 +175,13 @@ _INSTRUCTIONS = re.compile(
 _CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
 _CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
 _ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
+# A name transliterated without its dot ("詹姆斯卡梅隆执导"): three or more of the characters transliterations are
+# made of, beside a role word.
+_TRANSLIT = ("阿艾安奥巴贝本比彼波布查达戴丹德迪蒂杜多恩法菲费弗福盖格古哈汉赫亨华霍基吉加杰简金卡凯坎康柯科克肯库拉莱兰朗"
+             "劳勒雷里利莉林琳卢鲁伦罗洛马玛迈麦曼梅蒙米明莫姆穆纳娜南尼妮诺欧帕佩皮普齐乔琼萨塞桑瑟森沙莎施史斯松苏索塔泰汤特"
+             "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂")
+_ZH_UNDOTTED_NAME = re.compile(
+    rf"[{_TRANSLIT}]{{3,8}}(?=执导|导演|主演|领衔|配音|饰演|的(?:导演|表演|演技))|(?:导演|主演|由)[：: ]?[{_TRANSLIT}]{{3,8}}")
 _ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
 TERMINAL = ".!?\u2026)\"'\u3002\uff01\uff1f\uff09\u300d\u201d"  # characters a finished note ends with
 
@@ -198,16 +219,28 @@ _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
     )
 )
 
-# Weather a note may speak of only where its reasons (or its own facts) give it: "a snowy afternoon" came from the
-# prompt's example shot into notes for people who had said nothing of snow.
+# Weather a note may speak of only where its reasons (or its own facts) give it (`WEATHER_KINDS`).
 _WEATHER: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
-    (tuple(ground.split()), re.compile(said, re.IGNORECASE))
-    for ground, said in (
-        ("rain pour drizzl storm shower wet 雨", r"\b(?:rain\w*|pouring|drizzl\w*|storm\w*|downpour)\b|下雨|雨天|雨夜|"
-         r"雨中|雨季|暴雨|风雨|下着雨"),
-        ("snow blizzard 雪", r"\b(?:snow\w*|blizzard\w*)\b|下雪|雪天|雪夜|飘雪|大雪"),
-        ("sun hot heat summer 晴 热 阳光", r"\b(?:sunny|sunshine|heat ?wave|scorching)\b|晴天|阳光明媚|炎热|烈日"),
-    )
+    (ground, re.compile(said, re.IGNORECASE)) for ground, said, _ in WEATHER_KINDS
+)
+
+
+# Where the person's weather may stand in a note: as their time or what is outside ("a rainy evening", "while it
+# pours", "the snow outside", "雨夜", "窗外下着雨"). Anywhere else ("an adventure film with rain", "with rain as the
+# backdrop", "雨中的爱情") it is said of the film, which its own facts must then give.
+_PERSON_WEATHER = re.compile(
+    r"\b(?:rain\w*|pouring|drizzly|showery|storm\w*|snow\w*|wet|grey|gray|sunny|hot|cold|chilly|wintry)[\s-]+"
+    r"(?:(?:winter|summer|autumn|fall|spring|sunday|saturday|friday|seattle|city|late|lazy|long|quiet)\s+)?"
+    r"(?:nights?|evenings?|days?|afternoons?|mornings?|weekends?|weather|season|outside|out there|tonight|hours?|"
+    r"moods?|indoors|in\b)|"
+    r"\b(?:the|a|that|this)\s+(?:rain|snow|storm|downpour|drizzle|showers?|heat|sunshine)\s+(?:is\s+|keeps\s+)?"
+    r"(?:outside|out there|tonight|today|fall\w*|pour\w*|beat\w*|tap\w*|patter\w*|lash\w*|against|at|on)\b|"
+    r"\b(?:when|while|as|if|since|because)\s+it(?:'s|\u2019s| is| keeps)?\s+(?:rain|pour|snow|storm|drizzl)\w*|"
+    r"\b(?:out of|in from|away from|shelter from|escape from|hide from|warm against|beat|escape|outlast|wait out)\s+"
+    r"the\s+(?:rain|snow|storm|downpour|cold|heat)\b|"
+    r"(?:下雨|下雪|雨|雪|暴雨|大雨|晴)(?:天|夜|季|的(?:[晚夜午早周日]|时候|天气))|(?:窗外|外面|屋外|外头)[^，。；！？]{0,5}(?:雨|雪|晴)|"
+    r"(?:雨|雪)(?:下个不停|还在下|一直下|正下)|(?:躲|避)(?:雨|雪)",
+    re.IGNORECASE,
 )
 
 
@@ -254,12 +287,14 @@ class NoteChecker:
             found.append(Finding(Problem.CLAIMS_SEEN, f"claims the person already saw it ({m.group(0)!r})"))
         if m := _INSTRUCTIONS.search(text):
             found.append(Finding(Problem.INSTRUCTIONS, f"repeats the instructions ({m.group(0)!r})"))
-        if not (item.plot and item.plot.strip()) and (m := _STORY.search(text)):
+        if not (item.plot and item.plot.strip()) and (
+                (m := _STORY.search(text)) or (m := _SETTING.search(text))):
             found.append(Finding(Problem.STORY, f"tells a story ({m.group(0)!r}) but the sheet has no plot"))
         found += self._check_people(text, item, grounded, language)
         found += self._check_borrowed(text, item, grounded, other_reasons)
         found += self._check_company(text, item, grounded)
-        found += self._check_weather(text, grounded)
+        names = [item.title, display_title(item.title), *sheet_people(item), *liked_titles(reasons)]
+        found += self._check_weather(blank_names(text, names), grounded, sheet_text(item))  # not "Peter Stormare"
         found += self._check_roles(text, item)
         found += self._check_qualities(text, item, language, reasons)
         return found
@@ -308,11 +343,25 @@ class NoteChecker:
         return found
 
     @staticmethod
-    def _check_weather(text: str, grounded: str) -> list[Finding]:
-        """Weather ("a snowy afternoon", "雨夜") only where this item's reasons or facts give it."""
-        own = fold_name(grounded)
-        return [Finding(Problem.WEATHER, f"speaks of the weather ({m.group(0)!r}), which none of its reasons gives")
-                for ground, pattern in _WEATHER if (m := pattern.search(text)) and not any(g in own for g in ground)]
+    def _check_weather(text: str, grounded: str, sheet: str) -> list[Finding]:
+        """Weather ("a snowy afternoon", "雨夜") only where this item's reasons or facts give it, and the person's
+        weather said as their time or what is outside, not of the film ("with rain as the backdrop"), unless its
+        own facts give it (`sheet`)."""
+        own, facts = fold_name(grounded), fold_name(sheet)
+        person = [(m.start(), m.end()) for m in _PERSON_WEATHER.finditer(text)]
+        found = []
+        for ground, pattern in _WEATHER:
+            for m in pattern.finditer(text):
+                if not any(g in own for g in ground):
+                    message = f"speaks of the weather ({m.group(0)!r}), which none of its reasons gives"
+                    found.append(Finding(Problem.WEATHER, message))
+                elif not any(s <= m.start() < e for s, e in person) and not any(g in facts for g in ground):
+                    message = f"speaks of the person's weather as the film's ({m.group(0)!r})"
+                    found.append(Finding(Problem.WEATHER_IN_ITEM, message))
+                else:
+                    continue
+                break
+        return found
 
     @staticmethod
     def _check_borrowed(text: str, item: Item, grounded: str, other_reasons: Sequence[str]) -> list[Finding]:
@@ -464,9 +513,11 @@ class NoteChecker:
                     found.append(Finding(Problem.OTHER_PERSON, message))
                     covered[i : i + 2] = [True, True]
         if language == "zh":
-            for m in _ZH_TRANSLIT_NAME.finditer(text):
+            bare = blank_names(text, sheet_people(item))  # a sheet name written in Latin letters is fine
+            for m in (*_ZH_TRANSLIT_NAME.finditer(bare), *_ZH_UNDOTTED_NAME.finditer(bare)):
                 message = f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet"
                 found.append(Finding(Problem.CHINESE_NAME, message))
+                break
         return found
 
 

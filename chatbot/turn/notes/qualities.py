@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatbot.text.names import fold_name
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
 from retrieval.types import Item
@@ -77,6 +78,8 @@ def plain_words(forms: Sequence[str]) -> tuple[str, ...]:
     for form in forms:
         if m := re.fullmatch(r"([a-z]+)(?:s\?|\(\?:([a-z|]+)\))", form):  # "thrillers?", "comed(?:y|ies)"
             out += [m[1] + end for end in (m[2].split("|") if m[2] else ("", "s"))]
+        elif m := re.fullmatch(r"([a-z]+)\s+\(\?:[a-z| -]+\)", form):  # "comfort (?:watch|viewing)": its lead word
+            out.append(m[1])
         elif re.fullmatch(r"[a-z]+(?:-\??[a-z]+)*|[\u3400-\u9fff]+", form):
             out += [form.replace("-?", ""), form.replace("-?", "-")] if "-?" in form else [form]
     return tuple(dict.fromkeys(out))
@@ -192,6 +195,7 @@ class QualityLexicon:
         """A lexicon of these qualities; `negation` per language matches text that ends in a denial ("not too")."""
         self.qualities = {q.name: q for q in qualities}
         self.negation = dict(negation)
+        self._genre_words: set[str] | None = None  # every genre word, for reading compounds (built on first use)
 
     @classmethod
     def from_data(cls, raw: Any, where: str = QUALITIES_FILE) -> QualityLexicon:
@@ -245,8 +249,9 @@ class QualityLexicon:
         return any(condition_holds(c, item) for c in q.supported_if)
 
     def claims(self, text: str, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
-        """Every quality the text claims or denies, once each, with names and titles blanked out first."""
-        text = blank_names(text, names)
+        """Every quality the text claims or denies, once each, with names and titles blanked out first; a compound of
+        genre words ("comedy-drama-romance") read word by word."""
+        text = _GENRE_COMPOUND.sub(self._split_compound, blank_names(text, names))
         found: dict[tuple[str, bool], Claim] = {}
         for lang in ("en", "zh"):  # a Chinese note may still say "cozy"; both word lists apply to every note
             negation = self.negation.get(lang)
@@ -256,6 +261,14 @@ class QualityLexicon:
                     negated = bool(negation and negation.search(before))
                     found.setdefault((q.name, negated), Claim(q.name, m.group(0), negated))
         return list(found.values())
+
+    def _split_compound(self, m: re.Match[str]) -> str:
+        """A hyphenated compound with its hyphens as spaces when every part is a genre word, else as it was."""
+        if self._genre_words is None:
+            self._genre_words = {w for name, q in self.qualities.items() if name.startswith("genre-")
+                                 for w in q.words.get("en", ())} | _GENRE_PARTS
+        parts = m.group(0).lower().split("-")
+        return m.group(0).replace("-", " ") if all(p in self._genre_words for p in parts) else m.group(0)
 
     def unsupported(self, text: str, item: Item, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
         """The claims of a note that its item's facts do not bear out (a denial is wrong when the facts support
@@ -291,17 +304,53 @@ class QualityLexicon:
 # The words that begin a story, which the notes model is kept from writing for an item without a plot (with
 # "rejected": a rewrite's hint echoed into the note, see the checker's INSTRUCTIONS).
 STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
-                      "rejected"),
-               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演")}
+                      "plot", "plots", "storyline", "narrative", "rejected"),
+               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演", "情节")}
 
 
-def unwritable_words(item: Item, language: str) -> list[str]:
-    """The words a note about this item may not use: the qualities its facts do not support and, without a plot
-    on its sheet, the words that begin a story (the writer steers the model away from them; the checks stay); never
-    a word of its own title or people, which the note must be able to write whole."""
+_GENRE_COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
+_GENRE_PARTS = frozenset("romance romantic adventure action family comedy drama".split())  # with the lexicon's
+
+# What a Chinese note would write a name or title with, translated: the dot of "汤姆·汉克斯" and the 《》 of a title,
+# neither of which can be checked against the sheet (which spells both in Latin letters). The notes model is kept
+# from every token holding one of them (`BatchedContext.ban_ids`).
+ZH_NAME_MARKS = ("\u00b7", "\u30fb", "\u2022", "\u300a")
+
+# Each kind of weather: the words in a note's reasons or its item's facts that give it, how a note says it (the
+# checker's pattern) and the words the notes model is kept from when nothing gives it ("a snowy afternoon" came
+# from the prompt's example into notes for people who had said nothing of snow).
+WEATHER_KINDS: tuple[tuple[tuple[str, ...], str, dict[str, tuple[str, ...]]], ...] = (
+    (("rain", "pour", "drizzl", "storm", "shower", "wet", "雨"),
+     r"\b(?:rain\w*|pouring|drizzl\w*|storm\w*|downpour)\b|下雨|雨天|雨夜|雨中|雨季|暴雨|风雨|下着雨",
+     {"en": ("rain", "rainy", "raining", "rainstorm", "drizzle", "drizzly", "downpour", "pouring", "storm", "stormy"),
+      "zh": ("下雨", "雨天", "雨夜", "雨中", "暴雨", "下着雨")}),
+    (("snow", "blizzard", "雪"), r"\b(?:snow\w*|blizzard\w*)\b|下雪|雪天|雪夜|飘雪|大雪",
+     {"en": ("snow", "snowy", "snowing", "snowfall", "blizzard"), "zh": ("下雪", "雪天", "雪夜", "飘雪", "大雪")}),
+    (("sun", "hot", "heat", "summer", "晴", "热", "阳光"),
+     r"\b(?:sunny|sunshine|heat ?wave|scorching|summery|hot summer|summer heat|the heat)\b|晴天|阳光明媚|炎热|烈日",
+     {"en": ("sunny", "sunshine", "heatwave", "scorching", "summery"), "zh": ("晴天", "阳光明媚", "炎热", "烈日")}),
+)
+
+
+def unsaid_weather(grounded: str, language: str) -> list[str]:
+    """The weather words a note may not write: those of every kind of weather that `grounded` (its reasons and
+    its item's facts) does not give."""
+    own = fold_name(grounded)
+    return [w for ground, _, words in WEATHER_KINDS if not any(g in own for g in ground)
+            for w in words.get(language, ())]
+
+
+def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
+    """The words a note about this item may not use: the qualities its facts do not support, weather neither its
+    `reasons` nor its facts give and, without a plot on its sheet, the words that begin a story (the writer steers
+    the model away from them; the checks stay); never a word of its own title or people, which the note must be
+    able to write whole."""
     words = QualityLexicon.served().unfit_words(item, language)
+    words += unsaid_weather(" ".join([item.plot or "", item.awards or "", *reasons]), language)
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
+    if language == "zh":
+        words += list(ZH_NAME_MARKS)
     own = " ".join([item.title, *item.directors, *item.cast]).lower()  # "The Philadelphia Story" keeps its "Story"
     return [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", own)]
 

@@ -21,8 +21,9 @@ class Draft:
     text: str = ""
     done: bool = False
     problems: list[Finding] = field(default_factory=list)
-    samey: Note | None = None  # a draft that passed every honesty check but reads like another film's note:
-    # shown when no better one comes (a rewrite is tried only while time allows; samey beats a template)
+    weak: Note | None = None  # a draft that passed every honesty check but reads like another film's note, or
+    # names nothing of its own item: shown when no better one comes (a rewrite is tried only while time allows; a
+    # true weak note beats a template)
 
     def messages(self) -> tuple[str, ...]:
         """Why earlier drafts were rejected, in words (what a Note keeps)."""

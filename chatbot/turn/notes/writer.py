@@ -16,12 +16,13 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
 3. every finished note is checked by `NoteChecker` (`checker.py`) against the item's full sheet (`fact_sheet`):
    other titles and people, numbers, a story without a plot, a quality its facts do not support, and it must not
    repeat another item's note. A note sharing a run of four words with another note of the answer once names are
-   out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey: a soft failure;
-4. every failed or samey note is written once more (all at once when batched, else each in its own call) while
+   out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey, and one that names nothing
+   of its own item (`specific_facts`, the benchmark's specificity) is true but vague: soft failures;
+4. every failed, samey or vague note is written once more (all at once when batched, else each in its own call) while
    the time left covers it at this turn's speed (told what was wrong in general terms). A note that fails twice, or any note when
    the LLM is down or the notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out,
    becomes a template note built from the sheet (`templates.py`, `prompts/note_fallback.yaml`), true by
-   construction; a samey note that could not be rewritten is shown as written.
+   construction; a samey or vague note that could not be rewritten is shown as written.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
 `Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
 
@@ -51,6 +52,7 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
+from chatbot.turn.notes.measures import specific_facts
 from chatbot.turn.notes.note import (
     BRIEF_STYLE,
     LLM_NOTE_CHARS,
@@ -108,6 +110,7 @@ __all__ = [
 ]
 
 _SAMEY = "repeats another film's note with only the title and names changed"
+_VAGUE = "names nothing only this item has (no person, plot, award or genre of its own)"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
 BRIEF_BUDGET_S = 8.0  # the notes step's budget before issue 15
@@ -192,7 +195,7 @@ class Copywriter:
                 yield from self._rewrite_failed(drafts, language, deadline, tally, finished, per_note_s)
             for i, draft in enumerate(drafts):
                 if i not in finished:
-                    finished[i] = draft.samey or self._template(draft, language, i)
+                    finished[i] = draft.weak or self._template(draft, language, i)
                     yield NoteDone(i, finished[i])
         finally:
             self.last_stats = tally.stats(finished, started)
@@ -231,12 +234,13 @@ class Copywriter:
         call per note (per item: each while the time left covers one more note at this turn's speed).
 
         Without the time, the failed notes get their templates now rather than make the person wait. Samey notes
-        (true, but like another film's) ride along only when a call is made anyway.
+        and vague notes (true, but like another film's or about nothing of their own) ride along only when a call is
+        made anyway.
         """
-        failed = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is None]
-        samey = [i for i in range(len(drafts)) if i not in finished and drafts[i].samey is not None]
-        if not self.batch or failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(samey) + 0.5):
-            failed = sorted(failed + samey)  # one call per note: each samey note is its own small call
+        failed = [i for i in range(len(drafts)) if i not in finished and drafts[i].weak is None]
+        weak = [i for i in range(len(drafts)) if i not in finished and drafts[i].weak is not None]
+        if not self.batch or failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(weak) + 0.5):
+            failed = sorted(failed + weak)  # one call per note: each weak note is its own small call
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
             return
         parallel = self._parallel(language)  # all rewrites at once: no slower than the first round was
@@ -287,7 +291,8 @@ class Copywriter:
             tally.retries += len(rounds)
         llm = self.by_language.get(language, self.llm)
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
-            avoid = [unwritable_words(drafts[group[0]].request.item, language) for group in alone]
+            avoid = [unwritable_words(drafts[group[0]].request.item, language, drafts[group[0]].request.reasons)
+                     for group in alone]
             kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
             pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept)
         else:
@@ -400,7 +405,8 @@ class Copywriter:
         others = [r for j, d in enumerate(drafts) if j != i for r in d.request.reasons]
         others += [PLOT_MARK + d.request.item.plot for j, d in enumerate(drafts) if j != i and d.request.item.plot]
         written = [(d.text, d.request.item) for j, d in enumerate(drafts) if j != i and d.done]
-        outcome = self._accept(drafts[i], text, rnd.language, rnd.retry, others, written)
+        answer = [d.request.item for d in drafts]
+        outcome = self._accept(drafts[i], text, rnd.language, rnd.retry, others, written, answer)
         if outcome is not None:
             yield NoteDone(i, outcome)
         else:
@@ -414,11 +420,13 @@ class Copywriter:
         retry: bool,
         others: Sequence[str],
         written: Sequence[tuple[str, Item]] = (),
+        answer: Sequence[Item] = (),
     ) -> Note | None:
         """The Note when the draft text passes the checks; else None, with the problems recorded.
 
         `written`: the notes already accepted for the other items of this answer, with their items (a copy, or the
-        same note with only the title and names changed, says nothing of its own film).
+        same note with only the title and names changed, says nothing of its own film); `answer`: every item of
+        the answer (a genre the others share is nothing of this one's own).
         """
         text = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
         text = without_translated_title(text) if language == "zh" else text
@@ -440,13 +448,24 @@ class Copywriter:
         if problems:
             draft.problems.extend(problems)
             return None
+        soft = None
         if any(shares_skeleton(text, draft.request.item, other, item, language) for other, item in written):
-            # True but samey: rewritten while time allows, else shown as it is (a soft check, never a template)
-            draft.problems.append(Finding(Problem.SAMEY, _SAMEY))
-            draft.samey = replace(note, problems=draft.messages())
+            soft = Finding(Problem.SAMEY, _SAMEY)
+        elif self._could_be_specific(draft.request.item) and not specific_facts(
+                text, draft.request.item, answer, language, QualityLexicon.served()):
+            soft = Finding(Problem.VAGUE, _VAGUE)
+        if soft is not None:  # true but samey or vague: rewritten while time allows, else shown (never a template)
+            draft.problems.append(soft)
+            draft.weak = replace(note, problems=draft.messages())
             return None
         draft.text, draft.done = text, True
         return note
+
+    @staticmethod
+    def _could_be_specific(item: Item) -> bool:
+        """True when the item's sheet gives a note something of its own to name (a person, a plot, an award, a
+        schema catalog's text or number)."""
+        return bool(item.people or (item.plot or "").strip() or item.awards or item.attributes)
 
     def _template(self, draft: Draft, language: str, position: int = 0) -> Note:
         """The template note of a draft that never passed (its shape by the card's place)."""
