@@ -143,3 +143,8 @@ def liked_titles(reasons: Sequence[str]) -> list[str]:
     may say, never a quality it claims."""
     found = (reason_value("reason_liked", "title", lang, clean_reason(r)) for r in reasons for lang in ("en", "zh"))
     return list(dict.fromkeys(t for t in found if t))
+
+
+def deal(values: list[str], k: int) -> list[str]:
+    """The k-th of the values, taken in turn (a list of one; empty when there are none or it is "")."""
+    return [values[k % len(values)]] if values and values[k % len(values)] else []

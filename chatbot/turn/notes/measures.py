@@ -182,3 +182,9 @@ def specific_facts(text: str, item: Item, others: Sequence[Item] = (), language:
             if own and not set(own) & other_genres:
                 found.append(f"genre: {own[0]}")
     return found
+
+
+def could_be_specific(item: Item) -> bool:
+    """True when the item's sheet gives a note something of its own to name (a person, a plot, an award, a schema
+    catalog's text or number)."""
+    return bool(item.people or (item.plot or "").strip() or item.awards or item.attributes)

@@ -153,3 +153,12 @@ def stream_many_json(
             if gate is not None:
                 gate.yield_to_cards(CARDS_PAUSE_S)
             yield k, piece
+
+
+def numbered(pieces: Generator[str, None, None]) -> Generator[tuple[int, str], None, None]:
+    """The pieces of one call as the answer of round 0; closing this closes the call."""
+    try:
+        for piece in pieces:
+            yield 0, piece
+    finally:
+        pieces.close()

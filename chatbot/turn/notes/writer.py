@@ -51,8 +51,8 @@ from chatbot.turn.notes.checker import (
     shares_skeleton,
     without_translated_title,
 )
-from chatbot.turn.notes.facts import clean_reason, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import specific_facts
+from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
+from chatbot.turn.notes.measures import could_be_specific, specific_facts
 from chatbot.turn.notes.note import (
     BRIEF_STYLE,
     LLM_NOTE_CHARS,
@@ -73,6 +73,7 @@ from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
 from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
 from chatbot.turn.notes.stream import (
     NotesStreamParser,
+    numbered,
     note_labels,
     notes_schema,
     stream_json_text,
@@ -296,7 +297,7 @@ class Copywriter:
             kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
             pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept)
         else:
-            pieces = _numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
+            pieces = numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
             stopped = yield from self._read_answers(rounds, pieces, [NotesStreamParser(lab) for lab in labels])
         except TastebudError as exc:  # LLMError, or the model could not load (ModelUnavailable)
@@ -338,9 +339,9 @@ class Copywriter:
                 "label": labels[k],
                 "title": display_title(item.title),
                 "facts": prompt_facts(item, common),
-                "reasons": [r for r in reasons[k] if r not in shared] + _deal(deck, rnd.positions[k]),
+                "reasons": [r for r in reasons[k] if r not in shared] + deal(deck, rnd.positions[k]),
                 "focus": rnd.drafts[rnd.positions[k]].focus,
-                "may": _deal([qualities.word(q, rnd.language) for q in asked if qualities.holds(q, item)],
+                "may": deal([qualities.word(q, rnd.language) for q in asked if qualities.holds(q, item)],
                              rnd.positions[k]),
                 "never": [qualities.word(q, rnd.language) for q in asked if not qualities.holds(q, item)],
                 # why the last draft was rejected, in general terms
@@ -451,7 +452,7 @@ class Copywriter:
         soft = None
         if any(shares_skeleton(text, draft.request.item, other, item, language) for other, item in written):
             soft = Finding(Problem.SAMEY, _SAMEY)
-        elif self._could_be_specific(draft.request.item) and not specific_facts(
+        elif could_be_specific(draft.request.item) and not specific_facts(
                 text, draft.request.item, answer, language, QualityLexicon.served()):
             soft = Finding(Problem.VAGUE, _VAGUE)
         if soft is not None:  # true but samey or vague: rewritten while time allows, else shown (never a template)
@@ -460,12 +461,6 @@ class Copywriter:
             return None
         draft.text, draft.done = text, True
         return note
-
-    @staticmethod
-    def _could_be_specific(item: Item) -> bool:
-        """True when the item's sheet gives a note something of its own to name (a person, a plot, an award, a
-        schema catalog's text or number)."""
-        return bool(item.people or (item.plot or "").strip() or item.awards or item.attributes)
 
     def _template(self, draft: Draft, language: str, position: int = 0) -> Note:
         """The template note of a draft that never passed (its shape by the card's place)."""
@@ -491,20 +486,6 @@ class Copywriter:
             if isinstance(event, NoteDone):
                 sentence = event.note.text
         return f"{sentence}\n\n{text}" if sentence else text
-
-
-def _numbered(pieces: Generator[str, None, None]) -> Generator[tuple[int, str], None, None]:
-    """The pieces of one call as the answer of round 0; closing this closes the call."""
-    try:
-        for piece in pieces:
-            yield 0, piece
-    finally:
-        pieces.close()
-
-
-def _deal(values: list[str], k: int) -> list[str]:
-    """The k-th of the values, taken in turn (a list of one; empty when there are none or it is "")."""
-    return [values[k % len(values)]] if values and values[k % len(values)] else []
 
 
 def brief_copywriter(copywriter: Copywriter, models: dict[str, BaseChatModel] | None = None) -> Copywriter:

@@ -1,0 +1,79 @@
+"""The patterns the note checker reads a note with: claims of a story, a setting, having seen the film, the
+prompt's own words, the person's weather said as theirs, names and titles written in Chinese."""
+
+from __future__ import annotations
+
+import re
+
+from chatbot.turn.notes.qualities import WEATHER_KINDS
+
+# A claim that the person already saw or liked this film (the notes are for films they have not seen).
+CLAIMS_SEEN = re.compile(
+    r"(?<!if )(?<!If )\byou(?:'ve| have)? (?:already )?(?:enjoyed|loved|seen|watched)\b(?! it before)|你(?:看过|喜欢过)",
+)
+# Phrases that tell a story; allowed only when the sheet has a plot.
+# A role or a character with a deed ("plays a lonely boy who finds...") is a story too: the sheet names the cast,
+# never their parts.
+CHARACTER = (r"(?:boy|girl|man|woman|men|women|kid|child|children|family|couple|detective|cop|soldier|teen\w*|"
+             r"doctor|king|queen|prince|princess|robot|dog|cat|bear|toy|doll|hero|heroine|father|mother|dad|mom|"
+             r"son|daughter|widow\w*|orphan|student|teacher|thief|spy|agent|killer|stranger|friends?|brothers?|"
+             r"sisters?|lovers?|loner|outsider|misfit|survivors?|crew|team|gang|pair|duo|trio)")
+STORY = re.compile(
+    r"\b(?:about (?:a|an|the|two|three|four|young|his|her|their|how|what|when)\b|follows\b|tells the story|"
+    r"(?:story|tale) of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
+    r"\b(?:plots?|plotlines?|storylines?|narratives?|plot twists?)\b|"  # "a touching plot": a plot it does not know
+    r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
+    rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
+    r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
+    r"heads|comes))|"
+    r"讲述|讲的是|故事讲|情节|剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
+    re.IGNORECASE,
+)
+# Where or when a story is set is its story too ("set during World War II" of Gone with the Wind); a place, a time
+# or a world, so that a recipe that "sets in the fridge" is none.
+SETTING = re.compile(
+    r"\b(?:[Ss]et|[Tt]akes place|[Uu]nfold(?:s|ing)) (?:in|during|on|against|amid|among|at|around|before|after)"
+    r"(?: the| a| an)? (?:[A-Z]\w+|\d|(?:[\w-]+ ){0,2}(?:wars?|era|age|century|future|past|city|town|village|"
+    r"countryside|world|kingdom|empire|island|desert|jungle|school|prison|space|sea|ocean|planet|streets|suburbs|"
+    r"backdrop))|"
+    r"背景(?:设定)?(?:是|在|为)|故事发生在|发生在")
+# The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint).
+INSTRUCTIONS = re.compile(
+    r"\b(?:may call it|never call it|call(?:ed)? it something|(?:its|the) facts do not|(?:your|my|the) last note|"
+    r"(?:was|were|been) rejected|picked because|build the note|its (?:own )?line (?:says|gives)|on (?:its|the) sheet|"
+    r"sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
+
+ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
+# A name transliterated without its dot ("詹姆斯卡梅隆执导"): three or more of the characters transliterations are
+# made of, beside a role word.
+TRANSLIT = ("阿艾安奥巴贝本比彼波布查达戴丹德迪蒂杜多恩法菲费弗福盖格古哈汉赫亨华霍基吉加杰简金卡凯坎康柯科克肯库拉莱兰朗"
+            "劳勒雷里利莉林琳卢鲁伦罗洛马玛迈麦曼梅蒙米明莫姆穆纳娜南尼妮诺欧帕佩皮普齐乔琼萨塞桑瑟森沙莎施史斯松苏索塔泰汤特"
+            "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂")
+ZH_UNDOTTED_NAME = re.compile(
+    rf"[{TRANSLIT}]{{3,8}}(?=执导|导演|主演|领衔|配音|饰演|的(?:导演|表演|演技))|(?:导演|主演|由)[：: ]?[{TRANSLIT}]{{3,8}}")
+ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
+
+# Weather a note may speak of only where its reasons (or its own facts) give it (`WEATHER_KINDS`).
+WEATHER: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (ground, re.compile(said, re.IGNORECASE)) for ground, said, _ in WEATHER_KINDS
+)
+
+
+# Where the person's weather may stand in a note: as their time or what is outside ("a rainy evening", "while it
+# pours", "the snow outside", "雨夜", "窗外下着雨"). Anywhere else ("an adventure film with rain", "with rain as the
+# backdrop", "雨中的爱情") it is said of the film, which its own facts must then give.
+PERSON_WEATHER = re.compile(
+    r"\b(?:rain\w*|pouring|drizzly|showery|storm\w*|snow\w*|wet|grey|gray|sunny|hot|cold|chilly|wintry)[\s-]+"
+    r"(?:(?:winter|summer|autumn|fall|spring|sunday|saturday|friday|seattle|city|late|lazy|long|quiet)\s+)?"
+    r"(?:nights?|evenings?|days?|afternoons?|mornings?|weekends?|weather|season|outside|out there|tonight|hours?|"
+    r"moods?|indoors|in\b)|"
+    r"\b(?:the|a|that|this)\s+(?:rain|snow|storm|downpour|drizzle|showers?|heat|sunshine)\s+(?:is\s+|keeps\s+)?"
+    r"(?:outside|out there|tonight|today|fall\w*|pour\w*|beat\w*|tap\w*|patter\w*|lash\w*|against|at|on)\b|"
+    r"\b(?:when|while|as|if|since|because)\s+it(?:'s|\u2019s| is| keeps)?\s+(?:rain|pour|snow|storm|drizzl)\w*|"
+    r"\b(?:out of|in from|away from|shelter from|escape from|hide from|warm against|beat|escape|outlast|wait out)\s+"
+    r"the\s+(?:rain|snow|storm|downpour|cold|heat)\b|"
+    r"(?:下雨|下雪|雨|雪|暴雨|大雨|晴)(?:天|夜|季|的(?:[晚夜午早周日]|时候|天气))|(?:窗外|外面|屋外|外头)[^，。；！？]{0,5}(?:雨|雪|晴)|"
+    r"(?:雨|雪)(?:下个不停|还在下|一直下|正下)|(?:躲|避)(?:雨|雪)",
+    re.IGNORECASE,
+)
