@@ -258,6 +258,7 @@ def reason_names(reasons: Sequence[str]) -> list[str]:
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:
     """Score every note of an answer, and the answer's shared skeletons (in place; returns it)."""
     from chatbot.turn.notes.measures import (
+        foreign_foods,
         foreign_words,
         length_in_range,
         note_length,
@@ -280,7 +281,8 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
             "in_range": length_in_range(text, lang),
             "specific": specific_facts(text, item, record.items, lang, lexicon),
             "unsupported": [f"{'not ' if c.negated else ''}{c.quality} ({c.words})"
-                            for c in lexicon.unsupported(text, item, lang, names)],
+                            for c in lexicon.unsupported(text, item, lang, names)]
+            + [f"food not in it ({food})" for food in foreign_foods(text, item, lang, reasons)],
             "foreign_words": foreign_words(text, lang, item, extra),
         })
     record.shared = sorted({g for k, own in enumerate(grams)

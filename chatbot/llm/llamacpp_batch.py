@@ -13,7 +13,9 @@ call of `LlamaCppChatModel` would be; its text comes back piece by piece as `(an
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import re
 import threading
 import time
 from collections import deque
@@ -23,6 +25,8 @@ from typing import Any
 
 from retrieval.errors import LLMError, ModelUnavailable
 
+_HAN = re.compile("[\u4e00-\u9fff]{2,}")
+_LATIN = re.compile("[a-z][a-z -]{4,}")  # a word long enough to be cut into tokens ("heart warming" too)
 BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
 PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
 # First tokens of longer words that are common words themselves: never banned for the longer word's sake.
@@ -38,6 +42,7 @@ class _Answer:
     prompt: list[int]
     sampler: Any  # GreedyGrammarSampler, or None for free text
     banned: Any = None  # token ids it may not write (numpy array), or None
+    tails: dict[str, list[int]] = field(default_factory=dict)  # text -> the tokens it may not write right after it
     pos: int = 0  # the position of the next token in its sequence
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
@@ -100,6 +105,9 @@ class BatchedContext:
         self._bans: dict[str, list[int]] = {}  # word -> its banned first tokens
         self._firsts: dict[str, int | None] = {}  # text -> its first token
         self._texts: list[str] | None = None  # every token's text, read on the first mark banned
+        self._sorted: list[tuple[str, int]] | None = None  # (text, token), by text: the tokens that begin with a text
+        self._keys: list[str] = []  # the texts of `_sorted`, for bisect
+        self._tails: dict[str, list[tuple[str, int]]] = {}  # word -> (a begun piece, a token going on with it)
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
         self._answers: list[_Answer] = []  # the answers being written
 
@@ -110,8 +118,10 @@ class BatchedContext:
         return self.llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
     def prefill(self, messages: Sequence[dict[str, str]]) -> int:
-        """Read a prompt into the prefix sequence (its fixed part is then shared by later calls); tokens read."""
+        """Read a prompt into the prefix sequence (its fixed part is then shared by later calls), and the
+        vocabulary's texts (what banned words are found by, ~1 s once); tokens read."""
         with self.lock:
+            self._going_on("x")
             return self._keep_prefix(self.tokens(messages), time.monotonic() + 600.0)
 
     def generate(
@@ -171,8 +181,8 @@ class BatchedContext:
     ) -> Iterator[tuple[int, str]]:
         """Up to `n_seq` answers at once: the shared prefix, then steps of one token of each answer being written
         plus a run of the prompts still to read."""
-        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s), banned=self.ban_ids(words))
-                   for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
+        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s), banned=self.ban_ids(words),
+                           tails=self.tail_bans(words)) for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
         self._answers = answers
         try:
             queue = self._start(answers, max_tokens, deadline)
@@ -296,20 +306,56 @@ class BatchedContext:
         return int(np.argmax(logits))
 
     def _banned_now(self, a: _Answer) -> Any:
-        """Answer a's banned tokens at this step: its own, and (`distinct`) the first tokens of what another answer
-        wrote after the words a ends with."""
-        if self._distinct is None:
-            return a.banned
-        from chatbot.llm.distinct import echo_continuations
+        """Answer a's banned tokens at this step: its own, the rest of a banned word it has begun ("悚" after "惊",
+        "warming" after " heart"), and (`distinct`) the first tokens of what another answer wrote after the words a
+        ends with."""
+        now = [token for begun, tokens in a.tails.items() if a.text.endswith(begun) for token in tokens]
+        if self._distinct is not None:
+            from chatbot.llm.distinct import echo_continuations
 
-        others = [b.text for b in self._answers if b is not a] + self._distinct
-        echo = [self._first_token(c) for c in echo_continuations(a.text, others)]
-        if not echo:
+            others = [b.text for b in self._answers if b is not a] + self._distinct
+            now += [t for c in echo_continuations(a.text, others) if (t := self._first_token(c)) is not None]
+        if not now:
             return a.banned
         import numpy as np
 
-        now = np.fromiter((t for t in echo if t is not None), dtype=np.intp)
-        return now if a.banned is None else np.concatenate([a.banned, now])
+        ids = np.fromiter(now, dtype=np.intp)
+        return ids if a.banned is None else np.concatenate([a.banned, ids])
+
+    def tail_bans(self, words: Sequence[str]) -> dict[str, list[int]]:
+        """For each word, each way it can be begun and the tokens that would go on with it: "惊悚" is "惊" + "悚"
+        and "heartwarming" " heart" + "warming", whose first pieces are too common to ban, and "讲述", one token,
+        can also be written "讲" + "述"; so after a begun piece every token that goes on with the rest is banned
+        (`ban_ids` bans the tokens that begin the word). A Latin word is begun after a space."""
+        tails: dict[str, list[int]] = {}
+        for word in dict.fromkeys(words):
+            if word not in self._tails:
+                if han := _HAN.match(word):  # a word of the lexicon may be a pattern: its plain start
+                    cuts = [(han.group(0)[:k], han.group(0)[k:]) for k in range(1, len(han.group(0)))]
+                elif _LATIN.fullmatch(word):
+                    cuts = [(f" {w[:k]}", w[k:]) for w in {word, word.capitalize()} for k in range(3, len(word) - 1)]
+                else:
+                    cuts = []
+                self._tails[word] = [(begun, t) for begun, rest in cuts for t in self._going_on(rest)]
+            for begun, token in self._tails[word]:
+                tails.setdefault(begun, []).append(token)
+        return tails
+
+    def _going_on(self, rest: str) -> list[int]:
+        """The tokens that write the start of `rest`: those that begin with it ("讲述了" for "讲述"), those it begins
+        with, and the first byte token of its first character."""
+        if self._sorted is None:
+            self._sorted = sorted((text, t) for t, text in enumerate(self._vocab_texts()) if text)
+            self._keys = [text for text, _ in self._sorted]
+        lo, hi = bisect.bisect_left(self._keys, rest), bisect.bisect_right(self._keys, rest + "\U0010ffff")
+        found = [t for _, t in self._sorted[lo:hi]]
+        for j in range(1, len(rest)):
+            k = bisect.bisect_left(self._keys, rest[:j])
+            while k < len(self._keys) and self._keys[k] == rest[:j]:
+                found.append(self._sorted[k][1])
+                k += 1
+        first = self._first_token(rest[:1])
+        return found + ([first] if first is not None else [])
 
     def _first_token(self, text: str) -> int | None:
         """The first token of a text as the model writes it (cached)."""
@@ -342,6 +388,8 @@ class BatchedContext:
             self._bans[word] = self._tokens_with(word)
             return self._bans[word]
         found: list[int] = []
+        if (han := _HAN.match(word)) is not None:  # "讲述": also "讲述了", one token of its own
+            found += [t for t in self._going_on(han.group(0)) if self._vocab_texts()[t].startswith(han.group(0))]
         latin = word[:1].isascii()
         spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
         bare = [word, word[:1].upper() + word[1:]] if latin else []
@@ -360,9 +408,13 @@ class BatchedContext:
 
     def _tokens_with(self, mark: str) -> list[int]:
         """Every token whose text holds this character (the vocabulary read once, ~150k pieces)."""
+        return [t for t, text in enumerate(self._vocab_texts()) if mark in text]
+
+    def _vocab_texts(self) -> list[str]:
+        """Every token's text (the vocabulary read once, ~150k pieces; a piece of a character reads as empty)."""
         if self._texts is None:
             self._texts = [self._piece(t).decode("utf-8", errors="ignore") for t in range(self.n_vocab)]
-        return [t for t, text in enumerate(self._texts) if mark in text]
+        return self._texts
 
     def _piece(self, token: int) -> bytes:
         """The bytes of one token (a Chinese character may span two tokens: the decoder joins them)."""

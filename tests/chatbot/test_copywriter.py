@@ -417,6 +417,7 @@ def checker() -> NoteChecker:
         ("Tom Hanks and Tim Allen in an animated comedy to enjoy while it's pouring outside.", "the weather"),
         ("A lonely young woman sets out to change strangers' lives in this 2001 comedy.", "sheet has no plot"),
         ("一部浪漫喜剧：Audrey Tautou 饰演一个害羞的女孩，在巴黎寻找爱情。", "sheet has no plot"),
+        ("一部法国浪漫喜剧，剧情：害羞的女服务员悄悄改变了邻居们的生活。", "sheet has no plot"),
         ("A fun, heartwarming adventure to share with your friends on a lazy evening.", "who you watch with"),
         ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
         ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
@@ -475,6 +476,26 @@ def test_the_persons_weather_said_of_the_film_is_caught(checker, note):
 def test_the_persons_weather_as_their_evening_passes(checker, note):
     """Rain as the person's evening, or what falls outside, ties the note to them without claiming it of the film."""
     assert checker.check(note, TOY_STORY, "zh" if "孩子" in note else "en", RAIN) == []
+
+
+@pytest.mark.parametrize("note", [
+    "上海这么热，在家和孩子看 Tom Hanks 配音的这部玩具冒险，轻松又好笑。",
+    "炎热的夏日午后，John Lasseter 的动画冒险正适合和孩子一起在家避暑。",
+])
+def test_the_persons_heat_as_their_day_passes(checker, note):
+    """A hot day in the person's city is their day too ("上海今天很热": "炎热的夏日午后", "这么热")."""
+    assert checker.check(note, TOY_STORY, "zh", ("上海今天很热 -> light", "kids -> family-friendly")) == []
+
+
+@pytest.mark.parametrize(("note", "language"), [
+    ("2002 年的纪录片，讲述枪击案背后的真相，导演 Michael Moore，讲述枪击案背后的真相，很值得一看。", "zh"),
+    ("Tom Hanks voices a cowboy doll in a funny toy adventure, a funny toy adventure for the kids.", "en"),
+])
+def test_a_note_that_says_the_same_thing_twice_is_caught(checker, note, language):
+    """The 1.5B sometimes loops; a note saying one run of words twice is rewritten (a name said twice is fine)."""
+    assert any("the same thing twice" in p for p in checker.check(note, TOY_STORY, language))
+    assert not any("twice" in p for p in checker.check(
+        "Tom Hanks 配音的玩具冒险又暖又好笑，Tom Hanks 的牛仔玩偶很适合孩子。", TOY_STORY, "zh"))
 
 
 def test_a_plot_the_sheet_does_not_give_is_not_praised(checker):
@@ -702,6 +723,7 @@ def test_a_summer_theme_the_film_does_not_have_is_caught(checker):
     "詹姆斯卡梅隆执导的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
     "由约翰莱塞特执导，玩具们的冒险又暖又好笑，适合下雨的晚上全家一起看。",
     "汤姆·汉克斯配音的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
+    "一部温馨有趣的动画冒险，汤姆克鲁斯 饰主角，很适合下雨的晚上和孩子一起看。",
 ])
 def test_a_name_written_in_chinese_cannot_be_checked(checker, note):
     """A transliterated name, with its dot or without, cannot be told apart from a made-up one: rewritten. The
@@ -720,3 +742,38 @@ def test_a_compound_of_genres_claims_each_genre(checker):
     assert any("'romance'" in p for p in problems) and any("'drama'" in p for p in problems), problems
     assert checker.check("Tom Hanks in a drama-free, family-friendly comedy for the kids tonight.", TOY_STORY, "en",
                          ("kids -> family-friendly",)) == []
+
+
+@pytest.mark.parametrize(("note", "written"), [
+    ("约翰拉塞特执导的玩具冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "John Lasseter 执导的玩具冒险"),
+    ("由汤姆汉克斯配音的牛仔玩偶，又暖又好笑，下雨的晚上全家一起看正好。", "由 Tom Hanks 配音的牛仔玩偶"),
+    ("汤姆·汉克斯和提姆·艾伦配音的动画冒险，温馨好笑，很适合雨夜陪孩子看。", "Tom Hanks 和 Tim Allen 配音的"),
+])
+def test_a_name_written_in_chinese_is_written_back_as_on_the_sheet(note, written):
+    """The 1.5B transliterates names however it is told: a name that clearly sounds like one of the film's own
+    people is shown as the sheet spells it, and the note passes; one that sounds like nobody on it still fails."""
+    writer, _ = _copywriter(_answer([note, GOOD_ZH[1]]))
+    notes = writer.write_notes(_requests(), "zh")
+    assert written in notes[0].text and notes[0].source == "llm", notes[0]
+    made_up = "瑞奇杰克森配音的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。"
+    writer, _ = _copywriter(_answer([made_up, GOOD_ZH[1]]), _answer([made_up]))
+    notes = writer.write_notes(_requests(), "zh")
+    assert notes[0].source == "template" and "name in Chinese" in " ".join(notes[0].problems)
+
+
+def test_a_transliterated_name_goes_to_the_nearest_person_of_its_role():
+    """"斯科斯塞执导" is the director, Martin Scorsese, though it sounds half like Jack Nicholson of the cast; a name
+    that sounds equally like two people is left alone (and then fails the check)."""
+    from chatbot.turn.notes.zh_names import with_sheet_names
+
+    boot = Item(id="z", title="Das Boot (1981)", directors=("Wolfgang Petersen",), cast=("Jürgen Prochnow",))
+    assert with_sheet_names("沃尔夫冈彼得森执导的潜艇战争片。", boot) == "Wolfgang Petersen 执导的潜艇战争片。"
+    reiner = Item(id="w", title="A Few Good Men (1992)", directors=("Rob Reiner",), cast=("Tom Cruise", "Demi Moore"))
+    assert with_sheet_names("罗伯特执导的法庭戏。", reiner) == "Rob Reiner 执导的法庭戏。"
+    departed = Item(id="x", title="The Departed (2006)", directors=("Martin Scorsese",),
+                    cast=("Leonardo DiCaprio", "Matt Damon", "Jack Nicholson"))
+    assert with_sheet_names("斯科斯塞执导的犯罪片。", departed) == "Martin Scorsese 执导的犯罪片。"
+    assert with_sheet_names("尼科尔森主演的警匪片。", departed) == "Jack Nicholson 主演的警匪片。"
+    bride = Item(id="y", title="The Princess Bride (1987)", directors=("Rob Reiner",),
+                 cast=("Cary Elwes", "Robin Wright", "Chris Sarandon"))
+    assert with_sheet_names("雷纳德主演的童话冒险。", bride) == "雷纳德主演的童话冒险。"

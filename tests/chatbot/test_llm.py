@@ -30,6 +30,7 @@ from chatbot.llm import (
     parse_json_reply,
     stream_text,
 )
+from chatbot.turn.notes.qualities import plain_words
 from retrieval.types import GENRES
 from retrieval.errors import LLMError, ModelUnavailable, TastebudError
 from tests.chatbot.openai_stub import StubAnswer, start_openai_stub
@@ -511,6 +512,22 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     kept = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300, avoid=[banned])))["1"]
     assert not {w.lower() for w in re.findall(r"[A-Za-z]+", kept)} & set(banned), (free, kept)
     assert "Heat" in kept or "Mann" in kept, kept
+    # and in Chinese, however the tokens cut a word ("惊悚" is "惊" + "悚"; "讲述了" is one token of its own)
+    heat = [system, ("user", "1. Heat (1995), a crime thriller directed by Michael Mann; plot: a detective hunts a "
+                             "thief.\nWrite the sentence in Simplified Chinese (请用简体中文).")]
+    banned = ["惊悚", "犯罪", "讲述", "故事"]
+    free = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300)))["1"]
+    assert any(w in free for w in banned), free
+    kept = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300, avoid=[banned])))["1"]
+    assert not any(w in kept for w in banned) and "Mann" in kept, (free, kept)
+    # and a word the tokens cut ("heart" + "warming"), however it is joined (heartwarming, heart-warming, heart warming)
+    toy = [system, ("user", "1. Toy Story (1995), a heartwarming, family-friendly comedy directed by John Lasseter.\n"
+                            "Write the sentence in English; call it heartwarming and family-friendly.")]
+    banned = list(plain_words(["heart-?warming", "family-?friendly"]))
+    free = json.loads("".join(p for _, p in model.stream_many([toy], schema, 60, 300)))["1"]
+    assert re.search(r"heart[- ]?warming", free, re.IGNORECASE), free
+    kept = json.loads("".join(p for _, p in model.stream_many([toy], schema, 60, 300, avoid=[banned])))["1"]
+    assert not re.search(r"heart[- ]?warming|family[- ]?friendly", kept, re.IGNORECASE), (free, kept)
 
 
 @pytest.mark.slow

@@ -147,9 +147,40 @@ def test_titles_are_blanked_as_whole_words_and_a_liked_title_is_a_name_not_a_cla
 
 def test_plain_words_of_a_quality_are_what_the_writer_can_steer_away_from():
     """The lexicon's forms that are plain words (with an optional hyphen or plural spelled out) are offered to the
-    writer; forms with any other pattern syntax stay with the checker alone."""
+    writer; forms with any other pattern syntax stay with the checker alone. The hyphen may be a space: kept from
+    "heartwarming", the 1.5B wrote "heart warming", which the checker reads as the same claim."""
     from chatbot.turn.notes.qualities import plain_words
 
     assert plain_words(["cozy", "heart-?warming", "thrillers?", "comed(?:y|ies)", "温馨"]) == (
-        "cozy", "heartwarming", "heart-warming", "thriller", "thrillers", "comedy", "comedies", "温馨")
+        "cozy", "heartwarming", "heart-warming", "heart warming", "thriller", "thrillers", "comedy", "comedies", "温馨")
     assert plain_words(["for (?:the )?kids", "dark(?!\\s+night)", "under (?:two|2) hours"]) == ()
+    from chatbot.turn.notes.qualities import QualityLexicon
+    from tests.chatbot.notes_data import ALIEN
+
+    assert QualityLexicon.served().unsupported("A heart warming tale for a cold night.", ALIEN, "en")
+
+
+def test_a_recipe_note_may_name_only_foods_its_recipe_has():
+    """A note naming a food the item's own text lacks says what is not so ("椰奶鸡肉汤" for a kadhi of chickpea flour
+    and yogurt; "ham" in a vegan dish); its own foods, written in Chinese or as a synonym, and a food said to be
+    left out, are fine, and a Chinese note naming its own ingredient counts as specific."""
+    from chatbot.turn.notes.measures import foreign_foods, specific_facts
+    from retrieval.schema_file import packaged_schema
+    from retrieval.types import Item
+
+    kadhi = Item(id="r:1", title="Yogurt Curry Soup (Kadhi)", attributes=(
+        ("ingredients", ("2 cups chickpea flour (besan)", "1½ cups yogurt", "1 tsp ginger-green chilli paste")),
+        ("course", "soup")))
+    assert foreign_foods("香辣的椰奶鸡肉汤，二十五分钟就能上桌。", kadhi, "zh") == ["chicken"]
+    assert foreign_foods("A tangy yogurt soup with ham and chickpea flour for a cold night.", kadhi, "en") == ["ham"]
+    assert foreign_foods("鹰嘴豆粉和酸奶煮成的酸辣汤，加一点姜和辣椒，不含鸡肉，适合下雨天。", kadhi, "zh") == []
+    assert foreign_foods("Chickpea flour, yogurt and chili: a warm soup without any meat, on a date night.",
+                         kadhi, "en") == []
+    from chatbot.turn.notes.measures import unwritable_foods  # and the writer steers the model away from them
+
+    zh = unwritable_foods(kadhi, "zh")
+    assert {"鸡肉", "椰奶", "火腿"} <= set(zh) and not {"鹰嘴豆", "酸奶", "豆", "姜"} & set(zh)
+    assert "chicken" in unwritable_foods(kadhi, "en") and "yogurt" not in unwritable_foods(kadhi, "en")
+    schema = packaged_schema("recipes")
+    assert specific_facts("鹰嘴豆粉和酸奶煮成的酸辣汤，适合下雨天。", kadhi, (), "zh", None, schema)
+    assert not specific_facts("暖暖的一道菜，适合下雨天和家人一起吃。", kadhi, (), "zh", None, schema)

@@ -28,6 +28,7 @@ from chatbot.turn.notes.patterns import (
     ZH_BOOK_TITLE,
     ZH_TRANSLIT_NAME,
     ZH_UNDOTTED_NAME,
+    said_twice,
 )
 from chatbot.turn.notes.qualities import QualityLexicon, blank_names
 from chatbot.turn.notes.note import (
@@ -61,12 +62,14 @@ class Problem(enum.Enum):
     TOO_LONG = "too long"
     CUT_OFF = "cut off mid-sentence"
     TOO_MANY_SENTENCES = "too many sentences"
+    SAID_TWICE = "says the same thing twice"
     WRONG_LANGUAGE = "wrong language"
     MARKUP = "markup or a link"
     OTHER_TITLE = "names another title"
     YEAR = "a year not on the sheet"
     DECADE = "a decade not on the sheet"
     UNSUPPORTED = "claims a quality its facts do not support"
+    OTHER_FOOD = "names a food its item does not have"
     RUNTIME = "a runtime not on the sheet"
     RATING = "a rating not on the sheet"
     CLAIMS_SEEN = "claims the person saw it"
@@ -103,12 +106,14 @@ _HINTS: dict[Problem, str] = {
     Problem.CLAIMS_SEEN: "it claimed the person already saw the film",
     Problem.RATING: "it gave a rating that is not on the sheet",
     Problem.UNSUPPORTED: "it called it something its facts do not show; describe it only by its own facts",
+    Problem.OTHER_FOOD: "it named an ingredient that is not in its list",
     Problem.OTHER_PERSON: "it named a person who is not on the sheet",
     Problem.CHINESE_NAME: "it wrote a name in Chinese instead of as on the sheet",
     Problem.WRONG_ROLE: "it gave someone the wrong role",
     Problem.TOO_LONG: _TOO_LONG,
     Problem.CUT_OFF: _TOO_LONG,
     Problem.TOO_MANY_SENTENCES: _TOO_LONG,
+    Problem.SAID_TWICE: "it said the same thing twice",
     Problem.WRONG_LANGUAGE: "it was in the wrong language",
     Problem.INSTRUCTIONS: "it repeated the instructions instead of speaking to the person",
     Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
@@ -245,12 +250,15 @@ class NoteChecker:
 
     @staticmethod
     def _check_qualities(text: str, item: Item, language: str, reasons: Sequence[str]) -> list[Finding]:
-        """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts."""
-        from chatbot.turn.notes.measures import note_names
+        """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts, and
+        every food it names must be in its text."""
+        from chatbot.turn.notes.measures import foreign_foods, note_names
 
         claims = QualityLexicon.served().unsupported(text, item, language, note_names(item, liked_titles(reasons)))
         return [Finding(Problem.UNSUPPORTED, f"calls it {'not ' if c.negated else ''}{c.words!r}, which its facts "
-                        "do not support") for c in claims]
+                        "do not support") for c in claims] + [
+            Finding(Problem.OTHER_FOOD, f"names {food!r}, which its own text does not have")
+            for food in foreign_foods(text, item, language, reasons)]
 
     @staticmethod
     def _check_roles(text: str, item: Item) -> list[Finding]:
@@ -342,6 +350,8 @@ class NoteChecker:
             found.append(Finding(Problem.TOO_MANY_SENTENCES, f"{len(sentences)} sentences, at most {MAX_SENTENCES}"))
         if "{" in text or "}" in text or "http" in text.lower():
             found.append(Finding(Problem.MARKUP, "contains markup or a link"))
+        if again := said_twice(text, language):
+            found.append(Finding(Problem.SAID_TWICE, f"says the same thing twice ({again!r})"))
         return found
 
     def _check_titles(self, text: str, item: Item, grounded: str) -> list[Finding]:

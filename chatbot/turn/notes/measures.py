@@ -4,6 +4,7 @@ skeleton (word 4-grams once names and titles are removed) to compare with the ot
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -115,9 +116,97 @@ def plot_words(plot: str | None) -> set[str]:
     return {w for w in words if len(w) >= PLOT_WORD_CHARS and w not in _GENERIC}
 
 
-def _schema_facts(text: str, item: Item, others: Sequence[Item], schema: CatalogSchema) -> list[str]:
-    """The facts of a schema catalog's item a note names: a word of its own text fields (an ingredient), a number
-    with its unit ("25 minutes", "25 分钟"), a value of a one-valued facet the other items lack, a person."""
+@functools.lru_cache(maxsize=1)
+def _glossary() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """`glossary_zh.yaml`: English word of a catalog's text (stem: "lentil", "molasse") -> the ways a Chinese note
+    writes it; and the words that are other words too in English."""
+    from retrieval.datafile import load_data
+    from retrieval.errors import DataFileError
+
+    data = load_data("chatbot.turn.notes", "glossary_zh.yaml") or {}
+    words, loose = data.get("words"), data.get("loose_en") or []
+    if not isinstance(words, dict) or not all(isinstance(v, list) and v for v in words.values()):
+        raise DataFileError("chatbot/turn/notes/glossary_zh.yaml: 'words' must map each word to a list of forms")
+    return ({str(k).rstrip("s"): tuple(str(v) for v in forms) for k, forms in words.items()},
+            frozenset(str(w).rstrip("s") for w in loose))
+
+
+def glossary_zh() -> dict[str, tuple[str, ...]]:
+    """English word of a catalog's text (stem) -> the ways a Chinese note writes it (`glossary_zh.yaml`)."""
+    return _glossary()[0]
+
+
+def _food(word: str) -> str | None:
+    """The glossary's key for a stemmed word ("tomatoe" -> "tomato"), or None."""
+    table = glossary_zh()
+    return word if word in table else word[:-1] if word.endswith("e") and word[:-1] in table else None
+
+
+def _named_in_chinese(word: str, text: str) -> bool:
+    """True when a Chinese note writes this English word of its item's text ("lentil": "红扁豆")."""
+    key = _food(word)
+    return key is not None and any(f in text for f in glossary_zh()[key])
+
+
+def _text_words(item: Item) -> set[str]:
+    """The stemmed words of every text value of a schema item (its ingredients, steps, category...)."""
+    values = [v for _, value in item.attributes for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return {w.rstrip("s") for v in values for w in re.findall(r"[a-z]+", fold_name(str(v)))}
+
+
+_NOT_IN = re.compile(r"(?:\b(?:no|without|free of|not|skip|instead of|minus|swap(?:ped)? for)\s+(?:\w+\s+){0,2}$)|"
+                     r"(?:不含|没有|无|不放|不加|免|不用|代替)[^，。；]{0,3}$", re.IGNORECASE)
+
+
+def _own_foods(item: Item, reasons: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The glossary's foods a schema item's text or reasons have (a food sharing a form with one of them too:
+    chili is chilli, 辣椒), and all their Chinese forms."""
+    table = glossary_zh()
+    own = {k for w in _text_words(item) | {w.rstrip("s") for r in reasons for w in re.findall(r"[a-z]+", r.lower())}
+           if (k := _food(w))}
+    own_forms = {f for k in own for f in table[k]}
+    own |= {k for k, forms in table.items() if own_forms & set(forms)}
+    return own, {f for k in own for f in table[k]}
+
+
+def unwritable_foods(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
+    """The foods a note about a schema item may not name, in the note's language (every food of the glossary its
+    text and reasons lack), for the writer to steer the model away from; never a form inside one of its own
+    ("豆" of its own "土豆")."""
+    if not item.attributes:
+        return []
+    table, loose = _glossary()
+    own, own_forms = _own_foods(item, reasons)
+    if language == "zh":
+        return sorted({f for k, forms in table.items() if k not in own for f in forms
+                       if not any(f in mine for mine in own_forms)})
+    return sorted(k for k in table if k not in own and k not in loose)
+
+
+def foreign_foods(text: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
+    """The foods a note about a schema item names that neither its text nor its reasons have ("椰奶鸡肉汤" of a
+    kadhi made with chickpea flour and yogurt); a food said to be absent ("without nuts", "不含花生") is fine."""
+    if not item.attributes:
+        return []
+    table, loose = _glossary()
+    own, own_forms = _own_foods(item, reasons)
+    if language == "zh":  # a form inside one of its own foods' is theirs ("鸡蛋白" is egg white, "鱼肉" fish)
+        taken = {i for f in own_forms for m in re.finditer(re.escape(f), text) for i in range(m.start(), m.end())}
+        return [k for k, forms in table.items() if k not in own for f in forms for m in re.finditer(re.escape(f), text)
+                if not taken & set(range(m.start(), m.end())) and not _NOT_IN.search(text[:m.start()])][:1]
+    found = []
+    for m in re.finditer(r"[A-Za-z]+", text):
+        key = _food(m.group(0).lower().rstrip("s"))
+        if key and key not in own and key not in loose and not _NOT_IN.search(text[:m.start()]):
+            found.append(key)
+    return found
+
+
+def _schema_facts(text: str, item: Item, others: Sequence[Item], schema: CatalogSchema, language: str = "en"
+                  ) -> list[str]:
+    """The facts of a schema catalog's item a note names: a word of its own text fields (an ingredient; in a
+    Chinese note, as the glossary writes it), a number with its unit ("25 minutes", "25 分钟"), a value of a
+    one-valued facet the other items lack, a person."""
     own = dict(item.attributes)
     found = [f"person: {p}" for f in schema.people for p in (own.get(f.name) or []) if _person_named(text, str(p))]
     note_words = {w.rstrip("s") for w in re.findall(r"[a-z]+", fold_name(blank_names(text, [item.title])))}
@@ -126,7 +215,9 @@ def _schema_facts(text: str, item: Item, others: Sequence[Item], schema: Catalog
         words = {w.rstrip("s") for line in (lines if isinstance(lines, list) else [lines])
                  for w in re.findall(r"[a-z]+", fold_name(re.sub(r"\([^)]*\)", " ", str(line))))
                  if len(w) >= 4 and w not in _KITCHEN_WORDS}
-        found += [f"{field.name}: {w}" for w in sorted((words & note_words) - {k.rstrip("s") for k in _KITCHEN_WORDS})]
+        words -= {k.rstrip("s") for k in _KITCHEN_WORDS}
+        named = (words & note_words) | ({w for w in words if _named_in_chinese(w, text)} if language == "zh" else set())
+        found += [f"{field.name}: {w}" for w in sorted(named)]
     for number in schema.numbers:
         value = own.get(number.name)
         if isinstance(value, (int, float)) and _number_named(text, value, number.unit.name,
@@ -166,7 +257,7 @@ def specific_facts(text: str, item: Item, others: Sequence[Item] = (), language:
 
         schema = catalog_schema()
     if schema is not None and schema.name != "films":
-        return _schema_facts(text, item, others, schema)
+        return _schema_facts(text, item, others, schema, language)
     found = [f"person: {p}" for p in dict.fromkeys(item.people) if _person_named(text, p)]
     note_words = set(re.findall(r"[a-z]+", fold_name(blank_names(text, note_names(item)))))
     found += [f"plot: {w}" for w in sorted(plot_words(item.plot) & note_words)]

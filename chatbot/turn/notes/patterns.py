@@ -26,7 +26,7 @@ STORY = re.compile(
     rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
     r"heads|comes))|"
-    r"讲述|讲的是|故事讲|情节|剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    r"讲述|讲的是|故事讲|情节|剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转|[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
@@ -45,13 +45,16 @@ INSTRUCTIONS = re.compile(
     r"sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
 
 ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
-# A name transliterated without its dot ("詹姆斯卡梅隆执导"): three or more of the characters transliterations are
-# made of, beside a role word.
+# A name transliterated without its dot ("詹姆斯卡梅隆执导", "汤姆克鲁斯 饰主角"): a run of three or more of the
+# characters transliterations are made of. In the 600 Chinese notes of two `tastebud eval notes` runs every such run
+# was a name but 奥斯卡 (Oscar) and two of a recipe's ("帕尔马"); beside a role word only, "汤姆克鲁斯 饰主角" of
+# American Beauty got through.
 TRANSLIT = ("阿艾安奥巴贝本比彼波布查达戴丹德迪蒂杜多恩法菲费弗福盖格古哈汉赫亨华霍基吉加杰简金卡凯坎康柯科克肯库拉莱兰朗"
             "劳勒雷里利莉林琳卢鲁伦罗洛马玛迈麦曼梅蒙米明莫姆穆纳娜南尼妮诺欧帕佩皮普齐乔琼萨塞桑瑟森沙莎施史斯松苏索塔泰汤特"
-            "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂")
-ZH_UNDOTTED_NAME = re.compile(
-    rf"[{TRANSLIT}]{{3,8}}(?=执导|导演|主演|领衔|配音|饰演|的(?:导演|表演|演技))|(?:导演|主演|由)[：: ]?[{TRANSLIT}]{{3,8}}")
+            "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂"
+            "丝伍伯保卫娅宾度廉扎文昆朵缪逊冈")
+_NAME_CHAR = rf"(?:[{TRANSLIT}]|(?<=[{TRANSLIT}])得(?=[{TRANSLIT}]))"  # 得 of 彼得森 (Petersen), not of 获得/赢得
+ZH_UNDOTTED_NAME = re.compile(rf"(?<![{TRANSLIT}])(?!奥斯卡){_NAME_CHAR}{{3,12}}")
 ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
 
 # Weather a note may speak of only where its reasons (or its own facts) give it (`WEATHER_KINDS`).
@@ -74,6 +77,23 @@ PERSON_WEATHER = re.compile(
     r"\b(?:out of|in from|away from|shelter from|escape from|hide from|warm against|beat|escape|outlast|wait out)\s+"
     r"the\s+(?:rain|snow|storm|downpour|cold|heat)\b|"
     r"(?:下雨|下雪|雨|雪|暴雨|大雨|晴)(?:天|夜|季|的(?:[晚夜午早周日]|时候|天气))|(?:窗外|外面|屋外|外头)[^，。；！？]{0,5}(?:雨|雪|晴)|"
-    r"(?:雨|雪)(?:下个不停|还在下|一直下|正下)|(?:躲|避)(?:雨|雪)",
+    r"(?:雨|雪)(?:下个不停|还在下|一直下|正下)|(?:躲|避)(?:雨|雪)|"
+    r"(?:炎热|酷热|闷热|晴朗|阳光明媚|烈日炎炎|寒冷)的?(?:天气|夏天|夏日|午后|下午|上午|晚上|夜晚|日子|周末|一天|天)|"
+    r"(?:天气|外面|今天|窗外)[^，。；！？]{0,4}(?:炎热|热|晴朗|阳光明媚|冷)|大热天|(?:这么|很|太|好)热|(?:避|躲)暑",
     re.IGNORECASE,
 )
+
+
+def said_twice(text: str, language: str) -> str | None:
+    """A run of four words (Chinese: eight characters) a note says twice ("讲述美国枪击案的真相，导演 Michael Moore，
+    讲述美国枪击案的真相"), or None."""
+    if language == "zh":
+        units, n = re.findall("[\u4e00-\u9fff]", text), 8  # a name said twice is no repeated thought
+    else:
+        units, n = re.findall(r"[a-z0-9']+", text.lower()), 4
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(units) - n + 1):
+        run = tuple(units[i : i + n])
+        if i - first.setdefault(run, i) >= n:
+            return ("" if language == "zh" else " ").join(run)
+    return None

@@ -59,10 +59,11 @@ class Quality:
 
 
 def _compile(name: str, language: str, forms: Sequence[str], where: str = QUALITIES_FILE) -> re.Pattern[str]:
-    """One pattern for every form of a quality; English forms match as whole words."""
+    """One pattern for every form of a quality; English forms match as whole words, and an optional hyphen
+    ("heart-?warming") may be a space too (kept from "heartwarming", the 1.5B wrote "heart warming")."""
     if not forms:
         return re.compile(r"(?!x)x")  # matches nothing
-    body = "|".join(f"(?:{f})" for f in forms)
+    body = "|".join(f"(?:{f.replace('-?', '[- ]?')})" for f in forms)
     if language == "en":
         body = rf"(?<![\w-])(?:{body})(?![\w-])"
     try:
@@ -72,16 +73,19 @@ def _compile(name: str, language: str, forms: Sequence[str], where: str = QUALIT
 
 
 def plain_words(forms: Sequence[str]) -> tuple[str, ...]:
-    """The forms that are plain words ("cozy", "heart-?warming" as heartwarming and heart-warming, "温馨"), for the
-    writer to steer the model away from; forms with any other pattern syntax are left to the checker."""
+    """The forms that are plain words ("cozy", "heart-?warming" as heartwarming, heart-warming and heart warming,
+    "温馨"), for the writer to steer the model away from; forms with any other pattern syntax are left to the
+    checker."""
     out: list[str] = []
     for form in forms:
         if m := re.fullmatch(r"([a-z]+)(?:s\?|\(\?:([a-z|]+)\))", form):  # "thrillers?", "comed(?:y|ies)"
             out += [m[1] + end for end in (m[2].split("|") if m[2] else ("", "s"))]
         elif m := re.fullmatch(r"([a-z]+)\s+\(\?:[a-z| -]+\)", form):  # "comfort (?:watch|viewing)": its lead word
             out.append(m[1])
+        elif m := re.fullmatch(r"([\u3400-\u9fff]{2,})\(\?!.*\)", form):  # "温暖(?!的?(?:家|被窝))": its word
+            out.append(m[1])
         elif re.fullmatch(r"[a-z]+(?:-\??[a-z]+)*|[\u3400-\u9fff]+", form):
-            out += [form.replace("-?", ""), form.replace("-?", "-")] if "-?" in form else [form]
+            out += [form.replace("-?", sep) for sep in ("", "-", " ")] if "-?" in form else [form]
     return tuple(dict.fromkeys(out))
 
 

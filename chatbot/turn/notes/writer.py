@@ -52,7 +52,7 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import could_be_specific, specific_facts
+from chatbot.turn.notes.measures import could_be_specific, specific_facts, unwritable_foods
 from chatbot.turn.notes.note import (
     BRIEF_STYLE,
     LLM_NOTE_CHARS,
@@ -80,6 +80,7 @@ from chatbot.turn.notes.stream import (
     stream_many_json,
 )
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
+from chatbot.turn.notes.zh_names import with_sheet_names
 from chatbot.turn.replies import catalog_schema
 from retrieval.errors import TastebudError
 from retrieval.text import display_title
@@ -292,8 +293,8 @@ class Copywriter:
             tally.retries += len(rounds)
         llm = self.by_language.get(language, self.llm)
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
-            avoid = [unwritable_words(drafts[group[0]].request.item, language, drafts[group[0]].request.reasons)
-                     for group in alone]
+            avoid = [unwritable_words(r.item, language, r.reasons) + unwritable_foods(r.item, language, r.reasons)
+                     for r in (drafts[g[0]].request for g in alone)]  # and the foods a recipe does not have
             kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
             pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept)
         else:
@@ -430,7 +431,7 @@ class Copywriter:
         the answer (a genre the others share is nothing of this one's own).
         """
         text = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
-        text = without_translated_title(text) if language == "zh" else text
+        text = with_sheet_names(without_translated_title(text), draft.request.item) if language == "zh" else text
         longest = dict(self.style.max_chars)[language]
         if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
