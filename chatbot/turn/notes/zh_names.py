@@ -26,7 +26,6 @@ MIN_LIKENESS = 0.75  # the sound of the nearest person (0..1): 0.92 "汤姆汉�
 MIN_MARGIN = 0.1  # ahead of the next nearest: "雷纳德" is 0.75 Chris Sarandon and 0.67 Rob Reiner: neither
 _DIRECTING = re.compile("执导|导演|编导|监制")
 _ACTING = re.compile("主演|主角|领衔|配音|饰|出演|表演|演技|演出|携手")
-_NAME_RUN = re.compile(f"[{TRANSLIT}]{{3,8}}$")
 # A name with its dot ("汤姆·汉克斯和提姆·艾伦配音", also "罗伯特.扎梅克西斯", "罗伯特-雷纳德"): the name's own
 # characters round each dot.
 _DOTTED = re.compile(f"[{TRANSLIT}]+(?:[\u00b7\u30fb\u2022.\\-．][{TRANSLIT}]+)+")
@@ -114,12 +113,7 @@ def with_sheet_names(text: str, item: Item) -> str:
     if not item.people:
         return text
     text = _HALF.sub(lambda m: _whole_name(m, item), text)
-    spans = []
-    for m in (*_DOTTED.finditer(text), *ZH_UNDOTTED_NAME.finditer(text)):
-        start, end = m.span()
-        if m.re is ZH_UNDOTTED_NAME and (run := _NAME_RUN.search(m.group(0))):
-            start = end - len(run.group(0))  # "由约翰莱塞尔" -> "约翰莱塞尔"
-        spans.append((start, end))
+    spans = [m.span() for m in (*_DOTTED.finditer(text), *ZH_UNDOTTED_NAME.finditer(text))]
     kept: list[tuple[int, int]] = []
     for start, end in sorted(set(spans), key=lambda span: (span[0], -span[1])):
         if not kept or start >= kept[-1][1]:  # a dotted name is also an undotted one: read once, whole
