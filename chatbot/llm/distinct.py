@@ -18,6 +18,7 @@ SAME_WORDS = 3  # an answer may not continue three words as another did (no shar
 SAME_CHARS = 5  # Chinese: five characters (no shared run of six)
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f']+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_PUNCT = " ，、；：。！？,;:.!?·（）()“”\"'—-"
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:
@@ -25,24 +26,31 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text) if not m.group(0)[0].isupper()]
 
 
+def _cjk_continuations(chars: str, others: Sequence[str]) -> list[str]:
+    """Chinese: for each run of the last 1-5 characters another text has, the characters it went on with up to a
+    shared run of six (with any punctuation between them as written): a token that begins with them would complete
+    the run in one step ("观看" after "适合全家"), so the token-by-token check of the last five alone is not enough."""
+    out: list[str] = []
+    for other in others:
+        spots = [(m.start(), m.group(0)) for m in _CJK.finditer(other)]
+        run = "".join(ch for _, ch in spots)
+        for k in range(min(SAME_CHARS, len(chars)), 0, -1):
+            tail, need = chars[-k:], SAME_CHARS + 1 - k
+            for i in (i for i in range(len(run) - k - need + 1) if run.startswith(tail, i)):
+                after, start, end = spots[i + k - 1][0] + 1, spots[i + k][0], spots[i + k + need - 1][0] + 1
+                out += [other[start:end], other[after:end]]  # "由" and "，由": a token may begin with the comma
+    return list(dict.fromkeys(out))
+
+
 def echo_continuations(text: str, others: Sequence[str]) -> list[str]:
     """What `text` may not write next: each way another text went on after the words `text` ends with (" friendly",
-    "-friendly", "适合"); empty when `text` is mid-word or no other text has its last words."""
+    "-friendly"; Chinese: what would complete a shared run of six characters, "看" or "观看"); empty when `text` is
+    mid-word or no other text has its last words."""
     if not text or not others:
         return []
     out: list[str] = []
-    if _CJK.match(text[-1]):
-        chars = "".join(_CJK.findall(text))
-        tail = chars[-SAME_CHARS:]
-        if len(tail) < SAME_CHARS:
-            return []
-        for other in others:
-            spots = [(m.start(), m.group(0)) for m in _CJK.finditer(other)]
-            run = "".join(ch for _, ch in spots)
-            for k in (i for i in range(len(run) - SAME_CHARS) if run.startswith(tail, i)):
-                start = spots[k + SAME_CHARS][0]
-                out += [other[start], other[start : start + 3]]
-        return list(dict.fromkeys(out))
+    if _CJK.match(text.rstrip(_PUNCT)[-1:]):  # "是一部动画，" still goes on from "是一部动画"
+        return _cjk_continuations("".join(_CJK.findall(text)), others)
     if not text[-1].isalnum():
         return []  # the last word's end is not known yet only when it is still being written: wait for its end
     own = [w for w, _, _ in _words(text)]
@@ -56,5 +64,6 @@ def echo_continuations(text: str, others: Sequence[str]) -> list[str]:
             if words[i : i + SAME_WORDS] == tail:
                 nxt, start, _ = spans[i + SAME_WORDS]
                 sep = other[spans[i + SAME_WORDS - 1][2] : start]
-                out += [" " + nxt, "-" + nxt] + ([sep + nxt] if sep.strip(" ") else [])
+                out += [f"{s}{w}" for w in (nxt, nxt.capitalize()) for s in (" ", "-")]  # "crime Drama" too
+                out += [sep + nxt] if sep.strip(" ") else []
     return list(dict.fromkeys(out))

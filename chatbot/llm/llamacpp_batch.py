@@ -26,6 +26,8 @@ from typing import Any
 from retrieval.errors import LLMError, ModelUnavailable
 
 _HAN = re.compile("[\u4e00-\u9fff]{2,}")
+_CJK_ANY = re.compile("[\u3400-\u9fff]")
+_HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 _LATIN = re.compile("[a-z][a-z -]{4,}")  # a word long enough to be cut into tokens ("heart warming" too)
 BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
 PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
@@ -308,13 +310,16 @@ class BatchedContext:
     def _banned_now(self, a: _Answer) -> Any:
         """Answer a's banned tokens at this step: its own, the rest of a banned word it has begun ("悚" after "惊",
         "warming" after " heart"), and (`distinct`) the first tokens of what another answer wrote after the words a
-        ends with."""
+        ends with (Chinese: every token that would complete a run of six characters another answer has)."""
         now = [token for begun, tokens in a.tails.items() if a.text.endswith(begun) for token in tokens]
         if self._distinct is not None:
             from chatbot.llm.distinct import echo_continuations
 
             others = [b.text for b in self._answers if b is not a] + self._distinct
-            now += [t for c in echo_continuations(a.text, others) if (t := self._first_token(c)) is not None]
+            for c in echo_continuations(a.text, others):  # Chinese: every token that begins with it
+                chinese = bool(_CJK_ANY.search(c))
+                now += (self._beginning_with(c) if chinese else []) + [
+                    t for t in [self._first_token(c)] if t is not None and (len(c) == 1 or not chinese)]
         if not now:
             return a.banned
         import numpy as np
@@ -344,11 +349,7 @@ class BatchedContext:
     def _going_on(self, rest: str) -> list[int]:
         """The tokens that write the start of `rest`: those that begin with it ("讲述了" for "讲述"), those it begins
         with, and the first byte token of its first character."""
-        if self._sorted is None:
-            self._sorted = sorted((text, t) for t, text in enumerate(self._vocab_texts()) if text)
-            self._keys = [text for text, _ in self._sorted]
-        lo, hi = bisect.bisect_left(self._keys, rest), bisect.bisect_right(self._keys, rest + "\U0010ffff")
-        found = [t for _, t in self._sorted[lo:hi]]
+        found = self._beginning_with(rest)
         for j in range(1, len(rest)):
             k = bisect.bisect_left(self._keys, rest[:j])
             while k < len(self._keys) and self._keys[k] == rest[:j]:
@@ -356,6 +357,14 @@ class BatchedContext:
                 k += 1
         first = self._first_token(rest[:1])
         return found + ([first] if first is not None else [])
+
+    def _beginning_with(self, text: str) -> list[int]:
+        """The tokens whose text begins with `text` (a sorted index of the vocabulary, built once)."""
+        if self._sorted is None:
+            self._sorted = sorted((piece, t) for t, piece in enumerate(self._vocab_texts()) if piece)
+            self._keys = [piece for piece, _ in self._sorted]
+        lo, hi = bisect.bisect_left(self._keys, text), bisect.bisect_right(self._keys, text + "\U0010ffff")
+        return [t for _, t in self._sorted[lo:hi]]
 
     def _first_token(self, text: str) -> int | None:
         """The first token of a text as the model writes it (cached)."""
@@ -388,8 +397,8 @@ class BatchedContext:
             self._bans[word] = self._tokens_with(word)
             return self._bans[word]
         found: list[int] = []
-        if (han := _HAN.match(word)) is not None:  # "讲述": also "讲述了", one token of its own
-            found += [t for t in self._going_on(han.group(0)) if self._vocab_texts()[t].startswith(han.group(0))]
+        if (han := _HAN_RUN.match(word)) is not None:  # "讲述": also "讲述了"; "甜": also "香甜", tokens of their own
+            found += self._tokens_with(han.group(0))
         latin = word[:1].isascii()
         spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
         bare = [word, word[:1].upper() + word[1:]] if latin else []
@@ -407,7 +416,7 @@ class BatchedContext:
         return found
 
     def _tokens_with(self, mark: str) -> list[int]:
-        """Every token whose text holds this character (the vocabulary read once, ~150k pieces)."""
+        """Every token whose text holds this character or word (the vocabulary read once, ~150k pieces)."""
         return [t for t, text in enumerate(self._vocab_texts()) if mark in text]
 
     def _vocab_texts(self) -> list[str]:

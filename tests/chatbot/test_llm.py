@@ -520,6 +520,13 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert any(w in free for w in banned), free
     kept = json.loads("".join(p for _, p in model.stream_many([heat], schema, 60, 300, avoid=[banned])))["1"]
     assert not any(w in kept for w in banned) and "Mann" in kept, (free, kept)
+    # and a word inside a token of its own ("甜" in "香甜", "甜蜜")
+    cake = [system, ("user", "1. Chocolate Cake: a sweet dessert of sugar, cocoa and cream.\nWrite the sentence in "
+                             "Simplified Chinese (请用简体中文); say how sweet it is (很甜，香甜).")]
+    free = json.loads("".join(p for _, p in model.stream_many([cake], schema, 60, 300)))["1"]
+    assert "甜" in free, free
+    kept = json.loads("".join(p for _, p in model.stream_many([cake], schema, 60, 300, avoid=[["甜"]])))["1"]
+    assert "甜" not in kept, (free, kept)
     # and a word the tokens cut ("heart" + "warming"), however it is joined (heartwarming, heart-warming, heart warming)
     toy = [system, ("user", "1. Toy Story (1995), a heartwarming, family-friendly comedy directed by John Lasseter.\n"
                             "Write the sentence in English; call it heartwarming and family-friendly.")]
@@ -528,6 +535,25 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert re.search(r"heart[- ]?warming", free, re.IGNORECASE), free
     kept = json.loads("".join(p for _, p in model.stream_many([toy], schema, 60, 300, avoid=[banned])))["1"]
     assert not re.search(r"heart[- ]?warming|family[- ]?friendly", kept, re.IGNORECASE), (free, kept)
+    # Chinese answers written side by side share no run of six characters, with each other or with a note already
+    # written, however the tokens cut it ("适合全家观看": "观看" is one token)
+    cartoons = ["Toy Story (1995), an animation directed by John Lasseter", "Shrek (2001), an animation directed by "
+                "Andrew Adamson", "Aladdin (1992), an animation directed by John Musker"]
+    ask = "\nWrite the sentence in Simplified Chinese (请用简体中文); say it suits the whole family (适合全家观看)."
+    written = "动画片，导演是 Brad Bird，适合全家观看。"
+    texts = [json.loads(t)["1"] for t in _joined(model.stream_many([[system, ("user", f"1. {c}{ask}")] for c in cartoons],
+                                                                   schema, 80, 300, distinct=[written]), 3)]
+    runs = [{r[i:i + 6] for i in range(len(r) - 5)} for r in ("".join(re.findall("[\u3400-\u9fff]", t))
+                                                              for t in [*texts, written])]
+    assert all(not runs[i] & runs[j] for i in range(4) for j in range(i + 1, 4)), texts
+
+
+def _joined(pieces, n: int) -> list[str]:
+    """The whole text of each of n answers streamed as (index, piece)."""
+    texts = [""] * n
+    for k, piece in pieces:
+        texts[k] += piece
+    return texts
 
 
 @pytest.mark.slow

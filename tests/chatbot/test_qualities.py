@@ -182,5 +182,55 @@ def test_a_recipe_note_may_name_only_foods_its_recipe_has():
     assert {"鸡肉", "椰奶", "火腿"} <= set(zh) and not {"鹰嘴豆", "酸奶", "豆", "姜"} & set(zh)
     assert "chicken" in unwritable_foods(kadhi, "en") and "yogurt" not in unwritable_foods(kadhi, "en")
     schema = packaged_schema("recipes")
+    from chatbot.turn.notes.measures import foods_zh  # and a Chinese template names them as the glossary does
+
+    assert foods_zh(["Savoury custard", "Spinach", "kidney beans", "chickpea flour", "beef broth"]) == ["蛋奶", "菠菜", "豆"]
     assert specific_facts("鹰嘴豆粉和酸奶煮成的酸辣汤，适合下雨天。", kadhi, (), "zh", None, schema)
     assert not specific_facts("暖暖的一道菜，适合下雨天和家人一起吃。", kadhi, (), "zh", None, schema)
+
+
+def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
+    """"Ready in 20 minutes" is true of a recipe whose time is 20 minutes (the checker read only a film's runtime
+    and turned 40 of 246 true recipe notes into templates); a time the recipe does not give is still caught, in
+    minutes, hours or Chinese. A food the glossary writes by sound ("马苏里拉") is not read as a person's name, and
+    an ingredient that is also a recipe of the catalog ("cream of mushroom soup") names no other recipe."""
+    from chatbot.text.names import CatalogLexicon
+    from chatbot.turn.notes.checker import NoteChecker, Problem
+    from chatbot.turn.replies import use_catalog
+    from retrieval.schema_file import packaged_schema
+    from retrieval.types import Item
+
+    soup = Item(id="r:2", title="Easy Wedding Soup", attributes=(
+        ("ingredients", ("1 l chicken broth", "1 packet spinach")), ("time_min", 20), ("course", "soup")))
+    stew = Item(id="r:3", title="Crock Pot Beef Stew", attributes=(("ingredients", ("stew beef", "carrots")),
+                                                                   ("time_min", 740)))
+    untimed = Item(id="r:4", title="Grilled Cheese Sandwich", attributes=(("ingredients", ("bread", "cheese")),))
+    checker = NoteChecker(CatalogLexicon.from_items([soup, stew, untimed]))
+    use_catalog(packaged_schema("recipes"))
+    try:
+        def runtime_problems(note, item, language="en"):
+            return [f for f in checker.findings(note, item, language) if f.problem is Problem.RUNTIME]
+
+        assert not runtime_problems("Chicken broth and spinach, ready in 20 minutes for a rainy evening with the kids.", soup)
+        assert not runtime_problems("鸡汤加菠菜，20分钟就能上桌，下雨天和孩子们一起喝正好。", soup, "zh")
+        assert not runtime_problems("Beef and carrots left to simmer for 12 hours: the whole house smells of it.", stew)
+        assert runtime_problems("Chicken broth and spinach, ready in 45 minutes for a rainy evening.", soup)
+        assert runtime_problems("Beef and carrots, done in 2 hours on a slow Sunday afternoon.", stew)
+        assert runtime_problems("Bread and cheese, golden in 10 minutes, a warm lunch for the kids.", untimed)
+        from chatbot.turn.notes.qualities import unwritable_words  # and the writer keeps minutes from it
+
+        assert "minutes" in unwritable_words(untimed, "en") and "分钟" in unwritable_words(untimed, "zh")
+        assert "minutes" not in unwritable_words(soup, "en")
+        pizza = Item(id="r:5", title="Pizza Margherita", attributes=(("ingredients", ("mozzarella", "basil")),))
+        note = "马苏里拉奶酪配新鲜罗勒，烤到起泡，和朋友分着吃正好。"  # a food in transliteration is no person's name
+        assert not [f for f in checker.findings(note, pizza, "zh") if f.problem is Problem.CHINESE_NAME]
+        cream = Item(id="r:6", title="Cream of Mushroom Soup", attributes=(("ingredients", ("mushrooms", "cream")),))
+        bake = Item(id="r:7", title="Tuna Noodle Casserole", attributes=(
+            ("ingredients", ("1 can cream of mushroom soup", "egg noodles", "tuna")),))
+        with_cream = NoteChecker(CatalogLexicon.from_items([cream, bake, soup]))
+        note = "Egg noodles and tuna baked in cream of mushroom soup: a warm supper for a cold night."
+        assert not [f for f in with_cream.findings(note, bake, "en") if f.problem is Problem.OTHER_TITLE]
+        assert [f for f in with_cream.findings(note.replace("tuna", "tuna, like Easy Wedding Soup,"), bake, "en")
+                if f.problem is Problem.OTHER_TITLE]
+    finally:
+        use_catalog(None)

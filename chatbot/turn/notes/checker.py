@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
-from chatbot.turn.notes.facts import fact_sheet, liked_titles, sheet_people, sheet_text
+from chatbot.turn.notes.facts import fact_sheet, item_minutes, liked_titles, sheet_people, sheet_text
 from chatbot.turn.notes.patterns import (
     CHARACTER,
     CLAIMS_SEEN,
@@ -413,16 +413,16 @@ class NoteChecker:
 
     @staticmethod
     def _check_runtime(text: str, item: Item) -> list[Finding]:
-        """Minutes and hours must match the runtime (hours within half an hour)."""
-        found = []
+        """Minutes and hours must match how long the item takes (a runtime, a recipe's time; hours within half
+        an hour)."""
+        found, on_sheet = [], item_minutes(item)
+        truth = f"the sheet says {on_sheet} minutes" if on_sheet else "the sheet gives no time"
         for minutes in _MINUTES.findall(text):
-            if item.runtime_min is None or int(minutes) != item.runtime_min:
-                message = f"says {minutes} minutes, but the runtime is {item.runtime_min or 'unknown'}"
-                found.append(Finding(Problem.RUNTIME, message))
+            if on_sheet is None or int(minutes) != on_sheet:
+                found.append(Finding(Problem.RUNTIME, f"says {minutes} minutes, but {truth}"))
         for hours in _HOURS.findall(text):
-            if item.runtime_min is None or abs(float(hours) * 60 - item.runtime_min) > 30:
-                message = f"says {hours} hours, but the runtime is {item.runtime_min or 'unknown'} minutes"
-                found.append(Finding(Problem.RUNTIME, message))
+            if on_sheet is None or abs(float(hours) * 60 - on_sheet) > 30:
+                found.append(Finding(Problem.RUNTIME, f"says {hours} hours, but {truth}"))
         return found
 
     @staticmethod
@@ -467,7 +467,9 @@ class NoteChecker:
                     found.append(Finding(Problem.OTHER_PERSON, message))
                     covered[i : i + 2] = [True, True]
         if language == "zh":
-            bare = blank_names(text, sheet_people(item))  # a sheet name written in Latin letters is fine
+            from chatbot.turn.notes.measures import without_foods_zh  # 马苏里拉 (mozzarella) is no name
+
+            bare = without_foods_zh(blank_names(text, sheet_people(item)))  # nor is a sheet name in Latin letters
             for m in (*ZH_TRANSLIT_NAME.finditer(bare), *ZH_UNDOTTED_NAME.finditer(bare)):
                 message = f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet"
                 found.append(Finding(Problem.CHINESE_NAME, message))

@@ -73,8 +73,26 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
 
 
 def sheet_text(item: Item) -> str:
-    """The item's own words a note may repeat: its plot and awards ("won 5 Oscars" names no film "Oscar")."""
-    return " ".join([item.plot or "", item.awards or ""]).strip()
+    """The item's own words a note may repeat: its plot and awards ("won 5 Oscars" names no film "Oscar"); a schema
+    catalog's shown texts too (a recipe's "cream of mushroom soup" names no other recipe)."""
+    schema, own = catalog_schema(), dict(item.attributes)
+    texts = [own.get(f.name) or "" for f in (schema.texts if schema else ()) if f.show]
+    lines = [str(x) for t in texts for x in (t if isinstance(t, (list, tuple)) else [t])]
+    return " ".join([item.plot or "", item.awards or "", *lines]).strip()
+
+
+def item_minutes(item: Item) -> int | None:
+    """How long the item takes, in minutes: a film's runtime, or a schema catalog's first field in minutes or
+    hours (a recipe's time); None when the sheet has none."""
+    if item.runtime_min:
+        return item.runtime_min
+    schema = catalog_schema()
+    own = dict(item.attributes)
+    for number in schema.numbers if schema else ():
+        value = own.get(number.name)
+        if isinstance(value, (int, float)) and value > 0 and number.unit.name in ("minutes", "hours"):
+            return round(value * (60 if number.unit.name == "hours" else 1))
+    return None
 
 
 def sheet_people(item: Item) -> list[str]:

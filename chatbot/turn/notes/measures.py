@@ -136,6 +136,18 @@ def glossary_zh() -> dict[str, tuple[str, ...]]:
     return _glossary()[0]
 
 
+@functools.cache
+def _long_forms_zh() -> re.Pattern[str]:
+    """The glossary's Chinese forms of three or more characters, longest first, as one pattern."""
+    forms = sorted({f for forms in glossary_zh().values() for f in forms if len(f) >= 3}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, forms)))
+
+
+def without_foods_zh(text: str) -> str:
+    """A Chinese text with the foods the glossary writes in three or more characters blanked ("马苏里拉")."""
+    return _long_forms_zh().sub(" ", text)
+
+
 def _food(word: str) -> str | None:
     """The glossary's key for a stemmed word ("tomatoe" -> "tomato"), or None."""
     table = glossary_zh()
@@ -167,6 +179,19 @@ def _own_foods(item: Item, reasons: Sequence[str]) -> tuple[set[str], set[str]]:
     own_forms = {f for k in own for f in table[k]}
     own |= {k for k, forms in table.items() if own_forms & set(forms)}
     return own, {f for k in own for f in table[k]}
+
+
+def foods_zh(parts: Sequence[str], limit: int = 3) -> list[str]:
+    """The Chinese names of a recipe's main parts the glossary knows, in order, at most `limit`: what a Chinese
+    template can name. A part is named only when its last word is its one food ("spinach", "kidney beans": 豆);
+    "chickpea flour" is no 面粉 (wheat flour) and "beef broth" no 牛肉, so those are left out."""
+    table, out = glossary_zh(), []
+    for part in parts:
+        words = re.findall(r"[a-z]+", fold_name(str(part)))
+        keys = [_food(w.rstrip("s")) for w in words]
+        if keys and keys[-1] and sum(k is not None for k in keys) == 1 and table[keys[-1]][0] not in out:
+            out.append(table[keys[-1]][0])
+    return out[:limit]
 
 
 def unwritable_foods(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:

@@ -319,6 +319,7 @@ _GENRE_PARTS = frozenset("romance romantic adventure action family comedy drama"
 # neither of which can be checked against the sheet (which spells both in Latin letters). The notes model is kept
 # from every token holding one of them (`BatchedContext.ban_ids`).
 ZH_NAME_MARKS = ("\u00b7", "\u30fb", "\u2022", "\u300a")
+TIME_WORDS = {"en": ("minutes", "minute", "mins", "hours", "hour"), "zh": ("分钟", "小时", "钟头")}  # how long it takes
 
 # Each kind of weather: the words in a note's reasons or its item's facts that give it, how a note says it (the
 # checker's pattern) and the words the notes model is kept from when nothing gives it ("a snowy afternoon" came
@@ -346,15 +347,19 @@ def unsaid_weather(grounded: str, language: str) -> list[str]:
 
 def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
     """The words a note about this item may not use: the qualities its facts do not support, weather neither its
-    `reasons` nor its facts give and, without a plot on its sheet, the words that begin a story (the writer steers
-    the model away from them; the checks stay); never a word of its own title or people, which the note must be
-    able to write whole."""
+    `reasons` nor its facts give, how long it takes when its sheet does not say and, without a plot on its sheet,
+    the words that begin a story (the writer steers the model away from them; the checks stay); never a word of its
+    own title or people, which the note must be able to write whole."""
     words = QualityLexicon.served().unfit_words(item, language)
     words += unsaid_weather(" ".join([item.plot or "", item.awards or "", *reasons]), language)
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
     if language == "zh":
         words += list(ZH_NAME_MARKS)
+    from chatbot.turn.notes.facts import item_minutes
+
+    if item_minutes(item) is None:  # "ready in 15 minutes" of a recipe that gives no time
+        words += list(TIME_WORDS.get(language, ()))
     own = " ".join([item.title, *item.directors, *item.cast]).lower()  # "The Philadelphia Story" keeps its "Story"
     return [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", own)]
 

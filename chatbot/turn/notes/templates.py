@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chatbot.turn.notes.facts import clean_reason, reason_value, shorten
-from chatbot.turn.notes.measures import NOTE_LENGTH, note_length, note_names
+from chatbot.turn.notes.measures import NOTE_LENGTH, foods_zh, note_length, note_names
 from chatbot.turn.notes.note import note_language
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.replies import catalog_schema
@@ -64,7 +64,7 @@ def _film_values(item: Item, reasons: Sequence[str], language: str) -> dict[str,
 
 
 _NO_CATALOG: dict[str, Any] = dict(noun="", noun_zh="", measure="", kinds=[], makers=[], text_label="", parts=[],
-                                   counts=[], rating=None, numbers=[], snippet=None)
+                                   counts=[], rating=None, numbers=[], snippet=None, foods_zh=[])
 
 
 def _render(values: Mapping[str, Any]) -> str:
@@ -156,6 +156,7 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     kinds, dropped = _kind_words(own, schema, zh)
     listed = next((f for f in schema.texts if f.show and f.multi and own.get(f.name)), None)
     parts = main_parts(own.get(listed.name) or []) if listed else []
+    foods = foods_zh(main_parts(own.get(listed.name) or [], 6)) if listed and zh else []  # what 鸡汤 is made of
     text = next((f for f in schema.texts if f.show and not f.multi and own.get(f.name)), None)
     base = dict(_NO_CATALOG, language=language, kind="catalog", title=display_title(item.title), year=None,
                 genres=[], directors=[], cast=[], runtime_min=None, runtime=False, plot=None, liked=liked,
@@ -168,7 +169,7 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     snippet = _first_sentence(str(own[text.name])) if text and not zh else None
     counts = [((f.label_zh or f.name) if zh else (f.label_en or f.name), len(own[f.name])) for f in schema.texts
               if f.multi and isinstance(own.get(f.name), list)]
-    variants = [base | {"parts": [] if zh else parts[:k], "counts": counts if zh or c else [],
+    variants = [base | {"parts": [] if zh else parts[:k], "counts": counts if zh or c else [], "foods_zh": foods[:k],
                         "snippet": _cut_words(snippet, 12) if snippet and k else None} for c in (False, True)
                 for k in (3, 2, 0)]
     variants += [v | {"kinds": [], "noun": schema.noun.en} for v in variants]
