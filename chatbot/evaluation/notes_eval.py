@@ -237,7 +237,10 @@ def _template_notes(requests: list[Any], language: str) -> tuple[list[str], floa
     from chatbot.turn.notes.templates import template_note
 
     started = time.monotonic()
-    texts = [template_note(r.item, tuple(r.reasons)[:MAX_REASONS], language, k) for k, r in enumerate(requests)]
+    texts: list[str] = []
+    for k, r in enumerate(requests):
+        written = list(zip(texts, [q.item for q in requests]))
+        texts.append(template_note(r.item, tuple(r.reasons)[:MAX_REASONS], language, k, written))
     return texts, time.monotonic() - started
 
 

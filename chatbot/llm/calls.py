@@ -4,7 +4,7 @@ or as text pieces while it is written (`stream_text`); a time limit, and every f
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chatbot.llm import niced
@@ -122,14 +122,16 @@ def stream_many_text(
     usage: dict[str, Any] | None = None,
     avoid: list[list[str]] | None = None,
     distinct: list[str] | None = None,
+    blank: Sequence[str] = (),
 ) -> Iterator[tuple[int, str]]:
     """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
     each JSON fitting `schema` if given, never starting a word of its `avoid` list, not reading alike where
-    `distinct` is given (texts written before, maybe none); LLMError on failure or timeout, the pieces already
-    given standing."""
+    `distinct` is given (texts written before, maybe none; `blank`: words read as names); LLMError on failure or
+    timeout, the pieces already given standing."""
     extra: dict[str, Any] = {"avoid": avoid} if avoid else {}
     if distinct is not None:
         extra["distinct"] = distinct
+        extra["blank"] = list(blank)
     try:
         yield from niced.iterate(lambda: model.stream_many(prompts, schema, max_tokens, timeout_s, usage, **extra))
     except TastebudError:

@@ -5,14 +5,15 @@ Five notes of one answer, written at once from five similar prompts, came out in
 family-friendly adventure film: the kind of film you asked for."), which no prompt wording stopped. While they are
 written, each answer's last three words (Chinese: its last five characters) are looked up in the others; where
 another answer continued them, that continuation is what this one may not write next. So no two answers share a run
-of four words (six characters): the "shared skeleton" measure of `tastebud eval notes`. Capitalised words (names,
-titles) are left out on both sides, as that measure blanks names and titles.
+of four words (six characters): the "shared skeleton" measure of `tastebud eval notes`. Numbers and the items' own
+words (titles, people, facts, passed as `blank`) are left out on both sides, as that measure blanks them; Chinese
+notes are read by their characters alone, as names in Latin letters are blanked there too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 SAME_WORDS = 3  # an answer may not continue three words as another did (no shared word 4-gram)
 SAME_CHARS = 5  # Chinese: five characters (no shared run of six)
@@ -21,9 +22,12 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _PUNCT = " ，、；：。！？,;:.!?·（）()“”\"'—-"
 
 
-def _words(text: str) -> list[tuple[str, int, int]]:
-    """The lower-case words of a text with their spans, capitalised ones (names, titles) left out."""
-    return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text) if not m.group(0)[0].isupper()]
+def _words(text: str, blank: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """The lower-case words of a text with their spans, numbers and `blank` ones (the items' titles, people and
+    facts: "soup") left out, as the measure reads them: "in 20 minutes, perfect" and "in 45 minutes, perfect" read
+    alike, and so do "a Sci-Fi comedy" and "a sci-fi adventure"."""
+    return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text)
+            if not m.group(0).isdigit() and m.group(0).lower() not in blank]
 
 
 def _cjk_continuations(chars: str, others: Sequence[str]) -> list[str]:
@@ -38,32 +42,37 @@ def _cjk_continuations(chars: str, others: Sequence[str]) -> list[str]:
             tail, need = chars[-k:], SAME_CHARS + 1 - k
             for i in (i for i in range(len(run) - k - need + 1) if run.startswith(tail, i)):
                 after, start, end = spots[i + k - 1][0] + 1, spots[i + k][0], spots[i + k + need - 1][0] + 1
-                out += [other[start:end], other[after:end]]  # "由" and "，由": a token may begin with the comma
+                out += [other[start:end], other[after:end], " " + other[start:end]]  # "，由"; " 相似" after a name
     return list(dict.fromkeys(out))
 
 
-def echo_continuations(text: str, others: Sequence[str]) -> list[str]:
+def echo_continuations(text: str, others: Sequence[str], blank: Iterable[str] = ()) -> list[str]:
     """What `text` may not write next: each way another text went on after the words `text` ends with (" friendly",
     "-friendly"; Chinese: what would complete a shared run of six characters, "看" or "观看"); empty when `text` is
-    mid-word or no other text has its last words."""
+    mid-word or no other text has its last words. `blank`: words read as blanks, like names (each item's own facts:
+    "a delicious dessert that's" and "a delicious cobbler that's" read alike)."""
     if not text or not others:
         return []
     out: list[str] = []
-    if _CJK.match(text.rstrip(_PUNCT)[-1:]):  # "是一部动画，" still goes on from "是一部动画"
+    if _CJK.search(text):  # a Chinese note: "是一部动画，" and "和你喜欢的 The Matrix " go on from their characters
         return _cjk_continuations("".join(_CJK.findall(text)), others)
-    if not text[-1].isalnum():
-        return []  # the last word's end is not known yet only when it is still being written: wait for its end
-    own = [w for w, _, _ in _words(text)]
+    words_end = text.rstrip(_PUNCT)
+    if text[-1] == "'" or not words_end:
+        return []  # "that'" is still being written: wait for its end
+    blank = frozenset(blank)
+    own = [w for w, _, _ in _words(words_end, blank)]
     tail = own[-SAME_WORDS:]
-    if len(tail) < SAME_WORDS or not text.lower().endswith(tail[-1]):
+    if len(tail) < SAME_WORDS:  # a name, number or blank word last is passed over as the measure does
         return []
+    after_gap = words_end != text  # "in 20 minutes," then " perfect": the next word, however it was led in
     for other in others:
-        spans = _words(other)
+        spans = _words(other, blank)
         words = [w for w, _, _ in spans]
         for i in range(len(words) - SAME_WORDS):
             if words[i : i + SAME_WORDS] == tail:
                 nxt, start, _ = spans[i + SAME_WORDS]
                 sep = other[spans[i + SAME_WORDS - 1][2] : start]
-                out += [f"{s}{w}" for w in (nxt, nxt.capitalize()) for s in (" ", "-")]  # "crime Drama" too
-                out += [sep + nxt] if sep.strip(" ") else []
+                leads = ("", " ") if after_gap else (" ", "-")
+                out += [f"{s}{w}" for w in (nxt, nxt.capitalize()) for s in leads]  # "crime Drama" too
+                out += [sep + nxt] if sep.strip(" ") and not after_gap and not _WORD.search(sep) else []
     return list(dict.fromkeys(out))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,7 @@ class FakeChatModel(BaseChatModel):
     def stream_many(
         self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,
         usage: dict[str, Any] | None = None, avoid: list[list[str]] | None = None,
-        distinct: list[str] | None = None,
+        distinct: list[str] | None = None, blank: Sequence[str] = (),
     ) -> Iterator[tuple[int, str]]:
         """The next scripted reply for each prompt (a call each, in order), their pieces interleaved as batched
         decoding writes them: (prompt index, piece). A scripted exception fails the whole batch; `avoid` is
@@ -110,7 +110,7 @@ class FakeChatModel(BaseChatModel):
         from chatbot.llm.protocol import as_messages
 
         options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True,
-                   "distinct": distinct}
+                   "distinct": distinct, "blank": list(blank)}
         replies = [self._next_reply(as_messages(p), {**options, "avoid": avoid[k] if avoid else None})
                    for k, p in enumerate(prompts)]
         deadline = time.monotonic() + timeout_s

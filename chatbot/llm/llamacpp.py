@@ -267,6 +267,7 @@ class LlamaCppChatModel(LocalChatModel):
         usage: dict[str, Any] | None = None,
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
+        blank: Sequence[str] = (),
     ) -> Iterator[tuple[int, str]]:
         """Answer several prompts at once by batched decoding (`parallel` at a time), each greedy and fitting
         `schema` and never starting a word of its `avoid` list, none continuing its words as another did where
@@ -276,7 +277,8 @@ class LlamaCppChatModel(LocalChatModel):
         batched = self._batched(loaded)
         chats = [to_role_dicts(as_messages(p)) for p in prompts]
         try:
-            yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage, avoid, distinct)
+            yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage, avoid, distinct,
+                                        blank)
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"the local language model failed: {exc}") from exc
 

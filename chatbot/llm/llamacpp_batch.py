@@ -111,6 +111,7 @@ class BatchedContext:
         self._keys: list[str] = []  # the texts of `_sorted`, for bisect
         self._tails: dict[str, list[tuple[str, int]]] = {}  # word -> (a begun piece, a token going on with it)
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
+        self._blank: frozenset[str] = frozenset()  # this call's words the distinct check reads as names
         self._answers: list[_Answer] = []  # the answers being written
 
     # ------------------------------------------------------------------------------------------------ public
@@ -135,11 +136,13 @@ class BatchedContext:
         usage: dict[str, Any] | None = None,
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
+        blank: Sequence[str] = (),
     ) -> Iterator[tuple[int, str]]:
         """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come;
         `avoid`: per prompt, words its answer may not start (their first token is never sampled); `distinct` (a
         list, maybe empty, of texts written before): no answer continues its last words as another answer or one
-        of these texts did (`chatbot.llm.distinct`), so that none shares a run of four words with another.
+        of these texts did (`chatbot.llm.distinct`, `blank` words read as names), so that none shares a run of four
+        words with another.
 
         LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""
         avoid = list(avoid) if avoid is not None else [()] * len(prompts)
@@ -148,6 +151,7 @@ class BatchedContext:
         usage = usage if usage is not None else {}
         with self.lock:
             self._distinct = list(distinct) if distinct is not None else None  # this call's, under the lock
+            self._blank = frozenset(blank)
             before = dict(self.work)
             try:
                 for first in range(0, len(prompts), self.n_seq):
@@ -316,7 +320,7 @@ class BatchedContext:
             from chatbot.llm.distinct import echo_continuations
 
             others = [b.text for b in self._answers if b is not a] + self._distinct
-            for c in echo_continuations(a.text, others):  # Chinese: every token that begins with it
+            for c in echo_continuations(a.text, others, self._blank):  # Chinese: every token that begins with it
                 chinese = bool(_CJK_ANY.search(c))
                 now += (self._beginning_with(c) if chinese else []) + [
                     t for t in [self._first_token(c)] if t is not None and (len(c) == 1 or not chinese)]

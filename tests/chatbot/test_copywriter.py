@@ -751,12 +751,20 @@ def test_a_compound_of_genres_claims_each_genre(checker):
 ])
 def test_a_name_written_in_chinese_is_written_back_as_on_the_sheet(note, written):
     """The 1.5B transliterates names however it is told: a name that clearly sounds like one of the film's own
-    people is shown as the sheet spells it, and the note passes; one that sounds like nobody on it still fails."""
+    people is shown as the sheet spells it, and the note passes; one that sounds like nobody on it loses the role
+    it was given (the claim cannot be checked, the rest of the note can), or, with no role beside it, still fails."""
     writer, _ = _copywriter(_answer([note, GOOD_ZH[1]]))
     notes = writer.write_notes(_requests(), "zh")
     assert written in notes[0].text and notes[0].source == "llm", notes[0]
-    made_up = "瑞奇杰克森配音的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。"
-    writer, _ = _copywriter(_answer([made_up, GOOD_ZH[1]]), _answer([made_up]))
+    made_up = "瑞奇杰克森配音的玩具冒险，温馨有趣，很适合下雨的晚上和孩子一起看。"
+    writer, _ = _copywriter(_answer([made_up, GOOD_ZH[1]]))
+    notes = writer.write_notes(_requests(), "zh")
+    assert notes[0].text == "玩具冒险，温馨有趣，很适合下雨的晚上和孩子一起看。" and notes[0].source == "llm", notes[0]
+    told = "这部电影的导演是罗伯特，讲的是玩具牛仔怕被取代，很适合下雨的晚上和孩子一起看。"
+    writer, _ = _copywriter(_answer([told, GOOD_ZH[1]]))
+    assert "罗伯特" not in writer.write_notes(_requests(), "zh")[0].text
+    no_role = "和瑞奇杰克森一样温馨有趣的玩具冒险，很适合下雨的晚上和孩子一起看。"
+    writer, _ = _copywriter(_answer([no_role, GOOD_ZH[1]]), _answer([no_role]))
     notes = writer.write_notes(_requests(), "zh")
     assert notes[0].source == "template" and "name in Chinese" in " ".join(notes[0].problems)
 

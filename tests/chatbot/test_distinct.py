@@ -28,5 +28,51 @@ def test_chinese_answers_may_not_share_six_characters():
     assert "的晚" in echo_continuations('{"1":"Brad Bird 的动画冒险，适合下雨', [other])
     assert "的" not in echo_continuations('{"1":"Brad Bird 的动画冒险，适合下雨', [other])  # four: not yet
     samey = echo_continuations('{"1":"Rob Minkoff 执导的动画片，适合全家', ['{"1":"动画片，导演是 John Lasseter，适合全家观看。"}'])
-    assert samey == ["观看"]
+    assert "观看" in samey and "适合" not in samey
     assert echo_continuations('{"1":"Rob Minkoff 执导的动画片，适合全家', []) == []
+
+
+def test_numbers_and_commas_do_not_let_a_shared_shape_through():
+    """"in 20 minutes, perfect for" and "in 45 minutes, perfect for" read alike once numbers are set aside (the
+    eval's measure blanks a recipe's own time): the next word is blocked, whether the comma came first or not; and
+    "stars in Apollo 13, a family-friendly" follows "stars in a family-friendly" however the title ends."""
+    other = '{"note":"Chicken broth and spinach make a warm soup ready in 20 minutes, perfect for a main course."}'
+    assert " perfect" in echo_continuations('{"note":"Beef and carrots, a hearty stew ready in 45 minutes', [other])
+    assert " perfect" in echo_continuations('{"note":"Beef and carrots, a hearty stew ready in 45 minutes,', [other])
+    assert " Perfect" in echo_continuations('{"note":"Beef and carrots, a hearty stew ready in 45 minutes.', [other])
+    films = ['{"note":"Christopher Lloyd stars in a family-friendly adventure comedy."}']
+    names = ["ed", "harris", "apollo", "christopher", "lloyd"]  # the items' own words, as the writer passes them
+    assert " family" in echo_continuations('{"note":"Ed Harris stars in Apollo 13, a', films, names)
+    assert "friendly" in echo_continuations('{"note":"Ed Harris stars in Apollo 13, a family-', films, names)
+    assert echo_continuations('{"note":"Beef and carrots, a hearty stew that', [other]) == []
+
+
+def test_a_name_between_chinese_words_does_not_hide_a_shared_run():
+    """Two Chinese notes at once: "和你喜欢的 The Matrix 相似" in one, so the other, just past the same name, may not
+    write "相" (the 1.5B wrote "和你喜欢的 The Matrix 相同" beside it; the eval blanks the name)."""
+    other = '{"note":"和你喜欢的 The Matrix 相似，这部电影的主角是 Laurence Fishburne。"}'
+    assert "相" in echo_continuations('{"note":"和你喜欢的 The Matrix ', [other])
+
+
+def test_an_items_own_words_are_read_as_names():
+    """"a delicious dessert that's perfect" and "a delicious apple cobbler that's perfect": the eval blanks each
+    item's own title and facts, so the writer passes them as `blank` and the shape is blocked after "delicious"."""
+    from chatbot.turn.notes.measures import blank_words
+    from retrieval.types import Item
+
+    cobbler = Item("r:1", "Apple Cobbler", attributes=(("category", "Dessert"),))
+    blank = blank_words([cobbler, Item("r:2", "Rhubarb Pudding", attributes=(("category", "Dessert"),))])
+    assert {"apple", "cobbler", "dessert", "rhubarb"} <= set(blank) and "the" not in blank
+    other = '{"note":"Sugar, cinnamon and coconut make a delicious dessert that\'s perfect for vegans."}'
+    assert " that's" in echo_continuations('{"note":"Baking apples and sugar make a delicious apple cobbler',
+                                           [other], blank)
+
+
+def test_case_and_spaces_do_not_hide_a_shared_shape():
+    """"a Sci-Fi comedy" after "directs Spaceballs:" and "a sci-fi adventure" after "directs WALL·E," read alike
+    (the eval folds case and blanks titles); in Chinese, the token after a name may begin with a space (" 相似")."""
+    other = '{"note":"Andrew Stanton directs WALL·E, a sci-fi adventure for children."}'
+    names = ["mel", "brooks", "spaceballs", "andrew", "stanton", "wall", "e"]
+    assert "fi" in echo_continuations('{"note":"Mel Brooks directs Spaceballs: a Sci-', [other], names)
+    zh = '{"note":"和你喜欢的 The Matrix 相似，这部电影的主角是 Laurence Fishburne。"}'
+    assert " 相" in echo_continuations('{"note":"和你喜欢的 The Matrix', [zh])

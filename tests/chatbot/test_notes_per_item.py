@@ -103,6 +103,19 @@ def test_a_slow_batch_is_stopped_at_the_budget_and_templates_fill_in():
     assert [n.source for n in notes] == ["template", "template"] and writer.last_stats.out_of_time
 
 
+def test_one_failed_note_is_rewritten_when_a_third_of_the_first_round_is_left():
+    """Five notes written at once take longer than one: a single rewrite needs a fraction of the first round's
+    time, so it is tried when the time left covers that fraction (it was refused unless a whole first round's time
+    was left, and the card got its template: 31 of 36 recipe templates said "no time left")."""
+    long_bad = " ".join([BAD] * 5)  # the long note makes the first round slow; the rewrite is short
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([long_bad], ("Alien",)), _answer([GOOD_EN[1]], ("Alien",)),
+                           parallel=5, timeout_s=9.0)
+    fake.delay_s = 0.08  # the first round: ~60 pieces, ~4.8 s; 4 s left; the rewrite: ~18 pieces, ~1.5 s
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.source for n in notes] == ["llm", "llm-retry"] and notes[1].text == GOOD_EN[1]
+    assert not writer.last_stats.out_of_time
+
+
 # ------------------------------------------------------------------------------------------- the real model
 def _real_items() -> list[NoteRequest]:
     """Five real-looking items with the reasons the agent would give."""

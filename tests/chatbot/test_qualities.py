@@ -125,6 +125,39 @@ def test_template_notes_read_like_sentences(catalog):
         use_catalog(None)
 
 
+@pytest.mark.parametrize("catalog", ["films", "recipes"])
+def test_the_template_notes_of_one_answer_do_not_read_alike(catalog):
+    """Five template notes of one answer, each written knowing the ones before (as the writer falls back to them):
+    no two share a skeleton (a word 4-gram, Chinese a run of six characters, once titles and names are out) in at
+    least 19 answers of 20, in English and Chinese. One sentence shape for every recipe gave "is a soup made with"
+    in two notes of six answers of 51."""
+    from chatbot.turn.notes.measures import note_names, shared_skeleton, skeleton_grams
+
+    schema = None
+    if catalog == "recipes":
+        from retrieval.schema_file import load_schema
+
+        if not (VAR / "recipes").exists():
+            pytest.skip("var/recipes is missing")
+        schema = load_schema(VAR / "recipes" / "catalog.schema.yaml")
+    items = _rows(VAR / ("recipes/catalog.jsonl" if schema else "catalog.jsonl"), 100, 13 if schema else 89)
+    use_catalog(schema)
+    try:
+        for language in ("en", "zh"):
+            samey = answers = 0
+            for start in range(0, len(items) - 4, 5):
+                group, texts = items[start : start + 5], []
+                for k, item in enumerate(group):
+                    liked = ("Liked Toy Story (1995)",) if k % 2 else ()
+                    texts.append(template_note(item, liked, language, k, list(zip(texts, group))))
+                grams = [skeleton_grams(t, language, note_names(i)) for t, i in zip(texts, group)]
+                samey += any(shared_skeleton(g, grams[:k] + grams[k + 1 :]) for k, g in enumerate(grams))
+                answers += 1
+            assert answers >= 20 and samey * 20 <= answers, (language, samey, answers)
+    finally:
+        use_catalog(None)
+
+
 def test_titles_are_blanked_as_whole_words_and_a_liked_title_is_a_name_not_a_claim():
     """A short title ("Up") does not cut "upbeat" in two, so the claim is still read; a liked film named in the
     reasons ("Scary Movie", in English or Chinese) claims nothing."""

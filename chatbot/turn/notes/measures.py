@@ -82,6 +82,17 @@ def note_names(item: Item, extra: Iterable[str] = ()) -> list[str]:
             *AWARD_NAMES]
 
 
+def blank_words(items: Iterable[Item]) -> list[str]:
+    """The words the shared-skeleton measure blanks in these items' notes (their titles', people's and facts' words:
+    "soup", "dessert"), for the writer's check that the notes of one answer do not read alike."""
+    names = [n for item in items for n in note_names(item) if n and not n.startswith("[")]
+    return sorted({w for n in names for w in re.findall(r"[a-z]+", fold_name(n))} - _GLUE)
+
+
+_GLUE = frozenset("the and for with from into this that its his her their you your are was in on of to an at by is it as "
+                  "or up my we he me be do no so a i s".split())
+
+
 def skeleton_grams(text: str, language: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:
     """The note's word 4-grams (Chinese: 6-character runs, digits kept) once names and titles are taken out."""
     bare = blank_names(text, names)

@@ -108,3 +108,13 @@ def fail_unwritten(rnd: Round) -> None:
             else:
                 rnd.drafts[i].problems.append(Finding(Problem.NOT_JSON, "the answer was not the expected JSON"))
             rnd.tally.checks_failed += 1
+
+
+STEP_FIXED = 1.5  # a batched decoding step's fixed cost, in notes' worth (1.5B, 2 cores: ~10 tokens/s alone, ~19 for 5)
+
+
+def rewrite_seconds(round_s: float, notes: int, first: int) -> float:
+    """The seconds a parallel round rewriting `notes` notes should take, when the first round of `first` notes took
+    `round_s`: each step of batched decoding (and each item's lines read) costs a fixed part plus a part per note,
+    so one rewrite takes about a third of a first round of five, not all of it."""
+    return round_s * (STEP_FIXED + notes) / (STEP_FIXED + max(first, notes))

@@ -138,7 +138,7 @@ def stream_json_text(
 def stream_many_json(
     model: BaseChatModel, prompts: list[Any], schema: dict, timeout_s: float, max_tokens: int,
     usage: dict | None = None, gate: LLMGate | None = None, avoid: list[list[str]] | None = None,
-    distinct: list[str] | None = None,
+    distinct: list[str] | None = None, blank: Sequence[str] = (),
 ) -> Generator[tuple[int, str], None, None]:
     """The raw text of several schema-constrained answers written at once, as (prompt index, piece), each kept
     from the words of its `avoid` list; the same gate, pauses and errors as `stream_json_text`."""
@@ -147,7 +147,7 @@ def stream_many_json(
     with held(gate, NOTES, timeout_s) as waited:
         for k, piece in stream_many_text(model, prompts, max(timeout_s - waited, 1.0), schema=schema,
                                          max_tokens=max_tokens, usage=usage, avoid=avoid,
-                                         distinct=distinct):
+                                         distinct=distinct, blank=blank):
             if person_left():
                 raise PersonLeft("the person left while their notes were being written")
             if gate is not None:

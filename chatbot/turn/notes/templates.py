@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chatbot.turn.notes.facts import clean_reason, reason_value, shorten
-from chatbot.turn.notes.measures import NOTE_LENGTH, foods_zh, note_length, note_names
+from chatbot.turn.notes.measures import (NOTE_LENGTH, foods_zh, note_length, note_names, shared_skeleton,
+                                         skeleton_grams)
 from chatbot.turn.notes.note import note_language
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.replies import catalog_schema
@@ -35,22 +36,31 @@ def why_chips(reasons: Sequence[str], limit: int = MAX_CHIPS) -> tuple[str, ...]
     return tuple(chips)
 
 
-def template_note(item: Item, reasons: Sequence[str], language: str, shape: int = 0) -> str:
+def template_note(
+    item: Item, reasons: Sequence[str], language: str, shape: int = 0, written: Sequence[tuple[str, Item]] = (),
+) -> str:
     """A note built only from the item's facts (prompts/note_fallback.yaml): a sentence, true, claiming no quality;
-    `shape` (the card's place) picks one of its sentence shapes, so that one answer's template notes differ."""
+    `shape` (the card's place) picks one of its sentence shapes, and where the note would share a skeleton with a
+    note of the answer already `written` (with its item), another shape or fewer facts, so that one answer's notes
+    do not read alike."""
     language = note_language(language)
     schema = catalog_schema()
-    if schema is not None:
-        return catalog_note(item, schema, list(reasons), language)
+    variants = [v for k in range(3 if written else 1) for v in (
+        _catalog_variants(item, schema, list(reasons), language, (shape + k) % 3) if schema is not None
+        else _film_variants(item, reasons, language, (shape + k) % 3))]
+    return _pick(variants, item, language, [skeleton_grams(t, language, note_names(o)) for t, o in written])
+
+
+def _film_variants(item: Item, reasons: Sequence[str], language: str, shape: int) -> list[dict[str, Any]]:
+    """A film's template values in one sentence shape, with and without its plot, lead and runtime."""
     cut = _first_sentence(item.plot)
-    base = _film_values(item, reasons, language) | {"shape": shape % 3}
+    base = _film_values(item, reasons, language) | {"shape": shape}
     words = note_length(_render(base | {"plot": None}), language)
     plots = [_cut_words(cut, NOTE_LENGTH["en"][1] - words - extra) for extra in (0, 4)] if cut and language == "en" \
         else []
-    casts = [base["cast"], list(item.cast[:2])] if language == "en" else [base["cast"]]
-    variants = [base | {"plot": p, "runtime": r, "cast": c} for p in (*plots, None) for c in casts
-                for r in (False, True)]
-    return _pick(variants, item, language)
+    casts = [base["cast"], list(item.cast[:2])] if language == "en" else [base["cast"], base["cast"][:1]]
+    variants = [base | {"plot": p, "runtime": r, "cast": c} for p in (*plots, None) for c in casts for r in (False, True)]
+    return variants + [v | {"cast": [], "year": None} for v in variants[:2]]  # fewer facts: read less alike
 
 
 def _film_values(item: Item, reasons: Sequence[str], language: str) -> dict[str, Any]:
@@ -74,14 +84,23 @@ def _render(values: Mapping[str, Any]) -> str:
     return re.sub(r"\s+", " ", load_prompt("note_fallback").render(**values).user).strip()
 
 
-def _pick(variants: Sequence[Mapping[str, Any]], item: Item, language: str) -> str:
-    """The first variant of the right length that claims nothing unsupported; else the first that claims nothing."""
+def _pick(
+    variants: Sequence[Mapping[str, Any]], item: Item, language: str, others: Sequence[set[tuple[str, ...]]] = (),
+) -> str:
+    """The first variant that claims nothing unsupported, shares no skeleton with the `others` (word 4-grams of
+    the answer's other notes) and is of the right length, as near as it can."""
     lexicon = QualityLexicon.served()
     names = note_names(item, [str(v.get("liked") or "") for v in variants])
-    notes = [_render(v) for v in variants]
+    notes = list(dict.fromkeys(_render(v) for v in variants))
     true = [n for n in notes if not lexicon.unsupported(n, item, language, names)] or notes[-1:]
     low, high = NOTE_LENGTH[language]
-    return min(true, key=lambda n: max(low - note_length(n, language), note_length(n, language) - high, 0))
+
+    def cost(note: str) -> tuple[int, int]:
+        """Shared skeletons first, then words out of range."""
+        shared = len(shared_skeleton(skeleton_grams(note, language, names), others)) if others else 0
+        return shared, max(low - note_length(note, language), note_length(note, language) - high, 0)
+
+    return min(true, key=cost)
 
 
 def _read_reasons(reasons: Sequence[str], item: Item) -> tuple[str | None, list[str]]:
@@ -150,6 +169,14 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     with `texts`, every fact and its text fields ("tell me more")."""
     if texts:
         return _catalog_description(item, schema, language)
+    return _pick(_catalog_variants(item, schema, reasons, language, 0), item, language)
+
+
+def _catalog_variants(
+    item: Item, schema: CatalogSchema, reasons: list[str], language: str, shape: int,
+) -> list[dict[str, Any]]:
+    """A catalog item's template values in one sentence shape, with more or fewer of its parts, numbers and
+    counts."""
     zh = language == "zh"
     own = item_facts(item)
     liked, _ = _read_reasons(reasons, item)
@@ -158,8 +185,8 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     parts = main_parts(own.get(listed.name) or []) if listed else []
     foods = foods_zh(main_parts(own.get(listed.name) or [], 6)) if listed and zh else []  # what 鸡汤 is made of
     text = next((f for f in schema.texts if f.show and not f.multi and own.get(f.name)), None)
-    base = dict(_NO_CATALOG, language=language, kind="catalog", title=display_title(item.title), year=None,
-                genres=[], directors=[], cast=[], runtime_min=None, runtime=False, plot=None, liked=liked,
+    base = dict(_NO_CATALOG, language=language, kind="catalog", shape=shape, title=display_title(item.title),
+                year=None, genres=[], directors=[], cast=[], runtime_min=None, runtime=False, plot=None, liked=liked,
                 asked_people=[], noun_zh=schema.noun.zh, measure=schema.noun.measure_zh,
                 kinds=kinds, noun="" if dropped else schema.noun.en,
                 makers=[str(p) for f in schema.people for p in (own.get(f.name) or [])][:2],
@@ -169,11 +196,11 @@ def catalog_note(item: Item, schema: CatalogSchema, reasons: list[str], language
     snippet = _first_sentence(str(own[text.name])) if text and not zh else None
     counts = [((f.label_zh or f.name) if zh else (f.label_en or f.name), len(own[f.name])) for f in schema.texts
               if f.multi and isinstance(own.get(f.name), list)]
-    variants = [base | {"parts": [] if zh else parts[:k], "counts": counts if zh or c else [], "foods_zh": foods[:k],
-                        "snippet": _cut_words(snippet, 12) if snippet and k else None} for c in (False, True)
-                for k in (3, 2, 0)]
+    variants = [base | {"parts": [] if zh else parts[:k], "counts": counts if c else [], "foods_zh": foods[:k],
+                        "snippet": _cut_words(snippet, 12) if snippet and k else None}
+                for c in ((True, False) if zh else (False, True)) for k in (3, 2, 0)]
     variants += [v | {"kinds": [], "noun": schema.noun.en} for v in variants]
-    return _pick(variants, item, language)
+    return variants + [v | {"numbers": v["numbers"][:1]} for v in variants if len(v["numbers"]) > 1]
 
 
 def _kind_words(own: Mapping[str, Any], schema: CatalogSchema, zh: bool) -> tuple[list[str], bool]:

@@ -52,7 +52,7 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import could_be_specific, specific_facts, unwritable_foods
+from chatbot.turn.notes.measures import blank_words, could_be_specific, specific_facts, unwritable_foods
 from chatbot.turn.notes.note import (
     BRIEF_STYLE,
     LLM_NOTE_CHARS,
@@ -70,17 +70,11 @@ from chatbot.turn.notes.note import (
     trim_note,
 )
 from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
-from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten
-from chatbot.turn.notes.stream import (
-    NotesStreamParser,
-    numbered,
-    note_labels,
-    notes_schema,
-    stream_json_text,
-    stream_many_json,
-)
+from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten, rewrite_seconds
+from chatbot.turn.notes.stream import (NotesStreamParser, note_labels, notes_schema, numbered, stream_json_text,
+                                       stream_many_json)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
-from chatbot.turn.notes.zh_names import with_sheet_names
+from chatbot.turn.notes.zh_names import with_sheet_names, without_unknown_names
 from chatbot.turn.replies import catalog_schema
 from retrieval.errors import TastebudError
 from retrieval.text import display_title
@@ -197,7 +191,8 @@ class Copywriter:
                 yield from self._rewrite_failed(drafts, language, deadline, tally, finished, per_note_s)
             for i, draft in enumerate(drafts):
                 if i not in finished:
-                    finished[i] = draft.weak or self._template(draft, language, i)
+                    written = [(finished[j].text, drafts[j].request.item) for j in finished]
+                    finished[i] = draft.weak or self._template(draft, language, i, written)
                     yield NoteDone(i, finished[i])
         finally:
             self.last_stats = tally.stats(finished, started)
@@ -245,9 +240,14 @@ class Copywriter:
             failed = sorted(failed + weak)  # one call per note: each weak note is its own small call
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
             return
-        parallel = self._parallel(language)  # all rewrites at once: no slower than the first round was
+        parallel = self._parallel(language)  # all rewrites at once: fewer notes than the first round, sooner done
         for group in [failed] if self.batch or parallel else [[i] for i in failed]:
-            cost = per_note_s if parallel else per_note_s * (len(group) + (0.5 if self.batch else 0.25))
+            if parallel and deadline - time.monotonic() < rewrite_seconds(per_note_s, len(group), len(drafts)):
+                group = [i for i in group if drafts[i].weak is None]  # the failed ones; the weak ones are shown
+            cost = rewrite_seconds(per_note_s, len(group), len(drafts)) if parallel else \
+                per_note_s * (len(group) + (0.5 if self.batch else 0.25))
+            if not group:
+                continue
             if deadline - time.monotonic() < max(2.0, cost):
                 for i in group:
                     drafts[i].problems.append(_NO_TIME_LEFT)
@@ -296,7 +296,8 @@ class Copywriter:
             avoid = [unwritable_words(r.item, language, r.reasons) + unwritable_foods(r.item, language, r.reasons)
                      for r in (drafts[g[0]].request for g in alone)]  # and the foods a recipe does not have
             kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
-            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept)
+            blank = blank_words(d.request.item for d in drafts)  # "a delicious dessert/cobbler that's" read alike
+            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept, blank)
         else:
             pieces = numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
@@ -430,8 +431,9 @@ class Copywriter:
         same note with only the title and names changed, says nothing of its own film); `answer`: every item of
         the answer (a genre the others share is nothing of this one's own).
         """
-        text = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language)
-        text = with_sheet_names(without_translated_title(text), draft.request.item) if language == "zh" else text
+        text, item = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language), draft.request.item
+        if language == "zh":  # names as on the sheet; a made-up one's role taken out
+            text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
         longest = dict(self.style.max_chars)[language]
         if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
@@ -463,16 +465,11 @@ class Copywriter:
         draft.text, draft.done = text, True
         return note
 
-    def _template(self, draft: Draft, language: str, position: int = 0) -> Note:
-        """The template note of a draft that never passed (its shape by the card's place)."""
+    def _template(self, draft: Draft, language: str, position: int, written: list[tuple[str, Item]]) -> Note:
+        """The template note of a draft that never passed (its shape by the card's place and the notes written)."""
         item, reasons = draft.request.item, draft.request.reasons
-        return Note(
-            item_id=item.id,
-            text=template_note(item, reasons[:MAX_REASONS], language, position),
-            why=why_chips(reasons),
-            source="template",
-            problems=draft.messages(),
-        )
+        text = template_note(item, reasons[:MAX_REASONS], language, position, written)
+        return Note(item_id=item.id, text=text, why=why_chips(reasons), source="template", problems=draft.messages())
 
     def describe_item(self, item: Item, language: str = "en", with_llm: bool = False) -> str:
         """The item's catalog facts written out, plus (with_llm) one checked LLM sentence about it."""

@@ -113,12 +113,7 @@ def with_sheet_names(text: str, item: Item) -> str:
     if not item.people:
         return text
     text = _HALF.sub(lambda m: _whole_name(m, item), text)
-    spans = [m.span() for m in (*_DOTTED.finditer(text), *ZH_UNDOTTED_NAME.finditer(text))]
-    kept: list[tuple[int, int]] = []
-    for start, end in sorted(set(spans), key=lambda span: (span[0], -span[1])):
-        if not kept or start >= kept[-1][1]:  # a dotted name is also an undotted one: read once, whole
-            kept.append((start, end))
-    for start, end in reversed(kept):
+    for start, end in reversed(_name_spans(text)):
         near = text[end:end + 3] + text[max(0, start - 3):start]
         role = "director" if _DIRECTING.search(near) else "cast" if _ACTING.search(near) else None
         start = _reach_back(text, start, end, item)
@@ -129,6 +124,36 @@ def with_sheet_names(text: str, item: Item) -> str:
         after = " " if end < len(text) and _CJK.match(text[end]) else ""
         text = f"{text[:start]}{before}{person}{after}{text[end:]}"
     return text
+
+
+def _name_spans(text: str) -> list[tuple[int, int]]:
+    """Where the note writes a name in Chinese characters (dotted or not), each read once, whole."""
+    spans = [m.span() for m in (*_DOTTED.finditer(text), *ZH_UNDOTTED_NAME.finditer(text))]
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans), key=lambda span: (span[0], -span[1])):
+        if not kept or start >= kept[-1][1]:  # a dotted name is also an undotted one: read once, whole
+            kept.append((start, end))
+    return kept
+
+
+_ROLE_AFTER = re.compile(r"\s*(?:执导|导演|编导|领衔主演|主演|配音|出演)(的)?")
+_ROLE_BEFORE = re.compile(r"(?:由|的?(?:导演是|导演为|主演是|主演为)|导演|主演)\s*$")
+
+
+def without_unknown_names(text: str, item: Item) -> str:
+    """The Chinese note without the role of a name it wrote in Chinese that sounds like none of the item's people
+    ("罗伯特执导的法庭戏" of a film Robert never made: "法庭戏"; "导演是罗伯特，"): the claim cannot be checked, the
+    rest of the note can. A name with no role beside it stays (and fails the check)."""
+    for start, end in reversed(_name_spans(text)):
+        if item.people and nearest_person(text[start:end], item) is not None:
+            continue
+        after, before = _ROLE_AFTER.match(text, end), _ROLE_BEFORE.search(text[:start])
+        if after is None and before is None:
+            continue
+        cut_from = before.start() if before is not None and (after is None or before.group(0) == "由") else start
+        text = text[:cut_from] + text[(after.end() if after is not None else end):]
+    text = re.sub(r"([，、；：])\s*[，、；：]", r"\1", re.sub(r"\s*([，、；：])\s*(?=[。！？])", "", text))
+    return re.sub(r"^\s*[，、；：]\s*", "", text).strip()
 
 
 def _reach_back(text: str, start: int, end: int, item: Item) -> int:
