@@ -120,7 +120,8 @@ class Copywriter:
 
     `budget_s` bounds the whole notes step: when it runs out, the call in progress is stopped, notes already
     written and checked are kept, and every other item gets its template note at once. The failed notes are
-    rewritten only when the time left is enough for all of them at the speed the model showed in this turn.
+    rewritten only when the time left is enough for all of them at the speed the model showed in this turn (written
+    at once, fewer notes take less time: `rewrite_seconds`).
     """
 
     def __init__(
@@ -228,7 +229,8 @@ class Copywriter:
         per_note_s: float,
     ) -> Iterator[NoteEvent]:
         """Write every failed note once more when the time left covers it: all in ONE small call (batch), or one
-        call per note (per item: each while the time left covers one more note at this turn's speed).
+        call per note (per item: each while the time left covers one more note at this turn's speed), or all at once
+        (parallel: while the time left covers `rewrite_seconds` for them, the weak ones left out first).
 
         Without the time, the failed notes get their templates now rather than make the person wait. Samey notes
         and vague notes (true, but like another film's or about nothing of their own) ride along only when a call is
