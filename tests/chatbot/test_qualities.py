@@ -125,22 +125,20 @@ def test_template_notes_read_like_sentences(catalog):
         use_catalog(None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("catalog", ["films", "recipes"])
-def test_the_template_notes_of_one_answer_do_not_read_alike(catalog):
+def test_the_template_notes_of_one_answer_do_not_read_alike(catalog, request):
     """Five template notes of one answer, each written knowing the ones before (as the writer falls back to them):
     no two share a skeleton (a word 4-gram, Chinese a run of six characters, once titles and names are out) in at
     least 19 answers of 20, in English and Chinese. One sentence shape for every recipe gave "is a soup made with"
-    in two notes of six answers of 51."""
+    in two notes of six answers of 51. The real demo catalogs (the session's builds)."""
     from chatbot.turn.notes.measures import note_names, shared_skeleton, skeleton_grams
+    from retrieval.schema_file import load_schema
 
-    schema = None
-    if catalog == "recipes":
-        from retrieval.schema_file import load_schema
-
-        if not (VAR / "recipes").exists():
-            pytest.skip("var/recipes is missing")
-        schema = load_schema(VAR / "recipes" / "catalog.schema.yaml")
-    items = _rows(VAR / ("recipes/catalog.jsonl" if schema else "catalog.jsonl"), 100, 13 if schema else 89)
+    root = request.getfixturevalue("recipes_root") / "recipes" if catalog == "recipes" else \
+        request.getfixturevalue("demo_data_dir")
+    schema = load_schema(root / "catalog.schema.yaml") if catalog == "recipes" else None
+    items = _rows(root / "catalog.jsonl", 100, 13 if schema else 89)
     use_catalog(schema)
     try:
         for language in ("en", "zh"):
