@@ -177,7 +177,7 @@ class PostgresBackend(Backend):
 
     def disk_bytes(self) -> bytes:
         """Every file of this database's tables, indexes and TOAST (pg_wal is PostgreSQL's own: see postgres.py)."""
-        return b"".join(p.read_bytes() for p in self.cluster.database_files(self.dbname))
+        return b"".join(_bytes_if_still_there(p) for p in self.cluster.database_files(self.dbname))
 
     @contextmanager
     def reader_holding_a_snapshot(self) -> Iterator[None]:
@@ -200,3 +200,11 @@ class PostgresBackend(Backend):
             assert conn.execute("SELECT 1 FROM sessions WHERE id = %s FOR UPDATE", (session_id,)).fetchone()
             yield
             conn.execute("ROLLBACK")
+
+
+def _bytes_if_still_there(path: Path) -> bytes:
+    """A file's bytes, or none when PostgreSQL removed it after the listing (pg_internal.init, a rewritten table's old file)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
