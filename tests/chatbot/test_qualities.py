@@ -16,7 +16,6 @@ from chatbot.turn.replies import use_catalog
 from retrieval.schema import CatalogSchema
 from retrieval.types import Item
 
-VAR = Path(__file__).resolve().parents[2] / "var"
 HORROR = Item("ml:1", "Alien (1979)", 1979, ("Horror", "Sci-Fi"), age_rating="R")
 COMEDY = Item("ml:2", "Airplane! (1980)", 1980, ("Comedy",), age_rating="PG")
 
@@ -90,6 +89,17 @@ def test_a_catalogs_own_qualities_file_is_what_its_notes_are_checked_against(tmp
         use_catalog(None)
 
 
+def _demo_root(catalog: str, request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue("recipes_root") / "recipes" if catalog == "recipes" else \
+        request.getfixturevalue("demo_data_dir")
+
+
+def _schema(root: Path, catalog: str):
+    from retrieval.schema_file import load_schema
+
+    return load_schema(root / "catalog.schema.yaml") if catalog == "recipes" else None
+
+
 def _rows(path: Path, ids: int, step: int) -> list[Item]:
     if not path.exists():
         pytest.skip(f"{path} is missing (build the demo data to run this test)")
@@ -97,17 +107,14 @@ def _rows(path: Path, ids: int, step: int) -> list[Item]:
         return [Item.from_dict(json.loads(line)) for i, line in enumerate(f) if i % step == 0][:ids]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("catalog", ["films", "recipes"])
-def test_template_notes_read_like_sentences(catalog):
-    """Template notes: EN in length where facts allow, ZH without English words, and they claim nothing."""
-    schema = None
-    if catalog == "recipes":
-        from retrieval.schema_file import load_schema
-
-        if not (VAR / "recipes").exists():
-            pytest.skip("var/recipes is missing")
-        schema = load_schema(VAR / "recipes" / "catalog.schema.yaml")
-    items = _rows(VAR / ("recipes/catalog.jsonl" if schema else "catalog.jsonl"), 8, 391)
+def test_template_notes_read_like_sentences(catalog, request):
+    """Template notes: EN in length where facts allow, ZH without English words, and they claim nothing.
+    The real demo catalogs (the session's builds)."""
+    root = _demo_root(catalog, request)
+    schema = _schema(root, catalog)
+    items = _rows(root / "catalog.jsonl", 8, 391)
     use_catalog(schema)
     try:
         lexicon = QualityLexicon.for_catalog(schema)
@@ -133,11 +140,9 @@ def test_the_template_notes_of_one_answer_do_not_read_alike(catalog, request):
     least 19 answers of 20, in English and Chinese. One sentence shape for every recipe gave "is a soup made with"
     in two notes of six answers of 51. The real demo catalogs (the session's builds)."""
     from chatbot.turn.notes.measures import note_names, shared_skeleton, skeleton_grams
-    from retrieval.schema_file import load_schema
 
-    root = request.getfixturevalue("recipes_root") / "recipes" if catalog == "recipes" else \
-        request.getfixturevalue("demo_data_dir")
-    schema = load_schema(root / "catalog.schema.yaml") if catalog == "recipes" else None
+    root = _demo_root(catalog, request)
+    schema = _schema(root, catalog)
     items = _rows(root / "catalog.jsonl", 100, 13 if schema else 89)
     use_catalog(schema)
     try:
