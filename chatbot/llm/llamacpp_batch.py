@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatbot.llm.protocol import CHINESE_SCRIPT
 from retrieval.errors import LLMError, ModelUnavailable
 
 _HAN = re.compile("[\u4e00-\u9fff]{2,}")
@@ -107,6 +108,7 @@ class BatchedContext:
         self._bans: dict[str, list[int]] = {}  # word -> its banned first tokens
         self._firsts: dict[str, int | None] = {}  # text -> its first token
         self._texts: list[str] | None = None  # every token's text, read on the first mark banned
+        self._raw: list[bytes] = []  # every token's bytes (read with `_texts`)
         self._sorted: list[tuple[str, int]] | None = None  # (text, token), by text: the tokens that begin with a text
         self._keys: list[str] = []  # the texts of `_sorted`, for bisect
         self._tails: dict[str, list[tuple[str, int]]] = {}  # word -> (a begun piece, a token going on with it)
@@ -400,6 +402,9 @@ class BatchedContext:
         if len(word) == 1 and not word.isalnum():  # a mark ("·" of a transliterated name): every token holding it
             self._bans[word] = self._tokens_with(word)
             return self._bans[word]
+        if word == CHINESE_SCRIPT:
+            self._bans[word] = self._chinese_tokens()
+            return self._bans[word]
         found: list[int] = []
         if (han := _HAN_RUN.match(word)) is not None:  # "讲述": also "讲述了"; "甜": also "香甜", tokens of their own
             found += self._tokens_with(han.group(0))
@@ -423,10 +428,17 @@ class BatchedContext:
         """Every token whose text holds this character or word (the vocabulary read once, ~150k pieces)."""
         return [t for t, text in enumerate(self._vocab_texts()) if mark in text]
 
+    def _chinese_tokens(self) -> list[int]:
+        """Every token that writes a Chinese character or begins one (a lead byte E3-E9: U+3000-U+9FFF, the CJK
+        marks, kana and ideographs), so that no Chinese can be begun; accented Latin letters stay."""
+        self._vocab_texts()
+        return [t for t, raw in enumerate(self._raw) if any(0xE3 <= b <= 0xE9 for b in raw)]
+
     def _vocab_texts(self) -> list[str]:
         """Every token's text (the vocabulary read once, ~150k pieces; a piece of a character reads as empty)."""
         if self._texts is None:
-            self._texts = [self._piece(t).decode("utf-8", errors="ignore") for t in range(self.n_vocab)]
+            self._raw = [self._piece(t) for t in range(self.n_vocab)]
+            self._texts = [raw.decode("utf-8", errors="ignore") for raw in self._raw]
         return self._texts
 
     def _piece(self, token: int) -> bytes:

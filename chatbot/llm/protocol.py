@@ -17,6 +17,10 @@ from langchain_core.messages import (
 
 from retrieval.errors import LLMError
 
+# An `avoid` word (see `calls.stream_many_text`) that keeps an answer from writing any Chinese character: an English
+# note of a recipe with no time wrote "ready in 15-20分钟" once " minutes" was kept from it.
+CHINESE_SCRIPT = "<Chinese script>"
+
 
 @runtime_checkable
 class ChatModel(Protocol):

@@ -785,3 +785,6 @@ def test_a_transliterated_name_goes_to_the_nearest_person_of_its_role():
     bride = Item(id="y", title="The Princess Bride (1987)", directors=("Rob Reiner",),
                  cast=("Cary Elwes", "Robin Wright", "Chris Sarandon"))
     assert with_sheet_names("雷纳德主演的童话冒险。", bride) == "雷纳德主演的童话冒险。"
+    schindler = Item(id="v", title="Schindler's List (1993)", directors=("Steven Spielberg",),
+                     cast=("Liam Neeson", "Ben Kingsley"))  # a dot and a space, the given name wrong: one name, whole
+    assert with_sheet_names("斯蒂芬妮. 斯皮尔伯格执导的二战史诗。", schindler) == "Steven Spielberg 执导的二战史诗。"

@@ -30,6 +30,7 @@ from chatbot.llm import (
     parse_json_reply,
     stream_text,
 )
+from chatbot.llm.protocol import CHINESE_SCRIPT
 from chatbot.turn.notes.qualities import plain_words
 from retrieval.types import GENRES
 from retrieval.errors import LLMError, ModelUnavailable, TastebudError
@@ -535,6 +536,11 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert re.search(r"heart[- ]?warming", free, re.IGNORECASE), free
     kept = json.loads("".join(p for _, p in model.stream_many([toy], schema, 60, 300, avoid=[banned])))["1"]
     assert not re.search(r"heart[- ]?warming|family[- ]?friendly", kept, re.IGNORECASE), (free, kept)
+    # and no Chinese at all where the answer is kept from it (an English recipe note, kept from " minutes", wrote
+    # "ready in 15-20分钟"), whatever the prompt asks; what it writes instead is whole (no broken character)
+    tea, free = prompts[0], answers[0]  # asked for Chinese, it wrote Chinese
+    kept = json.loads("".join(p for _, p in model.stream_many([tea], schema, 60, 300, avoid=[[CHINESE_SCRIPT]])))["1"]
+    assert not re.search("[\u3000-\u9fff]", kept) and "\ufffd" not in kept, (free, kept)
     # Chinese answers written side by side share no run of six characters, with each other or with a note already
     # written, however the tokens cut it ("适合全家观看": "观看" is one token)
     cartoons = ["Toy Story (1995), an animation directed by John Lasseter", "Shrek (2001), an animation directed by "

@@ -55,6 +55,20 @@ def test_recipe_claims(recipes):
     assert "spicy" in _claimed(recipes, "这道菜不辣", spicy, "zh")
     assert "spicy" in _claimed(recipes, "Not spicy at all", spicy)
     assert _claimed(recipes, "A spicy main", spicy) == []
+    # a recipe's own title is the catalog's word for it ("Quick Risotto" is quick with no time given), unless a fact
+    # says otherwise (a "Quick" stew of two hours)
+    risotto = Item("r:q", "Quick Risotto", attributes=(("course", "main"),))
+    assert _claimed(recipes, "Stock and rice make a quick, creamy supper", risotto) == []
+    assert "quick" in _claimed(recipes, "A quick stew", Item("r:s", "Quick Stew", attributes=(("time_min", 120),)))
+    assert "quick" in _claimed(recipes, "Stock and rice make a quick supper", _dish(course="main"))
+    # set out for a party: a cake or a snack is shared, a soup of unknown servings is not said to be; feeding a crowd
+    # takes the servings
+    cake = _dish(category="Cake", course="dessert")
+    assert _claimed(recipes, "A chocolate cake for a birthday party", cake) == []
+    assert _claimed(recipes, "适合聚会的巧克力蛋糕", cake, "zh") == []
+    assert "for-sharing" in _claimed(recipes, "A soup perfect for a party", _dish(course="soup"))
+    assert "crowd-pleasing" in _claimed(recipes, "A cake that feeds a crowd", cake)
+    assert _claimed(recipes, "A cake that feeds a crowd", _dish(category="Cake", servings=12)) == []
 
 
 def test_unknown_catalog_needs_the_items_own_words():
@@ -253,10 +267,18 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
         assert runtime_problems("Chicken broth and spinach, ready in 45 minutes for a rainy evening.", soup)
         assert runtime_problems("Beef and carrots, done in 2 hours on a slow Sunday afternoon.", stew)
         assert runtime_problems("Bread and cheese, golden in 10 minutes, a warm lunch for the kids.", untimed)
+        assert runtime_problems("Chicken broth and spinach, on the table in 5 minutes.", soup)
+        assert runtime_problems("Spinach and chicken broth become a warm soup in 60-90 seconds.", soup)
+        whisked = Item(id="r:8", title="Hollandaise", attributes=(
+            ("ingredients", ("egg yolks", "butter")), ("steps", ("Whisk the yolks for 30 seconds.", "Add butter."))))
+        assert not runtime_problems("Egg yolks whisked for 30 seconds, then butter: a sauce for Sunday.", whisked)
         from chatbot.turn.notes.qualities import unwritable_words  # and the writer keeps minutes from it
 
         assert "minutes" in unwritable_words(untimed, "en") and "分钟" in unwritable_words(untimed, "zh")
-        assert "minutes" not in unwritable_words(soup, "en")
+        assert "minutes" not in unwritable_words(soup, "en") and "seconds" in unwritable_words(untimed, "en")
+        from chatbot.llm.protocol import CHINESE_SCRIPT  # an English note writes no "15-20分钟" instead
+
+        assert CHINESE_SCRIPT in unwritable_words(soup, "en") and CHINESE_SCRIPT not in unwritable_words(soup, "zh")
         pizza = Item(id="r:5", title="Pizza Margherita", attributes=(("ingredients", ("mozzarella", "basil")),))
         note = "马苏里拉奶酪配新鲜罗勒，烤到起泡，和朋友分着吃正好。"  # a food in transliteration is no person's name
         assert not [f for f in checker.findings(note, pizza, "zh") if f.problem is Problem.CHINESE_NAME]

@@ -147,7 +147,8 @@ _DECADE_FULL = re.compile(r"(?<!\d)(1[89]\d0|20\d0)\s*(?:'?s\b|年代)")
 _DECADE_SHORT = re.compile(
     r"(?<!their )(?<!his )(?<!her )(?<!your )(?<!my )(?<!our )(?<![\d\w'\u2019])['\u2019]?([1-9]0)\s*(?:s\b|年代)"
 )
-_MINUTES = re.compile(r"(?<![\d.])(\d{2,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)", re.IGNORECASE)
+_MINUTES = re.compile(r"(?<![\d.])(\d{1,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)", re.IGNORECASE)
+_SECONDS = re.compile(r"(?<![\d.])(\d{1,3})\s*-?\s*(?:seconds?\b|secs?\b|秒)", re.IGNORECASE)
 _HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
 _RATING = re.compile(
     r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
@@ -414,16 +415,13 @@ class NoteChecker:
     @staticmethod
     def _check_runtime(text: str, item: Item) -> list[Finding]:
         """Minutes and hours must match how long the item takes (a runtime, a recipe's time; hours within half
-        an hour)."""
-        found, on_sheet = [], item_minutes(item)
+        an hour); seconds must be the sheet's own ("whisk for 30 seconds", never "a soup in 60-90 seconds")."""
+        on_sheet, own = item_minutes(item), " ".join([sheet_text(item), *(str(v) for _, v in item.attributes)])
         truth = f"the sheet says {on_sheet} minutes" if on_sheet else "the sheet gives no time"
-        for minutes in _MINUTES.findall(text):
-            if on_sheet is None or int(minutes) != on_sheet:
-                found.append(Finding(Problem.RUNTIME, f"says {minutes} minutes, but {truth}"))
-        for hours in _HOURS.findall(text):
-            if on_sheet is None or abs(float(hours) * 60 - on_sheet) > 30:
-                found.append(Finding(Problem.RUNTIME, f"says {hours} hours, but {truth}"))
-        return found
+        said = [(m, "minutes") for m in _MINUTES.findall(text) if on_sheet is None or int(m) != on_sheet]
+        said += [(h, "hours") for h in _HOURS.findall(text) if on_sheet is None or abs(float(h) * 60 - on_sheet) > 30]
+        said += [(s, "seconds") for s in _SECONDS.findall(text) if not re.search(rf"(?<![\d.]){s}\s*-?\s*sec", own)]
+        return [Finding(Problem.RUNTIME, f"says {n} {unit}, but {truth}") for n, unit in said]
 
     @staticmethod
     def _check_rating(text: str, item: Item) -> list[Finding]:

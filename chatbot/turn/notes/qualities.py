@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatbot.llm.protocol import CHINESE_SCRIPT
 from chatbot.text.names import fold_name
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
@@ -30,7 +31,7 @@ ANY_CATALOG_FILE = "qualities_any.yaml"  # a catalog without a lexicon of its ow
 _PACKAGE = "chatbot.turn.notes"
 MIN_RATINGS = 30  # a mean rating counts ("acclaimed") only with at least this many ratings
 _CONDITION_KEYS = frozenset({"genres", "genres_all", "age_ratings", "runtime_max", "runtime_min", "year_max",
-                             "year_min", "awards", "plot", "rating_min", "text", "facet", "lacks",
+                             "year_min", "awards", "plot", "rating_min", "text", "title", "facet", "lacks",
                              "number_max", "number_min"})
 _CJK_START = re.compile(r"[\u3400-\u9fff]")
 _FIELD_KEYS = frozenset({"facet", "lacks", "number_max", "number_min"})  # {field: ...} mappings
@@ -184,6 +185,7 @@ def condition_holds(cond: Mapping[str, Any], item: Item) -> bool:
         "rating_min": lambda v: item.mean_rating is not None and item.n_ratings >= MIN_RATINGS
         and item.mean_rating >= v,
         "text": lambda v: _words_hold(v, _item_text(item)),
+        "title": lambda v: _words_hold(v, item.title),  # the catalog's own claim: "Quick Risotto", "Easy Flan"
         "facet": lambda v: _facet_holds(v, item),
         "lacks": lambda v: _facet_holds(v, item, lacks=True),
         "number_max": lambda v: _numbers_hold(v, item, at_most=True),
@@ -319,7 +321,8 @@ _GENRE_PARTS = frozenset("romance romantic adventure action family comedy drama"
 # neither of which can be checked against the sheet (which spells both in Latin letters). The notes model is kept
 # from every token holding one of them (`BatchedContext.ban_ids`).
 ZH_NAME_MARKS = ("\u00b7", "\u30fb", "\u2022", "\u300a")
-TIME_WORDS = {"en": ("minutes", "minute", "mins", "hours", "hour"), "zh": ("分钟", "小时", "钟头")}  # how long it takes
+TIME_WORDS = {"en": ("minutes", "minute", "mins", "hours", "hour", "seconds", "secs"),
+              "zh": ("分钟", "小时", "钟头", "秒钟")}  # how long it takes
 
 # Each kind of weather: the words in a note's reasons or its item's facts that give it, how a note says it (the
 # checker's pattern) and the words the notes model is kept from when nothing gives it ("a snowy afternoon" came
@@ -356,6 +359,8 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
         words += list(STORY_WORDS.get(language, ()))
     if language == "zh":
         words += list(ZH_NAME_MARKS)
+    else:  # an English note writes no Chinese ("ready in 15-20分钟" once " minutes" was kept from it)
+        words.append(CHINESE_SCRIPT)
     from chatbot.turn.notes.facts import item_minutes
 
     if item_minutes(item) is None:  # "ready in 15 minutes" of a recipe that gives no time

@@ -26,9 +26,9 @@ MIN_LIKENESS = 0.75  # the sound of the nearest person (0..1): 0.92 "汤姆汉�
 MIN_MARGIN = 0.1  # ahead of the next nearest: "雷纳德" is 0.75 Chris Sarandon and 0.67 Rob Reiner: neither
 _DIRECTING = re.compile("执导|导演|编导|监制")
 _ACTING = re.compile("主演|主角|领衔|配音|饰|出演|表演|演技|演出|携手")
-# A name with its dot ("汤姆·汉克斯和提姆·艾伦配音", also "罗伯特.扎梅克西斯", "罗伯特-雷纳德"): the name's own
-# characters round each dot.
-_DOTTED = re.compile(f"[{TRANSLIT}]+(?:[\u00b7\u30fb\u2022.\\-．][{TRANSLIT}]+)+")
+# A name with its dot ("汤姆·汉克斯和提姆·艾伦配音", also "罗伯特.扎梅克西斯", "罗伯特-雷纳德", "斯蒂芬妮. 斯皮尔伯格"):
+# the name's own characters round each dot.
+_DOTTED = re.compile(f"[{TRANSLIT}]+(?:[\u00b7\u30fb\u2022.\\-．] ?[{TRANSLIT}]+)+")
 # A given name transliterated before a family name kept in Latin letters ("罗伯特 Zemeckis").
 _HALF = re.compile(f"([{TRANSLIT}]{{2,6}})[ .\u00b7\u30fb\u2022-]?([A-Z][A-Za-z'-]+)")
 _DOTS = re.compile("[\u00b7\u30fb\u2022.\\-．]")
