@@ -356,12 +356,13 @@ class Agent:
         language = voice.language
         if intent.intent == "ask_about_item":
             return self._describe(state, intent, understood, voice)
-        if has_request(state, rules):
+        thanks = intent.intent == "chitchat" and bool(state.shown) and not intent.injection  # "thanks!" after a list
+        if has_request(state, rules) and not thanks:
             return None
         if intent.intent == "reset":
             reply = " ".join(voice.prefix + (say("reset_only", language),) + voice.notices)
             return _Answer(state, reply, understood, language)
-        key = "chitchat" if intent.intent == "chitchat" or intent.injection else "clarify"
+        key = "after_list" if thanks else "chitchat" if intent.intent == "chitchat" or intent.injection else "clarify"
         reply = " ".join(voice.prefix + voice.notices + (say(key, language),))
         # both replies ask the person what they would like
         return _Answer(state, reply, replace(understood, clarifying_question=True), language)

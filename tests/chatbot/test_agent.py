@@ -162,6 +162,23 @@ def test_tell_me_more_answers_from_the_catalog(demo_data_dir: Path, tmp_path: Pa
 
 
 @slow
+def test_thanks_after_a_list_is_answered_and_more_brings_other_items(demo_data_dir: Path, tmp_path: Path) -> None:
+    """"Thanks!" after the cards is answered in words, with no new cards (it asked for none); "what else?" and
+    "换一批" bring the same request's next items, none of them shown before."""
+    agent = _agent(demo_data_dir, tmp_path)
+    _, first = _turn(agent, None, "a comedy from the 90s")
+    shown = {it["id"] for it in first["items"]}
+    events, thanks = _turn(agent, first["session_id"], "thanks, great list!")
+    assert "items" not in [e.kind for e in events] and not thanks.get("items"), thanks
+    assert "more" in thanks["reply"]
+    for message in ("what else have you got?", "换一批"):
+        _, more = _turn(agent, first["session_id"], message)
+        assert more["items"] and not {it["id"] for it in more["items"]} & shown, (message, more["understood"])
+        assert all(1990 <= it["year"] <= 1999 and "Comedy" in it["genres"] for it in more["items"]), message
+        shown |= {it["id"] for it in more["items"]}
+
+
+@slow
 def test_json_is_serialisable(demo_data_dir: Path, tmp_path: Path) -> None:
     agent = _agent(demo_data_dir, tmp_path)
     _, done = _turn(agent, None, "a western")

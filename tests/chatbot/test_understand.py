@@ -220,6 +220,11 @@ def test_llm_people_need_their_name_and_never_override_an_exclusion(gazetteer):
         ("older, and less violent please",
          lambda i: i.year_max == 1994 and {"Horror", "War"} <= set(i.genres_excluded) and i.max_age_rating == "PG-13"),
         ("thanks!", lambda i: i.intent == "chitchat"),
+        ("show me more", lambda i: i.intent == "refine"),
+        ("any others?", lambda i: i.intent == "refine"),
+        ("换一批", lambda i: i.intent == "refine" and i.language == "zh"),
+        ("还有别的吗", lambda i: i.intent == "refine"),
+        ("something else please", lambda i: i.intent == "refine"),
     ],
 )
 def test_follow_ups_skip_the_llm(gazetteer, message, check):

@@ -126,7 +126,8 @@ class LexiconFile(BaseModel):
     occasions: dict[str, _Words]
     languages: list[_LanguageWords]
     countries: list[_CountryWords]
-    intents: dict[Literal["reset", "more_like", "ask_about", "liked", "disliked", "rejected", "chitchat"], _Words]
+    intents: dict[Literal["reset", "more_like", "ask_about", "another", "liked", "disliked", "rejected", "chitchat"],
+                  _Words]
     references: _References
     injection: _Words
     filler: _Words

@@ -223,6 +223,8 @@ def decide_intent(reading: Reading, state: DialogueState, llm_intent: str | None
         return "more_like"
     if llm_intent == "ask_about_item" and has_items:
         return "ask_about_item"
+    if "another" in cues and "ask_about" not in cues:  # "show me more", "换一批": the same request, other items
+        return "refine" if follow_up else "recommend"
     if llm_intent == "chitchat" and not constraints:
         return "chitchat"
     if constraints or llm_intent in ("recommend", "more_like", "feedback"):
