@@ -4,7 +4,7 @@ A fixed set of conversations per catalog (`notes_requests.yaml` for films, `note
 recipes; English and Chinese, with and without liked items, companions, weather, time, refinements) runs through
 the real agent (`harness.open_agent` over the data dir, on the catalog asked for). A recording copywriter keeps
 what each answer asked the notes step for, so the baselines write notes for exactly the same items and reasons:
-the brief writer (`writer.brief_copywriter`, the 8-word notes before issue 15) and the template notes
+the brief writer (`brief_copywriter`, the 8-word notes before issue 15) and the template notes
 (`templates.template_note`, what the writer falls back to; no LLM). Every note is scored with the code the note
 checker uses (`chatbot.turn.notes.measures`, `qualities`): its length (words; Chinese: characters), whether it
 names a fact of its own item (specificity), the qualities it claims that its facts do not support, words of the
@@ -148,11 +148,27 @@ def _baseline_notes(writer: Any, requests: list[Any], language: str, cards_s: fl
     return notes, None if first is None else round(cards_s + first, 3), None if last is None else round(cards_s + last, 3)
 
 
+BRIEF_BUDGET_S = 8.0  # the notes step's budget before issue 15
+
+
+def brief_copywriter(copywriter: Any, models: dict[str, Any] | None = None) -> Any:
+    """The notes before issue 15 (BRIEF_STYLE: one call, 8-10 words, 8 s budget) over the same model and catalog
+    (or `models` per language): the baseline `tastebud eval notes` scores in the same run."""
+    from chatbot.turn.notes.note import BRIEF_STYLE
+    from chatbot.turn.notes.writer import Copywriter
+
+    models = models or {}
+    brief = Copywriter(models.get("en", copywriter.llm), copywriter.lexicon, timeout_s=copywriter.timeout_s,
+                       retry=copywriter.retry, batch=True, budget_s=BRIEF_BUDGET_S, style=BRIEF_STYLE,
+                       by_language=models)
+    brief.gate = copywriter.gate
+    return brief
+
+
 def brief_writer(copywriter: Any, settings: Settings) -> Any:
     """The baseline: the brief (8-word) notes over the agent's notes model, in llama.cpp contexts of their own (on
     the agent's notes contexts each brief call would push out the notes prompt's pre-read prefix)."""
     from chatbot.llm import make_notes_model
-    from chatbot.turn.notes.writer import brief_copywriter
 
     if copywriter.llm is None or not copywriter.by_language:  # no LLM, or an injected model (tests)
         return brief_copywriter(copywriter)

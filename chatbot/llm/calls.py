@@ -123,12 +123,16 @@ def stream_many_text(
     avoid: list[list[str]] | None = None,
     distinct: list[str] | None = None,
     blank: Sequence[str] = (),
+    more: list[tuple[Any, Sequence[str]]] | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
     each JSON fitting `schema` if given, never starting a word of its `avoid` list, not reading alike where
-    `distinct` is given (texts written before, maybe none; `blank`: words read as names); LLMError on failure or
-    timeout, the pieces already given standing."""
+    `distinct` is given (texts written before, maybe none; `blank`: words read as names); `more`: (prompt, avoid)
+    pairs the caller adds while reading, written as answers end (indexes after the prompts'); LLMError on failure
+    or timeout, the pieces already given standing."""
     extra: dict[str, Any] = {"avoid": avoid} if avoid else {}
+    if more is not None:
+        extra["more"] = more
     if distinct is not None:
         extra["distinct"] = distinct
         extra["blank"] = list(blank)

@@ -102,30 +102,45 @@ class FakeChatModel(BaseChatModel):
     def stream_many(
         self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,
         usage: dict[str, Any] | None = None, avoid: list[list[str]] | None = None,
-        distinct: list[str] | None = None, blank: Sequence[str] = (),
+        distinct: list[str] | None = None, blank: Sequence[str] = (), more: list[tuple[Any, Any]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """The next scripted reply for each prompt (a call each, in order), their pieces interleaved as batched
-        decoding writes them: (prompt index, piece). A scripted exception fails the whole batch; `avoid` is
-        recorded with the call's options (a script writes what it writes)."""
+        decoding writes them: (prompt index, piece); a (prompt, avoid) pair added to `more` while reading is the
+        next call, written from the next step on, its index after the others'. A scripted exception fails the whole
+        batch; `avoid` is recorded with the call's options (a script writes what it writes)."""
         from chatbot.llm.protocol import as_messages
 
         options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True,
                    "distinct": distinct, "blank": list(blank)}
         replies = [self._next_reply(as_messages(p), {**options, "avoid": avoid[k] if avoid else None})
                    for k, p in enumerate(prompts)]
+        begun = [0] * len(replies)  # the step each reply began at
+        inbox = more if more is not None else []
         deadline = time.monotonic() + timeout_s
         step = max(self.chunk_chars, 1)
-        longest = max((len(r) for r in replies), default=0)
-        n = 0
-        for start in range(0, longest, step):
+        n = at = 0
+        while True:
+            if not inbox and all((at - b) * step >= len(r) for r, b in zip(replies, begun)):
+                if more is None:
+                    break
+                yield 0, ""  # twice, as the batched context does: the reader is a piece behind
+                yield 0, ""
+                if not inbox:
+                    break
             if self.delay_s:
                 time.sleep(self.delay_s)
             if time.monotonic() > deadline:
                 raise timeout_error(timeout_s, n)
-            for k, reply in enumerate(replies):
-                if reply[start : start + step]:
+            for k, (reply, b) in enumerate(zip(replies, begun)):
+                if piece := reply[(at - b) * step : (at - b + 1) * step]:
                     n += 1
-                    yield k, reply[start : start + step]
+                    yield k, piece
+            taken = inbox[:]
+            del inbox[:len(taken)]
+            for p, words in taken:
+                replies.append(self._next_reply(as_messages(p), {**options, "avoid": words}))
+                begun.append(at + 1)
+            at += 1
         if usage is not None:
             usage.update({"output_tokens": n, "prompt_eval_tokens": 10 * len(prompts)})
 

@@ -268,17 +268,27 @@ class LlamaCppChatModel(LocalChatModel):
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
         blank: Sequence[str] = (),
+        more: list[tuple[Any, Sequence[str]]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Answer several prompts at once by batched decoding (`parallel` at a time), each greedy and fitting
         `schema` and never starting a word of its `avoid` list, none continuing its words as another did where
-        `distinct` is given (see `BatchedContext.generate`): (prompt index, text piece) as they come; LLMError at
-        the time limit or on failure."""
+        `distinct` is given (see `BatchedContext.generate`): (prompt index, text piece) as they come; `more`: a
+        list the caller adds (prompt, avoid) pairs to while reading, written beside the rest as answers end, their
+        indexes going on from the last prompt's; LLMError at the time limit or on failure."""
         loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         batched = self._batched(loaded)
         chats = [to_role_dicts(as_messages(p)) for p in prompts]
+
+        inbox = more if more is not None else []
+
+        def added() -> list[tuple[Any, dict[str, Any] | None, Sequence[str]]]:
+            taken = [(to_role_dicts(as_messages(p)), schema, words) for p, words in inbox]
+            del inbox[:len(taken)]
+            return taken
+
         try:
             yield from batched.generate(chats, [schema] * len(chats), max_tokens, timeout_s, usage, avoid, distinct,
-                                        blank)
+                                        blank, added if more is not None else None)
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"the local language model failed: {exc}") from exc
 

@@ -13,28 +13,21 @@ call of `LlamaCppChatModel` would be; its text comes back piece by piece as `(an
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.llm.protocol import CHINESE_SCRIPT
+from chatbot.llm.token_bans import TokenBans
 from retrieval.errors import LLMError, ModelUnavailable
 
-_HAN = re.compile("[\u4e00-\u9fff]{2,}")
 _CJK_ANY = re.compile("[\u3400-\u9fff]")
-_HAN_RUN = re.compile("[\u4e00-\u9fff]+")
-_LATIN = re.compile("[a-z][a-z -]{4,}")  # a word long enough to be cut into tokens ("heart warming" too)
 BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
 PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
-# First tokens of longer words that are common words themselves: never banned for the longer word's sake.
-_COMMON_HEADS = frozenset("heart family feel sweet light kid easy soft low high action real best true grand old "
-                          "golden prize award oscar nail spine hand stop laugh".split())
 
 
 @dataclass
@@ -43,6 +36,8 @@ class _Answer:
 
     seq: int
     prompt: list[int]
+    index: int = -1  # its place among the call's answers
+    shared: int = 0  # the prompt tokens its sequence shares with the prefix sequence (its cells are its own past it)
     sampler: Any  # GreedyGrammarSampler, or None for free text
     banned: Any = None  # token ids it may not write (numpy array), or None
     tails: dict[str, list[int]] = field(default_factory=dict)  # text -> the tokens it may not write right after it
@@ -62,7 +57,7 @@ class _Ctx:
         self.ctx = ctx
 
 
-class BatchedContext:
+class BatchedContext(TokenBans):
     """A llama.cpp context of its own over a loaded model's weights, writing up to `n_seq` answers at once."""
 
     def __init__(self, llama: Any, n_seq: int, n_ctx: int, n_threads: int) -> None:
@@ -105,13 +100,7 @@ class BatchedContext:
         self.prefix: list[int] = []  # the tokens the prefix sequence holds
         self.lock = threading.Lock()
         self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
-        self._bans: dict[str, list[int]] = {}  # word -> its banned first tokens
-        self._firsts: dict[str, int | None] = {}  # text -> its first token
-        self._texts: list[str] | None = None  # every token's text, read on the first mark banned
-        self._raw: list[bytes] = []  # every token's bytes (read with `_texts`)
-        self._sorted: list[tuple[str, int]] | None = None  # (text, token), by text: the tokens that begin with a text
-        self._keys: list[str] = []  # the texts of `_sorted`, for bisect
-        self._tails: dict[str, list[tuple[str, int]]] = {}  # word -> (a begun piece, a token going on with it)
+        self._init_bans()
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
         self._blank: frozenset[str] = frozenset()  # this call's words the distinct check reads as names
         self._answers: list[_Answer] = []  # the answers being written
@@ -139,8 +128,12 @@ class BatchedContext:
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
         blank: Sequence[str] = (),
+        more: Callable[[], list[tuple[Sequence[dict[str, str]], dict[str, Any] | None, Sequence[str]]]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come;
+        `more` (prompts no more than `n_seq`): asked between pieces for prompts to add, (messages, schema, avoid)
+        each, written in a sequence an ended answer frees, beside the others (a failed note rewritten while the
+        rest are still written), their indexes going on from the last prompt's;
         `avoid`: per prompt, words its answer may not start (their first token is never sampled); `distinct` (a
         list, maybe empty, of texts written before): no answer continues its last words as another answer or one
         of these texts did (`chatbot.llm.distinct`, `blank` words read as names), so that none shares a run of four
@@ -158,9 +151,10 @@ class BatchedContext:
             try:
                 for first in range(0, len(prompts), self.n_seq):
                     wave = range(first, min(first + self.n_seq, len(prompts)))
+                    adding = more if len(prompts) <= self.n_seq else None
                     for k, text in self._wave([prompts[i] for i in wave], [schemas[i] for i in wave], max_tokens,
-                                              deadline, timeout_s, usage, started, [avoid[i] for i in wave]):
-                        yield wave[k], text
+                                              deadline, timeout_s, usage, started, [avoid[i] for i in wave], adding):
+                        yield wave[k] if k < len(wave) else k, text
             finally:
                 usage.update({
                     "prompt_eval_tokens": self.work["prompt_tokens"] - before["prompt_tokens"],
@@ -186,17 +180,27 @@ class BatchedContext:
         usage: dict[str, Any],
         started: float,
         avoid: Sequence[Sequence[str]],
+        more: Callable[[], list[Any]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Up to `n_seq` answers at once: the shared prefix, then steps of one token of each answer being written
-        plus a run of the prompts still to read."""
-        answers = [_Answer(seq=k, prompt=self.tokens(p), sampler=self._sampler(s), banned=self.ban_ids(words),
-                           tails=self.tail_bans(words)) for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
+        plus a run of the prompts still to read (and of those `more` adds, each in a sequence an ended one frees)."""
+        answers = [self._answer(k, k, p, s, words) for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
         self._answers = answers
+        waiting: deque[Any] = deque()  # added prompts waiting for a free sequence
         try:
             queue = self._start(answers, max_tokens, deadline)
             writing: list[_Answer] = []
             spoke = False  # no prompt is read beside the answers until the first words are out
-            while queue or writing:
+            while True:
+                if not (queue or writing or waiting):
+                    if more is None:
+                        break
+                    yield answers[0].index, ""  # twice: once the second is taken, the reader has read every piece
+                    yield answers[0].index, ""  # (it is a piece behind) and asked for what it will
+                    waiting.extend(self._answer(-1, -1, *added) for added in more())
+                    self._join(answers, queue, waiting, max_tokens)
+                    if not queue:
+                        break
                 if time.monotonic() > deadline:
                     raise _timeout(timeout_s, sum(a.n_out for a in answers))
                 steps = self._step(writing, queue, spoke)
@@ -206,14 +210,44 @@ class BatchedContext:
                         if text:
                             usage.setdefault("first_token_s", round(time.monotonic() - started, 3))
                             spoke = spoke or any(ch.isalpha() for ch in text)  # words, not the JSON around them
-                            yield a.seq, text
+                            yield a.index, text
+                waiting.extend(self._answer(-1, -1, *added) for added in (more() if more is not None else ()))
+                self._join(answers, queue, waiting, max_tokens)
                 writing = [a for a in answers if a.pending is not None and not a.done]
         finally:
             usage["output_tokens"] = usage.get("output_tokens", 0) + sum(a.n_out for a in answers)
-            for a in answers:
-                self._lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
+            for a in [*answers, *waiting]:
+                if a.seq >= 0:
+                    self._lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
                 if a.sampler is not None:
                     a.sampler.close()
+
+    def _answer(self, index: int, seq: int, prompt: Sequence[dict[str, str]], schema: dict[str, Any] | None,
+                words: Sequence[str]) -> _Answer:
+        """A new answer to a prompt (its tokens, grammar and banned words) in sequence `seq`."""
+        return _Answer(seq=seq, prompt=self.tokens(prompt), index=index, sampler=self._sampler(schema),
+                       banned=self.ban_ids(words), tails=self.tail_bans(words))
+
+    def _join(self, answers: list[_Answer], queue: deque[tuple[_Answer, int, bool]], waiting: deque[Any],
+              max_tokens: int) -> None:
+        """Start the waiting prompts, oldest first, in the sequences ended answers free (while the context has room
+        for them): each gets the prefix it shares with the kept one, the rest of its prompt queued to be read."""
+        while waiting:
+            busy = {a.seq for a in answers if not a.done}
+            free = [seq for seq in range(self.n_seq) if seq not in busy]
+            a = waiting[0]
+            a.shared = min(len(_common_prefix([self.prefix, a.prompt])), len(a.prompt) - 1)
+            holders = {h.seq: h for h in answers}  # the last answer of each sequence holds its cells
+            cells = len(self.prefix) + sum(len(h.prompt) - h.shared + max_tokens for h in [*holders.values(), a]
+                                           if not free or h.seq != free[0])
+            if not free or cells > self.n_ctx:
+                return  # the next step may free one
+            waiting.popleft()
+            a.seq, a.index, a.pos = free[0], len(answers), a.shared
+            self._lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
+            self._lib.llama_memory_seq_cp(self.mem, self.prefix_seq, a.seq, 0, a.shared)
+            queue.extend((a, t, j == len(a.prompt) - a.shared - 1) for j, t in enumerate(a.prompt[a.shared:]))
+            answers.append(a)
 
     def _start(self, answers: list[_Answer], max_tokens: int, deadline: float) -> deque[tuple[_Answer, int, bool]]:
         """Give every answer the shared prefix (read once, kept in the prefix sequence); the prompt tokens each
@@ -228,6 +262,7 @@ class BatchedContext:
         for a in answers:
             lib.llama_memory_seq_rm(self.mem, a.seq, -1, -1)
             lib.llama_memory_seq_cp(self.mem, self.prefix_seq, a.seq, 0, len(shared))
+            a.shared = len(shared)
             a.pos = len(shared)
         return deque((a, t, j == len(a.prompt) - len(shared) - 1)
                      for a in answers for j, t in enumerate(a.prompt[len(shared):]))
@@ -332,122 +367,6 @@ class BatchedContext:
 
         ids = np.fromiter(now, dtype=np.intp)
         return ids if a.banned is None else np.concatenate([a.banned, ids])
-
-    def tail_bans(self, words: Sequence[str]) -> dict[str, list[int]]:
-        """For each word, each way it can be begun and the tokens that would go on with it: "惊悚" is "惊" + "悚"
-        and "heartwarming" " heart" + "warming", whose first pieces are too common to ban, and "讲述", one token,
-        can also be written "讲" + "述"; so after a begun piece every token that goes on with the rest is banned
-        (`ban_ids` bans the tokens that begin the word). A Latin word is begun after a space."""
-        tails: dict[str, list[int]] = {}
-        for word in dict.fromkeys(words):
-            if word not in self._tails:
-                if han := _HAN.match(word):  # a word of the lexicon may be a pattern: its plain start
-                    cuts = [(han.group(0)[:k], han.group(0)[k:]) for k in range(1, len(han.group(0)))]
-                elif _LATIN.fullmatch(word):
-                    cuts = [(f" {w[:k]}", w[k:]) for w in {word, word.capitalize()} for k in range(3, len(word) - 1)]
-                else:
-                    cuts = []
-                self._tails[word] = [(begun, t) for begun, rest in cuts for t in self._going_on(rest)]
-            for begun, token in self._tails[word]:
-                tails.setdefault(begun, []).append(token)
-        return tails
-
-    def _going_on(self, rest: str) -> list[int]:
-        """The tokens that write the start of `rest`: those that begin with it ("讲述了" for "讲述"), those it begins
-        with, and the first byte token of its first character."""
-        found = self._beginning_with(rest)
-        for j in range(1, len(rest)):
-            k = bisect.bisect_left(self._keys, rest[:j])
-            while k < len(self._keys) and self._keys[k] == rest[:j]:
-                found.append(self._sorted[k][1])
-                k += 1
-        first = self._first_token(rest[:1])
-        return found + ([first] if first is not None else [])
-
-    def _beginning_with(self, text: str) -> list[int]:
-        """The tokens whose text begins with `text` (a sorted index of the vocabulary, built once)."""
-        if self._sorted is None:
-            self._sorted = sorted((piece, t) for t, piece in enumerate(self._vocab_texts()) if piece)
-            self._keys = [piece for piece, _ in self._sorted]
-        lo, hi = bisect.bisect_left(self._keys, text), bisect.bisect_right(self._keys, text + "\U0010ffff")
-        return [t for _, t in self._sorted[lo:hi]]
-
-    def _first_token(self, text: str) -> int | None:
-        """The first token of a text as the model writes it (cached)."""
-        if text not in self._firsts:
-            tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-            self._firsts[text] = tokens[0] if tokens else None
-        return self._firsts[text]
-
-    def ban_ids(self, words: Sequence[str]) -> Any:
-        """The token ids that begin these words as the model writes them (numpy array; None for no words).
-
-        A word is banned by the first token of " word", " Word", and, where the word is one token, "word" and
-        "Word" (after a quote). A first token shorter than the word and common on its own (" heart" of
-        "heartwarming", " night" of "nightmarish": under 60 % of the word) is kept, so that only the word is steered
-        away from; a word written some other way is still the checker's to catch."""
-        if not words:
-            return None
-        import numpy as np
-
-        ids: set[int] = set()
-        for word in words:
-            ids.update(self._word_ids(word))
-        return np.fromiter(sorted(ids), dtype=np.intp) if ids else None
-
-    def _word_ids(self, word: str) -> list[int]:
-        """The banned first tokens of one word (cached)."""
-        if word in self._bans:
-            return self._bans[word]
-        if len(word) == 1 and not word.isalnum():  # a mark ("·" of a transliterated name): every token holding it
-            self._bans[word] = self._tokens_with(word)
-            return self._bans[word]
-        if word == CHINESE_SCRIPT:
-            self._bans[word] = self._chinese_tokens()
-            return self._bans[word]
-        found: list[int] = []
-        if (han := _HAN_RUN.match(word)) is not None:  # "讲述": also "讲述了"; "甜": also "香甜", tokens of their own
-            found += self._tokens_with(han.group(0))
-        latin = word[:1].isascii()
-        spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
-        bare = [word, word[:1].upper() + word[1:]] if latin else []
-        for variant in spaced + bare:
-            tokens = self.llama.tokenize(variant.encode("utf-8"), add_bos=False, special=False)
-            if not tokens:
-                continue
-            if len(tokens) == 1:
-                found.append(tokens[0])
-            elif variant in spaced:
-                head = self._piece(tokens[0]).decode("utf-8", errors="ignore").strip().lower()
-                if len(head) >= max(2 if latin else 1, 0.6 * len(word)) and head not in _COMMON_HEADS:
-                    found.append(tokens[0])
-        self._bans[word] = found
-        return found
-
-    def _tokens_with(self, mark: str) -> list[int]:
-        """Every token whose text holds this character or word (the vocabulary read once, ~150k pieces)."""
-        return [t for t, text in enumerate(self._vocab_texts()) if mark in text]
-
-    def _chinese_tokens(self) -> list[int]:
-        """Every token that writes a Chinese character or begins one (a lead byte E3-E9: U+3000-U+9FFF, the CJK
-        marks, kana and ideographs), so that no Chinese can be begun; accented Latin letters stay."""
-        self._vocab_texts()
-        return [t for t, raw in enumerate(self._raw) if any(0xE3 <= b <= 0xE9 for b in raw)]
-
-    def _vocab_texts(self) -> list[str]:
-        """Every token's text (the vocabulary read once, ~150k pieces; a piece of a character reads as empty)."""
-        if self._texts is None:
-            self._raw = [self._piece(t) for t in range(self.n_vocab)]
-            self._texts = [raw.decode("utf-8", errors="ignore") for raw in self._raw]
-        return self._texts
-
-    def _piece(self, token: int) -> bytes:
-        """The bytes of one token (a Chinese character may span two tokens: the decoder joins them)."""
-        import ctypes
-
-        buf = ctypes.create_string_buffer(64)
-        n = self._lib.llama_token_to_piece(self.vocab, token, buf, 64, 0, False)
-        return buf.raw[: max(n, 0)]
 
     def _sampler(self, schema: dict[str, Any] | None) -> Any:
         """A greedy grammar sampler for answers fitting `schema` (None: free text)."""

@@ -501,6 +501,19 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert "Amelie" in answers[2] or "Amélie" in answers[2] or "Jeunet" in answers[2]
     assert len(set(order[:12])) >= 2  # written side by side, not one after another
     assert usage["gen_tokens"] >= usage["output_tokens"] > 20 and usage["prompt_eval_tokens"] > 0
+    # a prompt added while the others are written (a failed note rewritten at once) waits for a sequence an ended
+    # answer frees, then is written beside the rest, its index after theirs
+    inbox: list = []
+    texts: dict[int, str] = {}
+    ended_before_it: set[int] = set()
+    for k, piece in model.stream_many(prompts, schema, 60, 300, more=inbox):
+        if k == 3 and 3 not in texts:
+            ended_before_it = {j for j, t in texts.items() if t.rstrip().endswith("}")}
+        texts[k] = texts.get(k, "") + piece
+        if len(texts) == 1 and len(texts[k]) == len(piece):
+            inbox.append((prompts[1], []))  # every sequence is busy now: it waits
+    assert inbox == [] and ended_before_it, texts
+    assert "Heat" in json.loads(texts[3])["1"] or "Mann" in json.loads(texts[3])["1"], texts
     with pytest.raises(LLMError, match="longer than"):
         list(model.stream_many(prompts, schema, 60, 0.5))
     again = "".join(p for k, p in model.stream_many(prompts[1:2], schema, 60, 300) if k == 0)

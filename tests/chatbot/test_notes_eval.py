@@ -199,8 +199,6 @@ class _BriefWriter:
 def _stub_harness(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
     """The harness opens the stub agent (template notes); the brief copywriter is a scripted one. Returns the
     settings the agent was opened with."""
-    from chatbot.turn.notes import writer
-
     lexicon = CatalogLexicon.from_items([TOY_STORY, ALIEN])
     opened: list[Settings] = []
 
@@ -210,7 +208,7 @@ def _stub_harness(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
 
     monkeypatch.setattr("chatbot.evaluation.harness.open_agent", open_agent)
     monkeypatch.setattr("chatbot.evaluation.harness.derive_agent", lambda b, **parts: _StubAgent(parts["copywriter"]))
-    monkeypatch.setattr(writer, "brief_copywriter", lambda copywriter, models=None: _BriefWriter())
+    monkeypatch.setattr("chatbot.evaluation.notes_eval.brief_copywriter", lambda copywriter, models=None: _BriefWriter())
     return opened
 
 

@@ -16,6 +16,7 @@ from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest
 from chatbot.turn.notes.writer import Copywriter
 from retrieval.errors import LLMError
 from retrieval.text import display_title
+from retrieval.types import Item
 from tests.chatbot.notes_data import (
     ALIEN,
     AMELIE,
@@ -74,15 +75,28 @@ def test_the_notes_of_an_answer_are_written_at_once_each_into_its_own_card():
     assert writer.last_stats.llm_calls == 1 and writer.last_stats.first_pass == 2
 
 
-def test_failed_notes_are_rewritten_together_and_a_twice_failed_one_gets_its_template():
-    """Both first notes fail; both are rewritten in one more batched round: one passes, the other is templated."""
+def test_a_failed_note_is_rewritten_at_once_while_the_others_are_written_and_a_twice_failed_one_gets_its_template():
+    """Both first notes fail; each is rewritten as soon as it has failed, in the same batched call, while the other
+    is still being written (the shorter one first): one rewrite passes, the other note gets its template."""
     writer, fake = _writer(_answer([BAD]), _answer(["Better than Toy Story, this one."], ("Alien",)),
-                           _answer([BAD]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
-    notes = writer.write_notes(_requests(), "en")
-    assert [n.source for n in notes] == ["template", "llm-retry"]
-    assert notes[1].text == GOOD_EN[1]
-    assert len(fake.calls) == 4 and writer.last_stats.llm_calls == 2 and writer.last_stats.retries == 2
-    assert "rejected" in fake.calls[2].text  # the rewrite is told its note was rejected
+                           _answer([GOOD_EN[1]], ("Alien",)), _answer([BAD]), parallel=5)
+    events = list(writer.write_notes_stream(_requests(), "en"))
+    notes = {e.position: e.note for e in events if isinstance(e, NoteDone)}
+    assert [notes[i].source for i in (0, 1)] == ["template", "llm-retry"] and notes[1].text == GOOD_EN[1]
+    assert len(fake.calls) == 4 and writer.last_stats.llm_calls == 1 and writer.last_stats.retries == 2
+    assert "rejected" in fake.calls[2].text and "1. Alien (" in fake.calls[2].text  # told its note was rejected
+    assert "1. Toy Story (" in fake.calls[3].text
+
+
+def test_a_note_failing_as_the_call_ends_is_still_rewritten_once():
+    """The last note to end fails when nothing else is being written: whether the call still took its rewrite or
+    had already ended (its reader a piece behind), the note is rewritten exactly once and passes."""
+    for _ in range(5):
+        writer, fake = _writer(_answer([BAD + " " + BAD]), _answer([GOOD_EN[1]], ("Alien",)), _answer([GOOD_EN[0]]),
+                               parallel=5)
+        notes = writer.write_notes(_requests(), "en")
+        assert [n.source for n in notes] == ["llm-retry", "llm"] and notes[0].text == GOOD_EN[0]
+        assert len(fake.calls) == 3 and writer.last_stats.retries == 1 and writer.last_stats.retry_pass == 1
 
 
 def test_a_batched_call_that_fails_gives_every_card_its_template():
@@ -220,3 +234,18 @@ def test_a_chinese_note_is_kept_from_writing_names_and_titles_in_chinese():
     assert {"\u00b7", "\u300a"} <= set(unwritable_words(ALIEN, "zh"))
     assert "\u00b7" not in unwritable_words(ALIEN, "en")
 
+
+
+def test_a_chinese_note_is_kept_from_the_english_words_of_its_sheet_and_reasons():
+    """"适合你想要的 cozy", "获得 2 项 Oscar", "ensemble喜剧": the English words of the sheet (genres, awards, the
+    plot's words) and of the reasons are kept from a Chinese note, so it writes them in Chinese; the title, the
+    people and a title the reasons name ("Liked The Matrix") stay writable, and English notes keep every word."""
+    from chatbot.turn.notes.qualities import unwritable_words
+
+    love = Item("ml:9", "Love Actually (2003)", 2003, ("Comedy", "Romance"), directors=("Richard Curtis",),
+                cast=("Hugh Grant",), awards="Won 1 Oscar", plot="An ensemble of eight love stories in London.")
+    reasons = ("you asked for: cozy", "Liked The Matrix (1999)")
+    kept = set(unwritable_words(love, "zh", reasons))
+    assert {"cozy", "ensemble", "comedy", "romance", "oscar"} <= kept, kept
+    assert not {"love", "actually", "hugh", "grant", "richard", "curtis", "the", "matrix"} & kept, kept
+    assert not {"cozy", "ensemble", "oscar"} & set(unwritable_words(love, "en", reasons))

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from chatbot.text.names import LATIN_WORD, POSSESSIVE, fold_name, name_words
-from chatbot.turn.notes.qualities import QualityLexicon, blank_names
+from chatbot.turn.notes.qualities import QualityLexicon, blank_names, unwritable_words
 from retrieval.schema import CatalogSchema
 from retrieval.text import CJK, display_title
 from retrieval.types import AGE_RATINGS, Item
@@ -217,6 +217,11 @@ def unwritable_foods(item: Item, language: str, reasons: Sequence[str] = ()) -> 
         return sorted({f for k, forms in table.items() if k not in own for f in forms
                        if not any(f in mine for mine in own_forms)})
     return sorted(k for k in table if k not in own and k not in loose)
+
+
+def unwritable(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
+    """Every word the writer keeps a note about the item from: `unwritable_words`, and the foods it does not have."""
+    return unwritable_words(item, language, reasons) + unwritable_foods(item, language, reasons)
 
 
 def foreign_foods(text: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:

@@ -358,15 +358,26 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
     if language == "zh":
-        words += list(ZH_NAME_MARKS)
+        words += list(ZH_NAME_MARKS) + sheet_english(item, reasons)
     else:  # an English note writes no Chinese ("ready in 15-20分钟" once " minutes" was kept from it)
         words.append(CHINESE_SCRIPT)
     from chatbot.turn.notes.facts import item_minutes
 
     if item_minutes(item) is None:  # "ready in 15 minutes" of a recipe that gives no time
         words += list(TIME_WORDS.get(language, ()))
-    own = " ".join([item.title, *item.directors, *item.cast]).lower()  # "The Philadelphia Story" keeps its "Story"
+    own = " ".join([item.title, *item.people]).lower()  # "The Philadelphia Story" keeps its "Story"
     return [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", own)]
+
+
+def sheet_english(item: Item, reasons: Sequence[str] = ()) -> list[str]:
+    """The English words a Chinese note would copy from its item's sheet and reasons ("适合你想要的 cozy", "获得 2 项
+    Oscar", "ensemble喜剧"): genres, awards and facts, and the plot's and reasons' words that are not names
+    (capitalised: "Liked Toy Story" keeps its title)."""
+    named = " ".join([*item.genres, item.awards or "", *(str(v) for _, v in item.attributes)])
+    told = " ".join([item.plot or "", *reasons])
+    found = re.findall(r"[A-Za-z]{3,}", named) + re.findall(r"(?<![A-Za-z])[a-z]{3,}", told)
+    spared = {w.lower() for w in re.findall(r"[A-Z][A-Za-z]+", " ".join(reasons))}  # "The" of "Liked The Matrix"
+    return sorted({w.lower() for w in found} - spared)
 
 
 @functools.lru_cache(maxsize=16)

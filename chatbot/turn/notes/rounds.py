@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ class Draft:
     weak: Note | None = None  # a draft that passed every honesty check but reads like another film's note, or
     # names nothing of its own item: shown when no better one comes (a rewrite is tried only while time allows; a
     # true weak note beats a template)
+    rewritten: bool = False  # its one rewrite was asked for already (`Rewrites`: while the others were written)
 
     def messages(self) -> tuple[str, ...]:
         """Why earlier drafts were rejected, in words (what a Note keeps)."""
@@ -79,12 +80,53 @@ class Round:
     tally: Tally
     ended: set[int] = field(default_factory=set)  # indexes into `positions` whose note was read to its end
     raw: list[str] = field(default_factory=list)  # the answer's text, piece by piece
+    rewrites: Rewrites | None = None  # a failed note of it is rewritten at once, beside the others being written
 
     def fail_unended(self, finding: Finding) -> None:
         """Record a problem on every draft of the round whose note never ended."""
         for k, i in enumerate(self.positions):
             if k not in self.ended:
                 self.drafts[i].problems.append(finding)
+
+
+@dataclass
+class Rewrites:
+    """The first drafts of a batched round that fail, each rewritten at once in the sequence it frees while the
+    other notes are still being written (waiting for the whole round cost a second round's time, ~3 s, in the
+    answers that had one): the round's pieces and parsers grow by one per rewrite, its prompt put in `inbox`,
+    which the batched call reads between pieces."""
+
+    rounds: list[Round]  # the call's rounds, one per answer being written (rewrites appended)
+    parsers: list[Any]  # their parsers (NotesStreamParser), likewise
+    inbox: list[tuple[Any, list[str]]]  # (prompt, avoid) of each rewrite, taken by the batched call
+    started: float  # when the call began (monotonic seconds)
+    make: Callable[[Round], tuple[Any, Any, list[str]]]  # a rewrite round's prompt, parser and words to avoid
+    asked: int = 0  # rewrites asked for
+
+    def now(self, rnd: Round, i: int) -> None:
+        """Rewrite draft i of a first-draft round at once, when the time left covers what its first draft took."""
+        draft, now = rnd.drafts[i], time.monotonic()
+        if rnd.retry or draft.rewritten or rnd.tally.out_of_time or rnd.deadline - now < max(2.0, now - self.started):
+            return
+        draft.rewritten = True
+        again = Round(rnd.drafts, [i], rnd.language, rnd.deadline, False, True, rnd.tally)
+        prompt, parser, avoid = self.make(again)
+        self.rounds.append(again)
+        self.parsers.append(parser)
+        self.inbox.append((prompt, avoid))
+        self.asked += 1
+        rnd.tally.retries += 1
+
+    def withdraw_unsent(self) -> None:
+        """Forget the rewrites asked for after the call had ended (its reader was a piece behind): the round after
+        the call writes them (they are the last asked: the call takes them in order)."""
+        unsent = len(self.inbox)
+        if unsent:
+            for again in self.rounds[-unsent:]:
+                for i in again.positions:
+                    again.drafts[i].rewritten = False
+                again.tally.retries -= 1
+            del self.rounds[-unsent:], self.parsers[-unsent:], self.inbox[:]
 
 
 def collect(events: Iterator[NoteEvent], finished: dict[int, Note]) -> Iterator[NoteEvent]:

@@ -138,16 +138,17 @@ def stream_json_text(
 def stream_many_json(
     model: BaseChatModel, prompts: list[Any], schema: dict, timeout_s: float, max_tokens: int,
     usage: dict | None = None, gate: LLMGate | None = None, avoid: list[list[str]] | None = None,
-    distinct: list[str] | None = None, blank: Sequence[str] = (),
+    distinct: list[str] | None = None, blank: Sequence[str] = (), more: list[tuple[Any, list[str]]] | None = None,
 ) -> Generator[tuple[int, str], None, None]:
     """The raw text of several schema-constrained answers written at once, as (prompt index, piece), each kept
-    from the words of its `avoid` list; the same gate, pauses and errors as `stream_json_text`."""
+    from the words of its `avoid` list (`more`: prompts added while reading, see `stream_many_text`); the same
+    gate, pauses and errors as `stream_json_text`."""
     from chatbot.llm import stream_many_text
 
     with held(gate, NOTES, timeout_s) as waited:
         for k, piece in stream_many_text(model, prompts, max(timeout_s - waited, 1.0), schema=schema,
                                          max_tokens=max_tokens, usage=usage, avoid=avoid,
-                                         distinct=distinct, blank=blank):
+                                         distinct=distinct, blank=blank, more=more):
             if person_left():
                 raise PersonLeft("the person left while their notes were being written")
             if gate is not None:

@@ -10,22 +10,20 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
    into the others' notes) writes it as schema-constrained compact JSON `{"1":"note"}`, parsed while it streams
    (`stream.py`), so its words arrive as `NoteDelta`s for its card. With the embedded model the prompts of an
    answer are written at once by batched decoding (`can_stream_many`, `chatbot/llm/llamacpp_batch.py`: five
-   notes in ~10 s instead of ~27 s one after another); other backends take them one call after another. The
-   notes of each language run in a llama.cpp context of their own, so the fixed prefix stays read. `BRIEF_STYLE`
-   (the notes before issue 15, the baseline of `tastebud eval notes`) writes all notes in one call;
+   notes in ~10 s, not ~27 s), each language in a llama.cpp context of its own (its fixed prefix stays read);
+   other backends take them one call after another; `BRIEF_STYLE` (a baseline) writes all notes in one call;
 3. every finished note is checked by `NoteChecker` (`checker.py`) against the item's full sheet (`fact_sheet`):
    other titles and people, numbers, a story without a plot, a quality its facts do not support, and it must not
    repeat another item's note. A note sharing a run of four words with another note of the answer once names are
    out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey, and one that names nothing
    of its own item (`specific_facts`, the benchmark's specificity) is true but vague: soft failures;
-4. every failed, samey or vague note is written once more (all at once when batched, else each in its own call) while
-   the time left covers it at this turn's speed (told what was wrong in general terms). A note that fails twice, or any note when
-   the LLM is down or the notes step's time budget (`budget_s`, setting TASTEBUD_NOTES_BUDGET_S) runs out,
-   becomes a template note built from the sheet (`templates.py`, `prompts/note_fallback.yaml`), true by
-   construction; a samey or vague note that could not be rewritten is shown as written.
+4. every failed, samey or vague note is written once more, told what was wrong in general terms: batched, at once
+   in the sequence it frees while the other notes are still written (`rounds.Rewrites`); else after the round while
+   the time left covers it. A note that fails twice, or any note when the LLM is down or the budget (`budget_s`,
+   TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note built from the sheet (`templates.py`,
+   `prompts/note_fallback.yaml`), true by construction; a samey or vague note not rewritten is shown as written.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
 `Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
-
 `Copywriter.describe_item` answers "tell me more about the second one" from the catalog facts
 (`prompts/describe.yaml`), optionally with one LLM sentence checked the same way.
 """
@@ -52,9 +50,8 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import blank_words, could_be_specific, specific_facts, unwritable_foods
+from chatbot.turn.notes.measures import blank_words, could_be_specific, specific_facts, unwritable
 from chatbot.turn.notes.note import (
-    BRIEF_STYLE,
     LLM_NOTE_CHARS,
     MAX_REASONS,
     MIN_NOTE_CHARS,
@@ -69,8 +66,8 @@ from chatbot.turn.notes.note import (
     note_language,
     trim_note,
 )
-from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
-from chatbot.turn.notes.rounds import Draft, Round, Tally, collect, fail_unwritten, rewrite_seconds
+from chatbot.turn.notes.qualities import QualityLexicon
+from chatbot.turn.notes.rounds import Draft, Rewrites, Round, Tally, collect, fail_unwritten, rewrite_seconds
 from chatbot.turn.notes.stream import (NotesStreamParser, note_labels, notes_schema, numbered, stream_json_text,
                                        stream_many_json)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
@@ -109,7 +106,6 @@ _SAMEY = "repeats another film's note with only the title and names changed"
 _VAGUE = "names nothing only this item has (no person, plot, award or genre of its own)"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
-BRIEF_BUDGET_S = 8.0  # the notes step's budget before issue 15
 _NO_TIME_LEFT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: no time left to write it again")
 _BUDGET_SPENT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: the time budget ran out while writing it")
 
@@ -236,8 +232,8 @@ class Copywriter:
         and vague notes (true, but like another film's or about nothing of their own) ride along only when a call is
         made anyway.
         """
-        failed = [i for i in range(len(drafts)) if i not in finished and drafts[i].weak is None]
-        weak = [i for i in range(len(drafts)) if i not in finished and drafts[i].weak is not None]
+        left = [i for i in range(len(drafts)) if i not in finished and not drafts[i].rewritten]  # once each
+        failed, weak = [i for i in left if drafts[i].weak is None], [i for i in left if drafts[i].weak is not None]
         if not self.batch or failed and deadline - time.monotonic() >= per_note_s * (len(failed) + len(weak) + 0.5):
             failed = sorted(failed + weak)  # one call per note: each weak note is its own small call
         if not failed or not self.retry or self._llm_failed(drafts) or tally.out_of_time:
@@ -294,16 +290,21 @@ class Copywriter:
         if retry:
             tally.retries += len(rounds)
         llm = self.by_language.get(language, self.llm)
+        parsers = [NotesStreamParser(lab) for lab in labels]
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
-            avoid = [unwritable_words(r.item, language, r.reasons) + unwritable_foods(r.item, language, r.reasons)
-                     for r in (drafts[g[0]].request for g in alone)]  # and the foods a recipe does not have
+            avoid = [unwritable(r.item, language, r.reasons) for r in (drafts[g[0]].request for g in alone)]
             kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
             blank = blank_words(d.request.item for d in drafts)  # "a delicious dessert/cobbler that's" read alike
-            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept, blank)
+            rewrites = Rewrites(rounds, parsers, [], call_started, self._rewrite_call) if self.retry and not retry \
+                else None  # a failed first draft is rewritten at once, beside the notes still being written
+            for rnd in rounds:
+                rnd.rewrites = rewrites
+            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept, blank,
+                                      rewrites.inbox if rewrites else None)
         else:
             pieces = numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
-            stopped = yield from self._read_answers(rounds, pieces, [NotesStreamParser(lab) for lab in labels])
+            stopped = yield from self._read_answers(rounds, pieces, parsers)
         except TastebudError as exc:  # LLMError, or the model could not load (ModelUnavailable)
             spent = time.monotonic() >= deadline - 0.05  # the backend's own time limit is the budget's end
             tally.out_of_time = tally.out_of_time or spent
@@ -312,10 +313,19 @@ class Copywriter:
             return
         finally:
             pieces.close()  # stops generation now (and frees the model) when the loop was left early
+            if rounds[0].rewrites is not None:
+                rounds[0].rewrites.withdraw_unsent()
             tally.add_call(usage, time.monotonic() - call_started, sum(len(rnd.raw) for rnd in rounds))
         if not stopped:
             for rnd in rounds:
                 fail_unwritten(rnd)
+
+    def _rewrite_call(self, rnd: Round) -> tuple[Any, NotesStreamParser, list[str]]:
+        """A one-note rewrite round's prompt, parser and words to avoid (`Rewrites`)."""
+        request = rnd.drafts[rnd.positions[0]].request
+        labels = note_labels([display_title(request.item.title)])
+        return self._notes_prompt(rnd, labels), NotesStreamParser(labels), unwritable(request.item, rnd.language,
+                                                                                   request.reasons)
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
@@ -416,6 +426,8 @@ class Copywriter:
             yield NoteDone(i, outcome)
         else:
             rnd.tally.checks_failed += 1
+            if rnd.rewrites is not None:
+                rnd.rewrites.now(rnd, i)
 
     def _accept(
         self,
@@ -486,14 +498,3 @@ class Copywriter:
             if isinstance(event, NoteDone):
                 sentence = event.note.text
         return f"{sentence}\n\n{text}" if sentence else text
-
-
-def brief_copywriter(copywriter: Copywriter, models: dict[str, BaseChatModel] | None = None) -> Copywriter:
-    """The notes before issue 15 (BRIEF_STYLE: one call, 8-10 words, 8 s budget) over the same model and catalog
-    (or `models` per language): the baseline `tastebud eval notes` scores in the same run."""
-    models = models or {}
-    brief = Copywriter(models.get("en", copywriter.llm), copywriter.lexicon, timeout_s=copywriter.timeout_s,
-                       retry=copywriter.retry, batch=True, budget_s=BRIEF_BUDGET_S, style=BRIEF_STYLE,
-                       by_language=models)
-    brief.gate = copywriter.gate
-    return brief
