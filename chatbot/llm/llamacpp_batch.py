@@ -36,12 +36,12 @@ class _Answer:
 
     seq: int
     prompt: list[int]
-    index: int = -1  # its place among the call's answers
-    shared: int = 0  # the prompt tokens its sequence shares with the prefix sequence (its cells are its own past it)
     sampler: Any  # GreedyGrammarSampler, or None for free text
     banned: Any = None  # token ids it may not write (numpy array), or None
     tails: dict[str, list[int]] = field(default_factory=dict)  # text -> the tokens it may not write right after it
     pos: int = 0  # the position of the next token in its sequence
+    index: int = -1  # its place among the call's answers
+    shared: int = 0  # the prompt tokens its sequence shares with the prefix sequence (its cells are its own past it)
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
     text: str = ""  # what it has written so far
