@@ -225,6 +225,7 @@ def test_llm_people_need_their_name_and_never_override_an_exclusion(gazetteer):
         ("换一批", lambda i: i.intent == "refine" and i.language == "zh"),
         ("还有别的吗", lambda i: i.intent == "refine"),
         ("something else please", lambda i: i.intent == "refine"),
+        ("anything else like the second one?", lambda i: i.intent == "more_like" and i.referenced_ids == ["ml:2"]),
     ],
 )
 def test_follow_ups_skip_the_llm(gazetteer, message, check):
