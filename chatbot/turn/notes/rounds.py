@@ -101,7 +101,6 @@ class Rewrites:
     inbox: list[tuple[Any, list[str]]]  # (prompt, avoid) of each rewrite, taken by the batched call
     started: float  # when the call began (monotonic seconds)
     make: Callable[[Round], tuple[Any, Any, list[str]]]  # a rewrite round's prompt, parser and words to avoid
-    asked: int = 0  # rewrites asked for
 
     def now(self, rnd: Round, i: int) -> None:
         """Rewrite draft i of a first-draft round at once, when the time left covers what its first draft took."""
@@ -114,7 +113,6 @@ class Rewrites:
         self.rounds.append(again)
         self.parsers.append(parser)
         self.inbox.append((prompt, avoid))
-        self.asked += 1
         rnd.tally.retries += 1
 
     def withdraw_unsent(self) -> None:
