@@ -122,13 +122,13 @@ def stream_many_text(
     usage: dict[str, Any] | None = None,
     avoid: list[list[str]] | None = None,
     distinct: list[str] | None = None,
-    blank: Sequence[str] = (),
-    more: list[tuple[Any, Sequence[str]]] | None = None,
+    blank: Sequence[Sequence[str]] = (),
+    more: list[tuple[Any, Sequence[str], Sequence[str]]] | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
     each JSON fitting `schema` if given, never starting a word of its `avoid` list, not reading alike where
-    `distinct` is given (texts written before, maybe none; `blank`: words read as names); `more`: (prompt, avoid)
-    pairs the caller adds while reading, written as answers end (indexes after the prompts'); LLMError on failure
+    `distinct` is given (texts written before, maybe none; `blank`: the words each prompt's answer, then each
+    `distinct` text, reads as names); `more`: (prompt, avoid, blank) the caller adds while reading, written as answers end (indexes after the prompts'); LLMError on failure
     or timeout, the pieces already given standing."""
     extra: dict[str, Any] = {"avoid": avoid} if avoid else {}
     if more is not None:

@@ -46,11 +46,14 @@ def _cjk_continuations(chars: str, others: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def echo_continuations(text: str, others: Sequence[str], blank: Iterable[str] = ()) -> list[str]:
+def echo_continuations(text: str, others: Sequence[str], blank: Iterable[str] = (),
+                       others_blank: Sequence[Iterable[str]] | None = None) -> list[str]:
     """What `text` may not write next: each way another text went on after the words `text` ends with (" friendly",
     "-friendly"; Chinese: what would complete a shared run of six characters, "看" or "观看"); empty when `text` is
     mid-word or no other text has its last words. `blank`: words read as blanks, like names (each item's own facts:
-    "a delicious dessert that's" and "a delicious cobbler that's" read alike)."""
+    "a delicious dessert that's" and "a delicious cobbler that's" read alike); `others_blank`: each other text's own
+    (default `blank`), as the measure blanks each note's own names only ("good" of "As Good as It Gets" is a word
+    of another film's note)."""
     if not text or not others:
         return []
     out: list[str] = []
@@ -60,13 +63,15 @@ def echo_continuations(text: str, others: Sequence[str], blank: Iterable[str] = 
     if text[-1] == "'" or not words_end:
         return []  # "that'" is still being written: wait for its end
     blank = frozenset(blank)
+    theirs = [frozenset(b) for b in others_blank or ()][: len(others)]
+    theirs += [blank] * (len(others) - len(theirs))
     own = [w for w, _, _ in _words(words_end, blank)]
     tail = own[-SAME_WORDS:]
     if len(tail) < SAME_WORDS:  # a name, number or blank word last is passed over as the measure does
         return []
     after_gap = words_end != text  # "in 20 minutes," then " perfect": the next word, however it was led in
-    for other in others:
-        spans = _words(other, blank)
+    for other, other_blank in zip(others, theirs):
+        spans = _words(other, other_blank)
         words = [w for w, _, _ in spans]
         for i in range(len(words) - SAME_WORDS):
             if words[i : i + SAME_WORDS] == tail:

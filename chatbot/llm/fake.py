@@ -102,16 +102,16 @@ class FakeChatModel(BaseChatModel):
     def stream_many(
         self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,
         usage: dict[str, Any] | None = None, avoid: list[list[str]] | None = None,
-        distinct: list[str] | None = None, blank: Sequence[str] = (), more: list[tuple[Any, Any]] | None = None,
+        distinct: list[str] | None = None, blank: Sequence[Sequence[str]] = (), more: list[Any] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """The next scripted reply for each prompt (a call each, in order), their pieces interleaved as batched
-        decoding writes them: (prompt index, piece); a (prompt, avoid) pair added to `more` while reading is the
+        decoding writes them: (prompt index, piece); a (prompt, avoid, blank) added to `more` while reading is the
         next call, written from the next step on, its index after the others'. A scripted exception fails the whole
         batch; `avoid` is recorded with the call's options (a script writes what it writes)."""
         from chatbot.llm.protocol import as_messages
 
         options = {"json_schema": schema, "max_tokens": max_tokens, "timeout_s": timeout_s, "batched": True,
-                   "distinct": distinct, "blank": list(blank)}
+                   "distinct": distinct, "blank": [list(b) for b in blank]}
         replies = [self._next_reply(as_messages(p), {**options, "avoid": avoid[k] if avoid else None})
                    for k, p in enumerate(prompts)]
         begun = [0] * len(replies)  # the step each reply began at
@@ -137,7 +137,7 @@ class FakeChatModel(BaseChatModel):
                     yield k, piece
             taken = inbox[:]
             del inbox[:len(taken)]
-            for p, words in taken:
+            for p, words, *_ in taken:
                 replies.append(self._next_reply(as_messages(p), {**options, "avoid": words}))
                 begun.append(at + 1)
             at += 1

@@ -267,13 +267,13 @@ class LlamaCppChatModel(LocalChatModel):
         usage: dict[str, Any] | None = None,
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
-        blank: Sequence[str] = (),
-        more: list[tuple[Any, Sequence[str]]] | None = None,
+        blank: Sequence[Sequence[str]] = (),
+        more: list[tuple[Any, Sequence[str], Sequence[str]]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Answer several prompts at once by batched decoding (`parallel` at a time), each greedy and fitting
         `schema` and never starting a word of its `avoid` list, none continuing its words as another did where
         `distinct` is given (see `BatchedContext.generate`): (prompt index, text piece) as they come; `more`: a
-        list the caller adds (prompt, avoid) pairs to while reading, written beside the rest as answers end, their
+        list the caller adds (prompt, avoid, blank) to while reading, written beside the rest as answers end, their
         indexes going on from the last prompt's; LLMError at the time limit or on failure."""
         loaded = _load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance)
         batched = self._batched(loaded)
@@ -281,8 +281,8 @@ class LlamaCppChatModel(LocalChatModel):
 
         inbox = more if more is not None else []
 
-        def added() -> list[tuple[Any, dict[str, Any] | None, Sequence[str]]]:
-            taken = [(to_role_dicts(as_messages(p)), schema, words) for p, words in inbox]
+        def added() -> list[tuple[Any, dict[str, Any] | None, Sequence[str], Sequence[str]]]:
+            taken = [(to_role_dicts(as_messages(p)), schema, words, own) for p, words, own in inbox]
             del inbox[:len(taken)]
             return taken
 

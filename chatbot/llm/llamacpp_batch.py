@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class _Answer:
     pos: int = 0  # the position of the next token in its sequence
     index: int = -1  # its place among the call's answers
     shared: int = 0  # the prompt tokens its sequence shares with the prefix sequence (its cells are its own past it)
+    blank: frozenset[str] = frozenset()  # the words the distinct check reads as names in it (its item's own)
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
     text: str = ""  # what it has written so far
@@ -102,7 +103,7 @@ class BatchedContext(TokenBans):
         self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
         self._init_bans()
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
-        self._blank: frozenset[str] = frozenset()  # this call's words the distinct check reads as names
+        self._distinct_blank: list[frozenset[str]] = []  # the words each `distinct` text reads as names
         self._answers: list[_Answer] = []  # the answers being written
 
     # ------------------------------------------------------------------------------------------------ public
@@ -127,17 +128,17 @@ class BatchedContext(TokenBans):
         usage: dict[str, Any] | None = None,
         avoid: Sequence[Sequence[str]] | None = None,
         distinct: Sequence[str] | None = None,
-        blank: Sequence[str] = (),
-        more: Callable[[], list[tuple[Sequence[dict[str, str]], dict[str, Any] | None, Sequence[str]]]] | None = None,
+        blank: Sequence[Sequence[str]] = (),
+        more: Callable[[], list[tuple[Any, dict[str, Any] | None, Sequence[str], Sequence[str]]]] | None = None,
     ) -> Iterator[tuple[int, str]]:
         """Write an answer to every prompt at once, `n_seq` at a time: (prompt index, text piece) as they come;
-        `more` (prompts no more than `n_seq`): asked between pieces for prompts to add, (messages, schema, avoid)
-        each, written in a sequence an ended answer frees, beside the others (a failed note rewritten while the
+        `more` (prompts no more than `n_seq`): asked between pieces for prompts to add, (messages, schema, avoid,
+        blank) each, written in a sequence an ended answer frees, beside the others (a failed note rewritten while the
         rest are still written), their indexes going on from the last prompt's;
         `avoid`: per prompt, words its answer may not start (their first token is never sampled); `distinct` (a
         list, maybe empty, of texts written before): no answer continues its last words as another answer or one
-        of these texts did (`chatbot.llm.distinct`, `blank` words read as names), so that none shares a run of four
-        words with another.
+        of these texts did (`chatbot.llm.distinct`; `blank`: the words each reads as names, its item's own, a list
+        per prompt then per `distinct` text), so that none shares a run of four words with another.
 
         LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""
         avoid = list(avoid) if avoid is not None else [()] * len(prompts)
@@ -146,14 +147,16 @@ class BatchedContext(TokenBans):
         usage = usage if usage is not None else {}
         with self.lock:
             self._distinct = list(distinct) if distinct is not None else None  # this call's, under the lock
-            self._blank = frozenset(blank)
+            blanks = [frozenset(b) for b in blank] + [frozenset()] * max(len(prompts) - len(blank), 0)
+            self._distinct_blank = blanks[len(prompts):]
             before = dict(self.work)
             try:
                 for first in range(0, len(prompts), self.n_seq):
                     wave = range(first, min(first + self.n_seq, len(prompts)))
                     adding = more if len(prompts) <= self.n_seq else None
                     for k, text in self._wave([prompts[i] for i in wave], [schemas[i] for i in wave], max_tokens,
-                                              deadline, timeout_s, usage, started, [avoid[i] for i in wave], adding):
+                                              deadline, timeout_s, usage, started, [avoid[i] for i in wave], adding,
+                                              [blanks[i] for i in wave]):
                         yield wave[k] if k < len(wave) else k, text
             finally:
                 usage.update({
@@ -181,10 +184,12 @@ class BatchedContext(TokenBans):
         started: float,
         avoid: Sequence[Sequence[str]],
         more: Callable[[], list[Any]] | None = None,
+        blanks: Sequence[frozenset[str]] = (),
     ) -> Iterator[tuple[int, str]]:
         """Up to `n_seq` answers at once: the shared prefix, then steps of one token of each answer being written
         plus a run of the prompts still to read (and of those `more` adds, each in a sequence an ended one frees)."""
-        answers = [self._answer(k, k, p, s, words) for k, (p, s, words) in enumerate(zip(prompts, schemas, avoid))]
+        answers = [self._answer(k, k, p, s, words, own)
+                   for k, (p, s, words, own) in enumerate(zip(prompts, schemas, avoid, blanks))]
         self._answers = answers
         waiting: deque[Any] = deque()  # added prompts waiting for a free sequence
         try:
@@ -223,10 +228,10 @@ class BatchedContext(TokenBans):
                     a.sampler.close()
 
     def _answer(self, index: int, seq: int, prompt: Sequence[dict[str, str]], schema: dict[str, Any] | None,
-                words: Sequence[str]) -> _Answer:
-        """A new answer to a prompt (its tokens, grammar and banned words) in sequence `seq`."""
+                words: Sequence[str], blank: Iterable[str] = ()) -> _Answer:
+        """A new answer to a prompt (its tokens, grammar, banned words and own names) in sequence `seq`."""
         return _Answer(seq=seq, prompt=self.tokens(prompt), index=index, sampler=self._sampler(schema),
-                       banned=self.ban_ids(words), tails=self.tail_bans(words))
+                       banned=self.ban_ids(words), tails=self.tail_bans(words), blank=frozenset(blank))
 
     def _join(self, answers: list[_Answer], queue: deque[tuple[_Answer, int, bool]], waiting: deque[Any],
               max_tokens: int) -> None:
@@ -356,8 +361,9 @@ class BatchedContext(TokenBans):
         if self._distinct is not None:
             from chatbot.llm.distinct import echo_continuations
 
-            others = [b.text for b in self._answers if b is not a] + self._distinct
-            for c in echo_continuations(a.text, others, self._blank):  # Chinese: every token that begins with it
+            others = [b for b in self._answers if b is not a]
+            texts, blanks = [b.text for b in others] + self._distinct, [b.blank for b in others] + self._distinct_blank
+            for c in echo_continuations(a.text, texts, a.blank, blanks):  # Chinese: every token that begins with it
                 chinese = bool(_CJK_ANY.search(c))
                 now += (self._beginning_with(c) if chinese else []) + [
                     t for t in [self._first_token(c)] if t is not None and (len(c) == 1 or not chinese)]

@@ -76,3 +76,13 @@ def test_case_and_spaces_do_not_hide_a_shared_shape():
     assert "fi" in echo_continuations('{"note":"Mel Brooks directs Spaceballs: a Sci-', [other], names)
     zh = '{"note":"和你喜欢的 The Matrix 相似，这部电影的主角是 Laurence Fishburne。"}'
     assert " 相" in echo_continuations('{"note":"和你喜欢的 The Matrix', [zh])
+
+
+def test_each_note_reads_only_its_own_item_s_names_as_blanks():
+    """"good" is a word of "As Good as It Gets", but in Aladdin's note it is a word, as the measure reads it (each
+    note blanks its own names): with one blank list for the whole answer, "a light, feel-good" was written twice."""
+    aladdin = "John Musker directs Aladdin with a light, feel-good animation."
+    now = "Brad Bird directs a light, feel"
+    mine, theirs = ["brad", "bird", "incredibles"], ["john", "musker", "aladdin"]
+    assert "-good" in echo_continuations(now, [aladdin], mine, [theirs])
+    assert "-good" not in echo_continuations(now, [aladdin], mine + theirs + ["good", "gets"])  # the old way

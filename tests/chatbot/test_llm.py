@@ -511,7 +511,7 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
             ended_before_it = {j for j, t in texts.items() if t.rstrip().endswith("}")}
         texts[k] = texts.get(k, "") + piece
         if len(texts) == 1 and len(texts[k]) == len(piece):
-            inbox.append((prompts[1], []))  # every sequence is busy now: it waits
+            inbox.append((prompts[1], [], []))  # every sequence is busy now: it waits
     assert inbox == [] and ended_before_it, texts
     assert "Heat" in json.loads(texts[3])["1"] or "Mann" in json.loads(texts[3])["1"], texts
     with pytest.raises(LLMError, match="longer than"):

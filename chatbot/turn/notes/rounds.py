@@ -98,9 +98,9 @@ class Rewrites:
 
     rounds: list[Round]  # the call's rounds, one per answer being written (rewrites appended)
     parsers: list[Any]  # their parsers (NotesStreamParser), likewise
-    inbox: list[tuple[Any, list[str]]]  # (prompt, avoid) of each rewrite, taken by the batched call
+    inbox: list[tuple[Any, list[str], list[str]]]  # (prompt, avoid, blank) of each rewrite, for the batched call
     started: float  # when the call began (monotonic seconds)
-    make: Callable[[Round], tuple[Any, Any, list[str]]]  # a rewrite round's prompt, parser and words to avoid
+    make: Callable[[Round], tuple[Any, Any, list[str], list[str]]]  # a rewrite's prompt, parser, avoid, blank
 
     def now(self, rnd: Round, i: int) -> None:
         """Rewrite draft i of a first-draft round at once, when the time left covers what its first draft took."""
@@ -109,10 +109,10 @@ class Rewrites:
             return
         draft.rewritten = True
         again = Round(rnd.drafts, [i], rnd.language, rnd.deadline, False, True, rnd.tally)
-        prompt, parser, avoid = self.make(again)
+        prompt, parser, avoid, blank = self.make(again)
         self.rounds.append(again)
         self.parsers.append(parser)
-        self.inbox.append((prompt, avoid))
+        self.inbox.append((prompt, avoid, blank))
         rnd.tally.retries += 1
 
     def withdraw_unsent(self) -> None:

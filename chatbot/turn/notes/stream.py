@@ -138,7 +138,7 @@ def stream_json_text(
 def stream_many_json(
     model: BaseChatModel, prompts: list[Any], schema: dict, timeout_s: float, max_tokens: int,
     usage: dict | None = None, gate: LLMGate | None = None, avoid: list[list[str]] | None = None,
-    distinct: list[str] | None = None, blank: Sequence[str] = (), more: list[tuple[Any, list[str]]] | None = None,
+    distinct: list[str] | None = None, blank: Sequence[Sequence[str]] = (), more: list[Any] | None = None,
 ) -> Generator[tuple[int, str], None, None]:
     """The raw text of several schema-constrained answers written at once, as (prompt index, piece), each kept
     from the words of its `avoid` list (`more`: prompts added while reading, see `stream_many_text`); the same

@@ -293,14 +293,14 @@ class Copywriter:
         parsers = [NotesStreamParser(lab) for lab in labels]
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
             avoid = [unwritable(r.item, language, r.reasons) for r in (drafts[g[0]].request for g in alone)]
-            kept = [d.text or "" for d in drafts if d.done]  # notes of this answer already accepted
-            blank = blank_words(d.request.item for d in drafts)  # "a delicious dessert/cobbler that's" read alike
+            kept = [d for d in drafts if d.done]  # notes of this answer already accepted
+            blank = [blank_words([d.request.item]) for d in [*(drafts[g[0]] for g in alone), *kept]]  # each its own
             rewrites = Rewrites(rounds, parsers, [], call_started, self._rewrite_call) if self.retry and not retry \
                 else None  # a failed first draft is rewritten at once, beside the notes still being written
             for rnd in rounds:
                 rnd.rewrites = rewrites
-            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid, kept, blank,
-                                      rewrites.inbox if rewrites else None)
+            pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid,
+                                      [d.text or "" for d in kept], blank, rewrites.inbox if rewrites else None)
         else:
             pieces = numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
@@ -320,12 +320,12 @@ class Copywriter:
             for rnd in rounds:
                 fail_unwritten(rnd)
 
-    def _rewrite_call(self, rnd: Round) -> tuple[Any, NotesStreamParser, list[str]]:
-        """A one-note rewrite round's prompt, parser and words to avoid (`Rewrites`)."""
+    def _rewrite_call(self, rnd: Round) -> tuple[Any, NotesStreamParser, list[str], list[str]]:
+        """A one-note rewrite round's prompt, parser, words to avoid and own names (`Rewrites`)."""
         request = rnd.drafts[rnd.positions[0]].request
         labels = note_labels([display_title(request.item.title)])
-        return self._notes_prompt(rnd, labels), NotesStreamParser(labels), unwritable(request.item, rnd.language,
-                                                                                   request.reasons)
+        return (self._notes_prompt(rnd, labels), NotesStreamParser(labels),
+                unwritable(request.item, rnd.language, request.reasons), blank_words([request.item]))
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
