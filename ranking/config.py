@@ -35,8 +35,8 @@ class InterestConfig:
     seed: int = 7  # every random choice in training
     # --- the item-to-item layer (closed form, fitted after the transformer; chosen on validation)
     ii_top_k: int = 256  # weights kept per item row (largest magnitude); 0 = no item-to-item layer
-    ii_l2_grid: tuple[float, ...] = (300.0, 1000.0)  # ridge penalties tried
-    ii_tau_grid: tuple[float, ...] = (5.0, 10.0, 20.0)  # recency half-lives (in events) tried
+    ii_l2_grid: tuple[float, ...] = (100.0, 300.0, 1000.0)  # ridge penalties tried
+    ii_tau_grid: tuple[float, ...] = (5.0, 10.0, 20.0, 0.0)  # recency scales (in events) tried; 0 = order ignored
     ii_liked_weight: float = 1.0  # input weight of a liked event
     ii_neutral_weight: float = 0.5  # input weight of a watched-but-not-liked event
     ii_disliked_weight: float = 0.0  # input weight of a disliked event (the transformer reads the sign)

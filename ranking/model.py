@@ -10,7 +10,8 @@ Item representation = a learned id embedding + a projection of the item's frozen
 few ratings still land near items like them.
 2. a linear item-to-item layer (sparse N x K weights) solved in closed form on the same training interactions, as
 EASE does (ridge regression of each watched item on the others, zero diagonal), but read with *recency*: the
-person's latest events weigh most (exp(-age / tau)), liked events fully, watched-but-not-liked events half. Its
+person's latest events weigh most (exp(-age / tau); tau 0 reads every event alike, for data whose order means
+nothing), liked events fully, watched-but-not-liked events half. Its
 ridge penalty and tau, the weight of the transformer's log-probabilities beside it and the weight of a
 log-popularity prior (separately for long histories, for profiles of at most five items and for words-only
 profiles) are chosen on the validation split after training.
@@ -206,7 +207,7 @@ class InterestScorer:
         n = len(items)
         age = np.arange(n - 1, -1, -1, dtype=np.float64)  # (L,) 0 = latest event
         sign_w = np.array([cfg.ii_liked_weight, cfg.ii_neutral_weight, cfg.ii_disliked_weight])[sign_rows]
-        w = np.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w  # (L,)
+        w = (np.exp(-age / cfg.ii_tau) if cfg.ii_tau > 0 else np.ones(n)) * sign_w  # (L,) tau 0: order ignored
         ii = np.bincount(self._ii_index_np[items].ravel(), weights=(self._ii_value_np[items] * w[:, None]).ravel(),
                          minlength=cfg.n_items) if n else np.zeros(cfg.n_items)  # (N,)
         words = not np.any(sign_rows == SIGN_CODES[1]) and text_vec is not None  # words (+ rejections), as in blend

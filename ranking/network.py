@@ -55,7 +55,7 @@ class InterestModel(nn.Module):
         self.ii_value = value.to(torch.float32).contiguous()
 
     def item_item(self, items: torch.Tensor, signs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Recency-weighted item-to-item scores (B, N) for items/signs (B, L) with `lengths` real tokens."""
+        """Recency-weighted (tau 0: unweighted) item-to-item scores (B, N) for items/signs (B, L) with `lengths` real tokens."""
         cfg = self.config
         b, length = items.shape
         out = torch.zeros(b, cfg.n_items, device=items.device)
@@ -66,7 +66,8 @@ class InterestModel(nn.Module):
         real = pos < lengths.unsqueeze(1)  # (B, L)
         sign_w = torch.tensor([cfg.ii_liked_weight, cfg.ii_neutral_weight, cfg.ii_disliked_weight],
                               device=items.device)[signs]  # (B, L) via SIGN_CODES rows
-        w = torch.exp(-age / max(cfg.ii_tau, 1e-6)) * sign_w * real  # (B, L)
+        recency = torch.exp(-age / cfg.ii_tau) if cfg.ii_tau > 0 else torch.ones_like(age)  # tau 0: order ignored
+        w = recency * sign_w * real  # (B, L)
         safe = items.clamp(max=cfg.n_items - 1)
         idx = self.ii_index[safe].long()  # (B, L, K)
         val = self.ii_value[safe] * w.unsqueeze(-1)  # (B, L, K)

@@ -148,6 +148,9 @@ def test_item_item_layer_reads_recency_and_signs(world_vectors):
     neutral_then_disliked = torch.tensor([[1, 2, 1]])  # rows: neutral, disliked
     out = model.item_item(items, neutral_then_disliked, torch.tensor([2]))[0]
     assert out[10].item() == pytest.approx(0.5 * 2.0 * np.exp(-1.0)) and out[11].item() == 0.0
+    cfg.ii_tau = 0.0  # data whose order means nothing (Book-Crossing): every event weighs alike
+    out = model.item_item(items, liked, torch.tensor([2]))[0]
+    assert out[10].item() == pytest.approx(2.0) and out[11].item() == pytest.approx(1.0)
 
 
 def test_words_only_profile_reaches_the_neighbours_of_the_films_its_words_describe(world_vectors):
@@ -206,9 +209,12 @@ def test_trained_model_has_an_item_item_layer_chosen_on_validation(trained):
     assert scorer.config.text_link_k == report.item_item["text_link_k"]  # the choice is saved in the checkpoint
 
 
-def test_scorer_matches_the_model_on_every_profile_kind(trained):
+@pytest.mark.parametrize("tau", [None, 0.0])  # the tau chosen on validation, and order ignored
+def test_scorer_matches_the_model_on_every_profile_kind(trained, tau, monkeypatch):
     _, ids, scorer, _ = trained
     from ranking.data import History
+    if tau is not None:
+        monkeypatch.setattr(scorer.config, "ii_tau", tau)
     for profile in (Profile(text="funny laugh"), Profile(liked=("it:3",)), Profile(liked=tuple(f"it:{i}" for i in range(2, 12)),
                                                                                       disliked=("it:30",))):
         fast = scorer.score(profile, ids)
