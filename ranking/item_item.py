@@ -120,7 +120,7 @@ def _choose_text_links(model: Any, text: tuple, tf_text: np.ndarray, log_pop: np
             cfg.text_link_k, cfg.text_link_temp = int(k_link), float(temp)
             with torch.inference_mode():
                 linked = _scores_in_batches(lambda _i, _s, t, h, ln: model.text_links(t, h, ln), text)
-            mix, pop, value_ndcg = _best_mix(linked, tf_text, log_pop, exclude, targets, (0.0, *cfg.mix_grid),
+            mix, pop, value_ndcg = _best_mix(linked, tf_text, log_pop, exclude, targets, cfg.mix_grid,
                                              cfg.pop_grid)
             if value_ndcg > text_ndcg:
                 text_ndcg, chosen = value_ndcg, (int(k_link), float(temp), mix, pop)
