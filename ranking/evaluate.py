@@ -199,7 +199,9 @@ def evaluate(dataset: str, interactions: Any, items: Sequence[Item], item_vector
             report = getattr(rec, "report", None)
             if report is not None:
                 train_info = {"best_epoch": report.best_epoch, "epochs_run": report.epochs_run,
-                              "valid_ndcg@10": round(report.valid_ndcg10, 5), "seconds": round(report.seconds, 1)}
+                              "valid_ndcg@10": round(report.valid_ndcg10, 5), "seconds": round(report.seconds, 1),
+                              "item_item": {k: (round(float(v), 5) if v == v else None)
+                                            for k, v in (report.item_item or {}).items()}}
         else:
             rec = make_baseline(name)
             if hasattr(rec, "threads") and config is not None:  # trained baselines get the interest model's threads
