@@ -105,6 +105,17 @@ def test_empty_profile_falls_back_to_popularity_and_says_so(trained):
     assert scorer.popularity[order[0]] == scorer.popularity.max()
 
 
+def test_only_dislikes_the_weights_cannot_read_rank_by_popularity_not_all_equal(trained, monkeypatch):
+    _, ids, scorer, _ = trained
+    turned_down = Profile(disliked=("it:3", "it:4"))  # a new person who said no to two answers, nothing else
+    monkeypatch.setattr(scorer.config, "mix_short", 0.0)  # validation gave the transformer no weight
+    result = scorer.score_detailed(turned_down, ids)
+    assert result.fallback == "popularity" and "dislikes" in result.notes[0]
+    assert len(set(np.round(result.scores, 6))) > 1  # an order, not every candidate tied
+    monkeypatch.setattr(scorer.config, "mix_short", 0.1)  # a transformer that reads the dislikes is used
+    assert scorer.score_detailed(turned_down, ids).fallback is None
+
+
 def test_checkpoint_from_another_catalog_is_refused_with_advice(trained, world_vectors):
     d, ids, _, _ = trained
     (d / "catalog.meta.json").write_text(json.dumps({"hash": "catalog-v2"}))
