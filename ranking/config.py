@@ -42,7 +42,7 @@ class InterestConfig:
     ii_disliked_weight: float = 0.0  # input weight of a disliked event (the transformer reads the sign)
     ii_l2: float = 0.0  # chosen ridge penalty (0 until fitted)
     ii_tau: float = 10.0  # chosen recency scale in events
-    mix_grid: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # transformer weights tried (0: the item-to-item layer alone)
+    mix_grid: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # transformer weights tried (0: layer alone)
     mix: float = 1.0  # weight of the transformer's log-probabilities beside the item-to-item scores
     mix_short: float = 1.0  # the same weight for profiles of at most `short_profile` items
     short_profile: int = 5  # profiles this short use mix_short (a new person who named a few films)

@@ -200,7 +200,7 @@ def evaluate(dataset: str, interactions: Any, items: Sequence[Item], item_vector
             if report is not None:
                 train_info = {"best_epoch": report.best_epoch, "epochs_run": report.epochs_run,
                               "valid_ndcg@10": round(report.valid_ndcg10, 5), "seconds": round(report.seconds, 1),
-                              "item_item": {k: (round(float(v), 5) if v == v else None)
+                              "item_item": {k: (round(float(v), 5) if np.isfinite(v) else None)
                                             for k, v in (report.item_item or {}).items()}}
         else:
             rec = make_baseline(name)

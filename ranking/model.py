@@ -282,13 +282,13 @@ class InterestScorer:
         return hit
 
     def _reads_dislikes(self, n: int) -> bool:
-        """Whether n disliked events alone move any score: the transformer (which reads the sign) weighs more than 0
-        for a profile that long, or the item-to-item layer reads dislikes; if not, they would leave every score equal."""
+        """Whether n disliked events alone move any score: the transformer (which reads the sign) weighs more
+        than 0 for a profile that long, or the item-to-item layer reads dislikes; else every score is equal."""
         cfg = self.config
         return (cfg.mix_short if n <= cfg.short_profile else cfg.mix) > 0 or cfg.ii_disliked_weight != 0
 
     def score_detailed(self, profile: Profile, candidate_ids: Sequence[str]) -> InterestScores:
-        """Scores for `candidate_ids` plus what was ignored; an empty profile falls back to popularity."""
+        """Scores for `candidate_ids` plus what was ignored; a profile with nothing to read falls back to popularity."""
         from ranking.data import DISLIKED, LIKED, History
 
         torch = _torch()
@@ -303,8 +303,8 @@ class InterestScorer:
         text_vec = self.text_vector(profile.text)
         safe = np.where(cand >= 0, cand, 0)
         if not known_liked and text_vec is None and not (known_disliked and self._reads_dislikes(len(known_disliked))):
-            notes.append("only dislikes, which the chosen weights do not read: ranked by popularity within the candidates"
-                         if known_disliked else "empty profile: ranked by popularity within the candidates")
+            notes.append("only dislikes, which the chosen weights do not read: ranked by popularity within the "
+                         "candidates" if known_disliked else "empty profile: ranked by popularity within the candidates")
             scores = np.log1p(self.popularity[safe]).astype(np.float32)
             scores[cand < 0] = -np.inf
             return InterestScores(scores, unknown, unknown_cand, "popularity", tuple(notes))

@@ -55,7 +55,7 @@ class InterestModel(nn.Module):
         self.ii_value = value.to(torch.float32).contiguous()
 
     def item_item(self, items: torch.Tensor, signs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Recency-weighted (tau 0: unweighted) item-to-item scores (B, N) for items/signs (B, L) with `lengths` real tokens."""
+        """Recency-weighted item-to-item scores (B, N) for items/signs (B, L) with `lengths` real tokens."""
         cfg = self.config
         b, length = items.shape
         out = torch.zeros(b, cfg.n_items, device=items.device)
