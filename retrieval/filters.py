@@ -9,7 +9,8 @@ The `where` language (the one `tastebud search --where` takes):
   languages, countries, and the virtual `people` = directors + cast + writers) are sets. A catalog described by a
   schema adds its own fields (`retrieval.fields`): its facets and people are sets (its people join `people`), its
   numbers are numbers, its text fields take only `$contains` (a substring test) and its other columns are text.
-- Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains`.
+- Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains $exists`.
+  - `$exists: true` = the field holds a value (a list: at least one), `false` = it is null or empty.
   - On list fields: `$in` = some element is in the given set, `$nin` = no element is, `$contains` and `$eq` =
     the list holds the value, `$ne` = it does not. Ordering operators are not allowed.
   - On numbers (year, runtime_min, n_ratings, mean_rating): every operator but `$contains`.
@@ -40,7 +41,9 @@ from retrieval.errors import FilterError
 from retrieval.fields import FILM_INTEGERS, FILM_KINDS, FieldKinds, Row, item_row
 from retrieval.types import AGE_RATINGS, Filters, Item
 
-OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains")
+OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains", "$exists")
+# Ruling out one of these ("nothing American") needs a known value: a film of unknown country might be American.
+KNOWN_WHEN_RULED_OUT: tuple[str, ...] = ("countries", "languages")
 ORDER_OPS: tuple[str, ...] = ("$gt", "$gte", "$lt", "$lte")
 LOGICAL: tuple[str, ...] = ("$and", "$or")
 _AGE_RANK = {r.lower(): n for n, r in enumerate(AGE_RATINGS)}
@@ -57,6 +60,10 @@ __all__ = ["FieldKinds", "FILM_KINDS", "item_row", "parse_where", "compile_filte
 
 def _check_value(field: str, op: str, value: Any, path: str, kinds: FieldKinds) -> Any:
     """Validate one operand for a field and operator; return it normalised (lower-cased strings)."""
+    if op == "$exists":
+        if not isinstance(value, bool):
+            raise FilterError(f"{path}: $exists takes true or false, got {json.dumps(value)}")
+        return value
     if op in ("$in", "$nin"):
         if not isinstance(value, list) or not value:
             raise FilterError(f"{path}: {op} needs a non-empty list of values, got {json.dumps(value)}")
@@ -159,6 +166,8 @@ def _compare(op: str, field: str, have: Any, want: Any) -> bool:
 def _field_predicate(field: str, op: str, want: Any, kinds: FieldKinds) -> Predicate:
     """A predicate for one `{field: {op: value}}` condition, with the null semantics of the module docstring."""
     negative = op in ("$ne", "$nin")
+    if op == "$exists":
+        return lambda row: (bool(row[field]) if field in kinds.sets else row[field] is not None) == want
     if field in kinds.sets:
         if op in ("$eq", "$contains"):
             return lambda row: want in row[field]
@@ -225,6 +234,8 @@ def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[s
             parts.append({field: {"$lte": high}})
     parts.extend({field: {"$in": list(values)}} for field, values in filters.any_of if values)
     parts.extend({field: {"$nin": list(values)}} for field, values in filters.none_of if values)
+    parts.extend({field: {"$exists": True}} for field, values in filters.none_of
+                 if values and field in KNOWN_WHEN_RULED_OUT)
     if filters.exclude_ids:
         parts.append({"id": {"$nin": sorted(filters.exclude_ids)}})
     if filters.where:
@@ -291,6 +302,8 @@ def chroma_metadata(item: Item, kinds: FieldKinds = FILM_KINDS) -> dict[str, Any
 
 def _chroma_condition(field: str, op: str, value: Any) -> dict[str, Any] | None:
     """A Chroma condition admitting at least the items that pass `{field: {op: value}}`, or None (no narrowing)."""
+    if op == "$exists":
+        return None
     if field in ("mean_rating",) and op in ("$eq", "$ne", "$in", "$nin"):
         return None  # float equality: leave it to the exact check
     if field in CHROMA_LIST_FIELDS:
@@ -383,6 +396,14 @@ class ColumnIndex:
 
     def _condition(self, field: str, op: str, want: Any) -> np.ndarray:
         """Mask of one `{field: {op: value}}` condition."""
+        if op == "$exists":
+            if field in self.kinds.sets:
+                held = self._positions(self._set_pos[field], list(self._set_pos[field]))
+            elif field in self.kinds.numbers:
+                held = ~np.isnan(self._numbers[field])
+            else:
+                held = np.fromiter((s is not None for s in self._strings[field]), dtype=bool, count=self.n)
+            return held if want else ~held
         if field in self.kinds.sets:
             table = self._set_pos[field]
             hit = self._positions(table, want if isinstance(want, list) else [want])

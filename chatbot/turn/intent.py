@@ -26,7 +26,7 @@ WEATHER_SOURCES: tuple[str, ...] = ("stated", "live")
 # Slots the person (or the UI) can lift: list slots drop one value or all, scalar slots are cleared, "year" and
 # "runtime" clear both bounds. chatbot.turn.state's remove_slot works on these names.
 LIST_SLOTS: tuple[str, ...] = ("wishes", "genres", "genres_excluded", "people", "people_none", "languages",
-                               "countries", "liked_ids", "disliked_ids", "seed_ids")
+                               "countries", "languages_none", "countries_none", "liked_ids", "disliked_ids", "seed_ids")
 SCALAR_SLOTS: tuple[str, ...] = ("year_min", "year_max", "runtime_min", "runtime_max", "max_age_rating", "focus_id")
 CONTEXT_SCALARS: tuple[str, ...] = ("weather", "part_of_day", "mood", "occasion")
 REMOVABLE_SLOTS: tuple[str, ...] = LIST_SLOTS + SCALAR_SLOTS + CONTEXT_SCALARS + ("place", "companions", "year", "runtime")
@@ -87,6 +87,8 @@ class TurnIntent(BaseModel):
     max_age_rating: str | None = None
     languages: list[str] = Field(default_factory=list)  # film languages, catalog spelling
     countries: list[str] = Field(default_factory=list)
+    languages_none: list[str] = Field(default_factory=list)  # film languages ruled out, catalog spelling
+    countries_none: list[str] = Field(default_factory=list)  # film countries ruled out ("nothing American")
     mentioned_ids: list[str] = Field(default_factory=list)  # catalog items named by title
     liked_ids: list[str] = Field(default_factory=list)
     disliked_ids: list[str] = Field(default_factory=list)

@@ -79,6 +79,8 @@ class DialogueState:
     max_age_rating: str | None = None
     languages: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    languages_none: tuple[str, ...] = ()  # film languages ruled out
+    countries_none: tuple[str, ...] = ()  # film countries ruled out ("nothing American")
     # a schema catalog's own fields: facet values wanted and ruled out, bounds on its numbers
     facets_any: tuple[tuple[str, str], ...] = ()
     facets_none: tuple[tuple[str, str], ...] = ()
@@ -191,8 +193,7 @@ def update(state: DialogueState, intent: TurnIntent) -> DialogueState:
     return replace(
         new,
         **_people_slots(new, intent),
-        languages=_merge(new.languages, intent.languages),
-        countries=_merge(new.countries, intent.countries),
+        **_origin_slots(new, intent),
         context=_update_context(new.context, intent),
         **_wanted_slots(new, intent),
         **_bound_slots(new, intent),
@@ -230,9 +231,26 @@ def _wanted_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
 
 def _people_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
     """Wanted and ruled-out people: a person newly wanted leaves the ruled-out list and vice versa."""
-    wanted = _without(_merge(_without(new.people, intent.people_none), intent.people), intent.people_none)
-    ruled_out = _merge(_without(new.people_none, wanted), intent.people_none)
+    wanted, ruled_out = _wanted_or_not(new.people, new.people_none, intent.people, intent.people_none)
     return {"people": wanted, "people_none": ruled_out}
+
+
+def _origin_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
+    """Film languages and countries, wanted and ruled out, the same way as people."""
+    languages, languages_none = _wanted_or_not(new.languages, new.languages_none, intent.languages,
+                                               intent.languages_none)
+    countries, countries_none = _wanted_or_not(new.countries, new.countries_none, intent.countries,
+                                               intent.countries_none)
+    return {"languages": languages, "languages_none": languages_none, "countries": countries,
+            "countries_none": countries_none}
+
+
+def _wanted_or_not(wanted: tuple[str, ...], ruled_out: tuple[str, ...], new_wanted: list[str],
+                   new_ruled_out: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A list slot and its ruled-out twin after a turn: a value newly wanted leaves the ruled-out list and vice
+    versa; said both ways in one turn, ruled out wins."""
+    kept = _without(_merge(_without(wanted, new_ruled_out), new_wanted), new_ruled_out)
+    return kept, _merge(_without(ruled_out, kept), new_ruled_out)
 
 
 def _bound_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
@@ -371,7 +389,8 @@ def filters_for(state: DialogueState) -> Filters:
         people_none=state.people_none,
         ranges=_ranges(state.bounds),
         any_of=grouped(state.facets_any),
-        none_of=grouped(state.facets_none),
+        none_of=grouped([*state.facets_none, *(("languages", v) for v in state.languages_none),
+                         *(("countries", v) for v in state.countries_none)]),
         exclude_ids=exclude,
     )
 

@@ -253,7 +253,9 @@ def test_profile_summary_export_and_forget_me_leaves_no_row(web: SimpleNamespace
 @pytest.mark.parametrize("at_once", [1, 2])
 def test_waiting_turns_see_their_place_and_at_most_the_allowed_number_run(data_dir: Path, at_once: int) -> None:
     limits = WebLimits(rate_limit="10000/minute", turns_at_once=at_once)
-    with serve_app(data_dir, delay_s=0.05, limits=limits) as w:
+    # 0.2 s per event: the first turns' cards take about a second, far longer than the 0.25 s over which all the
+    # others arrive, so the later arrivals wait even on a loaded machine (at 0.05 s the turns could end first)
+    with serve_app(data_dir, delay_s=0.2, limits=limits) as w:
         results: dict[int, list[tuple[str, dict]]] = {}
 
         def talk(i: int) -> None:

@@ -215,6 +215,8 @@ MASK_WHERES = ALL_WHERES + [
     {"id": {"$nin": ["ml:1"]}}, {"title": "goodfellas"}, {"age_rating": {"$gt": "PG"}}, {"year": {"$in": [1990]}},
     {"age_rating": {"$contains": "g"}}, {"mean_rating": {"$ne": 4.2}}, {"genres": {"$ne": "Comedy"}},
     {"$or": [{"year": {"$lt": 1991}}, {"genres": {"$contains": "Romance"}}]},
+    {"genres": {"$exists": True}}, {"genres": {"$exists": False}}, {"year": {"$exists": False}},
+    {"age_rating": {"$exists": True}},
 ]
 
 

@@ -156,7 +156,8 @@ def understood_chips(understood: dict[str, Any]) -> list[tuple[str, str | None, 
     f = u.get("filters") if isinstance(u.get("filters"), dict) else {}
     chips.extend(("genres", str(g), f"genre: {g}") for g in f.get("genres_any", []))
     chips.extend(("genres_excluded", str(g), f"no {g}") for g in f.get("genres_none", []))
-    for name, label in (("languages", "language"), ("countries", "country"), ("people", "with")):
+    for name, label in (("languages", "language"), ("countries", "country"), ("people", "with"),
+                        ("languages_none", "no language"), ("countries_none", "not from"), ("people_none", "not with")):
         chips.extend((name, str(v), f"{label}: {v}") for v in f.get(name, []))
     for name, template in (("year_min", "from {}"), ("year_max", "until {}"), ("runtime_min", "at least {} min"),
                            ("runtime_max", "at most {} min"), ("max_age_rating", "rated up to {}")):

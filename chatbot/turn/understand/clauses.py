@@ -120,6 +120,8 @@ class _ClauseWalk:
             add_new(self.reading.people_none if self.negated else self.reading.people, [span.payload("person")])
             if self.negated:
                 self.last_neg_end, self.pending_soft = span.end, False
+        elif kinds & {"language", "country"}:  # "a film from Japan", "nothing American", 不要美国电影
+            self._origin_word(span, "language" if "language" in kinds else "country")
         else:
             return False
         return True
@@ -145,7 +147,7 @@ class _ClauseWalk:
         return True
 
     def _situation_word(self, span: Span, kinds: set[str]) -> None:
-        """Companions, mood, qualities, occasion, film languages and countries."""
+        """Companions, mood, qualities and occasion."""
         reading = self.reading
         if "companion" in kinds:
             add_new(reading.companions, [span.payload("companion")])
@@ -155,10 +157,15 @@ class _ClauseWalk:
             add_new(reading.wishes, [span.payload("quality")])
         elif "occasion" in kinds:
             reading.occasion = span.payload("occasion")
-        elif "language" in kinds:
-            add_new(reading.languages, span.payload("language"))
-        elif "country" in kinds:
-            add_new(reading.countries, span.payload("country"))
+
+    def _origin_word(self, span: Span, kind: str) -> None:
+        """A film language or country: wanted, or ruled out after a negation."""
+        reading, values = self.reading, list(span.payload(kind))
+        if self.negated:
+            add_new(reading.languages_none if kind == "language" else reading.countries_none, values)
+            self.last_neg_end, self.pending_soft = span.end, False
+        else:
+            add_new(reading.languages if kind == "language" else reading.countries, values)
 
 
 def names_genre(word: str, genre: str) -> bool:

@@ -8,7 +8,7 @@ import unicodedata
 from retrieval.text import CJK, is_cjk_char
 
 # A clause ends at punctuation (Latin or Chinese) or a new line: negation scope and title search stop there.
-HARD_BREAK = re.compile(r"[,.;!?:\n\u3002\uff0c\uff1b\uff01\uff1f\u3001]")
+HARD_BREAK = re.compile(r"[,.;!?:\n\u3002\uff0c\uff1b\uff01\uff1f\u3001\u2013\u2014]|\s-+\s")  # a spaced dash too
 # An English word of a lower-cased message (with inner apostrophes and hyphens).
 WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 # A run of Chinese characters.

@@ -39,6 +39,8 @@ class Reading:
     occasion: str | None = None
     languages: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
+    languages_none: list[str] = field(default_factory=list)  # ruled out ("nothing in English")
+    countries_none: list[str] = field(default_factory=list)  # ruled out ("nothing American", 不要美国电影)
     scalars: dict[str, Any] = field(default_factory=dict)  # year_min, year_max, runtime_min, runtime_max, max_age_rating
     constraints: ConstraintReading | None = None  # what the constraint grammar read (bounds, lifted fields, problems)
     people: list[str] = field(default_factory=list)  # catalog people named and wanted ("with Tom Hanks")
@@ -64,7 +66,8 @@ class Reading:
         """True when the message sets any slot that shapes a new list."""
         return bool(
             self.genres or self.genres_excluded or self.people or self.people_none or self.wishes or self.companions
-            or self.mood or self.occasion or self.languages or self.countries or self.scalars or self.cleared
+            or self.mood or self.occasion or self.languages or self.countries
+            or self.languages_none or self.countries_none or self.scalars or self.cleared
             or self.notices or self.weather or self.part_of_day
             or (self.place_mention is not None)
         )

@@ -6,6 +6,7 @@ import re
 
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand.clauses import names_genre, read_clauses
+from chatbot.turn.understand.film_origins import FilmOrigins
 from chatbot.turn.understand.lexicon import Lexicon
 from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
 from chatbot.turn.understand.bounds import constraint_reader
@@ -40,6 +41,7 @@ class RuleReader:
             frozenset(w.lower() for w in rule.common), rule.min_films, rule.lowercase_min_films,
             tuple(" ".join(w.lower().split()) for w in rule.place_before))
         self.people = PeopleIndex(items.values(), spec.aliases, family)  # names in messages, and the LLM's names
+        self.origins = FilmOrigins(items.values())  # "a film from Brazil", "anything in Hungarian", 来自日本的
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
@@ -49,9 +51,10 @@ class RuleReader:
         fixed = claim_spans(self._find_titles(text, phrase_spans, reading))
         reading.constraints = self.constraints.read(text, self.newest_year)
         people = [Span(a, b, (("person", name),)) for a, b, name in self.people.find_in(text, reading.original)]
-        extra = reading.constraints.spans + people + self._context_spans(message, text, reading)
+        origins = self.origins.find(text)
+        extra = reading.constraints.spans + people + self._context_spans(message, text, reading, origins)
         fixed = fixed + claim_spans(extra, taken=fixed)
-        spans = sorted(fixed + claim_spans(phrase_spans, taken=fixed), key=lambda s: s.start)
+        spans = sorted(fixed + claim_spans(phrase_spans + origins, taken=fixed), key=lambda s: s.start)
         reading.spans = spans
         shown = [self.items[i] for i in state.last_shown if i in self.items]
         for name, effect in read_clauses(text, spans, reading, self.lexicon):
@@ -131,16 +134,18 @@ class RuleReader:
         return not self.leftover(text[:stop], inside, start)
 
     # -- the situation
-    def _context_spans(self, message: str, text: str, reading: Reading) -> list[Span]:
-        """Place, stated weather and stated time via chatbot.turn.context.words; spans cover the words they used."""
+    def _context_spans(self, message: str, text: str, reading: Reading, origins: list[Span]) -> list[Span]:
+        """Place, stated weather and stated time via chatbot.turn.context.words; spans cover the words they used.
+        A place inside a film's country ("Hong Kong action movies", "a film from Jordan") is not where they are."""
         from chatbot.turn.context import words as context
 
         out: list[Span] = []
         if self.gazetteer is not None:
             mention = self.gazetteer.find_in_message(message)
-            if mention is not None:
+            place = spans_of(text, [mention.text], "place") if mention is not None else []
+            if place and not any(p.start < o.end and o.start < p.end for p in place for o in origins):
                 reading.place_mention = mention
-                out += spans_of(text, [mention.text], "place")
+                out += place
         weather = context.find_stated_weather(message)
         if weather is not None:
             reading.weather = weather.condition

@@ -175,6 +175,8 @@ class Understander:
             max_age_rating=sc.get("max_age_rating"),
             languages=reading.languages,
             countries=reading.countries,
+            languages_none=reading.languages_none,
+            countries_none=reading.countries_none,
             mentioned_ids=items.mentioned_ids,
             liked_ids=items.liked_ids,
             disliked_ids=items.disliked_ids,
