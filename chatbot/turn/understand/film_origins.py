@@ -71,7 +71,8 @@ class FilmOrigins:
         self._someone_is = re.compile(r"(?P<who>[a-z]+)(?:\s+(?:is|are|am|was|were)|'s|'re|'m)\s+(?:originally\s+)?$")
         self._film_words = frozenset(data["film_subjects_en"])
         self._to_me = re.compile(rf"{_EN_EDGE}(?:{_alternation(data['speak_to_me_en'])}){_EN_END}")
-        self._patterns: list[tuple[re.Pattern[str], str, dict[str, tuple[str, ...]]]] = []
+        # (pattern, kind, the names it reads, one name alone): built once, a message is read with them
+        self._patterns: list[tuple[re.Pattern[str], str, dict[str, tuple[str, ...]], re.Pattern[str]]] = []
         for kind, names, before, lead, tail in (
                 ("country", self.countries, adjectives, "country_lead_en", "country_tail_en"),
                 ("language", self.languages, self.languages, "language_lead_en", "language_tail_en")):
@@ -81,9 +82,9 @@ class FilmOrigins:
             more = rf"(?:(?:\s*,\s*|\s+)(?:(?:or|and|nor)\s+)?(?:the\s+)?{name}{_EN_END})*"  # "from Sweden or Denmark"
             self._patterns += [
                 (re.compile(rf"{_EN_EDGE}(?P<lead>{_alternation(data[lead])})\s+(?:the\s+)?{name}{_EN_END}{more}"),
-                 kind, names),
+                 kind, names, re.compile(rf"{_EN_EDGE}{name}{_EN_END}")),
                 (re.compile(rf"{_EN_EDGE}{adjective}(?=(?:\s+|-)(?:{_alternation(data[tail])}){_EN_END})"), kind,
-                 before),
+                 before, re.compile(rf"{_EN_EDGE}{adjective}{_EN_END}")),
             ]
         self._zh = None
         if self.countries_zh:
@@ -99,8 +100,7 @@ class FilmOrigins:
     def find(self, text: str) -> list[Span]:
         """Spans of the countries and languages named as a film's, tagged ("country" | "language", values)."""
         out: list[Span] = []
-        for pattern, kind, names in self._patterns:
-            named = re.compile(rf"{_EN_EDGE}(?:{_alternation(names)}){_EN_END}")
+        for pattern, kind, names, named in self._patterns:
             for m in pattern.finditer(text):
                 if self._about_the_person(text, m, kind):
                     continue
