@@ -4,8 +4,10 @@ Each part is min-max scaled to [0, 1] within the candidate list, then blended wi
 (`w_relevance`, `w_interest`, `w_popularity` in Settings; without interest scores its weight is shared out
 to the other two in proportion). MMR then picks items one at a time maximising
 `lambda * blended - (1 - lambda) * max cosine similarity to the items already picked`, so `mmr_lambda = 1`
-keeps the blended order and lower values trade accuracy for variety. Items already shown or rejected in the
-session (`exclude_ids`) never come back.
+keeps the blended order and lower values trade accuracy for variety. The last `discovery` places (Settings'
+`discovery_slots`) follow the same blend without the popularity prior, so a little-known item that fits the
+words (or the person, once the interest model reads them) still gets a place. Items already shown or rejected in
+the session (`exclude_ids`) never come back.
 """
 
 from __future__ import annotations
@@ -79,8 +81,20 @@ def blend(relevance: np.ndarray, interest: np.ndarray | None, popularity: np.nda
     return np.asarray(score, dtype=np.float64), parts
 
 
-def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int) -> list[int]:
-    """Indices of `n` picks by maximal marginal relevance over unit-normalised `vectors` (C, D)."""
+def _without_popularity(parts: dict[str, np.ndarray], weights: Weights, with_interest: bool) -> np.ndarray:
+    """The blend of the scaled parts with the popularity prior left out (relevance alone when nothing else counts)."""
+    w_rel = max(weights.relevance, 0.0)
+    w_int = max(weights.interest, 0.0) if with_interest and "interest" in parts else 0.0
+    if w_rel + w_int <= 0:
+        return parts["relevance"]
+    score = w_rel * parts["relevance"] + (w_int * parts["interest"] if w_int else 0.0)
+    return np.asarray(score / (w_rel + w_int), dtype=np.float64)
+
+
+def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int,
+              then: tuple[np.ndarray, int] | None = None) -> list[int]:
+    """Indices of `n` picks by maximal marginal relevance over unit-normalised `vectors` (C, D); with `then =
+    (other_scores, k)` the last k picks follow `other_scores` instead, still kept apart from the earlier ones."""
     c = len(scores)
     n = min(n, c)
     if n <= 0:
@@ -91,7 +105,10 @@ def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int
     picked: list[int] = []
     max_sim = np.full(c, 0.0)  # (C,) similarity to the closest picked item
     free = np.ones(c, dtype=bool)
-    for _ in range(n):
+    switch = n - min(max(then[1], 0), n) if then is not None else n
+    for step in range(n):
+        if step == switch and then is not None:
+            scores = np.asarray(then[0], dtype=np.float64)
         value = lam * scores - (1.0 - lam) * max_sim if picked else scores.astype(np.float64)
         value = np.where(free, value, -np.inf)
         best = int(np.argmax(value))
@@ -104,11 +121,14 @@ def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int
 def rerank(candidates: list[Candidate], interest: np.ndarray | None,
            item_vectors: Mapping[str, np.ndarray] | np.ndarray,
            weights: Weights | Mapping[str, float] | Sequence[float] | None = None, mmr_lambda: float = 0.7,
-           n: int = 5, exclude_ids: frozenset[str] | set[str] | Sequence[str] = frozenset()) -> list[RankedItem]:
+           n: int = 5, exclude_ids: frozenset[str] | set[str] | Sequence[str] = frozenset(),
+           discovery: int = 0, discovery_interest: bool = False) -> list[RankedItem]:
     """The top `n` of `candidates`: blend relevance/interest/popularity, diversify with MMR, drop excluded ids.
 
     `interest` is aligned with `candidates` (or None); `item_vectors` is a mapping id -> vector or an array
-    aligned with `candidates`.
+    aligned with `candidates`. The last `discovery` of the n places leave the popularity prior out: they go to the
+    best matches to the words (and to the interest scores when `discovery_interest`, i.e. they read the person), so
+    that a little-known item that fits what was said is not always crowded out by well-known ones.
     """
     excluded = set(exclude_ids)
     keep = [i for i, c in enumerate(candidates) if c.item.id not in excluded]
@@ -126,5 +146,6 @@ def rerank(candidates: list[Candidate], interest: np.ndarray | None,
         vectors = np.asarray(item_vectors, dtype=np.float64)[keep]
     score, parts = blend(np.array([c.score for c in cands]), interest_kept,
                          np.array([c.popularity for c in cands]), as_weights(weights))
-    order = mmr_order(score, vectors, mmr_lambda, n)
+    then = (_without_popularity(parts, as_weights(weights), discovery_interest), discovery) if discovery > 0 else None
+    order = mmr_order(score, vectors, mmr_lambda, n, then=then)
     return [RankedItem(cands[i].item, float(score[i]), {k: float(p[i]) for k, p in parts.items()}) for i in order]

@@ -197,22 +197,25 @@ class Recommender:
 
         liked, disliked = taste_ids(state, found.taste)
         ids = [c.item.id for c in found.candidates]
-        interest, notice = self._interest(liked, disliked, found.query, ids)
+        interest, personal, notice = self._interest(liked, disliked, found.query, ids)
         vectors = self.searcher.vectors[[self.positions[i] for i in ids]]
         lam = self.settings.mmr_lambda if self.ranking == "full" else 1.0
         ranked = rerank(found.candidates, interest, vectors, weights=self._weights(), mmr_lambda=lam,
-                        n=self.settings.n_items, exclude_ids=found.filters.exclude_ids)
+                        n=self.settings.n_items, exclude_ids=found.filters.exclude_ids,
+                        discovery=self.settings.discovery_slots if self.ranking == "full" else 0,
+                        discovery_interest=personal)
         items = tuple(r.item for r in ranked)
         reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
         return Ranked(items, reasons, notice if not state.shown else None)  # said once a conversation
 
     def _interest(self, liked: tuple[str, ...], disliked: tuple[str, ...], query: str, ids: list[str]
-                  ) -> tuple[Any, str | None]:
-        """The interest model's scores for the candidates (None outside "full"), and a notice when it is missing."""
+                  ) -> tuple[Any, bool, str | None]:
+        """The interest model's scores for the candidates (None outside "full"), whether they read the person (not
+        the popularity fallback of an empty profile), and a notice when the model is missing."""
         if self.ranking != "full":
-            return None, None
+            return None, False, None
         if self.scorer is None:
-            return None, "no_interest_model"
+            return None, False, "no_interest_model"
         from ranking.model import Profile
 
         # the person's words reach the interest model only beside a film they liked: with none, its words-only
@@ -221,7 +224,8 @@ class Recommender:
         # whose look-alike films' co-watched neighbours cost 8 points of Hit@5 in `tastebud simulate` (cold, 50
         # users: 0.76 with the words, 0.84 without); retrieval and the hard filters already carry those words
         text = query if liked else ""
-        return self.scorer.score(Profile(liked=liked, disliked=disliked, text=text), ids), None
+        result = self.scorer.score_detailed(Profile(liked=liked, disliked=disliked, text=text), ids)
+        return result.scores, result.fallback is None, None
 
     def _weights(self) -> Any:
         """The blend weights of this ranking mode (the settings' blend for "full")."""

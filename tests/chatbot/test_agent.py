@@ -289,7 +289,9 @@ def test_the_interest_model_reads_a_new_persons_words_only_beside_a_film_they_li
     """A chat's clues ("a film noir from the 1990s") are retrieval's: with no liked film, the interest model gets
     the person's dislikes but not their words (whose look-alike films' neighbours cost simulated users 8 points of
     Hit@5); once a film is liked, the words go along."""
-    from ranking.model import Profile
+    import numpy as np
+
+    from ranking.model import InterestScores, Profile
     from chatbot.turn.recommend import Recommender
 
     seen: list[Profile] = []
@@ -297,10 +299,10 @@ def test_the_interest_model_reads_a_new_persons_words_only_beside_a_film_they_li
     class Recording:
         """An interest scorer that keeps the profiles it is asked about."""
 
-        def score(self, profile: Profile, ids: list[str]) -> list[float]:
+        def score_detailed(self, profile: Profile, ids: list[str]) -> InterestScores:
             """Zero for every candidate."""
             seen.append(profile)
-            return [0.0] * len(ids)
+            return InterestScores(np.zeros(len(ids)))
 
     rec = Recommender(searcher=None, scorer=Recording(), settings=Settings(), ranking="full", positions={})
     words = "a film noir from the 1990s, something dark and moody"

@@ -68,3 +68,36 @@ def test_non_finite_interest_scores_rank_last_without_crashing():
     interest = np.array([-np.inf, 0.0, 0.0, 0.0, 0.0, 0.0])
     out = rerank(cands, interest, np.stack([vecs[c.item.id] for c in cands]), Weights(0, 1, 0), 1.0, n=6)
     assert out[-1].item.id == "c0" and all(np.isfinite(r.score) for r in out)
+
+
+def test_discovery_places_go_to_the_closest_matches_however_little_known():
+    # a well-known film that fits the words a little and three obscure ones that fit them best
+    items = [Item(id=f"famous{i}", title=f"Famous {i}") for i in range(4)] + [
+        Item(id=f"niche{i}", title=f"Niche {i}") for i in range(3)]
+    rel = [0.50, 0.49, 0.48, 0.47, 0.90, 0.89, 0.88]
+    pop = [5000.0, 4000.0, 3000.0, 2000.0, 3.0, 2.0, 1.0]
+    cands = [Candidate(item=it, score=r, popularity=p) for it, r, p in zip(items, rel, pop)]
+    vecs = np.eye(7)
+    popular_first = Weights(relevance=0.1, interest=0.0, popularity=0.9)
+    plain = [r.item.id for r in rerank(cands, None, vecs, popular_first, mmr_lambda=1.0, n=4)]
+    assert plain == ["famous0", "famous1", "famous2", "famous3"]
+    mixed = [r.item.id for r in rerank(cands, None, vecs, popular_first, mmr_lambda=1.0, n=4, discovery=2)]
+    assert mixed == ["famous0", "famous1", "niche0", "niche1"]
+    # more discovery places than items: every place follows the words
+    only = [r.item.id for r in rerank(cands, None, vecs, popular_first, mmr_lambda=1.0, n=3, discovery=9)]
+    assert only == ["niche0", "niche1", "niche2"]
+
+
+def test_discovery_places_follow_what_the_interest_model_knows_of_the_person_when_it_knows_something():
+    items = [Item(id=f"famous{i}", title=f"Famous {i}") for i in range(3)] + [
+        Item(id="close", title="Closest to the words"), Item(id="theirs", title="Their kind of film")]
+    cands = [Candidate(item=it, score=r, popularity=p)
+             for it, r, p in zip(items, [0.5, 0.5, 0.5, 0.9, 0.6], [900.0, 800.0, 700.0, 1.0, 1.0])]
+    interest = np.array([0.0, 0.0, 0.0, 0.0, 9.0])
+    blend_w = Weights(relevance=0.1, interest=0.2, popularity=0.7)
+    personal = [r.item.id for r in rerank(cands, interest, np.eye(5), blend_w, 1.0, n=3, discovery=1,
+                                          discovery_interest=True)]
+    assert personal == ["famous0", "famous1", "theirs"]
+    # scores that only stand in for popularity (an empty profile) do not steer the discovery place
+    words = [r.item.id for r in rerank(cands, interest, np.eye(5), blend_w, 1.0, n=3, discovery=1)]
+    assert words[-1] == "close"
