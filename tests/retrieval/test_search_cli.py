@@ -125,3 +125,13 @@ def test_real_cli_in_a_new_process(demo_data_dir: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "PG-13" in done.stderr and done.stdout == ""
 
+
+
+def test_a_setting_that_does_not_parse_is_named_in_plain_words_and_nothing_runs(cli_data_dir: Path, capsys,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TASTEBUD_N_ITEMS", "five")
+    monkeypatch.setenv("TASTEBUD_DISCOVERY_SLOTS", "-2")
+    code, out, err = run(capsys, "search", "a heist film")
+    assert code == 2 and out == ""
+    assert "TASTEBUD_N_ITEMS='five'" in err and "TASTEBUD_DISCOVERY_SLOTS='-2'" in err
+    assert "Traceback" not in err

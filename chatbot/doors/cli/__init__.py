@@ -29,12 +29,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_problem(exc: ValueError) -> str:
+    """'TASTEBUD_N_ITEMS="abc": Input should be a valid integer' for each field a ValidationError names."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    return "; ".join(f'TASTEBUD_{"_".join(str(p) for p in e.get("loc", ())).upper()}={e.get("input")!r}: '
+                     f'{e.get("msg", "not valid")}' for e in errors())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tastebud` console script."""
     set_offline_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: a TASTEBUD_* variable that does not parse
+        print(f"tastebud: a setting is not valid, nothing was done: {settings_problem(exc)}", file=sys.stderr)
+        return 2
     try:
         return int(args.handler(args, settings) or 0)
     except TastebudError as exc:
