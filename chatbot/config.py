@@ -77,9 +77,10 @@ class Settings(BaseSettings):
     w_popularity: float = Field(0.3, description="weight of the popularity prior")
     mmr_lambda: float = Field(0.7, description="MMR: 1 = relevance only, 0 = diversity only")
     n_items: int = Field(5, description="items per answer")
-    discovery_slots: int = Field(2, ge=0, description="of the items per answer, how many leave the popularity "
-                                 "prior out: the best matches to the words (and to the person once the interest "
-                                 "model reads them), however little known (0: all follow the blend)")
+    discovery_slots: int = Field(2, ge=0, description="of the items per answer, how many leave the blend's "
+                                 "popularity prior out: the best matches to the words (and to the person once the "
+                                 "interest model has read a film they liked), however little known (0: all follow "
+                                 "the blend; the first item always does)")
     n_candidates: int = Field(200, description="retrieval candidates handed to ranking")
 
     # context

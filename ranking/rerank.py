@@ -5,7 +5,7 @@ Each part is min-max scaled to [0, 1] within the candidate list, then blended wi
 to the other two in proportion). MMR then picks items one at a time maximising
 `lambda * blended - (1 - lambda) * max cosine similarity to the items already picked`, so `mmr_lambda = 1`
 keeps the blended order and lower values trade accuracy for variety. The last `discovery` places (Settings'
-`discovery_slots`) follow the same blend without the popularity prior, so a little-known item that fits the
+`discovery_slots`) follow the same blend without its popularity prior, so a little-known item that fits the
 words (or the person, once the interest model reads them) still gets a place. Items already shown or rejected in
 the session (`exclude_ids`) never come back.
 """

@@ -8,6 +8,7 @@ person's language (`replies.yaml`), which the notes writer receives already writ
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from chatbot.turn.context import RuleOutcome
     from ranking.model import InterestScorer
     from retrieval.search import Searcher
+
+log = logging.getLogger(__name__)
 
 RankingMode = Literal["full", "retrieval", "popularity"]
 QUERY_CHARS = 1000  # the retrieval text is cut here
@@ -202,7 +205,7 @@ class Recommender:
         lam = self.settings.mmr_lambda if self.ranking == "full" else 1.0
         ranked = rerank(found.candidates, interest, vectors, weights=self._weights(), mmr_lambda=lam,
                         n=self.settings.n_items, exclude_ids=found.filters.exclude_ids,
-                        discovery=self.settings.discovery_slots if self.ranking == "full" else 0,
+                        discovery=self._discovery_places(),
                         discovery_interest=personal)
         items = tuple(r.item for r in ranked)
         reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
@@ -210,8 +213,8 @@ class Recommender:
 
     def _interest(self, liked: tuple[str, ...], disliked: tuple[str, ...], query: str, ids: list[str]
                   ) -> tuple[Any, bool, str | None]:
-        """The interest model's scores for the candidates (None outside "full"), whether they read the person (not
-        the popularity fallback of an empty profile), and a notice when the model is missing."""
+        """The interest model's scores for the candidates (None outside "full"), whether they read a film the person
+        liked (not the popularity fallback of an empty profile), and a notice when the model is missing."""
         if self.ranking != "full":
             return None, False, None
         if self.scorer is None:
@@ -225,7 +228,16 @@ class Recommender:
         # users: 0.76 with the words, 0.84 without); retrieval and the hard filters already carry those words
         text = query if liked else ""
         result = self.scorer.score_detailed(Profile(liked=liked, disliked=disliked, text=text), ids)
-        return result.scores, result.fallback is None, None
+        for note in result.notes:
+            log.info("interest scorer: %s", note)
+        read_a_like = any(i not in result.unknown_profile_ids for i in liked)
+        return result.scores, result.fallback is None and read_a_like, None
+
+    def _discovery_places(self) -> int:
+        """How many places leave the popularity prior out ("full" only; the first place always follows the blend)."""
+        if self.ranking != "full":
+            return 0
+        return max(0, min(self.settings.discovery_slots, self.settings.n_items - 1))
 
     def _weights(self) -> Any:
         """The blend weights of this ranking mode (the settings' blend for "full")."""

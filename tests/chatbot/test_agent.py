@@ -310,3 +310,31 @@ def test_the_interest_model_reads_a_new_persons_words_only_beside_a_film_they_li
     rec._interest(("ml:3",), ("ml:1",), words, ["ml:2"])
     assert (seen[0].text, seen[0].disliked, seen[0].liked) == ("", ("ml:1",), ())
     assert (seen[1].text, seen[1].liked) == (words, ("ml:3",))
+
+
+def test_the_discovery_places_follow_the_interest_model_only_once_it_has_read_a_film_the_person_liked():
+    """Scores built on dislikes alone, or on liked films the model does not know, do not steer the places that
+    leave popularity out; the first place of an answer always follows the blend."""
+    import numpy as np
+
+    from chatbot.turn.recommend import Recommender
+    from ranking.model import InterestScores, Profile
+
+    class Knows:
+        """An interest scorer that knows every film but ml:999."""
+
+        def score_detailed(self, profile: Profile, ids: list[str]) -> InterestScores:
+            """Zero for every candidate; the films it does not know are reported."""
+            unknown = tuple(i for i in (*profile.liked, *profile.disliked) if i == "ml:999")
+            return InterestScores(np.zeros(len(ids)), unknown_profile_ids=unknown)
+
+    rec = Recommender(searcher=None, scorer=Knows(), settings=Settings(), ranking="full", positions={})
+    assert rec._interest((), ("ml:1",), "words", ["ml:2"])[1] is False
+    assert rec._interest(("ml:999",), (), "words", ["ml:2"])[1] is False
+    assert rec._interest(("ml:3",), (), "words", ["ml:2"])[1] is True
+    assert rec._discovery_places() == 2
+    small = Recommender(searcher=None, scorer=Knows(), settings=Settings(n_items=2, discovery_slots=5),
+                        ranking="full", positions={})
+    assert small._discovery_places() == 1
+    plain = Recommender(searcher=None, scorer=None, settings=Settings(), ranking="retrieval", positions={})
+    assert plain._discovery_places() == 0
