@@ -8,6 +8,14 @@ KEY` against PostgreSQL's identity columns).
 
 from __future__ import annotations
 
+# the columns that hold what a person said, chose or is called: no planner statistics are kept on them
+PERSONAL_COLUMNS = (
+    ("profiles", ("id",)),
+    ("sessions", ("id", "profile_id", "state_json")),
+    ("turns", ("session_id", "profile_id", "user_message", "reply", "items_json")),
+    ("feedback", ("profile_id", "session_id", "item_id")),
+)
+
 SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE profiles (
@@ -50,6 +58,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX feedback_by_profile ON feedback(profile_id, item_id)",
         "CREATE INDEX feedback_by_session ON feedback(session_id, profile_id)",
     ),
+    (),  # 2: PostgreSQL's planner statistics (see there); SQLite keeps no sampled values
 )
 
 POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -94,6 +103,13 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX feedback_by_profile ON feedback(profile_id, item_id)",
         "CREATE INDEX feedback_by_session ON feedback(session_id, profile_id)",
     ),
+    # 2: ANALYZE (autovacuum runs it) copies up to 100 sample values of each column into pg_statistic, where
+    # forget-me's rewrite of the tables cannot reach them: a forgotten person's ids and words stayed on disk.
+    # Statistics target 0 keeps these columns out of it; re-declaring the type drops what was gathered before
+    # (those old pg_statistic tuples are then dead, their bytes left until the space is reused).
+    tuple(f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} SET STATISTICS 0, ALTER COLUMN {c} TYPE TEXT"
+                                               for c in columns)
+          for table, columns in PERSONAL_COLUMNS),
 )
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

@@ -15,7 +15,8 @@ lock, asked for with a short lock_timeout (LOCK_WAIT_MS) and retried, so other p
 table wait at most that long plus the rewrite (measured on 2 cores, fsync on, a 6 MiB turns table: forget-me
 0.47 s, another person's turn waited at most 0.29 s). Tables larger than FULL_REWRITE_MAX_BYTES get a plain
 VACUUM instead (their rewrite would hold the lock too long): rows unreadable, space reused, bytes possibly left
-until overwritten.
+until overwritten. The personal columns keep no planner statistics (schema 2): ANALYZE would copy sampled ids
+and words into pg_statistic, out of the rewrite's reach.
 PostgreSQL's own WAL (pg_wal) keeps the inserted rows and the rewritten pages until its segments are recycled
 after later checkpoints (recycled segments are renamed and overwritten, not zeroed; CHECKPOINT needs the
 pg_checkpoint role), and WAL archives, replicas and base backups keep copies for their own retention: scrubbing

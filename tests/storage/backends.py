@@ -64,6 +64,10 @@ class Backend:
         """Every byte the database keeps in its files (SQLite: file, WAL, shm; PostgreSQL: the tables' files)."""
         raise NotImplementedError
 
+    def gather_statistics(self) -> None:
+        """What the database's own upkeep does at any moment (ANALYZE: PostgreSQL's autovacuum runs it)."""
+        self.execute("ANALYZE")
+
     def reader_holding_a_snapshot(self) -> AbstractContextManager[None]:
         """A separate connection inside a read transaction that has read the turns, held until the block ends."""
         raise NotImplementedError

@@ -14,6 +14,7 @@ import pytest
 from chatbot.config import Settings
 from chatbot.profile_schema import ProfileError, StoreUnavailable
 from chatbot.storage.factory import open_store
+from chatbot.storage.migrations import SCHEMA_VERSION
 from chatbot.storage.postgres import PostgresStore
 from retrieval.errors import TastebudError
 from tests.postgres import APP_USER, PostgresCluster, free_port, start_cluster
@@ -165,7 +166,7 @@ def test_workers_starting_together_migrate_once(database, tmp_path) -> None:
         t.join(timeout=60)
     try:
         assert errors == [] and len(stores) == 6
-        assert {s.schema_version() for s in stores} == {1}
+        assert {s.schema_version() for s in stores} == {SCHEMA_VERSION}
         with psycopg.connect(url, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
     finally:
