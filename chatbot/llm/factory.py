@@ -92,6 +92,7 @@ def make_notes_model(settings: Settings, main: BaseChatModel | None = None, lang
         model = make_chat_model(settings.model_copy(update={"llm": name}), instance=instance)
         if isinstance(model, LlamaCppChatModel) and purpose == "notes" and settings.notes_parallel > 1:
             model.parallel = settings.notes_parallel  # a prompt per note, all written at once
+            model.prompt_run = settings.notes_prompt_run
         return model
     if name == (settings.llm or "").strip().lower() and main is not None:
         return main

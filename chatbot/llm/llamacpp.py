@@ -207,6 +207,7 @@ class LlamaCppChatModel(LocalChatModel):
     n_ctx: int = N_CTX  # context window in tokens
     instance: str = "shared"  # which llama.cpp context: "shared", or a name of its own (e.g. "notes")
     parallel: int = 0  # answers `stream_many` writes at once (0: none; see llamacpp_batch)
+    prompt_run: int = 12  # prompt tokens read beside the answers being written, per step (llamacpp_batch.PROMPT_RUN)
 
     @property
     def _llm_type(self) -> str:
@@ -298,7 +299,8 @@ class LlamaCppChatModel(LocalChatModel):
 
         with loaded.lock:
             if loaded.batched is None:
-                loaded.batched = BatchedContext(loaded.llama, max(self.parallel, 1), self.n_ctx, self.n_threads)
+                loaded.batched = BatchedContext(loaded.llama, max(self.parallel, 1), self.n_ctx, self.n_threads,
+                                                self.prompt_run)
             return loaded.batched
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, opts: dict[str, Any]) -> dict[str, Any]:

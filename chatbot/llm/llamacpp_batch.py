@@ -27,7 +27,7 @@ from retrieval.errors import LLMError, ModelUnavailable
 
 _CJK_ANY = re.compile("[\u3400-\u9fff]")
 BATCH_TOKENS = 256  # tokens per llama_decode while reading prompts (the deadline is checked between them)
-PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here)
+PROMPT_RUN = 12  # prompt tokens read beside the answers being written, per step (each costs ~20 ms here; a setting)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class _Ctx:
 class BatchedContext(TokenBans):
     """A llama.cpp context of its own over a loaded model's weights, writing up to `n_seq` answers at once."""
 
-    def __init__(self, llama: Any, n_seq: int, n_ctx: int, n_threads: int) -> None:
+    def __init__(self, llama: Any, n_seq: int, n_ctx: int, n_threads: int, prompt_run: int = PROMPT_RUN) -> None:
         """A context for `n_seq` answers plus one sequence holding the shared prompt prefix (llama: a loaded Llama)."""
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -69,6 +69,7 @@ class BatchedContext(TokenBans):
         self._lib = llama_cpp
         self.llama = llama
         self.n_seq = n_seq
+        self.prompt_run = prompt_run
         self.prefix_seq = n_seq  # the last sequence id keeps the shared prefix between calls
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
@@ -282,7 +283,7 @@ class BatchedContext(TokenBans):
             self._put(len(steps), a.pending, a.pos, a.seq, True)
             a.pos += 1
             steps.append((a, True))
-        room = min(BATCH_TOKENS - len(steps), (PROMPT_RUN if spoke else 0) if writing else BATCH_TOKENS)
+        room = min(BATCH_TOKENS - len(steps), (self.prompt_run if spoke else 0) if writing else BATCH_TOKENS)
         while queue and room > 0:
             a, token, last = queue.popleft()
             self._put(len(steps), token, a.pos, a.seq, last)

@@ -75,17 +75,28 @@ def test_the_notes_of_an_answer_are_written_at_once_each_into_its_own_card():
     assert writer.last_stats.llm_calls == 1 and writer.last_stats.first_pass == 2
 
 
-def test_a_failed_note_is_rewritten_at_once_while_the_others_are_written_and_a_twice_failed_one_gets_its_template():
+def test_a_failed_note_is_rewritten_at_once_while_the_others_are_written_and_a_twice_failed_one_gets_a_third_try():
     """Both first notes fail; each is rewritten as soon as it has failed, in the same batched call, while the other
-    is still being written (the shorter one first): one rewrite passes, the other note gets its template."""
+    is still being written (the shorter one first): one rewrite passes; the note that failed twice is written once
+    more after the call, and that third draft is shown."""
     writer, fake = _writer(_answer([BAD]), _answer(["Better than Toy Story, this one."], ("Alien",)),
-                           _answer([GOOD_EN[1]], ("Alien",)), _answer([BAD]), parallel=5)
+                           _answer([GOOD_EN[1]], ("Alien",)), _answer([BAD]), _answer([GOOD_EN[0]]), parallel=5)
     events = list(writer.write_notes_stream(_requests(), "en"))
     notes = {e.position: e.note for e in events if isinstance(e, NoteDone)}
-    assert [notes[i].source for i in (0, 1)] == ["template", "llm-retry"] and notes[1].text == GOOD_EN[1]
-    assert len(fake.calls) == 4 and writer.last_stats.llm_calls == 1 and writer.last_stats.retries == 2
+    assert [notes[i].source for i in (0, 1)] == ["llm-retry", "llm-retry"]
+    assert [notes[i].text for i in (0, 1)] == GOOD_EN
+    assert len(fake.calls) == 5 and writer.last_stats.llm_calls == 2 and writer.last_stats.retries == 3
     assert "rejected" in fake.calls[2].text and "1. Alien (" in fake.calls[2].text  # told its note was rejected
-    assert "1. Toy Story (" in fake.calls[3].text
+    assert "1. Toy Story (" in fake.calls[3].text and "1. Toy Story (" in fake.calls[4].text
+
+
+def test_a_note_that_fails_three_times_gets_its_template_and_no_fourth_try():
+    """Three drafts at most: the third failure gives the card its template note (true by construction)."""
+    writer, fake = _writer(_answer([BAD]), _answer([GOOD_EN[1]], ("Alien",)), _answer([BAD]), _answer([BAD]),
+                           _answer([GOOD_EN[0]]), parallel=5)
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.source for n in notes] == ["template", "llm"] and notes[0].text
+    assert len(fake.calls) == 4
 
 
 def test_a_note_failing_as_the_call_ends_is_still_rewritten_once():

@@ -118,10 +118,13 @@ def clean_reason(reason: str) -> str:
     return re.sub(r"\s+([,;:.])", r"\1", text).strip().rstrip(".").strip()
 
 
-def note_focus(item: Item, used: set[str]) -> str:
+def note_focus(item: Item, used: set[str], language: str = "en") -> str:
     """What one note is built around, a fact only its item has, taking kinds the answer's notes have not used yet
     first (the plot, the lead, the director, an award, a schema catalog's text): notes told nothing of this all
-    took one shape ("X's Title is a cozy, heartwarming adventure film that's perfect for rainy days")."""
+    took one shape ("X's Title is a cozy, heartwarming adventure film that's perfect for rainy days").
+
+    In Chinese the plot comes last: the sheet's plot is English, so a Chinese note retelling it names nothing a
+    reader (or the check for specific notes) can find on the sheet, and it was rewritten as vague."""
     choices: list[tuple[str, str]] = []
     if (item.plot or "").strip():
         choices.append(("plot", "what happens in its plot"))
@@ -135,6 +138,8 @@ def note_focus(item: Item, used: set[str]) -> str:
     for text in schema.texts if schema else ():
         if text.show and dict(item.attributes).get(text.name):
             choices.append((text.name, f"its {text.label_en or text.name}"))
+    if language == "zh":
+        choices.sort(key=lambda choice: choice[0] == "plot")
     if not choices:
         return ""
     kind, focus = next(((k, f) for k, f in choices if k not in used), choices[len(used) % len(choices)])

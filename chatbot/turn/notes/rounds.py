@@ -24,7 +24,7 @@ class Draft:
     weak: Note | None = None  # a draft that passed every honesty check but reads like another film's note, or
     # names nothing of its own item: shown when no better one comes (a rewrite is tried only while time allows; a
     # true weak note beats a template)
-    rewritten: bool = False  # its one rewrite was asked for already (`Rewrites`: while the others were written)
+    rewritten: int = 0  # rewrites asked for so far (`Rewrites`: one while the others are written; then one more)
 
     def messages(self) -> tuple[str, ...]:
         """Why earlier drafts were rejected, in words (what a Note keeps)."""
@@ -107,7 +107,7 @@ class Rewrites:
         draft, now = rnd.drafts[i], time.monotonic()
         if rnd.retry or draft.rewritten or rnd.tally.out_of_time or rnd.deadline - now < max(2.0, now - self.started):
             return
-        draft.rewritten = True
+        draft.rewritten += 1
         again = Round(rnd.drafts, [i], rnd.language, rnd.deadline, False, True, rnd.tally)
         prompt, parser, avoid, blank = self.make(again)
         self.rounds.append(again)
@@ -122,7 +122,7 @@ class Rewrites:
         if unsent:
             for again in self.rounds[-unsent:]:
                 for i in again.positions:
-                    again.drafts[i].rewritten = False
+                    again.drafts[i].rewritten -= 1
                 again.tally.retries -= 1
             del self.rounds[-unsent:], self.parsers[-unsent:], self.inbox[:]
 
