@@ -67,9 +67,9 @@ class Settings(BaseSettings):
                                   "note is rewritten only when the time left covers it")
     notes_parallel: int = Field(5, ge=1, le=16, description="notes the embedded notes model writes at once, a prompt "
                                 "each, by batched decoding in one llama.cpp context (1: one after another)")
-    notes_prompt_run: int = Field(12, ge=1, le=128, description="prompt tokens the batched notes model reads beside "
+    notes_prompt_run: int = Field(128, ge=1, le=256, description="prompt tokens the batched notes model reads beside "
                                   "the notes being written, per step, once the first words are out (more: the later "
-                                  "notes start sooner, each step is slower)")
+                                  "notes start sooner, that step is slower; llamacpp_batch.PROMPT_RUN)")
     notes_retry: bool = Field(True, description="rewrite the notes that failed the checks, all in one call, when the "
                               "time left covers it")
 

@@ -81,8 +81,9 @@ def parse_movielens_title(raw: str) -> ParsedTitle:
 
 
 def join_key(title: str) -> str:
-    """The join's matching key: `retrieval.text.title_key` dropping any leading article of ARTICLES."""
-    return title_key(title, articles=ARTICLE_WORDS)
+    """The join's matching key: `retrieval.text.title_key` dropping any leading article of ARTICLES; "Vol." is
+    "Volume" (MovieLens's "Kill Bill: Vol. 1" is Wikidata's "Kill Bill: Volume 1")."""
+    return re.sub(r"\bvol\b", "volume", title_key(title, articles=ARTICLE_WORDS))
 
 
 def title_variants(parsed: ParsedTitle) -> list[str]:

@@ -284,6 +284,7 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
         note_names,
         shared_skeleton,
         skeleton_grams,
+        could_be_specific,
         specific_facts,
     )
 
@@ -299,6 +300,7 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
             "length": note_length(text, lang),
             "in_range": length_in_range(text, lang),
             "specific": specific_facts(text, item, record.items, lang, lexicon),
+            "sheet_has_facts": could_be_specific(item),
             "unsupported": [f"{'not ' if c.negated else ''}{c.quality} ({c.words})"
                             for c in lexicon.unsupported(text, item, lang, names)]
             + [f"food not in it ({food})" for food in foreign_foods(text, item, lang, reasons)],
@@ -327,6 +329,7 @@ def summarize(records: list[AnswerRecord]) -> dict[str, Any]:
     scores = [s for r in records for s in r.scores]
     sources = [x for r in records for x in r.sources]
     n = len(scores)
+    nameable = [s for s in scores if s.get("sheet_has_facts", True)]  # a person, plot, award or schema field
     by_lang = {}
     for lang in ("en", "zh"):
         lengths = [s["length"] for r in records if r.language == lang for s in r.scores]
@@ -339,6 +342,8 @@ def summarize(records: list[AnswerRecord]) -> dict[str, Any]:
         "unsupported_claims": sum(len(s["unsupported"]) for s in scores),
         "notes_with_unsupported": sum(bool(s["unsupported"]) for s in scores),
         "specific": _share(sum(bool(s["specific"]) for s in scores), n),
+        "sheet_has_facts": _share(len(nameable), n),
+        "specific_where_sheet_has_facts": _share(sum(bool(s["specific"]) for s in nameable), len(nameable)),
         "in_length_range": _share(sum(s["in_range"] for s in scores), n),
         "shared_skeleton_answers": _share(sum(bool(r.shared) for r in records), len(records)),
         "wrong_language_notes": sum(bool(s["foreign_words"]) for s in scores),
@@ -411,6 +416,8 @@ _ROWS = (
     ("answers / notes", lambda f: f"{f['answers']} / {f['notes']}"),
     ("unsupported claims (notes)", lambda f: f"{f['unsupported_claims']} ({f['notes_with_unsupported']})"),
     ("specific", lambda f: _cell(f["specific"], True)),
+    ("specific, items whose sheet names something (share)",
+     lambda f: f"{_cell(f['specific_where_sheet_has_facts'], True)} ({_cell(f['sheet_has_facts'], True)})"),
     ("answers with a shared skeleton", lambda f: _cell(f["shared_skeleton_answers"], True)),
     ("median length en (words)", lambda f: _cell(f["by_language"]["en"]["median_length"])),
     ("median length zh (characters)", lambda f: _cell(f["by_language"]["zh"]["median_length"])),

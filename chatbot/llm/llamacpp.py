@@ -21,6 +21,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from chatbot.llm.grammar_sampler import GreedyGrammarSampler
+from chatbot.llm.llamacpp_batch import PROMPT_RUN
 from chatbot.llm.local import LocalChatModel
 from chatbot.llm.protocol import as_messages, timeout_error, to_role_dicts
 from retrieval.errors import LLMError, ModelUnavailable
@@ -207,7 +208,7 @@ class LlamaCppChatModel(LocalChatModel):
     n_ctx: int = N_CTX  # context window in tokens
     instance: str = "shared"  # which llama.cpp context: "shared", or a name of its own (e.g. "notes")
     parallel: int = 0  # answers `stream_many` writes at once (0: none; see llamacpp_batch)
-    prompt_run: int = 12  # prompt tokens read beside the answers being written, per step (llamacpp_batch.PROMPT_RUN)
+    prompt_run: int = PROMPT_RUN  # prompt tokens read beside the answers being written, per step
 
     @property
     def _llm_type(self) -> str:

@@ -132,6 +132,18 @@ def test_summary_and_goals():
     assert not few["unsupported_claims"]["met"]  # no claim, but fewer than 200 notes: not yet shown
 
 
+def test_a_film_whose_sheet_names_nothing_is_counted_apart():
+    """A film with no person, plot or award on its sheet can only be named by its genre: the specificity over the
+    films whose sheet has something to name is shown beside the specificity over all notes."""
+    bare = Item(id="ml:9", title="Get Your Stuff (2000)", year=2000, genres=("Comedy", "Drama"))
+    record = AnswerRecord("c", 0, "en", "notes", [TOY_STORY, bare], [(KIDS,), (KIDS,)],
+                          [GOOD_EN[0], "A warm, funny comedy to watch with the people you love tonight."],
+                          ["llm", "llm"], 1.0, 5.0)
+    figures = summarize([score_answer(record)])
+    assert figures["specific"] == 0.5 and figures["sheet_has_facts"] == 0.5
+    assert figures["specific_where_sheet_has_facts"] == 1.0
+
+
 def test_report_table_json_and_figure(tmp_path):
     """The table names every system; the JSON holds every note; the PNG is written."""
     records = [_record(GOOD_EN, system=s) for s in ("notes", "brief", "templates")]

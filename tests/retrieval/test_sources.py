@@ -48,6 +48,8 @@ def test_title_key_ignores_articles_accents_punctuation_and_ampersand() -> None:
     assert title_key("Dumb & Dumber") == title_key("Dumb and Dumber")
     assert title_key("La Haine") == title_key("Haine")
     assert title_key("A Bug's Life") == "bugs life"
+    assert title_key("Kill Bill: Vol. 1") == title_key("Kill Bill: Volume 1") != title_key("Kill Bill: Vol. 2")
+    assert title_key("Volver") == "volver"
 
 
 @pytest.mark.parametrize(

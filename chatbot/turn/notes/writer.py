@@ -17,11 +17,10 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
    repeat another item's note. A note sharing a run of four words with another note of the answer once names are
    out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey, and one that names nothing
    of its own item (`specific_facts`, the benchmark's specificity) is true but vague: soft failures;
-4. every failed, samey or vague note is written again, told what was wrong in general terms: batched, at once
-   in the sequence it frees while the other notes are still written (`rounds.Rewrites`), and once more after the
-   round (MAX_REWRITES) while the time left covers it. A note that fails three times, or any note when the LLM is down or the budget (`budget_s`,
-   TASTEBUD_NOTES_BUDGET_S) runs out, becomes a template note built from the sheet (`templates.py`,
-   `prompts/note_fallback.yaml`), true by construction; a samey or vague note not rewritten is shown as written.
+4. a failed, samey or vague note is written again, told what was wrong: at once, in the sequence it frees
+   (`rounds.Rewrites`), or after the round while the time left covers it (MAX_REWRITES: how often). A note failing
+   every draft, or any note when the LLM is down or the budget (TASTEBUD_NOTES_BUDGET_S) runs out, becomes a
+   template note (`templates.py`), true by construction; a samey or vague note not rewritten is shown as written.
 Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
 `Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
 `Copywriter.describe_item` answers "tell me more about the second one" from the catalog facts
@@ -106,8 +105,7 @@ _SAMEY = "repeats another film's note with only the title and names changed"
 _VAGUE = "names nothing only this item has (no person, plot, award or genre of its own)"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
-MAX_REWRITES = 2  # drafts after the first: one while the others are written, one more after the call (with one,
-# a note failing twice had its template: most of the 5 % template notes in session 16's films eval)
+MAX_REWRITES = 1  # drafts after the first (a second after the call: +1.1 s whole reply p50, no note saved)
 _NO_TIME_LEFT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: no time left to write it again")
 _BUDGET_SPENT = Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: the time budget ran out while writing it")
 
@@ -458,13 +456,8 @@ class Copywriter:
             problems.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
         if any(fold_name(text) == fold_name(other) for other, _ in written):
             problems.append(Finding(Problem.REPEATED, "repeats another film's note word for word"))
-        note = Note(
-            item_id=draft.request.item.id,
-            text=text,
-            why=why_chips(draft.request.reasons),
-            source="llm-retry" if retry else "llm",
-            problems=draft.messages(),
-        )
+        note = Note(item_id=item.id, text=text, why=why_chips(draft.request.reasons),
+                    source="llm-retry" if retry else "llm", problems=draft.messages())
         if problems:
             draft.problems.extend(problems)
             return None
