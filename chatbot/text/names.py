@@ -195,3 +195,16 @@ class CatalogLexicon:
     def is_person(self, name: str) -> bool:
         """True when name (any case) is a person of the catalog."""
         return " ".join(LATIN_WORD.findall(fold_name(name))) in self.people
+
+
+def own_title_spans(text: str, title: str) -> list[tuple[int, int]]:
+    """Where text writes an item's own title in any case, or its subtitle of three words or more ("the penguins of
+    Madagascar", "the Island of Lost Dreams" for Spy Kids 2): the shorter titles inside are its own words there."""
+    whole = display_title(title)
+    parts = [whole, *(p.strip() for p in re.split(r"[:\u2013\u2014]|\s-\s", whole)[1:] if len(p.split()) >= 3)]
+    spans = []
+    for part in parts:
+        bare = re.sub(r"^(?:the|a|an)\s+", "", part, flags=re.IGNORECASE)
+        pattern = r"(?<!\w)(?:(?:the|a|an)\s+)?" + r"\s+".join(map(re.escape, bare.split())) + r"(?!\w)"
+        spans += [(m.start(), m.end()) for m in re.finditer(pattern, text, re.IGNORECASE)]
+    return spans

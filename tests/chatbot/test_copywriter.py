@@ -682,6 +682,22 @@ def test_a_shorter_title_inside_the_items_own_counts_only_within_its_whole_title
     assert checker.check(whole, both, "en") == []
 
 
+def test_the_items_own_title_in_lower_case_or_its_subtitle_names_no_other_film():
+    """"the penguins of Madagascar" is the item's own title, not the film Madagascar; "the Island of Lost Dreams"
+    is Spy Kids 2's subtitle, not the film The Island; "Madagascar" alone still names the other film."""
+    penguins = Item("ml:2", "Penguins of Madagascar", 2014, ("Animation", "Comedy"), directors=("Eric Darnell",))
+    spy_kids = Item("ml:4", "Spy Kids 2: The Island of Lost Dreams", 2002, ("Adventure",), cast=("Steve Buscemi",))
+    others = [Item("ml:1", "Madagascar", 2005, ("Animation",)), Item("ml:3", "Island, The", 2005, ("Action",))]
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, penguins, spy_kids, *others]))
+    kids = ("kids -> family-friendly",)
+    own = "Eric Darnell sends the penguins of Madagascar on a funny animated caper, a good laugh for you and the kids."
+    assert checker.check(own, penguins, "en", kids) == []
+    sub = "Steve Buscemi turns up on the Island of Lost Dreams in an adventure for you and the kids to share."
+    assert checker.check(sub, spy_kids, "en", kids) == []
+    loose = "Eric Darnell's penguins set off from Madagascar on a funny animated caper, a laugh for you and the kids."
+    assert checker.check(loose, penguins, "en", kids) == ["names another film: 'Madagascar'"]
+
+
 def test_an_award_the_items_sheet_gives_is_no_film_of_that_name():
     """"Won 5 Oscars" on the sheet: an "Oscar-winning" note is true, though the catalog has a film "Oscar" (1991);
     for a film that won none, "Oscar" is still read as that other film."""

@@ -549,6 +549,13 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert re.search(r"heart[- ]?warming", free, re.IGNORECASE), free
     kept = json.loads("".join(p for _, p in model.stream_many([toy], schema, 60, 300, avoid=[banned])))["1"]
     assert not re.search(r"heart[- ]?warming|family[- ]?friendly", kept, re.IGNORECASE), (free, kept)
+    # and a phrase of the prompt's own ("a sci-fi thriller that may call itself a thriller"), its common words free
+    alien = [system, ("user", "1. Alien (1979), a sci-fi horror film directed by Ridley Scott\n  may call it: scary\n"
+                              "Write the sentence in English and end it with the words: you may call it scary.")]
+    free = json.loads("".join(p for _, p in model.stream_many([alien], schema, 60, 300)))["1"]
+    assert "may call it" in free.lower(), free
+    kept = json.loads("".join(p for _, p in model.stream_many([alien], schema, 60, 300, avoid=[["may call it"]])))["1"]
+    assert "may call it" not in kept.lower() and ("Alien" in kept or "Scott" in kept), (free, kept)
     # and no Chinese at all where the answer is kept from it (an English recipe note, kept from " minutes", wrote
     # "ready in 15-20分钟"), whatever the prompt asks; what it writes instead is whole (no broken character)
     tea, free = prompts[0], answers[0]  # asked for Chinese, it wrote Chinese

@@ -251,6 +251,16 @@ def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
     assert "story" in unwritable_words(ALIEN, "en")
 
 
+def test_every_note_is_kept_from_the_prompts_own_words():
+    """"a sci-fi thriller that may call itself a thriller": the prompt's labels are kept from every note, in
+    either language, whatever its sheet holds."""
+    from chatbot.turn.notes.qualities import unwritable_words
+
+    for item in (ALIEN, TOY_STORY):
+        assert {"may call it", "picked because"} <= set(unwritable_words(item, "en"))
+        assert "推荐语" in unwritable_words(item, "zh")
+
+
 def test_a_chinese_note_is_kept_from_writing_names_and_titles_in_chinese():
     """The dot of "汤姆·汉克斯" and the 《》 of a translated title are kept from every Chinese note (the sheet spells
     both in Latin letters, and a Chinese name cannot be checked against it); English notes may use them."""

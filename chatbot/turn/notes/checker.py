@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, title_key
+from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, own_title_spans, title_key
 from chatbot.turn.notes.facts import fact_sheet, item_minutes, liked_titles, sheet_people, sheet_text
 from chatbot.turn.notes.patterns import (
     CHARACTER,
@@ -364,6 +364,7 @@ class NoteChecker:
         others = grounded.replace(item.title, " ").replace(display_title(item.title), " ")
         allowed = self.lexicon.titles_named_in(others) | {own_key}
         own_spans = [(h.start, h.end) for h in self.lexicon.find_titles(text) if h.key == title_key(item.title)]
+        own_spans += own_title_spans(text, item.title)
         people = [p.lower() for p in sheet_people(item)]
         found = []
         for hit in self.lexicon.find_titles(text):

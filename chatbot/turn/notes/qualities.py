@@ -317,6 +317,11 @@ STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "stor
 _GENRE_COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
 _GENRE_PARTS = frozenset("romance romantic adventure action family comedy drama".split())  # with the lexicon's
 
+# The prompt's own words, which the 1.5B copied into notes ("a sci-fi thriller that may call itself a thriller"): a
+# note is kept from them (the checker's INSTRUCTIONS still reads every note).
+PROMPT_WORDS = {"en": ("may call it", "never call it", "picked because", "build the note"),
+                "zh": ("推荐语", "may call it", "picked because")}
+
 # What a Chinese note would write a name or title with, translated: the dot of "汤姆·汉克斯" and the 《》 of a title,
 # neither of which can be checked against the sheet (which spells both in Latin letters). The notes model is kept
 # from every token holding one of them (`BatchedContext.ban_ids`).
@@ -357,6 +362,7 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
     words += unsaid_weather(" ".join([item.plot or "", item.awards or "", *reasons]), language)
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
+    words += list(PROMPT_WORDS.get(language, ()))
     if language == "zh":
         words += list(ZH_NAME_MARKS) + sheet_english(item, reasons)
     else:  # an English note writes no Chinese ("ready in 15-20分钟" once " minutes" was kept from it)
