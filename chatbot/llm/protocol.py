@@ -20,6 +20,14 @@ from retrieval.errors import LLMError
 # An `avoid` word (see `calls.stream_many_text`) that keeps an answer from writing any Chinese character: an English
 # note of a recipe with no time wrote "ready in 15-20分钟" once " minutes" was kept from it.
 CHINESE_SCRIPT = "<Chinese script>"
+# An `avoid` word marked so that only its lower-case forms are kept from the answer: a word of the item's own title
+# ("Light of Day" may be named, "a light and breezy drama" not).
+LOWER_CASE_ONLY = "<lower case> "
+
+
+def lower_case_only(word: str) -> str:
+    """The avoid word that keeps only this word's lower-case forms from an answer (its capitalised forms stay free)."""
+    return LOWER_CASE_ONLY + word
 
 
 @runtime_checkable

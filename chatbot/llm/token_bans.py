@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from chatbot.llm.protocol import CHINESE_SCRIPT
+from chatbot.llm.protocol import CHINESE_SCRIPT, LOWER_CASE_ONLY
 
 _HAN = re.compile("[\u4e00-\u9fff]{2,}")
 _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
@@ -46,10 +46,12 @@ class TokenBans:
         tails: dict[str, list[int]] = {}
         for word in dict.fromkeys(words):
             if word not in self._tails:
+                plain = word.removeprefix(LOWER_CASE_ONLY)
+                forms = {plain} if plain != word else {plain, plain.capitalize()}
                 if han := _HAN.match(word):  # a word of the lexicon may be a pattern: its plain start
                     cuts = [(han.group(0)[:k], han.group(0)[k:]) for k in range(1, len(han.group(0)))]
-                elif _LATIN.fullmatch(word):
-                    cuts = [(f" {w[:k]}", w[k:]) for w in {word, word.capitalize()} for k in range(3, len(word) - 1)]
+                elif _LATIN.fullmatch(plain):
+                    cuts = [(f" {w[:k]}", w[k:]) for w in forms for k in range(3, len(plain) - 1)]
                 else:
                     cuts = []
                 self._tails[word] = [(begun, t) for begun, rest in cuts for t in self._going_on(rest)]
@@ -111,11 +113,13 @@ class TokenBans:
             self._bans[word] = self._chinese_tokens()
             return self._bans[word]
         found: list[int] = []
+        key, word = word, word.removeprefix(LOWER_CASE_ONLY)  # marked: its capitalised forms stay free (a title's)
+        lower = key != word
         if (han := _HAN_RUN.match(word)) is not None:  # "讲述": also "讲述了"; "甜": also "香甜", tokens of their own
             found += self._tokens_with(han.group(0))
         latin = word[:1].isascii()
-        spaced = [" " + word, " " + word[:1].upper() + word[1:]] if latin else [word]
-        bare = [word, word[:1].upper() + word[1:]] if latin else []
+        spaced = [" " + word, *([] if lower else [" " + word[:1].upper() + word[1:]])] if latin else [word]
+        bare = [word, *([] if lower else [word[:1].upper() + word[1:]])] if latin else []
         for variant in spaced + bare:
             tokens = self.llama.tokenize(variant.encode("utf-8"), add_bos=False, special=False)
             if not tokens:
@@ -126,7 +130,7 @@ class TokenBans:
                 head = self._piece(tokens[0]).decode("utf-8", errors="ignore").strip().lower()
                 if len(head) >= max(2 if latin else 1, 0.6 * len(word)) and head not in _COMMON_HEADS:
                     found.append(tokens[0])
-        self._bans[word] = found
+        self._bans[key] = found
         return found
 
     def _tokens_with(self, mark: str) -> list[int]:

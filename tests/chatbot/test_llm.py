@@ -30,7 +30,7 @@ from chatbot.llm import (
     parse_json_reply,
     stream_text,
 )
-from chatbot.llm.protocol import CHINESE_SCRIPT
+from chatbot.llm.protocol import CHINESE_SCRIPT, lower_case_only
 from chatbot.turn.notes.qualities import plain_words
 from retrieval.types import GENRES
 from retrieval.errors import LLMError, ModelUnavailable, TastebudError
@@ -556,6 +556,14 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert "may call it" in free.lower(), free
     kept = json.loads("".join(p for _, p in model.stream_many([alien], schema, 60, 300, avoid=[["may call it"]])))["1"]
     assert "may call it" not in kept.lower() and ("Alien" in kept or "Scott" in kept), (free, kept)
+    # and a word of the film's own title kept only in lower case: "Light of Day" named, not called "light"
+    day = [system, ("user", "1. Light of Day (1987), a rock drama directed by Paul Schrader\nWrite the sentence in "
+                            "English, begin it with the title and end it with the words: a light and breezy film.")]
+    free = json.loads("".join(p for _, p in model.stream_many([day], schema, 60, 300)))["1"]
+    assert re.search(r"(?<![A-Za-z])light\b", free), free
+    kept = json.loads("".join(p for _, p in model.stream_many([day], schema, 60, 300,
+                                                              avoid=[[lower_case_only("light")]])))["1"]
+    assert not re.search(r"(?<![A-Za-z])light\b", kept) and "Light of Day" in kept, (free, kept)
     # and no Chinese at all where the answer is kept from it (an English recipe note, kept from " minutes", wrote
     # "ready in 15-20分钟"), whatever the prompt asks; what it writes instead is whole (no broken character)
     tea, free = prompts[0], answers[0]  # asked for Chinese, it wrote Chinese

@@ -124,6 +124,26 @@ def test_a_note_failing_as_the_call_ends_is_still_rewritten_once():
         assert len(fake.calls) == 3 and writer.last_stats.retries == 1 and writer.last_stats.retry_pass == 1
 
 
+@pytest.mark.parametrize("language, good, bad", [
+    ("en", GOOD_EN, " Just like Home Alone, it is a holiday classic."),
+    ("zh", GOOD_ZH, "和 Home Alone 一样是节日经典。"),
+])
+def test_a_note_with_one_untrue_sentence_keeps_its_true_one_without_a_rewrite(language, good, bad):
+    """A note whose second sentence names another film is shown without that sentence, as the LLM wrote the rest."""
+    writer, fake = _writer(_answer([good[0] + bad]), _answer([good[1]], ("Alien",)))
+    notes = writer.write_notes(_requests(), language)
+    assert [n.text for n in notes] == good and [n.source for n in notes] == ["llm", "llm"]
+    assert len(fake.calls) == 2 and "Home Alone" in " ".join(notes[0].problems)
+
+
+def test_a_true_sentence_too_short_to_be_a_note_is_not_kept_alone():
+    """What is left must still be a whole note: a short true sentence beside an untrue one means a rewrite."""
+    writer, fake = _writer(_answer(["Tom Hanks voices a cowboy doll. " + BAD]), _answer([GOOD_EN[1]], ("Alien",)),
+                           _answer([GOOD_EN[0]]))
+    notes = writer.write_notes(_requests(), "en")
+    assert [n.text for n in notes] == GOOD_EN and notes[0].source == "llm-retry" and len(fake.calls) == 3
+
+
 def test_a_batched_call_that_fails_gives_every_card_its_template():
     """The model fails (or is down) in the middle of the batch: every note is a template, the answer still comes."""
     writer, _ = _writer(_answer([GOOD_EN[0]]), LLMError("llama_decode returned 1"), parallel=5)
@@ -242,6 +262,7 @@ def test_each_note_is_kept_from_the_words_its_own_item_cannot_bear():
 def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
     """"The Philadelphia Story" has no plot on its sheet, but its note must still be able to write its title whole
     (kept from "Story", the 1.5B wrote "The Philadelphia", another film's title)."""
+    from chatbot.llm.protocol import lower_case_only
     from chatbot.turn.notes.qualities import unwritable_words
     from retrieval.types import Item
 
@@ -249,6 +270,14 @@ def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
                  directors=("George Cukor",), cast=("Cary Grant", "Katharine Hepburn"))
     assert "story" not in unwritable_words(story, "en") and "about" in unwritable_words(story, "en")
     assert "story" in unwritable_words(ALIEN, "en")
+    # kept only from its lower-case forms: "Light of Day" is named, "a light and breezy drama" is not written
+    light = Item(id="ml:4102", title="Light of Day (1987)", year=1987, genres=("Drama",),
+                 directors=("Paul Schrader",), cast=("Michael J. Fox", "Joan Jett"))
+    assert lower_case_only("light") in unwritable_words(light, "en", ("you asked for: light and breezy",))
+    assert lower_case_only("story") in unwritable_words(story, "en")
+    # a title that writes the word in lower case keeps it free ("weeknight quick chicken curry"), as do its people's names
+    curry = Item(id="r:1", title="Weeknight quick chicken curry", genres=("Drama",))
+    assert not {"quick", lower_case_only("quick")} & set(unwritable_words(curry, "en", ("you asked for: quick",)))
 
 
 def test_every_note_is_kept_from_the_prompts_own_words():

@@ -47,6 +47,11 @@ def note_length(text: str, language: str) -> int:
     return len(re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", text))
 
 
+def long_enough(text: str, language: str) -> bool:
+    """True when the note is at least as long as a note should be (NOTE_LENGTH's lower bound)."""
+    return note_length(text, language) >= NOTE_LENGTH[language][0]
+
+
 def length_in_range(text: str, language: str) -> bool:
     """True when the note's length is within the range for its language."""
     low, high = NOTE_LENGTH[language]

@@ -115,6 +115,18 @@ def trim_note(text: str, language: str) -> str:
     return text
 
 
+def sentence_drops(text: str, language: str) -> list[str]:
+    """The note with one of its sentences taken out, each a candidate when only that sentence failed the checks (taking
+    a sentence out adds nothing untrue; what is left is checked again); none for a note of one sentence."""
+    ends = SENTENCE_END_ZH if language == "zh" else SENTENCE_END_EN
+    cuts = [0] + [m.end() for m in ends.finditer(text)]
+    if cuts[-1] < len(text.rstrip()):
+        cuts.append(len(text))
+    parts = [text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False) if text[a:b].strip()]
+    glue = "" if language == "zh" else " "
+    return [glue.join(parts[:k] + parts[k + 1:]) for k in range(len(parts))] if len(parts) > 1 else []
+
+
 def cut_to_sentence(text: str, language: str) -> str:
     """The text up to its last finished sentence (unchanged when no sentence ends in it)."""
     ends = SENTENCE_END_ZH if language == "zh" else SENTENCE_END_EN

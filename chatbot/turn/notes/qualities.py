@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.llm.protocol import CHINESE_SCRIPT
+from chatbot.llm.protocol import CHINESE_SCRIPT, lower_case_only
 from chatbot.text.names import fold_name
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
@@ -371,8 +371,15 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
 
     if item_minutes(item) is None:  # "ready in 15 minutes" of a recipe that gives no time
         words += list(TIME_WORDS.get(language, ()))
-    own = " ".join([item.title, *item.people]).lower()  # "The Philadelphia Story" keeps its "Story"
-    return [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", own)]
+    def said(word: str, text: str, flags: int = 0) -> bool:
+        return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags) is not None
+
+    # "The Philadelphia Story" keeps its "Story", "Light of Day" its "Light": only "story" and "light" are kept from
+    # the note; a word its people's names or its title write in lower case ("quick chicken curry") stays free
+    free = " ".join([item.title, *item.people]) if language == "en" else " ".join([item.title, *item.people]).lower()
+    people = " ".join(item.people).lower()
+    return [w if not said(w, item.title, re.IGNORECASE) else lower_case_only(w) for w in words
+            if not said(w, free) and not said(w, people)]
 
 
 def sheet_english(item: Item, reasons: Sequence[str] = ()) -> list[str]:

@@ -17,14 +17,13 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
    repeat another item's note. A note sharing a run of four words with another note of the answer once names are
    out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey, and one that names nothing
    of its own item (`specific_facts`, the benchmark's specificity) is true but vague: soft failures;
-4. a failed, samey or vague note is written again, told what was wrong: at once, in the sequence it frees
-   (`rounds.Rewrites`), or after the round while the time left covers it (MAX_REWRITES: how often). A note failing
-   every draft, or any note when the LLM is down or the budget (TASTEBUD_NOTES_BUDGET_S) runs out, becomes a
-   template note (`templates.py`), true by construction; a samey or vague note not rewritten is shown as written.
-Each item ends with one `NoteDone` carrying the final `Note` (text, `why` chips, where it came from), and
-`Copywriter.last_stats` holds what the step cost (`NotesStats`: calls, tokens, retries, templates).
-`Copywriter.describe_item` answers "tell me more about the second one" from the catalog facts
-(`prompts/describe.yaml`), optionally with one LLM sentence checked the same way.
+4. a note failing in one of its sentences keeps the others when they pass alone and are long enough
+   (`sentence_drops`); a failed, samey or vague note is written again, told what was wrong: at once, in the
+   sequence it frees (`rounds.Rewrites`), or after the round while the time left covers it (MAX_REWRITES). A note
+   failing every draft, or any note when the LLM is down or the budget (TASTEBUD_NOTES_BUDGET_S) runs out, becomes
+   a template note (`templates.py`), true by construction; a samey or vague note not rewritten is shown as written.
+Each item ends with one `NoteDone` carrying the final `Note`; `Copywriter.last_stats` holds what the step cost.
+`Copywriter.describe_item` answers "tell me more about the second one" from the catalog facts.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ from chatbot.turn.notes.checker import (
     without_translated_title,
 )
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import blank_words, could_be_specific, specific_facts, unwritable
+from chatbot.turn.notes.measures import blank_words, could_be_specific, long_enough, specific_facts, unwritable
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
     MAX_REASONS,
@@ -63,6 +62,7 @@ from chatbot.turn.notes.note import (
     NoteStyle,
     cut_to_sentence,
     note_language,
+    sentence_drops,
     trim_note,
 )
 from chatbot.turn.notes.qualities import QualityLexicon
@@ -429,50 +429,55 @@ class Copywriter:
             if rnd.rewrites is not None:
                 rnd.rewrites.now(rnd, i)
 
-    def _accept(
-        self,
-        draft: Draft,
-        text: str,
-        language: str,
-        retry: bool,
-        others: Sequence[str],
-        written: Sequence[tuple[str, Item]] = (),
-        answer: Sequence[Item] = (),
-    ) -> Note | None:
+    def _accept(self, draft: Draft, text: str, language: str, retry: bool, others: Sequence[str],
+                written: Sequence[tuple[str, Item]] = (), answer: Sequence[Item] = ()) -> Note | None:
         """The Note when the draft text passes the checks; else None, with the problems recorded.
 
-        `written`: the notes already accepted for the other items of this answer, with their items (a copy, or the
-        same note with only the title and names changed, says nothing of its own film); `answer`: every item of
-        the answer (a genre the others share is nothing of this one's own).
+        `written`: the notes accepted for the other items of this answer, with their items (a copy says nothing of its
+        own film); `answer`: every item of the answer (a genre the others share is nothing of this one's own).
         """
         text, item = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language), draft.request.item
         if language == "zh":  # names as on the sheet; a made-up one's role taken out
             text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
-        longest = dict(self.style.max_chars)[language]
-        if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
+        if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
-        problems = self.checker.findings(text, draft.request.item, language, draft.request.reasons, others)
-        if len(text) >= longest * 0.95 and text[-1:] not in TERMINAL:
-            problems.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
-        if any(fold_name(text) == fold_name(other) for other, _ in written):
-            problems.append(Finding(Problem.REPEATED, "repeats another film's note word for word"))
+        problems = self._problems(text, draft, language, others, written)
+        draft.problems.extend(problems)  # a sentence that fails (or is samey) is left out when the rest is a note
+        true = ([] if problems else [text]) + [part for part in sentence_drops(text, language) if long_enough(
+            part, language) and not self._problems(part, draft, language, others, written)]
+        if not true:
+            return None
+        soft = [self._soft(part, draft.request.item, language, written, answer) for part in true]
+        best = next((k for k, finding in enumerate(soft) if finding is None), 0)
+        text = true[best]
         note = Note(item_id=item.id, text=text, why=why_chips(draft.request.reasons),
                     source="llm-retry" if retry else "llm", problems=draft.messages())
-        if problems:
-            draft.problems.extend(problems)
-            return None
-        soft = None
-        if any(shares_skeleton(text, draft.request.item, other, item, language) for other, item in written):
-            soft = Finding(Problem.SAMEY, _SAMEY)
-        elif could_be_specific(draft.request.item) and not specific_facts(
-                text, draft.request.item, answer, language, QualityLexicon.served()):
-            soft = Finding(Problem.VAGUE, _VAGUE)
-        if soft is not None:  # true but samey or vague: rewritten while time allows, else shown (never a template)
-            draft.problems.append(soft)
+        if soft[best] is not None:  # true but samey or vague: rewritten while time allows, else shown (never a template)
+            draft.problems.append(soft[best])
             draft.weak = replace(note, problems=draft.messages())
             return None
         draft.text, draft.done = text, True
         return note
+
+    def _problems(self, text: str, draft: Draft, language: str, others: Sequence[str],
+                  written: Sequence[tuple[str, Item]]) -> list[Finding]:
+        """What makes this draft text untrue or unusable (the checker's findings, a cut-off, a copy of a note)."""
+        problems = self.checker.findings(text, draft.request.item, language, draft.request.reasons, others)
+        if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
+            problems.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
+        if any(fold_name(text) == fold_name(other) for other, _ in written):
+            problems.append(Finding(Problem.REPEATED, "repeats another film's note word for word"))
+        return problems
+
+    @staticmethod
+    def _soft(text: str, item: Item, language: str, written: Sequence[tuple[str, Item]],
+              answer: Sequence[Item]) -> Finding | None:
+        """Why a true note is still weak: it shares a skeleton with a note written, or names nothing of its own."""
+        if any(shares_skeleton(text, item, other, other_item, language) for other, other_item in written):
+            return Finding(Problem.SAMEY, _SAMEY)
+        if could_be_specific(item) and not specific_facts(text, item, answer, language, QualityLexicon.served()):
+            return Finding(Problem.VAGUE, _VAGUE)
+        return None
 
     def _template(self, draft: Draft, language: str, position: int, written: list[tuple[str, Item]]) -> Note:
         """The template note of a draft that never passed (its shape by the card's place and the notes written)."""
