@@ -42,7 +42,7 @@ class TokenBans:
         """For each word, each way it can be begun and the tokens that would go on with it: "惊悚" is "惊" + "悚"
         and "heartwarming" " heart" + "warming", whose first pieces are too common to ban, and "讲述", one token,
         can also be written "讲" + "述"; so after a begun piece every token that goes on with the rest is banned
-        (`ban_ids` bans the tokens that begin the word). A Latin word is begun after a space."""
+        (`ban_ids` bans the tokens that begin the word). A Latin word is begun after a space or a hyphen."""
         tails: dict[str, list[int]] = {}
         for word in dict.fromkeys(words):
             if word not in self._tails:
@@ -52,18 +52,25 @@ class TokenBans:
                     cuts = [(han.group(0)[:k], han.group(0)[k:]) for k in range(1, len(han.group(0)))]
                 elif _LATIN.fullmatch(plain):
                     cuts = [(f" {w[:k]}", w[k:]) for w in forms for k in range(3, len(plain) - 1)]
+                    if " " not in plain:  # "comedy-drama" is "-d" + "rama": begun after a hyphen too
+                        cuts += [(f"-{plain[:k]}", plain[k:]) for k in range(1, len(plain) - 1)]
                 else:
                     cuts = []
-                self._tails[word] = [(begun, t) for begun, rest in cuts for t in self._going_on(rest)]
+                shout = [(begun, rest.upper()) for begun, rest in cuts if rest.isascii()]  # "-rom" + "ANCE"
+                self._tails[word] = [(begun, t) for begun, rest in cuts for t in self._going_on(rest)] + [
+                    (begun, t) for begun, rest in shout for t in self._beginning_with(rest)]
             for begun, token in self._tails[word]:
                 tails.setdefault(begun, []).append(token)
         return tails
 
     def _going_on(self, rest: str) -> list[int]:
         """The tokens that write the start of `rest`: those that begin with it ("讲述了" for "讲述"), those it begins
-        with, and the first byte token of its first character."""
+        with, and the first byte token of its first character. A whole word of a phrase's rest stays free (" the"
+        after " for" of "for the kids": the phrase is begun further on, where its next word is banned)."""
         found = self._beginning_with(rest)
         for j in range(1, len(rest)):
+            if rest[j] == " " and rest[:j].strip():
+                continue
             k = bisect.bisect_left(self._keys, rest[:j])
             while k < len(self._keys) and self._keys[k] == rest[:j]:
                 found.append(self._sorted[k][1])

@@ -804,3 +804,36 @@ def test_a_transliterated_name_goes_to_the_nearest_person_of_its_role():
     schindler = Item(id="v", title="Schindler's List (1993)", directors=("Steven Spielberg",),
                      cast=("Liam Neeson", "Ben Kingsley"))  # a dot and a space, the given name wrong: one name, whole
     assert with_sheet_names("斯蒂芬妮. 斯皮尔伯格执导的二战史诗。", schindler) == "Steven Spielberg 执导的二战史诗。"
+
+
+def test_a_given_name_in_chinese_before_the_rest_in_latin_letters_is_written_whole():
+    """"詹姆斯 Franco" of the Comedy Central Roast of James Franco is the man its title names; "罗伯特 De Niro" is
+    Robert De Niro, not Robert De Niro De Niro; "罗伯特 Robert De Niro" says his given name once; two people the
+    Latin words could finish ("拉娜 Wachowski": Lana or Lilly) leave the note as written."""
+    from chatbot.turn.notes.zh_names import with_sheet_names
+
+    roast = Item(id="r", title="Comedy Central Roast of James Franco (2013)", genres=("Comedy",))
+    assert with_sheet_names("喜剧频道的吐槽大会，詹姆斯 Franco 被朋友们轮番调侃。", roast) == (
+        "喜剧频道的吐槽大会，James Franco 被朋友们轮番调侃。")
+    king = Item(id="k", title="The King of Comedy (1982)", directors=("Martin Scorsese",), cast=("Robert De Niro",))
+    assert with_sheet_names("罗伯特 De Niro 主演的黑色喜剧。", king) == "Robert De Niro 主演的黑色喜剧。"
+    assert with_sheet_names("罗伯特 Robert De Niro 主演的黑色喜剧。", king) == "Robert De Niro 主演的黑色喜剧。"
+    bound = Item(id="b", title="Bound (1996)", directors=("Lana Wachowski", "Lilly Wachowski"))
+    assert with_sheet_names("拉娜 Wachowski 执导的犯罪片。", bound) == "拉娜 Wachowski 执导的犯罪片。"
+
+
+def test_a_name_beginning_with_a_vowel_or_glued_to_chinese_is_read_whole():
+    """"埃里克莱顿" is Eric Leighton, all of it (not "埃 Eric Leighton"); a transliteration running on into Latin
+    letters ("埃里克莱顿ighton") is garbled and left for the checker, which reads a Latin name glued to the Chinese
+    after it ("Eric Leightonighton和恐龙") like any other: not a person of the sheet."""
+    from chatbot.turn.notes.zh_names import with_sheet_names
+
+    dinosaur = Item(id="d", title="Dinosaur (2000)", year=2000, genres=("Animation", "Children"),
+                    directors=("Eric Leighton", "Ralph Zondag"), cast=("D. B. Sweeney", "Alfre Woodard"))
+    assert with_sheet_names("埃里克莱顿执导的恐龙动画片，适合全家一起看。", dinosaur) == (
+        "Eric Leighton 执导的恐龙动画片，适合全家一起看。")
+    assert with_sheet_names("埃里克莱顿ighton执导的恐龙动画片。", dinosaur) == "埃里克莱顿ighton执导的恐龙动画片。"
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, dinosaur]))
+    glued = "埃 Eric Leightonighton和恐龙动画片，适合全家一起在周末观看。"
+    assert any("Leightonighton" in p for p in checker.check(glued, dinosaur, "zh"))
+    assert checker.check("Eric Leighton和 Ralph Zondag 执导的恐龙动画片，适合全家一起在周末观看。", dinosaur, "zh") == []

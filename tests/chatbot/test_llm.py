@@ -564,6 +564,15 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     kept = json.loads("".join(p for _, p in model.stream_many([day], schema, 60, 300,
                                                               avoid=[[lower_case_only("light")]])))["1"]
     assert not re.search(r"(?<![A-Za-z])light\b", kept) and "Light of Day" in kept, (free, kept)
+    # and a genre inside a hyphenated compound ("comedy-drama-romance": "-d" + "rama") and a phrase a quality's
+    # pattern spells ("for (?:the )?(?:kids|children)"), whose common words ("for", "the") stay free
+    story = [system, ("user", "1. Toy Story (1995), an animation directed by John Lasseter\nWrite the sentence in "
+                              "English and end it with the words: a comedy-drama-romance for the kids.")]
+    free = json.loads("".join(p for _, p in model.stream_many([story], schema, 60, 300)))["1"]
+    assert re.search(r"-(?:drama|romance)", free, re.IGNORECASE) and "for the kids" in free.lower(), free
+    banned = ["drama", "romance", *plain_words(["for (?:the )?(?:kids|children)"])]
+    kept = json.loads("".join(p for _, p in model.stream_many([story], schema, 60, 300, avoid=[banned])))["1"]
+    assert not re.search(r"drama|romance|for (?:the )?(?:kids|children)", kept, re.IGNORECASE), (free, kept)
     # and no Chinese at all where the answer is kept from it (an English recipe note, kept from " minutes", wrote
     # "ready in 15-20分钟"), whatever the prompt asks; what it writes instead is whole (no broken character)
     tea, free = prompts[0], answers[0]  # asked for Chinese, it wrote Chinese

@@ -280,6 +280,23 @@ def test_a_word_of_the_items_own_title_is_never_kept_from_its_note():
     assert not {"quick", lower_case_only("quick")} & set(unwritable_words(curry, "en", ("you asked for: quick",)))
 
 
+def test_a_note_is_kept_from_praising_a_plot_its_sheet_does_not_have():
+    """"剧情紧凑" (a tight plot) of a film whose sheet has no plot says its story is known: a Chinese note is kept
+    from it, as from "讲述"; "剧情片" (a drama) stays free, and a film with a plot on its sheet may praise it; an
+    English note is kept from "for the kids" of a film that is not for children (its genres and rating), not of
+    one that is."""
+    from chatbot.turn.notes.qualities import unwritable_words
+    from retrieval.types import Item
+
+    bound = Item(id="ml:1", title="Bound (1996)", year=1996, genres=("Crime", "Drama", "Romance"),
+                 directors=("Lana Wachowski",), cast=("Joe Pantoliano",))
+    assert {"剧情紧凑", "剧情曲折", "讲述"} <= set(unwritable_words(bound, "zh"))
+    assert not {w for w in unwritable_words(bound, "zh") if "剧情片".startswith(w) or w == "剧情"}
+    assert "剧情紧凑" not in unwritable_words(TOY_STORY, "zh")
+    assert {"for the kids", "for children", "humor"} <= set(unwritable_words(ALIEN, "en"))
+    assert "for the kids" not in unwritable_words(TOY_STORY, "en")
+
+
 def test_every_note_is_kept_from_the_prompts_own_words():
     """"a sci-fi thriller that may call itself a thriller": the prompt's labels are kept from every note, in
     either language, whatever its sheet holds."""

@@ -197,13 +197,18 @@ def test_titles_are_blanked_as_whole_words_and_a_liked_title_is_a_name_not_a_cla
 
 def test_plain_words_of_a_quality_are_what_the_writer_can_steer_away_from():
     """The lexicon's forms that are plain words (with an optional hyphen or plural spelled out) are offered to the
-    writer; forms with any other pattern syntax stay with the checker alone. The hyphen may be a space: kept from
-    "heartwarming", the 1.5B wrote "heart warming", which the checker reads as the same claim."""
+    writer, and so is each spelling in letters of a form of optional parts and alternatives (the 1.5B wrote "humor"
+    and "for children" of films that are neither, which "humou?r" and "for (?:the )?(?:kids|children)" had kept
+    from the writer); a form with any other pattern syntax (a look-ahead, a digit) stays with the checker alone. The
+    hyphen may be a space: kept from "heartwarming", the 1.5B wrote "heart warming", which the checker reads as the
+    same claim."""
     from chatbot.turn.notes.qualities import plain_words
 
     assert plain_words(["cozy", "heart-?warming", "thrillers?", "comed(?:y|ies)", "温馨"]) == (
         "cozy", "heartwarming", "heart-warming", "heart warming", "thriller", "thrillers", "comedy", "comedies", "温馨")
-    assert plain_words(["for (?:the )?kids", "dark(?!\\s+night)", "under (?:two|2) hours"]) == ()
+    assert plain_words(["for (?:the )?kids", "dark(?!\\s+night)", "under (?:two|2) hours", "humou?r"]) == (
+        "for kids", "for the kids", "under two hours", "humor", "humour")
+    assert plain_words(["won (?:an|\\d+) oscars?", "swoon\\w*", "(?:a|b)(?:c|d)(?:e|f)(?:g|h)(?:i|j)"]) == ()
     from chatbot.turn.notes.qualities import QualityLexicon
     from tests.chatbot.notes_data import ALIEN
 

@@ -98,7 +98,8 @@ _HINTS: dict[Problem, str] = {
     Problem.BORROWED: "it used reasons that belong to another film",
     Problem.COMPANY: "it said who the person watches with, which the reasons do not say",
     Problem.WEATHER: "it spoke of weather that none of its reasons gives",
-    Problem.WEATHER_IN_ITEM: "it put the person's weather into the film; say only that it suits their weather",
+    Problem.WEATHER_IN_ITEM: "it made the weather part of the film; the weather is outside the person's window: "
+                             "say the film suits their evening, never that the film itself has that weather",
     Problem.YEAR: "it gave a year that is not on the sheet",
     Problem.DECADE: "it gave a decade that is not on the sheet",
     Problem.RUNTIME: "it gave a runtime that is not on the sheet",
@@ -154,7 +155,8 @@ _RATING = re.compile(
     r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
 )
 # A capitalised name word: "Tom", "McGee", "DeVito", "O'Brien", "Jean-Pierre", or an initial "J."
-_CAP_WORD = r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*\b|[A-Z]\.)"
+_CAP_WORD = (r"(?:[A-Z][a-z\u00e0-\u00ff]+(?:[A-Z][a-z\u00e0-\u00ff]+)?(?:[-'\u2019][A-Za-z\u00e0-\u00ff]+)*"
+             r"(?![A-Za-z\u00e0-\u00ff])|[A-Z]\.)")  # a name glued to Chinese ("Eric Leightonighton和") is one too
 _CAP_RUN = re.compile(rf"{_CAP_WORD}(?:\s+{_CAP_WORD})+")
 TERMINAL = ".!?\u2026)\"'\u3002\uff01\uff1f\uff09\u300d\u201d"  # characters a finished note ends with
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from chatbot.turn.notes.qualities import WEATHER_KINDS
+from chatbot.turn.notes.qualities import PLOT_PRAISE_ZH, WEATHER_KINDS
 
 # A claim that the person already saw or liked this film (the notes are for films they have not seen).
 CLAIMS_SEEN = re.compile(
@@ -26,7 +26,7 @@ STORY = re.compile(
     rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
     r"heads|comes))|"
-    r"讲述|讲的是|故事讲|情节|剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转|[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    rf"讲述|讲的是|故事讲|情节|{PLOT_PRAISE_ZH}|剧情(?:[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )
@@ -52,7 +52,7 @@ ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-
 TRANSLIT = ("阿艾安奥巴贝本比彼波布查达戴丹德迪蒂杜多恩法菲费弗福盖格古哈汉赫亨华霍基吉加杰简金卡凯坎康柯科克肯库拉莱兰朗"
             "劳勒雷里利莉林琳卢鲁伦罗洛马玛迈麦曼梅蒙米明莫姆穆纳娜南尼妮诺欧帕佩皮普齐乔琼萨塞桑瑟森沙莎施史斯松苏索塔泰汤特"
             "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂"
-            "丝伍伯保卫娅宾度廉扎文昆朵缪逊冈")
+            "丝伍伯保卫娅宾度廉扎文昆朵缪逊冈埃")
 _NAME_CHAR = rf"(?:[{TRANSLIT}]|(?<=[{TRANSLIT}])得(?=[{TRANSLIT}]))"  # 得 of 彼得森 (Petersen), not of 获得/赢得
 ZH_UNDOTTED_NAME = re.compile(rf"(?<![{TRANSLIT}])(?!奥斯卡){_NAME_CHAR}{{3,12}}")
 ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")

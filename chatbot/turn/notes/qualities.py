@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import re
+import re._constants as _sre  # the parsed pattern's opcodes
+import re._parser as _sre_parser
 from importlib import resources
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
@@ -87,7 +89,47 @@ def plain_words(forms: Sequence[str]) -> tuple[str, ...]:
             out.append(m[1])
         elif re.fullmatch(r"[a-z]+(?:-\??[a-z]+)*|[\u3400-\u9fff]+", form):
             out += [form.replace("-?", sep) for sep in ("", "-", " ")] if "-?" in form else [form]
+        else:  # "humou?r", "for (?:the )?kids": each way it is spelled, in letters alone
+            out += [w for w in spelled_out(form) if re.fullmatch(r"[a-z][a-z' -]*[a-z]", w)]
     return tuple(dict.fromkeys(out))
+
+
+MAX_SPELLINGS = 16  # a form spelled more ways than this is left to the checker alone
+
+
+def spelled_out(form: str) -> tuple[str, ...]:
+    """Every way a form of letters, optional parts and alternatives is written ("for (?:the )?kids" as "for kids"
+    and "for the kids"); () for a form with any other pattern syntax (a look-around, \\d, \\w*) or too many ways."""
+    try:
+        spelled = _spell(list(_sre_parser.parse(form)))
+    except re.error:
+        return ()
+    return tuple(dict.fromkeys(spelled)) if spelled is not None else ()
+
+
+def _spell(items: Sequence[tuple[Any, Any]]) -> list[str] | None:
+    """The spellings of a parsed pattern (see `spelled_out`), or None."""
+    spelled = [""]
+    for op, arg in items:
+        parts: list[str] | None
+        if op is _sre.LITERAL:
+            parts = [chr(arg)]
+        elif op is _sre.SUBPATTERN:
+            parts = _spell(list(arg[-1]))
+        elif op is _sre.BRANCH:
+            branches = [_spell(list(branch)) for branch in arg[1]]
+            parts = None if any(b is None for b in branches) else [w for b in branches for w in b or ()]
+        elif op is _sre.IN and all(kind is _sre.LITERAL for kind, _ in arg):
+            parts = [chr(v) for _, v in arg]
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and tuple(arg[:2]) == (0, 1):
+            inner = _spell(list(arg[2]))
+            parts = None if inner is None else ["", *inner]
+        else:
+            return None
+        if parts is None or len(spelled) * len(parts) > MAX_SPELLINGS:
+            return None
+        spelled = [a + b for a in spelled for b in parts]
+    return spelled
 
 
 def _path(where: str) -> str:
@@ -307,11 +349,15 @@ class QualityLexicon:
 
 
 
+# Praise of a plot ("剧情紧凑": a tight plot), which says its story is known (the checker's STORY reads it too).
+PLOT_PRAISE_ZH = "剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转)"
+
 # The words that begin a story, which the notes model is kept from writing for an item without a plot (with
 # "rejected": a rewrite's hint echoed into the note, see the checker's INSTRUCTIONS).
+# ("饰" whole: kept from "饰演" alone, the 1.5B wrote "Steve Buscemi 饰饰的", its "演" kept from it.)
 STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
                       "plot", "plots", "storyline", "narrative", "rejected"),
-               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演", "情节")}
+               "zh": ("讲述", "讲的是", "故事", "饰", "扮演", "情节", *spelled_out(PLOT_PRAISE_ZH))}
 
 
 _GENRE_COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")

@@ -110,15 +110,16 @@ def nearest_person(zh_name: str, item: Item, role: str | None = None) -> str | N
 def with_sheet_names(text: str, item: Item) -> str:
     """The Chinese note with every transliterated name that clearly sounds like one of the item's people written as
     on the sheet; the rest of the note untouched."""
+    named = [*dict.fromkeys(item.people), *title_names(item.title)]  # "Roast of James Franco" names him too
+    text = _HALF.sub(lambda m: _whole_name(m, named), text) if named else text
     if not item.people:
         return text
-    text = _HALF.sub(lambda m: _whole_name(m, item), text)
     for start, end in reversed(_name_spans(text)):
         near = text[end:end + 3] + text[max(0, start - 3):start]
         role = "director" if _DIRECTING.search(near) else "cast" if _ACTING.search(near) else None
         start = _reach_back(text, start, end, item)
         person = nearest_person(text[start:end], item, role)
-        if person is None:
+        if person is None or re.match("[A-Za-z]", text[end:end + 1]):  # "莱顿ighton": garbled, left to the checker
             continue
         before = " " if start > 0 and _CJK.match(text[start - 1]) else ""
         after = " " if end < len(text) and _CJK.match(text[end]) else ""
@@ -169,12 +170,21 @@ def _reach_back(text: str, start: int, end: int, item: Item) -> int:
     return begin
 
 
-def _whole_name(m: re.Match[str], item: Item) -> str:
-    """"罗伯特 Zemeckis" as "Robert Zemeckis" when the Latin word is the family name of one of the item's people
-    and the characters before it sound like that person's given name; else as written."""
-    family = m.group(2).casefold()
-    people = [p for p in dict.fromkeys(item.people) if len(p.split()) > 1 and p.split()[-1].casefold() == family]
-    if len(people) != 1 or likeness(m.group(1), " ".join(people[0].split()[:-1])) < MIN_LIKENESS - 0.25:
-        return m.group(0)
+def title_names(title: str) -> list[str]:
+    """The runs of two or more capitalised words of a title, which may be a person's name ("James Franco")."""
+    return re.findall(r"[A-Z][\w'.-]+(?:\s+[A-Z][\w'.-]+)+", title)
+
+
+def _whole_name(m: re.Match[str], named: Sequence[str]) -> str:
+    """"罗伯特 Zemeckis" as "Robert Zemeckis" (and "罗伯特 De Niro" as "Robert De Niro") when the Latin words begin
+    the rest of the name of one of the item's people (`named`) and the characters before them sound like the start
+    of it; "罗伯特 Robert Zemeckis" as "Robert Zemeckis" (the given name written twice); else as written."""
     before = " " if m.start() > 0 and _CJK.match(m.string[m.start() - 1]) else ""
-    return f"{before}{people[0]}"
+    heard, latin, at = m.group(1), m.group(2), m.start(2)
+    if any(len(p.split()) > 1 and m.string.startswith(p, at) for p in named) and likeness(
+            heard, latin, whole=True) >= MIN_LIKENESS - 0.25:
+        return f"{before}{latin}"
+    starts = {" ".join(p.split()[:i]) for p in named for i in range(1, len(p.split()))
+              if m.string.startswith(" ".join(p.split()[i:]), at)}
+    starts = {given for given in starts if likeness(heard, given) >= MIN_LIKENESS - 0.25}
+    return f"{before}{starts.pop()} {latin}" if len(starts) == 1 else m.group(0)
