@@ -293,6 +293,12 @@ def test_a_note_is_kept_from_praising_a_plot_its_sheet_does_not_have():
     assert {"剧情紧凑", "剧情曲折", "讲述"} <= set(unwritable_words(bound, "zh"))
     assert not {w for w in unwritable_words(bound, "zh") if "剧情片".startswith(w) or w == "剧情"}
     assert "剧情紧凑" not in unwritable_words(TOY_STORY, "zh")
+    # kept from "饰演", the 1.5B wrote "饰饰的": a role it tried to give, read as one
+    from chatbot.turn.notes.checker import NoteChecker
+    from chatbot.text.names import CatalogLexicon
+
+    checker = NoteChecker(CatalogLexicon.from_items([bound]))
+    assert any("story" in p for p in checker.check("Joe Pantoliano 饰饰的犯罪爱情片，适合喜欢悬疑的你在周末晚上看。", bound, "zh"))
     assert {"for the kids", "for children", "humor"} <= set(unwritable_words(ALIEN, "en"))
     assert "for the kids" not in unwritable_words(TOY_STORY, "en")
 

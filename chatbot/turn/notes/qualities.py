@@ -354,10 +354,9 @@ PLOT_PRAISE_ZH = "剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引�
 
 # The words that begin a story, which the notes model is kept from writing for an item without a plot (with
 # "rejected": a rewrite's hint echoed into the note, see the checker's INSTRUCTIONS).
-# ("饰" whole: kept from "饰演" alone, the 1.5B wrote "Steve Buscemi 饰饰的", its "演" kept from it.)
 STORY_WORDS = {"en": ("about", "follows", "following", "plays", "playing", "story", "tale", "tells", "voices",
                       "plot", "plots", "storyline", "narrative", "rejected"),
-               "zh": ("讲述", "讲的是", "故事", "饰", "扮演", "情节", *spelled_out(PLOT_PRAISE_ZH))}
+               "zh": ("讲述", "讲的是", "故事", "饰演", "扮演", "情节", *spelled_out(PLOT_PRAISE_ZH))}
 
 
 _GENRE_COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
