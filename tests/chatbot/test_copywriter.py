@@ -529,6 +529,8 @@ def test_checker_accepts_grounded_notes(checker, note):
     [
         "Jean-Pierre Jeunet directs Audrey Tautou in a 2001 romantic comedy for a couple on a quiet night in.",
         "A perfect pick for a couple who wants to laugh: Audrey Tautou in a French romantic comedy.",
+        "Audrey Tautou stars in a romantic comedy for friends who want to laugh together tonight.",
+        "A charming French comedy with Audrey Tautou, made for two lovers who like a quiet night in.",
         "Jean-Pierre Jeunet 执导、Audrey Tautou 主演的浪漫喜剧，适合一对恋人在周末夜晚一起看。",
     ],
 )
@@ -748,6 +750,22 @@ def test_a_name_written_in_chinese_cannot_be_checked(checker, note):
     assert any("name in Chinese" in p for p in checker.check(note, TOY_STORY, "zh", reasons))
     assert checker.check("John Lasseter 执导、Tom Hanks 配音的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
                          TOY_STORY, "zh", reasons) == []
+
+
+@pytest.mark.parametrize("note", [
+    "John Lasseter 执导的玩具冒险，适合你 asked 的温馨，雨夜和孩子一起看正好。",
+    "一部 Sci-Fi 味道的动画冒险，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。",
+    "Tom Hanks 配音的牛仔玩偶，充满 humor，下雨的晚上全家一起看正好。",
+    "Tom Hanks starring 的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
+])
+def test_a_chinese_note_with_english_words_is_rewritten(checker, note):
+    """English words inside a Chinese note ("适合你 asked的 romance") read as a broken sentence: rewritten. Names
+    as the sheet spells them, and the title of a film the person liked, are no English words."""
+    reasons = ("rainy evening -> cozy",)
+    assert any("English words" in p for p in checker.check(note, TOY_STORY, "zh", reasons))
+    liked = ("rainy evening -> cozy", "like Alien, which you liked")
+    assert checker.check("喜欢 Alien 的你，也会爱上 Tom Hanks 配音的这部温馨动画，雨夜和孩子一起看正好。",
+                         TOY_STORY, "zh", liked) == []
 
 
 def test_a_compound_of_genres_claims_each_genre(checker):

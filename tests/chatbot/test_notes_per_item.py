@@ -124,6 +124,17 @@ def test_a_note_failing_as_the_call_ends_is_still_rewritten_once():
         assert len(fake.calls) == 3 and writer.last_stats.retries == 1 and writer.last_stats.retry_pass == 1
 
 
+def test_a_chinese_note_with_english_words_is_rewritten_kept_from_those_words():
+    """"适合你 asked的 romance": a Chinese note with English words in it is rewritten, and the rewrite may not write
+    the words the first draft was turned down for."""
+    mixed = "一部温馨有趣的动画冒险片，Tom Hanks 配音，充满 humor，很适合下雨的晚上和孩子 together 看。"
+    writer, fake = _writer(_answer([mixed]), _answer([GOOD_ZH[1]], ("Alien",)), _answer([GOOD_ZH[0]]), parallel=5)
+    notes = writer.write_notes(_requests(), "zh")
+    assert [n.source for n in notes] == ["llm-retry", "llm"] and notes[0].text == GOOD_ZH[0]
+    assert {"humor", "together"} <= set(fake.calls[2].options["avoid"])
+    assert not {"humor", "together"} & set(fake.calls[0].options["avoid"])
+
+
 @pytest.mark.parametrize("language, good, bad", [
     ("en", GOOD_EN, " Just like Home Alone, it is a holiday classic."),
     ("zh", GOOD_ZH, "和 Home Alone 一样是节日经典。"),

@@ -231,6 +231,9 @@ def test_a_recipe_note_may_name_only_foods_its_recipe_has():
     assert foreign_foods("鹰嘴豆粉和酸奶煮成的酸辣汤，加一点姜和辣椒，不含鸡肉，适合下雨天。", kadhi, "zh") == []
     assert foreign_foods("Chickpea flour, yogurt and chili: a warm soup without any meat, on a date night.",
                          kadhi, "en") == []
+    cow_foot = Item(id="r:2", title="Nkwobi (Nigerian Spicy Cow Foot)", attributes=(
+        ("ingredients", ("Cow feet", "1 large onion, chopped", "Palm oil")), ("course", "main")))
+    assert foreign_foods("牛蛙炖洋葱，加入盐和香料，味道鲜嫩，适合暖身。", cow_foot, "zh") == ["frog"]  # a bullfrog
     from chatbot.turn.notes.measures import unwritable_foods  # and the writer steers the model away from them
 
     zh = unwritable_foods(kadhi, "zh")

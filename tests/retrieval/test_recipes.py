@@ -179,3 +179,11 @@ def test_the_real_cookbook(data_dir: Path) -> None:
     quick_warm = [a for a in items if a.get("temperature") == "warm" and a.get("time_min", 999) <= 45
                   and a.get("difficulty", 5) <= 3]
     assert len(quick_warm) >= 100
+    # what a title's other words say does not hide a dessert from someone who asks for one: "butter" is no sauce,
+    # "tea" no drink, a fruit pie no pot pie; a sauce the Cookbook files under desserts stays a sauce
+    course = {it.title: dict(it.attributes).get("course") for it in load_catalog(data_dir)}
+    assert {t: course[t] for t in ("Peanut Butter Cookies", "Holland Tea Cakes", "Cherry-Berry Jumble Fruit Pie",
+                                   "Gooey Butter Cake", "Chess Pie")} == dict.fromkeys(
+        ("Peanut Butter Cookies", "Holland Tea Cakes", "Cherry-Berry Jumble Fruit Pie", "Gooey Butter Cake",
+         "Chess Pie"), "dessert")
+    assert course["Hot Fudge Sauce"] == "sauce" and course["Lemon Curd"] == "sauce"

@@ -3,7 +3,7 @@
 A note names no other catalog title, every year, decade, runtime, rating and person name in it is its own, it
 tells no story (nor where or when it is set) when the sheet has no plot, it borrows no other item's reasons nor
 invents who the person watches with or their weather, it says the person's weather as theirs and not the film's,
-it writes no name in Chinese, and its length and language are right. Each problem a rewrite is told about has its own general hint
+it writes no name in Chinese (nor, in Chinese, an English word), and its length and language are right. Each problem a rewrite is told about has its own general hint
 (`retry_hints`): naming the film or person a draft got wrong only primes a small model to repeat it.
 """
 
@@ -43,16 +43,8 @@ from retrieval.text import CJK, display_title, has_cjk
 from chatbot.turn.replies import catalog_schema
 from retrieval.types import Item
 
-__all__ = [
-    "PLOT_MARK",
-    "TERMINAL",
-    "Finding",
-    "NoteChecker",
-    "Problem",
-    "without_translated_title",
-    "shares_skeleton",
-    "retry_hints",
-]
+__all__ = ["PLOT_MARK", "TERMINAL", "Finding", "NoteChecker", "Problem", "without_translated_title", "shares_skeleton",
+           "retry_hints"]
 
 
 class Problem(enum.Enum):
@@ -115,7 +107,7 @@ _HINTS: dict[Problem, str] = {
     Problem.CUT_OFF: _TOO_LONG,
     Problem.TOO_MANY_SENTENCES: _TOO_LONG,
     Problem.SAID_TWICE: "it said the same thing twice",
-    Problem.WRONG_LANGUAGE: "it was in the wrong language",
+    Problem.WRONG_LANGUAGE: "it was not all in the note's language: write every word in it, names aside",
     Problem.INSTRUCTIONS: "it repeated the instructions instead of speaking to the person",
     Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
     Problem.SAMEY: "it was the same note as another film's; say what is special about this film",
@@ -129,6 +121,7 @@ class Finding:
 
     problem: Problem
     message: str
+    words: tuple[str, ...] = ()  # the words it was turned down for, which its rewrite is kept from
 
 
 def retry_hints(findings: Sequence[Finding]) -> list[str]:
@@ -195,7 +188,6 @@ _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
 )
 
 
-
 def _content_words(text: str) -> set[str]:
     """Folded words of 4+ letters, plural 's' dropped, without the generic ones."""
     words = {
@@ -254,14 +246,18 @@ class NoteChecker:
     @staticmethod
     def _check_qualities(text: str, item: Item, language: str, reasons: Sequence[str]) -> list[Finding]:
         """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts, and
-        every food it names must be in its text."""
-        from chatbot.turn.notes.measures import foreign_foods, note_names
+        every food it names must be in its text; a Chinese note writes no English word but a name of its sheet or
+        reasons ("适合你 asked的 romance")."""
+        from chatbot.turn.notes.measures import foreign_foods, foreign_words, note_names
 
         claims = QualityLexicon.served().unsupported(text, item, language, note_names(item, liked_titles(reasons)))
+        english = tuple(foreign_words(text, language, item, liked_titles(reasons))) if language == "zh" else ()
         return [Finding(Problem.UNSUPPORTED, f"calls it {'not ' if c.negated else ''}{c.words!r}, which its facts "
                         "do not support") for c in claims] + [
             Finding(Problem.OTHER_FOOD, f"names {food!r}, which its own text does not have")
-            for food in foreign_foods(text, item, language, reasons)]
+            for food in foreign_foods(text, item, language, reasons)] + [
+            Finding(Problem.WRONG_LANGUAGE, f"English words in a Chinese note ({', '.join(english)})", english)
+            for _ in english[:1]]
 
     @staticmethod
     def _check_roles(text: str, item: Item) -> list[Finding]:
@@ -337,8 +333,7 @@ class NoteChecker:
         if len(text) < self.min_chars[language]:
             found.append(Finding(Problem.TOO_SHORT, f"too short ({len(text)} characters)"))
         if len(text) > MAX_NOTE_CHARS[language]:
-            message = f"too long ({len(text)} characters, at most {MAX_NOTE_CHARS[language]})"
-            found.append(Finding(Problem.TOO_LONG, message))
+            found.append(Finding(Problem.TOO_LONG, f"too long ({len(text)} chars, at most {MAX_NOTE_CHARS[language]})"))
         elif len(text) >= MAX_NOTE_CHARS[language] * 0.9 and text[-1:] not in TERMINAL:
             found.append(Finding(Problem.CUT_OFF, "cut off mid-sentence (too long)"))
         if language == "zh":

@@ -13,7 +13,8 @@ CLAIMS_SEEN = re.compile(
 )
 # Phrases that tell a story; allowed only when the sheet has a plot.
 # A role or a character with a deed ("plays a lonely boy who finds...") is a story too: the sheet names the cast,
-# never their parts. ("饰饰" too: kept from "饰演", the 1.5B wrote "Steve Buscemi 饰饰的")
+# never their parts; a word between the article and the character is no "for" ("a warm snack for friends that are
+# vegan" tells no story).
 CHARACTER = (r"(?:boy|girl|man|woman|men|women|kid|child|children|family|couple|detective|cop|soldier|teen\w*|"
              r"doctor|king|queen|prince|princess|robot|dog|cat|bear|toy|doll|hero|heroine|father|mother|dad|mom|"
              r"son|daughter|widow\w*|orphan|student|teacher|thief|spy|agent|killer|stranger|friends?|brothers?|"
@@ -23,13 +24,13 @@ STORY = re.compile(
     r"(?:story|tale) of|the story\b|whose (?:life|quest|journey)|must (?:find|save|stop|escape)|"
     r"\b(?:plots?|plotlines?|storylines?|narratives?|plot twists?)\b|"  # "a touching plot": a plot it does not know
     r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
-    rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
+    rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:(?!(?:for|with|to|from|and|or)\s)[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
     r"heads|comes))|"
     rf"讲述|讲的是|故事讲|情节|{PLOT_PRAISE_ZH}|剧情(?:[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|饰饰|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
-)
+)  # "饰饰" too: a role it tried to give (kept from "饰演", the 1.5B wrote "Steve Buscemi 饰饰的")
 # Where or when a story is set is its story too ("set during World War II" of Gone with the Wind); a place, a time
 # or a world, so that a recipe that "sets in the fridge" is none.
 SETTING = re.compile(

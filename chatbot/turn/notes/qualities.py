@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import functools
 import re
-import re._constants as _sre  # the parsed pattern's opcodes
-import re._parser as _sre_parser
 from importlib import resources
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
@@ -101,35 +99,57 @@ def spelled_out(form: str) -> tuple[str, ...]:
     """Every way a form of letters, optional parts and alternatives is written ("for (?:the )?kids" as "for kids"
     and "for the kids"); () for a form with any other pattern syntax (a look-around, \\d, \\w*) or too many ways."""
     try:
-        spelled = _spell(list(_sre_parser.parse(form)))
-    except re.error:
+        spelled, end = _spell(form, 0)
+    except ValueError:
         return ()
-    return tuple(dict.fromkeys(spelled)) if spelled is not None else ()
+    return tuple(dict.fromkeys(spelled)) if end == len(form) else ()
 
 
-def _spell(items: Sequence[tuple[Any, Any]]) -> list[str] | None:
-    """The spellings of a parsed pattern (see `spelled_out`), or None."""
-    spelled = [""]
-    for op, arg in items:
-        parts: list[str] | None
-        if op is _sre.LITERAL:
-            parts = [chr(arg)]
-        elif op is _sre.SUBPATTERN:
-            parts = _spell(list(arg[-1]))
-        elif op is _sre.BRANCH:
-            branches = [_spell(list(branch)) for branch in arg[1]]
-            parts = None if any(b is None for b in branches) else [w for b in branches for w in b or ()]
-        elif op is _sre.IN and all(kind is _sre.LITERAL for kind, _ in arg):
-            parts = [chr(v) for _, v in arg]
-        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and tuple(arg[:2]) == (0, 1):
-            inner = _spell(list(arg[2]))
-            parts = None if inner is None else ["", *inner]
-        else:
-            return None
-        if parts is None or len(spelled) * len(parts) > MAX_SPELLINGS:
-            return None
-        spelled = [a + b for a in spelled for b in parts]
-    return spelled
+def _spell(form: str, i: int) -> tuple[list[str], int]:
+    """The spellings of the alternatives from `form[i]` to the group's end (`|` between them), and where they end;
+    ValueError for syntax other than letters, groups, `|`, `?` and a class of single characters, or too many."""
+    spelled: list[str] = []
+    while True:
+        branch = [""]
+        while i < len(form) and form[i] not in "|)":
+            parts, i = _atom(form, i)
+            if i < len(form) and form[i] == "?":  # optional (a lazy "??" spells the same)
+                parts, i = ["", *parts], i + 2 if form[i + 1:i + 2] == "?" else i + 1
+            if i < len(form) and form[i] in "*+{" or len(branch) * len(parts) > MAX_SPELLINGS:
+                raise ValueError(form)
+            branch = [a + b for a in branch for b in parts]
+        spelled += branch
+        if i >= len(form) or form[i] == ")":
+            if len(spelled) > MAX_SPELLINGS:
+                raise ValueError(form)
+            return spelled, i
+        i += 1  # past "|"
+
+
+def _atom(form: str, i: int) -> tuple[list[str], int]:
+    """The spellings of the one atom at `form[i]` (a character, an escaped sign, a group, a class), and its end."""
+    char = form[i]
+    if char == "(":
+        body = i + 3 if form.startswith("(?:", i) else i + 1
+        if form.startswith("(?", i) and body == i + 1:  # a look-around, a flag, a named group
+            raise ValueError(form)
+        parts, end = _spell(form, body)
+        if end >= len(form):
+            raise ValueError(form)
+        return parts, end + 1
+    if char == "[":
+        end = form.find("]", i + 2)
+        inside = form[i + 1:end]
+        if end < 0 or inside.startswith("^") or "\\" in inside or re.search(r".-.", inside):
+            raise ValueError(form)
+        return list(dict.fromkeys(inside)), end + 1
+    if char == "\\":
+        if i + 1 >= len(form) or form[i + 1].isalnum():  # \d, \w, \b: no letters to spell
+            raise ValueError(form)
+        return [form[i + 1]], i + 2
+    if char in ".^$*+?{}]":
+        raise ValueError(form)
+    return [char], i + 1
 
 
 def _path(where: str) -> str:

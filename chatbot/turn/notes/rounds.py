@@ -26,6 +26,10 @@ class Draft:
     # true weak note beats a template)
     rewritten: int = 0  # rewrites asked for so far (`Rewrites`: one while the others are written; then one more)
 
+    def failed_words(self) -> list[str]:
+        """The words earlier drafts were turned down for (English words in a Chinese note): a rewrite is kept from them."""
+        return list(dict.fromkeys(w for f in self.problems for w in f.words))
+
     def messages(self) -> tuple[str, ...]:
         """Why earlier drafts were rejected, in words (what a Note keeps)."""
         return tuple(f.message for f in self.problems)

@@ -322,10 +322,10 @@ class Copywriter:
 
     def _rewrite_call(self, rnd: Round) -> tuple[Any, NotesStreamParser, list[str], list[str]]:
         """A one-note rewrite round's prompt, parser, words to avoid and own names (`Rewrites`)."""
-        request = rnd.drafts[rnd.positions[0]].request
-        labels = note_labels([display_title(request.item.title)])
+        draft = rnd.drafts[rnd.positions[0]]
+        request, labels = draft.request, note_labels([display_title(draft.request.item.title)])
         return (self._notes_prompt(rnd, labels), NotesStreamParser(labels),
-                unwritable(request.item, rnd.language, request.reasons), blank_words([request.item]))
+                unwritable(request.item, rnd.language, request.reasons) + draft.failed_words(), blank_words([request.item]))
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
