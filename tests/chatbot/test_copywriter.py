@@ -737,32 +737,24 @@ def test_a_summer_theme_the_film_does_not_have_is_caught(checker):
                          TOY_STORY, "en", hot) == []
 
 
-@pytest.mark.parametrize("note", [
-    "詹姆斯卡梅隆执导的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
-    "由约翰莱塞特执导，玩具们的冒险又暖又好笑，适合下雨的晚上全家一起看。",
-    "汤姆·汉克斯配音的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
-    "一部温馨有趣的动画冒险，汤姆克鲁斯 饰主角，很适合下雨的晚上和孩子一起看。",
+@pytest.mark.parametrize(("note", "finding"), [
+    ("詹姆斯卡梅隆执导的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "name in Chinese"),
+    ("由约翰莱塞特执导，玩具们的冒险又暖又好笑，适合下雨的晚上全家一起看。", "name in Chinese"),
+    ("汤姆·汉克斯配音的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "name in Chinese"),
+    ("一部温馨有趣的动画冒险，汤姆克鲁斯 饰主角，很适合下雨的晚上和孩子一起看。", "name in Chinese"),
+    ("John Lasseter 执导的玩具冒险，适合你 asked 的温馨，雨夜和孩子一起看正好。", "English words"),
+    ("一部 Sci-Fi 味道的动画冒险，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。", "English words"),
+    ("Tom Hanks 配音的牛仔玩偶，充满 humor，下雨的晚上全家一起看正好。", "English words"),
+    ("Tom Hanks starring 的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "English words"),
 ])
-def test_a_name_written_in_chinese_cannot_be_checked(checker, note):
-    """A transliterated name, with its dot or without, cannot be told apart from a made-up one: rewritten. The
-    sheet's own spelling in Latin letters is fine."""
+def test_a_chinese_note_naming_someone_in_chinese_or_writing_english_words_is_rewritten(checker, note, finding):
+    """A transliterated name, with its dot or without, cannot be told apart from a made-up one, and English words
+    inside a Chinese note ("适合你 asked的 romance") read as a broken sentence: both are rewritten. The sheet's own
+    spelling of a name in Latin letters, and the title of a film the person liked, are fine."""
     reasons = ("rainy evening -> cozy",)
-    assert any("name in Chinese" in p for p in checker.check(note, TOY_STORY, "zh", reasons))
+    assert any(finding in p for p in checker.check(note, TOY_STORY, "zh", reasons))
     assert checker.check("John Lasseter 执导、Tom Hanks 配音的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
                          TOY_STORY, "zh", reasons) == []
-
-
-@pytest.mark.parametrize("note", [
-    "John Lasseter 执导的玩具冒险，适合你 asked 的温馨，雨夜和孩子一起看正好。",
-    "一部 Sci-Fi 味道的动画冒险，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。",
-    "Tom Hanks 配音的牛仔玩偶，充满 humor，下雨的晚上全家一起看正好。",
-    "Tom Hanks starring 的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。",
-])
-def test_a_chinese_note_with_english_words_is_rewritten(checker, note):
-    """English words inside a Chinese note ("适合你 asked的 romance") read as a broken sentence: rewritten. Names
-    as the sheet spells them, and the title of a film the person liked, are no English words."""
-    reasons = ("rainy evening -> cozy",)
-    assert any("English words" in p for p in checker.check(note, TOY_STORY, "zh", reasons))
     liked = ("rainy evening -> cozy", "like Alien, which you liked")
     assert checker.check("喜欢 Alien 的你，也会爱上 Tom Hanks 配音的这部温馨动画，雨夜和孩子一起看正好。",
                          TOY_STORY, "zh", liked) == []
