@@ -35,11 +35,17 @@ def build_demo(settings: Settings, force: bool = False, progress: bool = True) -
                         f"fill it with `TASTEBUD_CATALOG={settings.catalog} tastebud data import FILE`")
 
 
+_DEMO_SOURCES = {"films": "demo", "recipes": "recipes"}
+
+
 def ensure_catalog(settings: Settings) -> None:
-    """Build the demo catalog (and its interactions) unless a catalog is already there."""
+    """Build the demo catalog unless one is there; a demo built from older data or rules is rebuilt, an import kept."""
+    from retrieval.catalog import read_meta
+
     data_dir = settings.resolved_data_dir
     _step("catalog")
-    if (data_dir / "catalog.jsonl").exists():
+    present = (data_dir / "catalog.jsonl").exists()
+    if present and read_meta(data_dir).get("source") != _DEMO_SOURCES.get(settings.catalog):
         console.print(f"catalog present in {data_dir}")
         return
     console.print(str(build_demo(settings)))

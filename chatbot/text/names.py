@@ -135,9 +135,14 @@ class CatalogLexicon:
         return hits
 
     def titles_named_in(self, text: str) -> set[str]:
-        """Keys of the titles a sheet's text names, a capitalised plural read as one ("Won 5 Oscars" names "Oscar")."""
+        """Keys of the titles a sheet's text names, in any case ("0.75 L rosehip tea" names "Rosehip Tea"), a
+        capitalised plural read as one ("Won 5 Oscars" names "Oscar")."""
         singular = _CAPITAL_PLURAL.sub(r"\1", text)
-        return {h.key for t in {text, singular} for h in self.find_titles(t)}
+        keys = {h.key for t in {text, singular} for h in self.find_titles(t)}
+        words = LATIN_WORD.findall(fold_name(text))
+        for n in range(1, min(self.max_title_words, len(words)) + 1):
+            keys.update(k for i in range(len(words) - n + 1) if (k := " ".join(words[i : i + n])) in self.titles)
+        return keys
 
     def _name_spans(self, text: str, seg: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
         """Word ranges [i, j) of a segment that spell a catalog person's full name, any case, the last word

@@ -338,3 +338,12 @@ def test_the_discovery_places_follow_the_interest_model_only_once_it_has_read_a_
     assert small._discovery_places() == 1
     plain = Recommender(searcher=None, scorer=None, settings=Settings(), ranking="retrieval", positions={})
     assert plain._discovery_places() == 0
+
+
+@pytest.mark.parametrize("key", ["intro_recommend", "intro_refine", "intro_more_like", "intro_after_feedback",
+                                 "intro_reset"])
+def test_one_pick_is_announced_as_one_not_as_picks(key: str) -> None:
+    """When only one item fits, the line above it reads "here is 1 pick", never "Here are 1 picks"."""
+    one, three = say(key, "en", n=1), say(key, "en", n=3)
+    assert "are 1" not in one.lower() and "1 picks" not in one and "is 1" in one.lower()
+    assert "are 3" in three.lower()

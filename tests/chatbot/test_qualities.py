@@ -277,6 +277,15 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
         assert runtime_problems("Bread and cheese, golden in 10 minutes, a warm lunch for the kids.", untimed)
         assert runtime_problems("Chicken broth and spinach, on the table in 5 minutes.", soup)
         assert runtime_problems("Spinach and chicken broth become a warm soup in 60-90 seconds.", soup)
+        def claims(note, item, language="en"):
+            return [f for f in checker.findings(note, item, language) if f.problem is Problem.UNSUPPORTED]
+
+        # a recipe's own long time, said as if it were short ("just 740 minutes", "740分钟就能"), is no true note
+        assert claims("Stew beef and carrots, ready in just 740 minutes for a cold Sunday.", stew)
+        assert claims("牛肉和胡萝卜慢慢炖，740分钟就能端上桌，冬天的周末正合适。", stew, "zh")
+        assert not claims("Stew beef and carrots, left on low for 740 minutes while you get on with Sunday.", stew)
+        assert not claims("Chicken broth and spinach, ready in just 20 minutes for a rainy evening.", soup)
+        assert not claims("鸡汤加菠菜，只需20分钟就能端上一碗热汤，下雨天喝正好。", soup, "zh")
         whisked = Item(id="r:8", title="Hollandaise", attributes=(
             ("ingredients", ("egg yolks", "butter")), ("steps", ("Whisk the yolks for 30 seconds.", "Add butter."))))
         assert not runtime_problems("Egg yolks whisked for 30 seconds, then butter: a sauce for Sunday.", whisked)
@@ -296,6 +305,11 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
         with_cream = NoteChecker(CatalogLexicon.from_items([cream, bake, soup]))
         note = "Egg noodles and tuna baked in cream of mushroom soup: a warm supper for a cold night."
         assert not [f for f in with_cream.findings(note, bake, "en") if f.problem is Problem.OTHER_TITLE]
+        rosehip = Item(id="r:9", title="Rosehip Tea", attributes=(("ingredients", ("rosehips", "water")),))
+        iced = Item(id="r:10", title="Herbal Iced Tea", attributes=(("ingredients", ("0.75 L rosehip tea", "honey")),))
+        iced_note = "Rosehip tea, honey and orange over ice: a cold glass for a hot afternoon."  # a sentence's start
+        assert not [f for f in NoteChecker(CatalogLexicon.from_items([rosehip, iced])).findings(iced_note, iced, "en")
+                    if f.problem is Problem.OTHER_TITLE]
         assert [f for f in with_cream.findings(note.replace("tuna", "tuna, like Easy Wedding Soup,"), bake, "en")
                 if f.problem is Problem.OTHER_TITLE]
     finally:

@@ -187,3 +187,27 @@ def test_the_real_cookbook(data_dir: Path) -> None:
         ("Peanut Butter Cookies", "Holland Tea Cakes", "Cherry-Berry Jumble Fruit Pie", "Gooey Butter Cake",
          "Chess Pie"), "dessert")
     assert course["Hot Fudge Sauce"] == "sauce" and course["Lemon Curd"] == "sauce"
+    # "sweet" makes no dessert of a savoury dish: sweet-and-sour pork, a sweet potato or barbecue chicken
+    assert [course[t] for t in ("Sweet and Sour Pork Loin", "Sweet Maple Barbecue Chicken", "Baked Sweet Potatoes",
+                                "Steamed Sweet Rice", "Sweet Charoset")] == ["main", "main", "side", "dessert",
+                                                                             "dessert"]
+
+
+@pytest.mark.slow
+def test_setup_rebuilds_a_demo_catalog_built_under_older_rules_and_keeps_an_import(tmp_path: Path) -> None:
+    """`tastebud setup` after an upgrade: the recipes demo follows the new rules; a site's own catalog is never rebuilt."""
+    from chatbot.build import ensure_catalog
+    from chatbot.config import Settings
+
+    settings = Settings(data_dir=tmp_path, catalog="recipes", chroma_url=None)
+    ensure_catalog(settings)
+    data_dir = settings.resolved_data_dir
+    meta_file = data_dir / "catalog.meta.json"
+    current = read_meta(data_dir)["inputs"]
+    meta_file.write_text(json.dumps({**read_meta(data_dir), "inputs": "rules of an older release"}), encoding="utf-8")
+    ensure_catalog(settings)
+    assert read_meta(data_dir)["inputs"] == current
+    imported = {**read_meta(data_dir), "source": "import", "inputs": "a site's own file"}
+    meta_file.write_text(json.dumps(imported), encoding="utf-8")
+    ensure_catalog(settings)
+    assert read_meta(data_dir) == imported

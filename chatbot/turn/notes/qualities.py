@@ -318,7 +318,8 @@ class QualityLexicon:
 
     def claims(self, text: str, language: str = "en", names: Sequence[str] = ()) -> list[Claim]:
         """Every quality the text claims or denies, once each, with names and titles blanked out first; a compound of
-        genre words ("comedy-drama-romance") read word by word."""
+        genre words ("comedy-drama-romance") read word by word; a number is no name ("just 490 minutes" is a claim)."""
+        names = [n for n in names if not re.fullmatch(r"[\d.]+", n.strip())]
         text = _GENRE_COMPOUND.sub(self._split_compound, blank_names(text, names))
         found: dict[tuple[str, bool], Claim] = {}
         for lang in ("en", "zh"):  # a Chinese note may still say "cozy"; both word lists apply to every note
