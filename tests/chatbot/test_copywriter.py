@@ -742,10 +742,10 @@ def test_a_summer_theme_the_film_does_not_have_is_caught(checker):
     ("由约翰莱塞特执导，玩具们的冒险又暖又好笑，适合下雨的晚上全家一起看。", "name in Chinese"),
     ("汤姆·汉克斯配音的这部动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "name in Chinese"),
     ("一部温馨有趣的动画冒险，汤姆克鲁斯 饰主角，很适合下雨的晚上和孩子一起看。", "name in Chinese"),
-    ("John Lasseter 执导的玩具冒险，适合你 asked 的温馨，雨夜和孩子一起看正好。", "English words"),
-    ("一部 Sci-Fi 味道的动画冒险，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。", "English words"),
-    ("Tom Hanks 配音的牛仔玩偶，充满 humor，下雨的晚上全家一起看正好。", "English words"),
-    ("Tom Hanks starring 的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "English words"),
+    ("John Lasseter 执导的玩具冒险，适合你 asked 的温馨，雨夜和孩子一起看正好。", "another language"),
+    ("一部 Sci-Fi 味道的动画冒险，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。", "another language"),
+    ("Tom Hanks 配音的牛仔玩偶，充满 humor，下雨的晚上全家一起看正好。", "another language"),
+    ("Tom Hanks starring 的动画冒险，温馨有趣，很适合下雨的晚上和孩子一起看。", "another language"),
 ])
 def test_a_chinese_note_naming_someone_in_chinese_or_writing_english_words_is_rewritten(checker, note, finding):
     """A transliterated name, with its dot or without, cannot be told apart from a made-up one, and English words
@@ -758,6 +758,15 @@ def test_a_chinese_note_naming_someone_in_chinese_or_writing_english_words_is_re
     liked = ("rainy evening -> cozy", "like Alien, which you liked")
     assert checker.check("喜欢 Alien 的你，也会爱上 Tom Hanks 配音的这部温馨动画，雨夜和孩子一起看正好。",
                          TOY_STORY, "zh", liked) == []
+
+
+@pytest.mark.parametrize("note", [
+    "John Lasseter's toy adventure is warm and funny, just right for a rainy evening with the kids, всего 81 минута.",
+    "Tom Hanks voices a cowboy doll in a warm, funny adventure: the kids will say これは面白い on a rainy evening.",
+])
+def test_an_english_note_with_words_of_another_script_is_rewritten(checker, note):
+    """The 1.5B slips into other languages ("in just 15-20 минут"): such a note is rewritten, kept from those words."""
+    assert any("another language" in p for p in checker.check(note, TOY_STORY, "en", ("rainy evening -> cozy",)))
 
 
 def test_a_compound_of_genres_claims_each_genre(checker):

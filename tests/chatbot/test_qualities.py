@@ -286,6 +286,12 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
         assert not claims("Stew beef and carrots, left on low for 740 minutes while you get on with Sunday.", stew)
         assert not claims("Chicken broth and spinach, ready in just 20 minutes for a rainy evening.", soup)
         assert not claims("鸡汤加菠菜，只需20分钟就能端上一碗热汤，下雨天喝正好。", soup, "zh")
+        # a long time is said in hours, as the checker reads it ("a stew in 740 minutes" read oddly)
+        from chatbot.turn.notes.facts import prompt_facts
+
+        assert "time: about 12.5 hours" in prompt_facts(stew) and "time: 20 minutes" in prompt_facts(soup)
+        assert not runtime_problems("Beef and carrots, done after 12.5 hours on the lowest heat.", stew)
+        assert runtime_problems("Beef and carrots, ready after 15 hours in the slow cooker.", stew)
         whisked = Item(id="r:8", title="Hollandaise", attributes=(
             ("ingredients", ("egg yolks", "butter")), ("steps", ("Whisk the yolks for 30 seconds.", "Add butter."))))
         assert not runtime_problems("Egg yolks whisked for 30 seconds, then butter: a sauce for Sunday.", whisked)

@@ -143,7 +143,8 @@ _DECADE_SHORT = re.compile(
 )
 _MINUTES = re.compile(r"(?<![\d.])(\d{1,3})\s*-?\s*(?:minutes?\b|mins?\b|分钟)", re.IGNORECASE)
 _SECONDS = re.compile(r"(?<![\d.])(\d{1,3})\s*-?\s*(?:seconds?\b|secs?\b|秒)", re.IGNORECASE)
-_HOURS = re.compile(r"(?<![\d.])(\d(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
+_NOTE_OF = {"en": "an English note", "zh": "a Chinese note"}
+_HOURS = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d+)?)\s*-?\s*(?:hours?\b|hrs?\b|小时)", re.IGNORECASE)
 _RATING = re.compile(
     r"(?<![\d.])(\d(?:\.\d+)?)\s*(?:/\s*(5|10)\b|out of (5|10)\b|stars?\b|分(?!钟))", re.IGNORECASE
 )
@@ -246,18 +247,19 @@ class NoteChecker:
     @staticmethod
     def _check_qualities(text: str, item: Item, language: str, reasons: Sequence[str]) -> list[Finding]:
         """Every quality the note claims ("cozy", "not scary", "快手") must be borne out by the item's facts, and
-        every food it names must be in its text; a Chinese note writes no English word but a name of its sheet or
-        reasons ("适合你 asked的 romance")."""
+        every food it names must be in its text; a note writes no word of another language but a name of its sheet
+        or reasons ("适合你 asked的 romance", "ready in 15-20 минут")."""
         from chatbot.turn.notes.measures import foreign_foods, foreign_words, note_names
 
         claims = QualityLexicon.served().unsupported(text, item, language, note_names(item, liked_titles(reasons)))
-        english = tuple(foreign_words(text, language, item, liked_titles(reasons))) if language == "zh" else ()
+        foreign = tuple(foreign_words(text, language, item, liked_titles(reasons)))
+        wrong = foreign if language == "zh" else tuple(w for w in foreign if not CJK.search(w))  # CJK: _check_shape
         return [Finding(Problem.UNSUPPORTED, f"calls it {'not ' if c.negated else ''}{c.words!r}, which its facts "
                         "do not support") for c in claims] + [
             Finding(Problem.OTHER_FOOD, f"names {food!r}, which its own text does not have")
             for food in foreign_foods(text, item, language, reasons)] + [
-            Finding(Problem.WRONG_LANGUAGE, f"English words in a Chinese note ({', '.join(english)})", english)
-            for _ in english[:1]]
+            Finding(Problem.WRONG_LANGUAGE, f"words of another language in {_NOTE_OF[language]} ({', '.join(wrong)})",
+                    wrong) for _ in wrong[:1]]
 
     @staticmethod
     def _check_roles(text: str, item: Item) -> list[Finding]:

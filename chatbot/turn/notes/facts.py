@@ -69,7 +69,22 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
         facts.append("plot: " + shorten(plot, PROMPT_PLOT_CHARS))
     if item.awards and (won := _WON.search(item.awards)):
         facts.append(won.group(0).rstrip(".").lower())  # "won 1 oscar": something only this film has
-    return facts + [f.rstrip(".") for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
+    return facts + [in_hours(f.rstrip(".")) for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
+
+
+_LONG_MINUTES = re.compile(r"(.+): (\d+) minutes")
+
+
+def in_hours(fact: str) -> str:
+    """A fact of two hours or more said in hours, to the half hour ("time: 740 minutes" -> "time: about 12.5
+    hours"): notes wrote "a warm stew in 740 minutes"; the checker allows hours within half an hour."""
+    m = _LONG_MINUTES.fullmatch(fact)
+    if m is None or int(m.group(2)) < 120:
+        return fact
+    minutes = int(m.group(2))
+    halves = int(minutes / 30 + 0.5)
+    hours = f"{halves // 2}" + (".5" if halves % 2 else "")
+    return f"{m.group(1)}: {'' if halves * 30 == minutes else 'about '}{hours} hours"
 
 
 def sheet_text(item: Item) -> str:

@@ -65,12 +65,20 @@ def allowed_latin(item: Item, extra: Iterable[str] = ()) -> set[str]:
     return words | {r.lower() for r in AGE_RATINGS} | {"pg", "nc", "13", "17"}
 
 
+# letters of neither note language (Greek, Cyrillic, Hebrew, Arabic, Indic, Thai, kana, Hangul): "15-20 минут"
+OTHER_SCRIPT = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0590-\u06ff\u0900-\u0dff\u0e00-\u0e7f\u3040-\u30ff"
+                          r"\u1100-\u11ff\uac00-\ud7af]+")
+
+
 def foreign_words(text: str, language: str, item: Item, extra_names: Iterable[str] = ()) -> list[str]:
-    """Words of the wrong language: English words in a Chinese note (names and titles aside), Chinese in English."""
+    """Words of the wrong language: English words in a Chinese note (names and titles aside), Chinese in English,
+    and in either words of another script that no name of its sheet or reasons has."""
+    names = " ".join([item.title, *item.people, *extra_names])
+    other = [w for w in OTHER_SCRIPT.findall(text) if w not in names]
     if language != "zh":
-        return CJK.findall(text)
+        return CJK.findall(text) + other
     allowed = allowed_latin(item, extra_names)
-    out = []
+    out = other
     for word in LATIN_WORD.findall(POSSESSIVE.sub("", text)):
         if word.isdigit() or fold_name(word) in allowed:
             continue
