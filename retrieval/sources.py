@@ -34,6 +34,7 @@ from retrieval.types import Item
 if TYPE_CHECKING:
     import pandas as pd
 
+SOURCE = "demo"  # the catalog meta's source: the films demo built it (tastebud setup may rebuild it)
 # Bump when the join or the item fields change, so existing demo catalogs are rebuilt.
 BUILD_VERSION = 2
 INTERACTIONS_FILE = "interactions.parquet"
@@ -99,7 +100,7 @@ def _year_of(value: Any) -> int | None:
 def _up_to_date(data_dir: Path, fingerprint: str) -> bool:
     """True when the data dir holds a demo catalog built from these exact inputs, untouched since."""
     meta = read_meta(data_dir)
-    if meta.get("source") != "demo" or meta.get("inputs") != fingerprint:
+    if meta.get("source") != SOURCE or meta.get("inputs") != fingerprint:
         return False
     if not (data_dir / INTERACTIONS_FILE).is_file():
         return False
@@ -265,7 +266,7 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
     coverage = _coverage(join, ratings, dropped)
 
     _write_interactions(data_dir, ratings)
-    meta = {"source": "demo", "inputs": fingerprint, "build_version": BUILD_VERSION,
+    meta = {"source": SOURCE, "inputs": fingerprint, "build_version": BUILD_VERSION,
             "packages": package_versions(), "coverage": coverage}
     write_catalog(data_dir, join.items, meta)  # last: its meta marks the build complete
     return BuildReport(

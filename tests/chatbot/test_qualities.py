@@ -292,6 +292,12 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
         assert "time: about 12.5 hours" in prompt_facts(stew) and "time: 20 minutes" in prompt_facts(soup)
         assert not runtime_problems("Beef and carrots, done after 12.5 hours on the lowest heat.", stew)
         assert runtime_problems("Beef and carrots, ready after 15 hours in the slow cooker.", stew)
+        # a time written in Chinese numerals is checked like one written in digits
+        assert runtime_problems("鸡汤加菠菜，二十五分钟就能上桌，下雨天喝正好。", soup, "zh")
+        assert runtime_problems("鸡汤加菠菜，半个小时就能上桌，下雨天和孩子们一起喝。", soup, "zh")
+        assert not runtime_problems("鸡汤加菠菜，二十分钟就能上桌，下雨天和孩子们一起喝正好。", soup, "zh")
+        assert runtime_problems("牛肉和胡萝卜慢炖十五个小时，冬天的周末满屋都是香味。", stew, "zh")
+        assert not runtime_problems("牛肉和胡萝卜慢炖十二个半小时，冬天的周末满屋都是香味。", stew, "zh")
         whisked = Item(id="r:8", title="Hollandaise", attributes=(
             ("ingredients", ("egg yolks", "butter")), ("steps", ("Whisk the yolks for 30 seconds.", "Add butter."))))
         assert not runtime_problems("Egg yolks whisked for 30 seconds, then butter: a sauce for Sunday.", whisked)

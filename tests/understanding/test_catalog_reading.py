@@ -67,6 +67,11 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("下雨天很冷，给两个孩子做饭，想要热乎的快手菜", {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
     ("不含鸡蛋和奶，一个小时以内，简单一点", set(), {("contains", "egg"), ("contains", "dairy")},
      {("time_min", "max"): 60, ("difficulty", "max"): 2}),
+    # a time said as how long it takes is that long at most
+    ("it's late and I'm starving, something I can make in ten minutes", set(), set(), {("time_min", "max"): 10}),
+    ("a soup that's ready in 20 minutes", {("course", "soup")}, set(), {("time_min", "max"): 20}),
+    ("十分钟就能搞定的汤", {("course", "soup")}, set(), {("time_min", "max"): 10}),
+    ("中午时间不多，来一道快手菜", set(), set(), {("time_min", "max"): 30}),
 ])
 def test_recipe_wishes_as_people_say_them(recipes: CatalogReader, message: str, wanted: set, ruled_out: set,
                                           bounds: dict) -> None:
@@ -151,3 +156,41 @@ def test_the_llm_reads_a_catalog_with_its_own_kinds_and_code_checks_them(tmp_pat
     assert "light and fresh" in intent.wishes and "salad" in intent.wishes  # soft: search words, not filters
     assert intent.facets_any == [] and any("不要meat" in n or "meat" in n for n in intent.notes)
     assert not intent.notices  # the film reader's "20 minutes is too short for a film" is not said about dishes
+
+
+@pytest.mark.parametrize(("message", "asks_llm"), [
+    ("推荐一道素菜", False),
+    ("想烤个蛋糕", False),
+    ("给全家做一道主菜", False),
+    ("想做甜点，不要奶制品", False),
+    ("我想做一道不辣的汤，给老人吃", False),
+    ("my son is allergic to nuts, a cake for his birthday", False),
+    ("a gluten-free main course", False),
+    ("something easy I can cook in ten minutes", False),
+    ("something to bring to a potluck", True),  # "potluck": words no list explains go to the LLM
+    ("a creamy pasta for dinner", True),
+    ("想做一道适合野餐的菜", True),
+])
+def test_a_request_the_words_explain_needs_no_llm(tmp_path_factory: pytest.TempPathFactory, gazetteer, message: str,
+                                                  asks_llm: bool) -> None:
+    """With the default lean policy, a first request on the recipes catalog whose every word code explains
+    (the catalog's noun, verb and measure word, 做/吃/道 and negations included) is read without the LLM (its
+    first card comes seconds sooner); a word no list knows still goes to it."""
+    from chatbot.llm import FakeChatModel
+    from chatbot.turn.replies import use_catalog
+    from chatbot.turn.state import DialogueState
+    from chatbot.turn.understand.understander import Understander
+    from retrieval.catalog import load_catalog
+
+    data_dir = tmp_path_factory.getbasetemp() / "recipes-lean"
+    if not (data_dir / "catalog.jsonl").exists():
+        build_recipes_catalog(data_dir)
+    llm = FakeChatModel(replies=[{"intent": "recommend", "wishes_en": "", "want": [], "not_want": [], "city_en": "none",
+                                  "weather": "none", "with": [], "titles": [], "people": []}])
+    try:
+        understander = Understander(llm, load_catalog(data_dir), gazetteer, llm_policy="lean", data_dir=data_dir)
+        intent = understander.understand(message, DialogueState())
+    finally:
+        use_catalog(None)
+    assert bool(llm.calls) == asks_llm
+    assert intent.intent == "recommend"

@@ -98,6 +98,8 @@ def read(message: str) -> dict:
     ("not more than 2 hours", {"runtime_max": 120}),
     ("it shouldn't be longer than 100 mins", {"runtime_max": 100}),
     ("nothing that runs over ninety minutes", {"runtime_max": 90}),
+    ("something I can finish in 90 minutes", {"runtime_max": 90}),  # how long it takes: that long at most
+    ("两小时就能看完的电影", {"runtime_max": 120}),
     ("not under 90 minutes", {"runtime_min": 90}),
     ("at least two and a half hours", {"runtime_min": 150}),
     ("1.5 hours or less", {"runtime_max": 90}),

@@ -86,17 +86,17 @@ class Problem(enum.Enum):
 # The hint a rewrite is given for each problem, in general terms; problems without one get no hint.
 _TOO_LONG = "it was too long"
 _HINTS: dict[Problem, str] = {
-    Problem.OTHER_TITLE: "it named another film",
-    Problem.BORROWED: "it used reasons that belong to another film",
-    Problem.COMPANY: "it said who the person watches with, which the reasons do not say",
+    Problem.OTHER_TITLE: "it named another {noun}",
+    Problem.BORROWED: "it used reasons that belong to another {noun}",
+    Problem.COMPANY: "it said who the person is with, which the reasons do not say",
     Problem.WEATHER: "it spoke of weather that none of its reasons gives",
-    Problem.WEATHER_IN_ITEM: "it made the weather part of the film; the weather is outside the person's window: "
-                             "say the film suits their evening, never that the film itself has that weather",
+    Problem.WEATHER_IN_ITEM: "it made the weather part of the {noun}; the weather is outside the person's window: "
+                             "say the {noun} suits their day, never that the {noun} itself has that weather",
     Problem.YEAR: "it gave a year that is not on the sheet",
     Problem.DECADE: "it gave a decade that is not on the sheet",
     Problem.RUNTIME: "it gave a runtime that is not on the sheet",
     Problem.STORY: "it described a story, but the plot is not known",
-    Problem.CLAIMS_SEEN: "it claimed the person already saw the film",
+    Problem.CLAIMS_SEEN: "it claimed the person already knows the {noun}",
     Problem.RATING: "it gave a rating that is not on the sheet",
     Problem.UNSUPPORTED: "it called it something its facts do not show; describe it only by its own facts",
     Problem.OTHER_FOOD: "it named an ingredient that is not in its list",
@@ -109,9 +109,9 @@ _HINTS: dict[Problem, str] = {
     Problem.SAID_TWICE: "it said the same thing twice",
     Problem.WRONG_LANGUAGE: "it was not all in the note's language: write every word in it, names aside",
     Problem.INSTRUCTIONS: "it repeated the instructions instead of speaking to the person",
-    Problem.REPEATED: "it was the same note as another film's; say what is special about this film",
-    Problem.SAMEY: "it was the same note as another film's; say what is special about this film",
-    Problem.VAGUE: "it could have been about any film; build it around what its line says to build it around",
+    Problem.REPEATED: "it was the same note as another {noun}'s; say what is special about this {noun}",
+    Problem.SAMEY: "it was the same note as another {noun}'s; say what is special about this {noun}",
+    Problem.VAGUE: "it could have been about any {noun}; build it around what its line says to build it around",
 }
 
 
@@ -124,11 +124,13 @@ class Finding:
     words: tuple[str, ...] = ()  # the words it was turned down for, which its rewrite is kept from
 
 
-def retry_hints(findings: Sequence[Finding]) -> list[str]:
-    """General hints for a retry from a rejected draft's problems (no names, no titles), each hint once."""
+def retry_hints(findings: Sequence[Finding], noun: str = "film") -> list[str]:
+    """General hints for a retry from a rejected draft's problems (no names, no titles), each hint once; `noun` is
+    what one item of the catalog is called ("dish")."""
     hints: list[str] = []
     for finding in findings:
         hint = _HINTS.get(finding.problem)
+        hint = hint.replace("{noun}", noun) if hint is not None else None
         if hint is not None and hint not in hints:
             hints.append(hint)
     return hints
@@ -388,9 +390,11 @@ class NoteChecker:
 
     def _check_numbers(self, text: str, item: Item, grounded: str) -> list[Finding]:
         """Years, decades, runtimes and ratings must be the item's own."""
+        from chatbot.turn.notes.measures import arabic_times  # 二十五分钟 is checked as 25分钟
+
         return [
             *self._check_years(text, item, grounded),
-            *self._check_runtime(text, item),
+            *self._check_runtime(arabic_times(text), item),
             *self._check_rating(text, item),
         ]
 

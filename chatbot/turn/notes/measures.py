@@ -70,6 +70,34 @@ OTHER_SCRIPT = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0590-\u06ff\u0900-\u0df
                           r"\u1100-\u11ff\uac00-\ud7af]+")
 
 
+_ZH_TIME = re.compile(r"(?P<n>[零〇一二两三四五六七八九十百]+|\d+)?(?P<ge>个)?(?P<half>半)?(?:个)?(?P<unit>小时|钟头|分钟)")
+
+
+@functools.lru_cache(maxsize=1)
+def _numbers() -> object:
+    """The constraint grammar's number words (Chinese numerals and their values)."""
+    from chatbot.turn.understand.grammar import load_grammar
+    from chatbot.turn.understand.quantities import NumberWords
+
+    return NumberWords(load_grammar())
+
+
+def arabic_times(text: str) -> str:
+    """Durations in Chinese numerals as digits, so they are checked like "25分钟": 二十五分钟 -> 25分钟,
+    两个小时 -> 2小时, 一个半小时 -> 1.5小时, 半小时 -> 30分钟."""
+    def digits(m: re.Match[str]) -> str:
+        number = m.group("n")
+        value = _numbers().zh_value(number) if number else 0.0  # type: ignore[attr-defined]
+        if value is None or (not number and not m.group("half")):
+            return m.group(0)
+        if m.group("half"):
+            if m.group("unit") == "分钟":
+                return m.group(0)  # "十分半钟" is no way to say a time
+            return f"{value + 0.5:g}小时" if number else "30分钟"
+        return f"{value:g}{'分钟' if m.group('unit') == '分钟' else '小时'}"
+    return _ZH_TIME.sub(digits, text)
+
+
 def foreign_words(text: str, language: str, item: Item, extra_names: Iterable[str] = ()) -> list[str]:
     """Words of the wrong language: English words in a Chinese note (names and titles aside), Chinese in English,
     and in either words of another script that no name of its sheet or reasons has."""

@@ -37,16 +37,8 @@ from typing import TYPE_CHECKING, Any
 from chatbot.llm.calls import can_stream_many
 from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
-from chatbot.turn.notes.checker import (
-    PLOT_MARK,
-    TERMINAL,
-    Finding,
-    NoteChecker,
-    Problem,
-    retry_hints,
-    shares_skeleton,
-    without_translated_title,
-)
+from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
+                                         shares_skeleton, without_translated_title)
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
 from chatbot.turn.notes.measures import blank_words, could_be_specific, long_enough, specific_facts, unwritable
 from chatbot.turn.notes.note import (
@@ -345,6 +337,7 @@ class Copywriter:
         genre_sets = [set(item.genres) for item in items]
         common = frozenset(set.intersection(*genre_sets)) if len(genre_sets) > 1 else frozenset()
         qualities = QualityLexicon.served()
+        noun = schema.noun.en if (schema := catalog_schema()) is not None else "film"
         sheets = []
         for k, item in enumerate(items):
             asked = qualities.asked(rnd.drafts[rnd.positions[k]].request.reasons)
@@ -359,7 +352,7 @@ class Copywriter:
                              rnd.positions[k]),
                 "never": [qualities.word(q, rnd.language) for q in asked if not qualities.holds(q, item)],
                 # why the last draft was rejected, in general terms
-                "avoid": retry_hints(rnd.drafts[rnd.positions[k]].problems),
+                "avoid": retry_hints(rnd.drafts[rnd.positions[k]].problems, noun),
             })
         name, extra = self._prompt_name()
         return load_prompt(name).render(sheets=sheets, language=rnd.language, **extra)

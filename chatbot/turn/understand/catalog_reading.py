@@ -187,11 +187,43 @@ class CatalogReader:
         target = self.targets.get(_norm(kind))
         return (target.field, target.value) if target is not None and not target.is_level else None
 
-    @staticmethod
-    def unexplained(leftover: list[str], reading: CatalogReading) -> list[str]:
-        """The leftover words of the film reader that this reader did not explain either."""
-        said = " ".join(reading.matched).lower()
-        return [w for w in leftover if w.lower() not in said]
+    def unexplained(self, message: str, leftover: list[str], reading: CatalogReading) -> list[str]:
+        """The leftover words of the film reader that this reader did not explain either (not inside a phrase it
+        read: "gluten-free", the 甜 of 做甜点); of a run of Chinese characters, the pieces left."""
+        said = {m.lower() for m in reading.matched}
+        said_words = {w for m in said for w in re.findall(r"[a-z0-9]+", m)} | {
+            w for phrase in _words()["free_suffix"]["en"] for w in re.findall(r"[a-z]+", phrase)}
+        text = message.lower()
+        for phrase in sorted((p for p in said if has_cjk(p)), key=len, reverse=True):
+            text = text.replace(phrase, " " * len(phrase))  # the characters a read phrase covers
+        out: list[str] = []
+        for word in leftover:
+            if has_cjk(word):
+                out += _uncovered(text, message.lower(), word.lower())
+            elif not all(part in said_words for part in re.findall(r"[a-z0-9]+", word.lower())):
+                out.append(word)
+        return out
+
+    def meaningful(self, leftover: list[str]) -> list[str]:
+        """The leftover words that may name something to look for: not the item's noun, measure word or verb, nor a
+        word that names nothing in any catalog ("eat", 做, 吃, a negation); these need the LLM."""
+        words = _words()
+        idle_en = set(words["filler"]["en"]) | {
+            w for phrase in words["negations"]["en"] + words["gaps"]["en"] + _noun_words(self.schema, "en")
+            for w in re.findall(r"[a-z]+", phrase)}
+        idle_zh = sorted(set(words["filler"]["zh"]) | set(_noun_words(self.schema, "zh")) | {self.schema.noun.measure_zh}
+                         | set(words["negations"]["zh"]) | set(words["gaps"]["zh"]), key=len, reverse=True)
+        out = []
+        for word in leftover:
+            rest = word.lower()
+            if has_cjk(rest):
+                for phrase in idle_zh:
+                    rest = rest.replace(phrase, " ")
+                if rest.strip():
+                    out.append(word)
+            elif not all(part in idle_en for part in re.findall(r"[a-z0-9]+", rest)):
+                out.append(word)
+        return out
 
     def _mentions(self, text: str) -> list[tuple[_Target, str, bool]]:
         """Every facet value and level word named, in order, with whether it is ruled out."""
@@ -263,6 +295,14 @@ def _forms(phrase: str) -> tuple[str, ...]:
     if phrase.endswith("s"):
         return phrase, phrase[:-1]
     return phrase, phrase[:-1] + "ies" if phrase.endswith("y") else phrase + "s"
+
+
+def _uncovered(covered: str, text: str, word: str) -> list[str]:
+    """The pieces of each occurrence of `word` in `text` that `covered` (text with read phrases blanked) still has."""
+    pieces: list[str] = []
+    for m in re.finditer(re.escape(word), text):
+        pieces += covered[m.start():m.end()].split()
+    return pieces if word in text else [word]
 
 
 def _noun_words(schema: CatalogSchema, lang: str) -> list[str]:

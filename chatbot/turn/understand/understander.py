@@ -84,7 +84,7 @@ class Understander:
         reading = self.read(message, state)
         catalog = self.catalog.read(message) if self.catalog is not None else None
         if catalog is not None:  # words a schema catalog's reader explains need no LLM
-            reading.leftover = self.catalog.unexplained(reading.leftover, catalog)
+            reading.leftover = self.catalog.unexplained(message, reading.leftover, catalog)
         self.last_llm_seconds = None
         llm_data: dict[str, Any] | None = None
         llm_error: str | None = None
@@ -117,7 +117,8 @@ class Understander:
             return False
         if not reading.leftover and not reading.has_constraints and reading.cues <= {"chitchat"} and reading.cues:
             return False  # "thanks!", "hi"
-        sure = not reading.leftover and not unresolved_item_cue(reading, state)
+        leftover = self.catalog.meaningful(reading.leftover) if self.catalog is not None else reading.leftover
+        sure = not leftover and not unresolved_item_cue(reading, state)
         if sure and (state.shown or self.llm_policy == "lean"):
             return False  # a follow-up (or, when lean, any message) whose every word code explains
         return True
