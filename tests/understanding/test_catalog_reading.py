@@ -67,6 +67,10 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("下雨天很冷，给两个孩子做饭，想要热乎的快手菜", {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
     ("不含鸡蛋和奶，一个小时以内，简单一点", set(), {("contains", "egg"), ("contains", "dairy")},
      {("time_min", "max"): 60, ("difficulty", "max"): 2}),
+    # a ruled-out value next to a wanted one of another field: "不辣的汤" is a soup that is not spicy
+    ("我想做一道不辣的汤，给老人吃", {("course", "soup")}, {("contains", "spicy")}, {}),
+    ("a not too spicy soup, no dairy", {("course", "soup")}, {("contains", "spicy"), ("contains", "dairy")}, {}),
+    ("不放坚果的蛋糕", {("category", "Cake")}, {("contains", "nuts")}, {}),
     # a time said as how long it takes is that long at most
     ("it's late and I'm starving, something I can make in ten minutes", set(), set(), {("time_min", "max"): 10}),
     ("a soup that's ready in 20 minutes", {("course", "soup")}, set(), {("time_min", "max"): 20}),

@@ -228,7 +228,7 @@ class CatalogReader:
     def _mentions(self, text: str) -> list[tuple[_Target, str, bool]]:
         """Every facet value and level word named, in order, with whether it is ruled out."""
         out: list[tuple[_Target, str, bool]] = []
-        clause_start, previous_end, previous_negated = 0, 0, False
+        clause_start, previous_end, previous_negated, previous_field = 0, 0, False, ""
         for m in self._phrases.finditer(text):
             phrase = m.group(0)
             breaks = [b.end() for b in self._break.finditer(text, previous_end, m.start())
@@ -237,14 +237,17 @@ class CatalogReader:
                 clause_start, previous_negated = breaks[-1], False
             lang = "zh" if has_cjk(phrase) else "en"
             before = text[max(clause_start, previous_end):m.start()]
-            carried = previous_negated and previous_end > clause_start and bool(self._joined[lang].match(before))
+            target = self.targets[phrase if phrase in self.targets else _norm(phrase)]
+            # with no list word between, only a value of the same field is ruled out too: "不辣的汤" is a soup
+            # that is not spicy, "no nuts, dairy or eggs" three things
+            carried = (previous_negated and previous_end > clause_start and bool(self._joined[lang].match(before))
+                       and (bool(before.strip()) or target.field == previous_field))
             negated = (bool(self._neg[lang].search(before)) or carried or bool(self._free_after.match(text[m.end():]))
                        or (lang == "zh" and bool(self._free_before.search(before))))
-            target = self.targets[phrase if phrase in self.targets else _norm(phrase)]
             if not negated and self._situation[lang].search(before):
                 continue  # "it's cold": the weather, read by the context step
             out.append((target, phrase, negated))
-            previous_end, previous_negated = m.end(), negated or _negative_phrase(phrase)
+            previous_end, previous_negated, previous_field = m.end(), negated or _negative_phrase(phrase), target.field
         return out
 
 
