@@ -198,3 +198,5 @@ def test_a_request_the_words_explain_needs_no_llm(tmp_path_factory: pytest.TempP
         use_catalog(None)
     assert bool(llm.calls) == asks_llm
     assert intent.intent == "recommend"
+    said = set(" ".join(intent.wishes).split())  # the search words: nothing read already, nothing idle
+    assert not said & {"allergic", "his", "cook", "cake", "gluten-free", "easy", "ten", "minutes"}, intent.wishes

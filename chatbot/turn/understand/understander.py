@@ -33,7 +33,7 @@ from chatbot.turn.intent import TurnIntent
 from chatbot.turn.replies import say, use_catalog
 from chatbot.turn.state import DialogueState
 from chatbot.turn.understand import llm_reading
-from chatbot.turn.understand.catalog_reading import apply_catalog_reading, catalog_reader
+from chatbot.turn.understand.catalog_reading import CatalogReading, apply_catalog_reading, catalog_reader
 from chatbot.turn.understand.grounding import Grounds
 from chatbot.turn.understand.lexicon import load_lexicon
 from chatbot.turn.understand.llm_reading import Draft, checked_place, merge_llm_reading
@@ -97,7 +97,7 @@ class Understander:
                 llm_busy = isinstance(exc, LLMBusy)
                 if not llm_busy:
                     reading.notes.append(say("llm_fallback", reading.language if reading.language == "zh" else "en"))
-        intent = self.combine(reading, state, llm_data, llm_error)
+        intent = self.combine(reading, state, llm_data, llm_error, catalog)
         intent = intent.model_copy(update={"llm_busy": True}) if llm_busy else intent
         if self.catalog is None or catalog is None:
             return intent
@@ -142,8 +142,17 @@ class Understander:
             self.last_llm_seconds = time.monotonic() - started
 
     # -- combining both readings
+    def _own_words(self, reading: Reading, catalog: CatalogReading | None) -> str:
+        """The message's describing words as a search wish; on a schema catalog, without the words its reader read
+        or words that name nothing ("allergic cake his": "cake" and "allergic to nuts" were read, "his" is idle)."""
+        wish = self.rules.fallback_wish(reading)
+        if wish and catalog is not None and self.catalog is not None:
+            wish = " ".join(self.catalog.meaningful(self.catalog.unexplained(reading.text, wish.split(), catalog)))
+        return wish
+
     def combine(
-        self, reading: Reading, state: DialogueState, llm: dict[str, Any] | None, llm_error: str | None = None
+        self, reading: Reading, state: DialogueState, llm: dict[str, Any] | None, llm_error: str | None = None,
+        catalog: CatalogReading | None = None,
     ) -> TurnIntent:
         """The checked intent: code's reading, plus the LLM's where code found nothing and the LLM's answer checks out."""
         draft = Draft.from_reading(reading)
@@ -153,7 +162,7 @@ class Understander:
             llm_intent = merge_llm_reading(draft, llm, reading, self.titles, self._match_person, grounds)
         draft.genres = [g for g in draft.genres if g not in draft.excluded]
         if reading.language == "en" and reading.leftover and llm is None:
-            wish = self.rules.fallback_wish(reading)  # the person's own words, when no LLM read them
+            wish = self._own_words(reading, catalog)  # the person's own words, when no LLM read them
             if wish and wish not in draft.wishes:
                 draft.wishes.append(wish)
         place, unknown_place = checked_place(reading, llm, self.gazetteer, draft.notes)
