@@ -71,6 +71,12 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("我想做一道不辣的汤，给老人吃", {("course", "soup")}, {("contains", "spicy")}, {}),
     ("a not too spicy soup, no dairy", {("course", "soup")}, {("contains", "spicy"), ("contains", "dairy")}, {}),
     ("不放坚果的蛋糕", {("category", "Cake")}, {("contains", "nuts")}, {}),
+    # an allergy rules out what it names, and a "no" reaches past other things listed before a value
+    ("我老公对海鲜过敏，想做个不辣的主菜", {("course", "main")}, {("contains", "seafood"), ("contains", "spicy")}, {}),
+    ("my daughter has a nut allergy, any dessert", {("course", "dessert")}, {("contains", "nuts")}, {}),
+    ("a veggie stew please, no mushrooms or nuts", {("diet", "vegetarian"), ("category", "Stew")},
+     {("contains", "nuts")}, {}),
+    ("不要蘑菇和坚果", set(), {("contains", "nuts")}, {}),
     # a time said as how long it takes is that long at most
     ("it's late and I'm starving, something I can make in ten minutes", set(), set(), {("time_min", "max"): 10}),
     ("a soup that's ready in 20 minutes", {("course", "soup")}, set(), {("time_min", "max"): 20}),

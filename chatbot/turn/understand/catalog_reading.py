@@ -124,14 +124,15 @@ class CatalogReader:
         zh_phrases = [p for p in self.targets if has_cjk(p)]
         self._phrases = re.compile(rf"(?<![a-z0-9]){words_alt(en_phrases, True)}(?![a-z0-9])"
                                    rf"|{words_alt(zh_phrases, False)}")
-        self._neg = {lang: re.compile(_ending(words["negations"][lang] , words["gaps"][lang] + _noun_words(schema, lang),
-                                               lang)) for lang in ("en", "zh")}
+        self._neg = {lang: re.compile(_ending(words["negations"][lang], words["gaps"][lang] + _noun_words(schema, lang),
+                                               lang, tuple(words["list_or"][lang]))) for lang in ("en", "zh")}
         self._joined = {lang: re.compile(rf"^(?:\s|{words_alt(words['joiners'][lang], lang == 'en')}"
                                          rf"|{words_alt(words['negations'][lang], lang == 'en')})*$")
                         for lang in ("en", "zh")}
         self._situation = {lang: re.compile(_ending(words["situation_before"][lang], words["gaps"][lang], lang))
                            for lang in ("en", "zh")}
-        self._free_after = re.compile(rf"^\s*{words_alt(words['free_suffix']['en'], True)}(?![a-z])")
+        self._free_after = {lang: re.compile(rf"^\s*{words_alt(words['free_suffix'][lang], lang == 'en')}"
+                                             + ("(?![a-z])" if lang == "en" else "")) for lang in ("en", "zh")}
         self._free_before = re.compile(rf"{words_alt(words['free_prefix']['zh'], False)}$")
         self._break = re.compile("|".join(re.escape(b) for lang in ("en", "zh") for b in words["breaks"][lang]))
         # a currency or other symbol before its number ("€50") is read as the number and the unit's word
@@ -242,7 +243,7 @@ class CatalogReader:
             # that is not spicy, "no nuts, dairy or eggs" three things
             carried = (previous_negated and previous_end > clause_start and bool(self._joined[lang].match(before))
                        and (bool(before.strip()) or target.field == previous_field))
-            negated = (bool(self._neg[lang].search(before)) or carried or bool(self._free_after.match(text[m.end():]))
+            negated = (bool(self._neg[lang].search(before)) or carried or bool(self._free_after[lang].match(text[m.end():]))
                        or (lang == "zh" and bool(self._free_before.search(before))))
             if not negated and self._situation[lang].search(before):
                 continue  # "it's cold": the weather, read by the context step
@@ -314,12 +315,16 @@ def _noun_words(schema: CatalogSchema, lang: str) -> list[str]:
     return [n.en, n.en_plural, n.verb_en] if lang == "en" else [n.zh, n.verb_zh]
 
 
-def _ending(negations: list[str], gaps: list[str], lang: str) -> str:
-    """A negation, then only gap words, at the end of the text before a mention."""
-    en = lang == "en"
-    if en:
-        return rf"(?<![a-z0-9']){words_alt(negations, True)}(?:[\s,]+{words_alt(gaps, True)})*[\s,-]*$"
-    return rf"{words_alt(negations, False)}(?:\s*{words_alt(gaps, False)})*\s*$"
+def _ending(negations: list[str], gaps: list[str], lang: str, joiners: tuple[str, ...] = ()) -> str:
+    """A negation, then only gap words, at the end of the text before a mention; with `joiners`, also other
+    things listed before it ("no mushrooms or nuts", 不要蘑菇和坚果: the nuts are ruled out too)."""
+    if lang == "en":
+        gap = rf"(?:[\s,]+{words_alt(gaps, True)})*"
+        listed = rf"(?:[\s,]+[a-z'-]+(?:\s+[a-z'-]+)?[\s,]+{words_alt(list(joiners), True)}{gap})*" if joiners else ""
+        return rf"(?<![a-z0-9']){words_alt(negations, True)}{gap}{listed}[\s,-]*$"
+    gap = rf"(?:\s*{words_alt(gaps, False)})*"
+    listed = rf"(?:[\u4e00-\u9fff]{{1,4}}{words_alt(list(joiners), False)}{gap})*" if joiners else ""
+    return rf"{words_alt(negations, False)}{gap}{listed}\s*$"
 
 
 def _norm(phrase: str) -> str:
