@@ -133,6 +133,12 @@ class CatalogReader:
                            for lang in ("en", "zh")}
         self._free_after = {lang: re.compile(rf"^\s*{words_alt(words['free_suffix'][lang], lang == 'en')}"
                                              + ("(?![a-z])" if lang == "en" else "")) for lang in ("en", "zh")}
+        # words that name nothing to look for (`meaningful`): filler, the schema's noun and verb, negations, gaps
+        self._idle_en = set(words["filler"]["en"]) | {
+            w for phrase in words["negations"]["en"] + words["gaps"]["en"] + _noun_words(schema, "en")
+            for w in re.findall(r"[a-z]+", phrase)}
+        self._idle_zh = sorted(set(words["filler"]["zh"]) | set(_noun_words(schema, "zh")) | {schema.noun.measure_zh}
+                               | set(words["negations"]["zh"]) | set(words["gaps"]["zh"]), key=len, reverse=True)
         self._free_before = re.compile(rf"{words_alt(words['free_prefix']['zh'], False)}$")
         self._break = re.compile("|".join(re.escape(b) for lang in ("en", "zh") for b in words["breaks"][lang]))
         # a currency or other symbol before its number ("€50") is read as the number and the unit's word
@@ -208,21 +214,15 @@ class CatalogReader:
     def meaningful(self, leftover: list[str]) -> list[str]:
         """The leftover words that may name something to look for: not the item's noun, measure word or verb, nor a
         word that names nothing in any catalog ("eat", 做, 吃, a negation); these need the LLM."""
-        words = _words()
-        idle_en = set(words["filler"]["en"]) | {
-            w for phrase in words["negations"]["en"] + words["gaps"]["en"] + _noun_words(self.schema, "en")
-            for w in re.findall(r"[a-z]+", phrase)}
-        idle_zh = sorted(set(words["filler"]["zh"]) | set(_noun_words(self.schema, "zh")) | {self.schema.noun.measure_zh}
-                         | set(words["negations"]["zh"]) | set(words["gaps"]["zh"]), key=len, reverse=True)
         out = []
         for word in leftover:
             rest = word.lower()
             if has_cjk(rest):
-                for phrase in idle_zh:
+                for phrase in self._idle_zh:
                     rest = rest.replace(phrase, " ")
                 if rest.strip():
                     out.append(word)
-            elif not all(part in idle_en for part in re.findall(r"[a-z0-9]+", rest)):
+            elif not all(part in self._idle_en for part in re.findall(r"[a-z0-9]+", rest)):
                 out.append(word)
         return out
 
