@@ -76,6 +76,7 @@ class TurnIntent(BaseModel):
 
     intent: Literal["recommend", "refine", "more_like", "feedback", "ask_about_item", "chitchat", "reset"] = "recommend"
     wishes: list[str] = Field(default_factory=list)  # English soft wishes, the retrieval query text
+    hints: list[str] = Field(default_factory=list)  # kinds the LLM guessed, not said: search words, never a reason
     genres: list[str] = Field(default_factory=list)  # wanted, MovieLens names
     genres_excluded: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list)  # as the catalog spells them

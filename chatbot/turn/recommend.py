@@ -149,7 +149,7 @@ def has_request(state: DialogueState, rules: RuleOutcome) -> bool:
     """True when there is enough to search on (a wish, a genre, a person, a seed film, a filter or context)."""
     ctx = state.context
     return bool(
-        state.wishes or state.genres or state.people or state.seed_ids or state.liked_ids
+        state.wishes or state.hints or state.genres or state.people or state.seed_ids or state.liked_ids
         or state.languages or state.countries or state.year_min or state.year_max
         or state.runtime_max or state.max_age_rating or state.genres_excluded or state.people_none
         or ctx.companions or ctx.mood or ctx.occasion or rules.wishes or rules.leanings
@@ -175,8 +175,9 @@ class Recommender:
     positions: Mapping[str, int]  # item id -> row in searcher.vectors
 
     def query_text(self, state: DialogueState, rules: RuleOutcome) -> str:
-        """The soft wishes as retrieval text: the person's wishes, genres, people, seed films and context words."""
-        parts: list[str] = list(state.wishes)
+        """The soft wishes as retrieval text: the person's wishes (the LLM's guessed kinds when there is none),
+        genres, people, seed films and context words."""
+        parts: list[str] = list(state.wishes or state.hints)  # the LLM's guesses only when the person said no wish
         parts += list(state.genres)
         parts += [value for _, value in state.facets_any]  # a schema catalog's kinds asked for ("soup", "vegetarian")
         parts += list(state.people)

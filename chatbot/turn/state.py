@@ -68,6 +68,7 @@ class DialogueState:
     """Accumulated slots of one conversation; a new value comes only from `update` and friends."""
 
     wishes: tuple[str, ...] = ()  # English soft wishes, the retrieval query text
+    hints: tuple[str, ...] = ()  # what the LLM guessed and the person did not say: search words, never a reason
     genres: tuple[str, ...] = ()  # wanted (any of), MovieLens genre names
     genres_excluded: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
@@ -221,12 +222,14 @@ def _catalog_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
 
 
 def _wanted_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
-    """Wishes and genres: a newly wanted genre leaves the excluded list, a newly excluded one the wanted list."""
+    """Wishes and hints (kept, newest last) and genres: a newly wanted genre leaves the excluded list, a newly
+    excluded one the wanted list."""
     excluded = _merge(_without(new.genres_excluded, intent.genres), intent.genres_excluded)
     wanted = _merge(_without(new.genres, intent.genres_excluded), intent.genres)
     wanted = _without(wanted, intent.genres_excluded)
     wishes = _merge(new.wishes, [w for w in intent.wishes if w.strip()])[-MAX_WISHES:]
-    return {"wishes": wishes, "genres": wanted, "genres_excluded": excluded}
+    hints = _merge(_without(new.hints, wishes), [h for h in intent.hints if h.strip() and h not in wishes])
+    return {"wishes": wishes, "hints": hints[-MAX_WISHES:], "genres": wanted, "genres_excluded": excluded}
 
 
 def _people_slots(new: DialogueState, intent: TurnIntent) -> dict[str, Any]:
@@ -343,7 +346,8 @@ def remove_slot(state: DialogueState, name: str, value: str | None = None) -> Di
     """Drop one value of a slot (the UI's "drop kids" button), or clear it when `value` is None."""
     if name in LIST_SLOTS:
         current = getattr(state, name)
-        return replace(state, **{name: () if value is None else _without(current, [value])})
+        hints = () if name == "wishes" and value is None else state.hints  # clearing the wishes clears the guesses
+        return replace(state, hints=hints, **{name: () if value is None else _without(current, [value])})
     if name in SCALAR_SLOTS:
         return replace(state, **{name: None})
     if name == "year":

@@ -357,10 +357,11 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     if dropped:
         notes.append(f"read as a {schema.noun.en}, not a film: {', '.join(dropped)} left out")
     notices = list(reading.notices) + _lacking(intent, reading, schema)  # the film reader's are about films
-    wishes = list(intent.wishes)
+    hints = list(intent.hints)
     if llm and reader is not None:
-        _merge_kinds(llm, reading, reader, wishes, notes, intent.language)
-    update.update(wishes=_without_words(wishes, reading.ruled_out_words),
+        _merge_kinds(llm, reading, reader, hints, notes, intent.language)
+    update.update(wishes=_without_words(list(intent.wishes), reading.ruled_out_words),
+                  hints=_without_words(hints, reading.ruled_out_words),
                   facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
                   cleared_fields=list(reading.cleared), notes=notes, notices=notices)
     if intent.intent == "chitchat" and (reading.any_of or reading.none_of or reading.bounds):
@@ -400,15 +401,15 @@ def _without_words(wishes: list[str], words: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _merge_kinds(llm: dict[str, Any], reading: CatalogReading, reader: CatalogReader, wishes: list[str],
+def _merge_kinds(llm: dict[str, Any], reading: CatalogReading, reader: CatalogReader, hints: list[str],
                  notes: list[str], language: str) -> None:
-    """The LLM's kinds: wanted ones the words did not name become search words; ruled-out ones the words do not
-    rule out are dropped and said."""
+    """The LLM's kinds: wanted ones the words did not name become hints (search words, never "you asked for");
+    ruled-out ones the words do not rule out are dropped and said."""
     lang = language if language == "zh" else "en"
     for kind in llm.get("want") or []:
         value = reader.value_of(str(kind))
         if value is not None and value not in reading.any_of and value not in reading.none_of:
-            wishes.append(str(kind).lower())
+            hints.append(str(kind).lower())
             notes.append(f"read as a hint, not a rule: {kind}")
     for kind in llm.get("not_want") or []:
         value = reader.value_of(str(kind))

@@ -104,6 +104,7 @@ class Draft:
     people: list[str] = field(default_factory=list)
     people_none: list[str] = field(default_factory=list)
     scalars: dict[str, Any] = field(default_factory=dict)  # the bounds: year_min, ..., max_age_rating
+    hints: list[str] = field(default_factory=list)  # what the LLM guessed and the words did not say: search words
 
     @classmethod
     def from_reading(cls, reading: Reading) -> Draft:
@@ -214,7 +215,7 @@ def _merge_genres(draft: Draft, llm: dict[str, Any], grounds: Grounds, language:
     hints = [g for g in llm.get("genres") or []
              if g in GENRES and g not in draft.genres and g not in draft.excluded and g.lower() not in said]
     if hints:
-        draft.wishes.append(" ".join(g.lower() for g in hints))
+        draft.hints.append(" ".join(g.lower() for g in hints))
         draft.notes.append(f"read as a hint, not a rule: {', '.join(hints)}")
 
 

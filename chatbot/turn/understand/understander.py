@@ -174,6 +174,7 @@ class Understander:
         return TurnIntent(
             intent=intent,
             wishes=draft.wishes,
+            hints=[h for h in draft.hints if h not in draft.wishes],
             genres=draft.genres,
             genres_excluded=draft.excluded,
             people=draft.people,
