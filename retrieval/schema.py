@@ -102,6 +102,7 @@ class Facet:
     synonyms: tuple[tuple[str, Words], ...] = ()  # value -> the words people use for it
     max_values: int = DEFAULT_MAX_VALUES
     derived: str = ""  # how the values are made when not read from a column (e.g. word rules), for people
+    asked_only: tuple[str, ...] = ()  # values an item is shown for only when asked by name (a sauce is no dish)
 
     def words_for(self, value: str) -> Words:
         """The words people use for one value (empty when none are listed)."""

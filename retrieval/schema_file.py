@@ -76,6 +76,7 @@ class _FacetModel(_Edge):
     synonyms: dict[str, _WordsModel] = {}
     max_values: int = Field(default=DEFAULT_MAX_VALUES, ge=2)
     derived: str = ""
+    asked_only: list[str] = []
 
 
 class _LevelModel(_Edge):
@@ -192,9 +193,11 @@ def _facet(name: str, spec: _FacetModel, where: str) -> Facet:
     if len(spec.vocabulary) > spec.max_values:
         raise _fail(where, f"facets.{name}.vocabulary",
                     f"has {len(spec.vocabulary):,} values, above max_values {spec.max_values:,}")
+    if stray := sorted(set(spec.asked_only) - set(spec.vocabulary)):
+        raise _fail(where, f"facets.{name}.asked_only", f"{stray} are not in the vocabulary")
     synonyms = tuple((value, _words(words)) for value, words in spec.synonyms.items())
     return Facet(name, spec.label_en or name, spec.label_zh, spec.multi, spec.separator, tuple(spec.vocabulary),
-                 synonyms, spec.max_values, spec.derived)
+                 synonyms, spec.max_values, spec.derived, tuple(spec.asked_only))
 
 
 def _suitability(spec: _SuitabilityModel, where: str) -> Suitability:
@@ -327,6 +330,7 @@ def schema_to_data(schema: CatalogSchema) -> dict[str, Any]:
         "label_en": f.label_en, "label_zh": f.label_zh, "multi": f.multi or None, "separator": f.separator,
         "vocabulary": list(f.vocabulary), "synonyms": {v: _words_dict(w) for v, w in f.synonyms},
         "max_values": f.max_values if f.max_values != DEFAULT_MAX_VALUES else None, "derived": f.derived,
+        "asked_only": list(f.asked_only),
     }) for f in schema.facets}
     suit = schema.suitability
     data = {
@@ -359,6 +363,7 @@ _HEADER = """\
 #   texts         free text: embed (searched by meaning), show (given to the LLM when it writes a note)
 #   facets        categories: multi (several per item, split at `separator`), vocabulary, synonyms in en/zh;
 #                 a facet with more than max_values distinct values is kept as text
+#                 asked_only: values an item is shown for only when the person names them (a sauce is no dish)
 #   numbers       a unit from retrieval/schemas/units.yaml (minutes, pages, eur, year, servings ...), the
 #                 plausible range, and levels (words for part of the range: quick = at most 30 minutes)
 #   people        people or makers by role (author, director, chef, brand)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from chatbot.turn.replies import say
+from chatbot.turn.replies import catalog_schema, say
 from chatbot.turn.state import DialogueState, filters_for
+from retrieval.fields import grouped
 from retrieval.types import AGE_RATINGS, Candidate, Filters, Item
 
 if TYPE_CHECKING:
@@ -133,6 +134,34 @@ def turn_filters(state: DialogueState, rules: RuleOutcome | None) -> Filters:
     return merge_filters(filters, rules.filters) if rules is not None else filters
 
 
+def unasked_filters(state: DialogueState, items: Mapping[str, Item]) -> Filters:
+    """The values a schema catalog shows only when asked for (`asked_only`: a sauce is no dish), ruled out unless
+    the person asked for one: by name ("a dipping sauce"), or by a value that mostly such items have ("a
+    marinade" is a category of sauces)."""
+    schema = catalog_schema()
+    out = []
+    for facet in schema.facets if schema is not None else ():
+        only = set(facet.asked_only)
+        if not only or any(f == facet.name and v in only for f, v in state.facets_any):
+            continue
+        wanted = [(f, v) for f, v in state.facets_any if f != facet.name]
+        if any(_mostly(items, f, v, facet.name, only) for f, v in wanted):
+            continue
+        out += [(facet.name, v) for v in facet.asked_only]
+    return Filters(none_of=grouped(out))
+
+
+def _mostly(items: Mapping[str, Item], field: str, value: str, facet: str, only: set[str]) -> bool:
+    """True when at least half the items with this value have one of `only` as their `facet`."""
+    having = [a for a in (dict(i.attributes) for i in items.values()) if _has(a.get(field), value)]
+    return bool(having) and 2 * sum(_has(a.get(facet), o) for a in having for o in only) >= len(having)
+
+
+def _has(cell: Any, value: str) -> bool:
+    """True when a facet cell (one value or a list) holds the value."""
+    return value in cell if isinstance(cell, (list, tuple)) else cell == value
+
+
 def search_filters(state: DialogueState, rules: RuleOutcome, taste: SavedTaste) -> Filters:
     """The filters to retrieve with: films the saved profile liked, disliked or has seen never come back."""
     filters = turn_filters(state, rules)
@@ -191,9 +220,10 @@ class Recommender:
 
     def retrieve(self, state: DialogueState, rules: RuleOutcome, taste: SavedTaste) -> Found:
         """The candidates that pass every hard filter, best first; films the saved profile knows never come back."""
-        filters = search_filters(state, rules, taste)
+        filters = search_filters(state, rules, taste)  # what a "nothing matches" reply names: not the unasked
         query = self.query_text(state, rules)
-        return Found(taste, filters, query, self.searcher.search(query, filters, k=self.settings.n_candidates))
+        strict = merge_filters(filters, unasked_filters(state, self.searcher.items))
+        return Found(taste, filters, query, self.searcher.search(query, strict, k=self.settings.n_candidates))
 
     def rank(self, found: Found, state: DialogueState, rules: RuleOutcome, language: str) -> Ranked:
         """Blend relevance, interest and popularity, diversify with MMR, keep N; plus the reasons per item."""

@@ -85,6 +85,19 @@ def test_a_cold_rainy_evening_cooking_for_kids_then_vegetarian_and_no_nuts(recip
     _no_film_words(done)
 
 
+def test_a_sauce_comes_only_when_asked_for(recipes_root: Path) -> None:
+    """A sauce is no dish: "Vietnamese Fish Dipping Sauce" answered a fish dish for a weeknight and "Barbecue Sauce"
+    a dish for grandparents; asked for by any of its names, sauces come."""
+    agent = _agent(recipes_root, "recipes")
+    for message in ("a fish dish for a weeknight, under 45 minutes", "a soft, simple dish for my grandparents",
+                    "something with chicken tonight", "想做一道鱼，四十五分钟以内", "给爸妈做点清淡的"):
+        facts = _facts(agent, _turn(agent, None, message)[1])
+        assert facts and not [f for f in facts if f.get("course") == "sauce"], message
+    for message in ("a good dipping sauce", "a marinade for grilled chicken", "想做个蘸酱"):
+        facts = _facts(agent, _turn(agent, None, message)[1])
+        assert facts and facts[0].get("course") == "sauce", message
+
+
 def test_the_same_request_in_chinese_gets_the_same_constraints_and_a_chinese_reply(recipes_root: Path) -> None:
     agent = _agent(recipes_root, "recipes")
     english = _turn(agent, None, "It's cold and raining, I'm cooking for my two kids tonight, something warm and quick")[1]

@@ -61,6 +61,13 @@ def test_recipe_claims(recipes):
     assert _claimed(recipes, "Stock and rice make a quick, creamy supper", risotto) == []
     assert "quick" in _claimed(recipes, "A quick stew", Item("r:s", "Quick Stew", attributes=(("time_min", 120),)))
     assert "quick" in _claimed(recipes, "Stock and rice make a quick supper", _dish(course="main"))
+    # creamy takes dairy, a creamy ingredient or a dish that is creamy by its name (a risotto)
+    spaghetti = Item("r:sp", "Simple Spaghetti", attributes=(("contains", ("gluten",)), ("course", "main"), (
+        "ingredients", ("2.25 L water", "8 oz spaghetti", "2.5 cups pasta sauce"))))
+    assert "creamy" in _claimed(recipes, "Warm pasta with a creamy sauce, a classic comfort food", spaghetti)
+    assert "creamy" in _claimed(recipes, "口感顺滑的意面", spaghetti, "zh")
+    assert _claimed(recipes, "A creamy, cheesy bake", _dish(contains=["dairy", "egg"], course="main")) == []
+    assert _claimed(recipes, "A creamy dinner", _dish(course="main", ingredients=["1 can coconut milk"])) == []
     # set out for a party: a cake or a snack is shared, a soup of unknown servings is not said to be; feeding a crowd
     # takes the servings
     cake = _dish(category="Cake", course="dessert")

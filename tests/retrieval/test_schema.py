@@ -129,6 +129,8 @@ def test_a_schema_reads_back_what_it_writes(data_dir: Path) -> None:
     ("facets:\n  genres: {multi: true}\n", "facets.genres.separator", "needs a separator"),
     ("facets:\n  genres: {vocabulary: [A], synonyms: {B: {en: [b]}}}\n", "facets.genres.synonyms",
      "not in the vocabulary"),
+    ("facets:\n  course: {vocabulary: [main], asked_only: [sauce]}\n", "facets.course.asked_only",
+     "not in the vocabulary"),
     ("facets:\n  genres: {colour: red}\n", "facets.genres.colour", "Extra inputs are not permitted"),
     ("texts:\n  title: {}\n", "texts.title", "already the title"),
     ("suitability: {field: age, scale: [G, PG], words: {X: {en: [x]}}}\n", "suitability", "not levels of the scale"),
