@@ -144,7 +144,8 @@ def unasked_filters(state: DialogueState, items: Mapping[str, Item]) -> Filters:
         only = set(facet.asked_only)
         if not only or any(f == facet.name and v in only for f, v in state.facets_any):
             continue
-        wanted = [(f, v) for f, v in state.facets_any if f != facet.name]
+        kinds = {f.name for f in schema.facets if not f.multi}  # what an item is, not what it has ("contains fish")
+        wanted = [(f, v) for f, v in state.facets_any if f != facet.name and f in kinds]
         if any(_mostly(items, f, v, facet.name, only) for f, v in wanted):
             continue
         out += [(facet.name, v) for v in facet.asked_only]

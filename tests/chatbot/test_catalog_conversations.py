@@ -90,7 +90,8 @@ def test_a_sauce_comes_only_when_asked_for(recipes_root: Path) -> None:
     a dish for grandparents; asked for by any of its names, sauces come."""
     agent = _agent(recipes_root, "recipes")
     for message in ("a fish dish for a weeknight, under 45 minutes", "a soft, simple dish for my grandparents",
-                    "something with chicken tonight", "想做一道鱼，四十五分钟以内", "给爸妈做点清淡的"):
+                    "something with chicken tonight", "想做一道鱼，四十五分钟以内", "给爸妈做点清淡的",
+                    "something savoury to go with grilled fish, no dairy"):
         facts = _facts(agent, _turn(agent, None, message)[1])
         assert facts and not [f for f in facts if f.get("course") == "sauce"], message
     for message in ("a good dipping sauce", "a marinade for grilled chicken", "想做个蘸酱"):

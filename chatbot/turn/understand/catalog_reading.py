@@ -245,8 +245,8 @@ class CatalogReader:
                        and (bool(before.strip()) or target.field == previous_field))
             negated = (bool(self._neg[lang].search(before)) or carried or bool(self._free_after[lang].match(text[m.end():]))
                        or (lang == "zh" and bool(self._free_before.search(before))))
-            if not negated and self._situation[lang].search(before):
-                continue  # "it's cold": the weather, read by the context step
+            if not negated and self._situation[lang].search(before) and not (lang == "zh" and before.endswith("的")):
+                continue  # "it's cold", 好冷: the weather; after 的 a value names the thing (能做好的主菜)
             out.append((target, phrase, negated))
             previous_end, previous_negated, previous_field = m.end(), negated or _negative_phrase(phrase), target.field
         return out
