@@ -418,7 +418,7 @@ def checker() -> NoteChecker:
         ("A lonely young woman sets out to change strangers' lives in this 2001 comedy.", "sheet has no plot"),
         ("一部浪漫喜剧：Audrey Tautou 饰演一个害羞的女孩，在巴黎寻找爱情。", "sheet has no plot"),
         ("一部法国浪漫喜剧，剧情：害羞的女服务员悄悄改变了邻居们的生活。", "sheet has no plot"),
-        ("A fun, heartwarming adventure to share with your friends on a lazy evening.", "who you watch with"),
+        ("A fun, heartwarming adventure to share with your friends on a lazy evening.", "who you are with"),
         ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
         ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
         ("Tom Hanks 执导的温馨动画冒险，很适合下雨的晚上和孩子一起看。", "Tom Hanks is the director"),
@@ -437,10 +437,32 @@ def test_checker_catches_ungrounded_notes(checker, note, problem):
     item = AMELIE if "plot" in problem else TOY_STORY  # Amelie's sheet has no plot
     if "weather" in problem:  # the same note is fine when the person gave that weather
         assert checker.check(note, TOY_STORY, "en", ("snowy and pouring outside -> cozy", "family-friendly")) == []
-    if "who you watch with" in problem:
+    if "who you are with" in problem:
         assert checker.check(note, TOY_STORY, "en", ("watching with friends",)) == []
     problems = checker.check(note, item, "zh" if "一部" in note else "en")
     assert any(problem in p for p in problems), problems
+
+
+def test_a_note_names_only_the_company_the_person_gave(checker):
+    """Company nobody mentioned ("a cake to share with friends" for a birthday, "your friends" for a potluck with
+    colleagues) is caught and kept from the writer, in English and Chinese; the company given is free to say, and
+    小朋友 (children) is not 朋友 (friends)."""
+    from chatbot.turn.notes.qualities import unwritable_words
+
+    birthday = ("you asked for: birthday",)
+    assert any("who you are with" in p for p in checker.check(
+        "A soft cake for a birthday with friends, ready in an afternoon.", TOY_STORY, "en", birthday))
+    banned = unwritable_words(TOY_STORY, "en", birthday)
+    assert {"friends", "colleagues", "girlfriend"} <= set(banned) and "kids" not in banned  # Toy Story is Children
+    kids = ("kids -> family-friendly",)
+    assert not any("who you are with" in p for p in checker.check(
+        "John Lasseter 的动画冒险，很适合和小朋友一起看。", TOY_STORY, "zh", kids))
+    assert any("who you are with" in p for p in checker.check(
+        "John Lasseter 的动画冒险，很适合和朋友一起看。", TOY_STORY, "zh", kids))
+    zh = unwritable_words(TOY_STORY, "zh", kids)
+    assert "同事" in zh and "女朋友" in zh and "朋友" not in zh and "小朋友" not in zh
+    assert "朋友" in unwritable_words(replace(TOY_STORY, genres=("Comedy",)), "zh", birthday)
+    assert "friends" not in unwritable_words(TOY_STORY, "en", ("watching with friends",))
 
 
 RAIN = ("pouring in Seattle -> cozy", "kids -> family-friendly")

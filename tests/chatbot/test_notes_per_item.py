@@ -56,7 +56,7 @@ def test_one_call_per_item_mode_retries_then_templates():
     assert len(fake.calls) == 3
     assert [n.source for n in notes] == ["template", "llm"]
     problems = " ".join(notes[0].problems)
-    assert "Home Alone" in problems and "who you watch with" in problems
+    assert "Home Alone" in problems and "who you are with" in problems
 
 
 def test_the_notes_of_an_answer_are_written_at_once_each_into_its_own_card():

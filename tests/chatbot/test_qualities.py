@@ -78,6 +78,24 @@ def test_recipe_claims(recipes):
     assert _claimed(recipes, "A cake that feeds a crowd", _dish(category="Cake", servings=12)) == []
 
 
+
+def test_a_drink_sweetened_by_its_own_ingredients_is_sweet_and_a_sweet_pepper_claims_nothing(recipes):
+    """An iced tea with three spoons of honey or a date milk with sugar is sweet (the checker turned three true
+    notes of drinks into templates); popcorn with salt and butter is not, nor a soup; "sweet paprika" and
+    甜红椒粉 name a spice, not a taste."""
+    tea = _dish(course="drink", temperature="cold", ingredients=["0.75 L rosehip tea", "3 tbsp honey", "2 oranges"])
+    date_milk = _dish(course="drink", ingredients=["250 ml camel milk", "7 ripe dates", "A little bit of sugar"])
+    popcorn = _dish(course="snack", ingredients=["½ cup popcorn kernels", "1 tbsp salt", "6 tbsp butter"])
+    assert _claimed(recipes, "A sweet, refreshing iced tea for a hot afternoon", tea) == []
+    assert _claimed(recipes, "香甜的骆驼奶配椰枣，打成一杯奶", date_milk, "zh") == []
+    assert "sweet" in _claimed(recipes, "A sweet little snack for movie night", popcorn)
+    assert "sweet" in _claimed(recipes, "香甜的爆米花", popcorn, "zh")
+    assert "sweet" in _claimed(recipes, "A sweet soup", _dish(course="soup", ingredients=["1 tbsp sugar"]))
+    shrimp = _dish(course="main", ingredients=["1 pound shrimp", "1 teaspoon sweet Spanish paprika"])
+    assert _claimed(recipes, "大蒜和西班牙甜红椒粉炒虾，二十分钟上桌", shrimp, "zh") == []
+    assert _claimed(recipes, "Garlic shrimp with sweet paprika", shrimp) == []
+
+
 def test_unknown_catalog_needs_the_items_own_words():
     lexicon = QualityLexicon.for_catalog(CatalogSchema(name="made_up_books"))
     thriller = _dish(genre="Thriller", description="A wife vanishes; her husband is the suspect.")
@@ -241,6 +259,11 @@ def test_a_recipe_note_may_name_only_foods_its_recipe_has():
     cow_foot = Item(id="r:2", title="Nkwobi (Nigerian Spicy Cow Foot)", attributes=(
         ("ingredients", ("Cow feet", "1 large onion, chopped", "Palm oil")), ("course", "main")))
     assert foreign_foods("牛蛙炖洋葱，加入盐和香料，味道鲜嫩，适合暖身。", cow_foot, "zh") == ["frog"]  # a bullfrog
+    chicken = Item(id="r:3", title="Mediterranean Green Chicken", attributes=(  # a shallot is an onion
+        ("ingredients", ("4 chicken thighs", "2 shallots, peeled and coarsely chopped", "1 bunch parsley")),))
+    assert foreign_foods("欧芹和洋葱炖鸡腿，清香不辣。", chicken, "zh") == []
+    assert foreign_foods("欧芹和红葱头炖鸡腿，清香不辣。", chicken, "zh") == []
+    assert foreign_foods("欧芹和大蒜炖鸡腿，清香不辣。", chicken, "zh") == ["garlic"]
     from chatbot.turn.notes.measures import unwritable_foods  # and the writer steers the model away from them
 
     zh = unwritable_foods(kadhi, "zh")

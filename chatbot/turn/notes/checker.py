@@ -31,6 +31,7 @@ from chatbot.turn.notes.patterns import (
     said_twice,
 )
 from chatbot.turn.notes.qualities import QualityLexicon, blank_names
+from chatbot.turn.notes.situation import COMPANY_KINDS
 from chatbot.turn.notes.note import (
     MAX_NOTE_CHARS,
     MAX_SENTENCES,
@@ -69,7 +70,7 @@ class Problem(enum.Enum):
     OTHER_PERSON = "names a person not on the sheet"
     CHINESE_NAME = "a name written in Chinese"
     BORROWED = "borrows another film's reason"
-    COMPANY = "says who the person watches with"
+    COMPANY = "says who the person is with"
     WEATHER = "gives the person weather they did not give"
     WEATHER_IN_ITEM = "puts the person's weather into the item"
     WRONG_ROLE = "gives someone the wrong role"
@@ -178,17 +179,7 @@ _STARRING = (
 _VOICED = re.compile(r"\bvoic(?:es|ed|ing)\b|\bvoice (?:of|cast)\b|配音", re.IGNORECASE)
 # Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
 _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
-    (frozenset(ground.split()), re.compile(said, re.IGNORECASE))
-    for ground, said in (
-        ("partner couple date romantic romance girlfriend boyfriend wife husband",
-         r"\b(?:your|a) (?:partner|date|girlfriend|boyfriend|wife|husband|significant other|loved one)\b|"
-         r"伴侣|另一半|恋人|情侣|女朋友|男朋友|对象"),
-        ("family kid kids children child",
-         r"\b(?:your|the) (?:family|kids|children|little ones)\b|家人|全家|孩子|小朋友|一家人"),
-        ("friend friends group", r"\b(?:your|with) friends\b|朋友"),
-        ("colleague colleagues coworker coworkers work", r"\b(?:your )?(?:colleagues|coworkers)\b|同事"),
-    )
-)
+    (frozenset(ground), re.compile(said, re.IGNORECASE)) for ground, said, _ in COMPANY_KINDS)
 
 
 def _content_words(text: str) -> set[str]:
@@ -287,13 +278,13 @@ class NoteChecker:
 
     @staticmethod
     def _check_company(text: str, item: Item, grounded: str) -> list[Finding]:
-        """Who the person watches with ("your partner", "和孩子") must come from this item's reasons or genres."""
+        """Who the person is with ("your partner", "和孩子") must come from this item's reasons or genres."""
         own = _content_words(" ".join([grounded, *item.genres]))
         found = []
         for words, pattern in _COMPANY:
             m = pattern.search(text)
             if m and not own & words:
-                message = f"says who you watch with ({m.group(0)!r}), which none of its reasons says"
+                message = f"says who you are with ({m.group(0)!r}), which none of its reasons says"
                 found.append(Finding(Problem.COMPANY, message))
         return found
 

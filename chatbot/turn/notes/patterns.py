@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from chatbot.turn.notes.qualities import PLOT_PRAISE_ZH, WEATHER_KINDS
+from chatbot.turn.notes.qualities import PLOT_PRAISE_ZH
+from chatbot.turn.notes.situation import WEATHER_KINDS
 
 # A claim that the person already saw or liked this film (the notes are for films they have not seen).
 CLAIMS_SEEN = re.compile(

@@ -22,6 +22,7 @@ from typing import Any
 
 from chatbot.llm.protocol import CHINESE_SCRIPT, lower_case_only
 from chatbot.text.names import fold_name
+from chatbot.turn.notes.situation import unsaid_company, unsaid_weather
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
 from retrieval.types import Item
@@ -395,30 +396,6 @@ ZH_NAME_MARKS = ("\u00b7", "\u30fb", "\u2022", "\u300a")
 TIME_WORDS = {"en": ("minutes", "minute", "mins", "hours", "hour", "seconds", "secs"),
               "zh": ("分钟", "小时", "钟头", "秒钟")}  # how long it takes
 
-# Each kind of weather: the words in a note's reasons or its item's facts that give it, how a note says it (the
-# checker's pattern) and the words the notes model is kept from when nothing gives it ("a snowy afternoon" came
-# from the prompt's example into notes for people who had said nothing of snow).
-WEATHER_KINDS: tuple[tuple[tuple[str, ...], str, dict[str, tuple[str, ...]]], ...] = (
-    (("rain", "pour", "drizzl", "storm", "shower", "wet", "雨"),
-     r"\b(?:rain\w*|pouring|drizzl\w*|storm\w*|downpour)\b|下雨|雨天|雨夜|雨中|雨季|暴雨|风雨|下着雨",
-     {"en": ("rain", "rainy", "raining", "rainstorm", "drizzle", "drizzly", "downpour", "pouring", "storm", "stormy"),
-      "zh": ("下雨", "雨天", "雨夜", "雨中", "暴雨", "下着雨")}),
-    (("snow", "blizzard", "雪"), r"\b(?:snow\w*|blizzard\w*)\b|下雪|雪天|雪夜|飘雪|大雪",
-     {"en": ("snow", "snowy", "snowing", "snowfall", "blizzard"), "zh": ("下雪", "雪天", "雪夜", "飘雪", "大雪")}),
-    (("sun", "hot", "heat", "summer", "晴", "热", "阳光"),
-     r"\b(?:sunny|sunshine|heat ?wave|scorching|summery|hot summer|summer heat|the heat)\b|晴天|阳光明媚|炎热|烈日",
-     {"en": ("sunny", "sunshine", "heatwave", "scorching", "summery"), "zh": ("晴天", "阳光明媚", "炎热", "烈日")}),
-)
-
-
-def unsaid_weather(grounded: str, language: str) -> list[str]:
-    """The weather words a note may not write: those of every kind of weather that `grounded` (its reasons and
-    its item's facts) does not give."""
-    own = fold_name(grounded)
-    return [w for ground, _, words in WEATHER_KINDS if not any(g in own for g in ground)
-            for w in words.get(language, ())]
-
-
 def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
     """The words a note about this item may not use: the qualities its facts do not support, weather neither its
     `reasons` nor its facts give, how long it takes when its sheet does not say and, without a plot on its sheet,
@@ -426,6 +403,7 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
     own title or people, which the note must be able to write whole."""
     words = QualityLexicon.served().unfit_words(item, language)
     words += unsaid_weather(" ".join([item.plot or "", item.awards or "", *reasons]), language)
+    words += unsaid_company(" ".join([*reasons, *item.genres, item.plot or ""]), language)  # a plot's "friends" stays
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
     words += list(PROMPT_WORDS.get(language, ()))
