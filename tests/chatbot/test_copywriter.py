@@ -290,6 +290,33 @@ def test_long_llm_note_stopped_by_the_length_limit_keeps_its_finished_sentences(
     writer, _ = _copywriter(_answer([cut, GOOD_EN[1]]), _answer([cut]))
     notes = writer.write_notes(_requests(), "en")
     assert notes[0].source == "template" and any("cut off" in p for p in notes[0].problems)
+    # one long sentence stopped by the limit ends at its last clause (a list of parts alone is no sentence)
+    clauses = ("Full of toys, cowboys and toy rangers, John Lasseter's Toy Story is a warm, funny adventure "
+               "about friendship that the whole room can share on a rainy evening, with Tom Hanks and Tim Allen "
+               "as the voices of Woody and Buzz, two rivals who")[: LLM_NOTE_CHARS["en"]]
+    writer, _ = _copywriter(_answer([clauses, GOOD_EN[1]]))
+    notes = writer.write_notes(_requests(), "en")
+    assert notes[0].source == "llm" and notes[0].text.endswith("voices of Woody and Buzz."), notes[0]
+
+
+def test_a_note_cut_at_its_last_clause_is_a_sentence_or_nothing():
+    """A note stopped inside its one sentence keeps the clauses before its last break when they make a sentence of
+    note length (English: with a verb of its own); a bare list of parts is left cut off (rejected)."""
+    from chatbot.turn.notes.measures import long_enough
+    from chatbot.turn.notes.note import cut_to_clause
+
+    def cut(text: str, language: str) -> str:
+        return cut_to_clause(text, language, lambda head: long_enough(head, language))
+
+    cake = ("Made with Nonstick cooking spray, Ibarra semisweet chocolate and unsweetened chocolate, Mexican "
+            "Chocolate Cake with Mocha Buttercream is a rich, nut-free birthday treat your son can enjoy, with a")
+    assert cut(cake, "en").endswith("your son can enjoy.")
+    parts = ("Made with spray, semisweet chocolate, unsweetened chocolate, butter, sugar, eggs, vanilla, flour, "
+             "baking soda, salt, buttermilk, coffee, cocoa and powdered sugar for the frosting and")
+    assert cut(parts, "en") == parts
+    zh = "这款纯素巧克力饼干用香蕉代替鸡蛋，加入黑巧克力豆和椰子油，四十五分钟就能烤好一大盘，适合不吃奶制品的你，和家人"
+    assert cut(zh, "zh") == "这款纯素巧克力饼干用香蕉代替鸡蛋，加入黑巧克力豆和椰子油，四十五分钟就能烤好一大盘，适合不吃奶制品的你。"
+    assert cut("一道汤，用土豆", "zh") == "一道汤，用土豆"  # too short to keep
 
 
 def test_every_failed_note_is_rewritten_in_one_small_call():

@@ -96,6 +96,24 @@ def test_a_drink_sweetened_by_its_own_ingredients_is_sweet_and_a_sweet_pepper_cl
     assert _claimed(recipes, "Garlic shrimp with sweet paprika", shrimp) == []
 
 
+
+def test_a_long_dish_is_never_said_to_take_only_its_time(recipes):
+    """"七十五分钟就能做好" makes 75 minutes sound short: caught, and the writer is kept from 就能 for a dish of more than
+    an hour (the 1.5B wrote it twice in a row, draft and rewrite, and the note became a template)."""
+    from chatbot.turn.notes.qualities import unwritable_words
+    from chatbot.turn.replies import use_catalog
+
+    salad = _dish(course="salad", time_min=75)
+    assert "little_time" in _claimed(recipes, "芹菜和蛋黄酱拌鸡肉，七十五分钟就能做好", salad, "zh")
+    assert _claimed(recipes, "芹菜和蛋黄酱拌鸡肉，七十五分钟做好", salad, "zh") == []
+    use_catalog(CatalogSchema(name="recipes"))
+    try:
+        assert "就能" in unwritable_words(salad, "zh")
+        assert "就能" not in unwritable_words(_dish(course="salad", time_min=20), "zh")
+    finally:
+        use_catalog(None)
+
+
 def test_unknown_catalog_needs_the_items_own_words():
     lexicon = QualityLexicon.for_catalog(CatalogSchema(name="made_up_books"))
     thriller = _dish(genre="Thriller", description="A wife vanishes; her husband is the suspect.")

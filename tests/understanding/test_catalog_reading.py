@@ -253,3 +253,36 @@ def test_a_request_the_words_explain_needs_no_llm(tmp_path_factory: pytest.TempP
     assert intent.intent == "recommend"
     said = set(" ".join(intent.wishes).split())  # the search words: nothing read already, nothing idle
     assert not said & {"allergic", "his", "cook", "cake", "gluten-free", "easy", "ten", "minutes"}, intent.wishes
+
+
+@pytest.mark.parametrize(("message", "plain"), [
+    ("something for dinner, not too heavy", "light"),
+    ("nothing heavy tonight please, my stomach is off", "light"),
+    ("I want something lighter than that", "light"),
+    ("a soup that isn't too heavy for my grandparents", "light"),
+    ("不要太沉重的，晚饭吃点什么", "light"),
+    ("something heavier for a cold night", "hearty"),
+])
+def test_a_films_mood_is_never_a_dishs_wish(tmp_path_factory: pytest.TempPathFactory, gazetteer, message: str,
+                                            plain: str) -> None:
+    """The word lists read "not too heavy" as a film's mood ("uplifting", "light-hearted feel-good"), which the
+    recipes search then looked for and the cards said "you asked for: uplifting"; on any catalog but films the
+    same words are its plain wish ("light", "hearty"), and on films they stay the mood."""
+    from chatbot.turn.replies import use_catalog
+    from chatbot.turn.state import DialogueState
+    from chatbot.turn.understand.understander import Understander
+    from retrieval.catalog import load_catalog
+
+    data_dir = tmp_path_factory.getbasetemp() / "recipes-lean"
+    if not (data_dir / "catalog.jsonl").exists():
+        build_recipes_catalog(data_dir)
+    try:
+        understander = Understander(None, load_catalog(data_dir), gazetteer, llm_policy="never", data_dir=data_dir)
+        intent = understander.understand(message, DialogueState())
+    finally:
+        use_catalog(None)
+    said = " ".join(intent.wishes)
+    assert plain in intent.wishes, intent.wishes
+    assert not any(mood in said for mood in ("uplifting", "feel-good", "light-hearted", "gritty", "intense")), said
+    films = Understander(None, [], gazetteer, llm_policy="never").understand(message, DialogueState())
+    assert plain not in films.wishes and films.wishes, films.wishes  # a film's mood stays a film's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.types import Item
@@ -132,3 +133,25 @@ def cut_to_sentence(text: str, language: str) -> str:
     ends = SENTENCE_END_ZH if language == "zh" else SENTENCE_END_EN
     cuts = [m.end() for m in ends.finditer(text)]
     return text[: cuts[-1]].strip() if cuts else text
+
+
+_CLAUSE_BREAK = {"en": re.compile(r",\s+|;\s+|\s+[—–-]\s+"), "zh": re.compile(r"[，；]")}
+# a finite verb: what makes a clause a sentence ("Made with X, Y and Z" is none; "the cake is rich" is one)
+_FINITE_EN = re.compile(r"\b(?:is|are|was|were|makes|make|brings?|gives?|offers?|turns?|comes?|combines?|pairs?|has|"
+                        r"have|takes?|serves?|needs?|uses?|blends?|adds?|fills?|tastes?|feels?|warms?|keeps?|lets?|"
+                        r"cooks?|bakes?|wraps?|tops?|meets?|stars?|plays?|follows?)\b", re.IGNORECASE)
+
+
+def cut_to_clause(text: str, language: str, long_enough: Callable[[str], bool]) -> str:
+    """A note the length limit stopped inside its one sentence, ended at its last clause break instead ("..., Mexican
+    Chocolate Cake is a rich birthday treat, perfect for" -> "... a rich birthday treat."): what is kept was
+    written as it stands and is checked again; unchanged when no break leaves a sentence long enough (in English,
+    one with a verb of its own)."""
+    for m in reversed(list(_CLAUSE_BREAK[language].finditer(text))):
+        head = text[: m.start()].rstrip(" ,;，；")
+        if not long_enough(head):
+            break
+        if language == "zh" or _FINITE_EN.search(head):
+            return head + ("。" if language == "zh" else ".")
+    return text
+

@@ -277,7 +277,11 @@ class QualityLexicon:
                 raise DataFileError(f"{_path(where)}: quality {name!r} needs supported_if")
             patterns = {lang: _compile(name, lang, entry.get(lang) or [], where) for lang in ("en", "zh")}
             say = entry.get("say") or {"en": name, "zh": name}
-            words = {lang: plain_words(entry.get(lang) or []) for lang in ("en", "zh")}
+            steer = entry.get("steer") or {}  # plain words of a pattern's claim ("就能" of "七十五分钟就能")
+            if not isinstance(steer, dict) or not all(isinstance(v, list) for v in steer.values()):
+                raise DataFileError(f"{_path(where)}: quality {name!r}: steer maps a language to a list of words")
+            words = {lang: plain_words(entry.get(lang) or []) + tuple(map(str, steer.get(lang) or ()))
+                     for lang in ("en", "zh")}
             qualities.append(Quality(name, patterns, say, _conditions(name, entry["supported_if"], where),
                                      _conditions(name, entry.get("contradicted_if"), where),
                                      bool(entry.get("prompt", True)), words))

@@ -52,6 +52,7 @@ from chatbot.turn.notes.note import (
     NoteRequest,
     NotesStats,
     NoteStyle,
+    cut_to_clause,
     cut_to_sentence,
     note_language,
     sentence_drops,
@@ -434,6 +435,8 @@ class Copywriter:
             text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
         if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
+            if text[-1:] not in TERMINAL:  # ... inside its only sentence: ended at its last clause
+                text = cut_to_clause(text, language, lambda head: long_enough(head, language))
         problems = self._problems(text, draft, language, others, written)
         draft.problems.extend(problems)  # a sentence that fails (or is samey) is left out when the rest is a note
         true = ([] if problems else [text]) + [part for part in sentence_drops(text, language) if long_enough(

@@ -339,11 +339,13 @@ _FILM_SLOTS = ("genres", "genres_excluded", "year_min", "year_max", "runtime_min
 
 
 def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema,
-                          llm: dict[str, Any] | None = None, reader: CatalogReader | None = None) -> TurnIntent:
+                          llm: dict[str, Any] | None = None, reader: CatalogReader | None = None,
+                          moods: dict[str, list[str]] | None = None) -> TurnIntent:
     """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), what the catalog
     reader found is added, and the LLM's kinds (its own prompt's `want` / `not_want`) are checked: a kind it
     rules out stands only where the reader read it ruled out, a kind it wants that the words did not name is a
-    hint for the search."""
+    hint for the search. `moods`: the film moods the word lists made of the person's words, with the plain wishes
+    they are on any other catalog ("not too heavy" is "uplifting" of a film and "light" of a dish)."""
     update: dict[str, Any] = {}
     dropped: list[str] = []
     for slot in _FILM_SLOTS:
@@ -360,7 +362,8 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     hints = list(intent.hints)
     if llm and reader is not None:
         _merge_kinds(llm, reading, reader, hints, notes, intent.language)
-    update.update(wishes=_without_words(list(intent.wishes), reading.ruled_out_words),
+    wishes = [plain for wish in intent.wishes for plain in ((moods or {}).get(wish, [wish]))]
+    update.update(wishes=_without_words(list(dict.fromkeys(wishes)), reading.ruled_out_words),
                   hints=_without_words(hints, reading.ruled_out_words),
                   facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
                   cleared_fields=list(reading.cleared), notes=notes, notices=notices)

@@ -42,6 +42,7 @@ class Effect(BaseModel):
     age_down: bool = False
     max_age_rating: str | None = None
     wishes: list[str] = Field(default_factory=list)
+    plain_wishes: list[str] = Field(default_factory=list)  # on a catalog of no films: "nothing heavy" is light
     clear: list[str] = Field(default_factory=list)
 
     @field_validator("genres", "genres_excluded")

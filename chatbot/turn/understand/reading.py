@@ -34,6 +34,7 @@ class Reading:
     genres_excluded: list[str] = field(default_factory=list)
     genres_by_name: list[str] = field(default_factory=list)  # wanted genres the message calls by their own name
     wishes: list[str] = field(default_factory=list)
+    mood_wishes: dict[str, list[str]] = field(default_factory=dict)  # a film mood's wish -> its plain wishes
     companions: list[str] = field(default_factory=list)
     mood: str | None = None
     occasion: str | None = None

@@ -43,6 +43,8 @@ def apply_effect(name: str, effect: Effect, reading: Reading, state: DialogueSta
     add_new(reading.genres, effect.genres)
     add_new(reading.genres_excluded, effect.genres_excluded)
     add_new(reading.wishes, effect.wishes)
+    for wish in effect.wishes:  # a film's mood; another catalog reads the plain words (`apply_catalog_reading`)
+        reading.mood_wishes[wish] = list(effect.plain_wishes)
     for slot in effect.clear:
         add_new(reading.cleared, [slot])
         for key in (f"{slot}_min", f"{slot}_max"):

@@ -101,7 +101,7 @@ class Understander:
         intent = intent.model_copy(update={"llm_busy": True}) if llm_busy else intent
         if self.catalog is None or catalog is None:
             return intent
-        return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog)
+        return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog, reading.mood_wishes)
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
