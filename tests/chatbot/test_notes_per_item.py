@@ -310,6 +310,10 @@ def test_a_note_is_kept_from_praising_a_plot_its_sheet_does_not_have():
 
     checker = NoteChecker(CatalogLexicon.from_items([bound]))
     assert any("story" in p for p in checker.check("Joe Pantoliano 饰饰的犯罪爱情片，适合喜欢悬疑的你在周末晚上看。", bound, "zh"))
+    # so the note is kept from 饰 itself where the sheet has people and no plot; a dish's garnish (装饰) stays free
+    assert "饰" in unwritable_words(bound, "zh") and "饰" not in unwritable_words(TOY_STORY, "zh")
+    cake = Item(id="r:1", title="Lemon Cake", attributes=(("course", "dessert"),))
+    assert "饰" not in unwritable_words(cake, "zh")
     assert {"for the kids", "for children", "humor"} <= set(unwritable_words(ALIEN, "en"))
     assert "for the kids" not in unwritable_words(TOY_STORY, "en")
 

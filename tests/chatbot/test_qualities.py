@@ -46,6 +46,19 @@ def test_film_claims(films):
     assert "cozy" in _claimed(films, "一部温馨的恐怖片", HORROR, "zh")
 
 
+def test_an_award_of_the_films_is_never_said_to_be_a_persons(films):
+    """Shrek won an Oscar; its sheet says nothing of its directors' awards, so "an Oscar-winning director" is a claim
+    no fact bears out, in either language, while the film's own award may be named."""
+    shrek = Item("ml:4306", "Shrek (2001)", 2001, ("Animation", "Comedy"), awards="Won 1 Oscar. 36 wins.")
+    assert _claimed(films, "An Oscar-winning romp through a swamp", shrek) == []
+    for note in ("A fairy-tale romp from an Oscar-winning director", "Award-winning animators give an ogre a heart",
+                 "Starring an Academy Award winning actor as an ogre"):
+        assert "award-winning-person" in _claimed(films, note, shrek), note
+    assert "award-winning-person" in _claimed(films, "奥斯卡获奖导演打造的童话冒险", shrek, "zh")
+    assert "award-winning-person" in _claimed(films, "影帝配音的怪物史莱克", shrek, "zh")
+    assert _claimed(films, "荣获奥斯卡的动画喜剧", shrek, "zh") == []
+
+
 def test_recipe_claims(recipes):
     mild = _dish(contains=["dairy"], course="main", time_min=20)
     spicy = _dish(contains=["meat", "spicy"], course="main")

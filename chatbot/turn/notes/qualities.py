@@ -410,6 +410,8 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
     words += unsaid_company(" ".join([*reasons, *item.genres, item.plot or ""]), language)  # a plot's "friends" stays
     if not (item.plot and item.plot.strip()):
         words += list(STORY_WORDS.get(language, ()))
+        if language == "zh" and item.people:  # kept from 饰演, the 1.5B gave a role by "饰饰" (a dish's 装饰 stays)
+            words.append("饰")
     words += list(PROMPT_WORDS.get(language, ()))
     if language == "zh":
         words += list(ZH_NAME_MARKS) + sheet_english(item, reasons)
