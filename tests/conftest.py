@@ -71,9 +71,17 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     return d
 
 
+# The session's interest model trains briefly and tries one setting of each closed-form choice: the tests that use
+# it check what it does in a conversation, not how good it is (tests/ranking and `tastebud eval` do); the default
+# run (up to 9 min of epochs, then twelve item-to-item fits) took ~12 min of a CI run on a slow machine.
+TEST_TRAINING = dict(time_limit_s=90.0, epochs=6, ii_l2_grid=(300.0,), ii_tau_grid=(10.0,),
+                     text_link_k_grid=(10,), text_link_temp_grid=(0.05,))
+
+
 @pytest.fixture(scope="session")
 def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
-    """The session's demo data dir with the interest model trained in it (once)."""
+    """The session's demo data dir with the interest model trained in it (once, briefly: `TEST_TRAINING`)."""
+    from ranking.config import InterestConfig
     from ranking.model import CHECKPOINT
     from ranking.train import train_interest_model
     from retrieval.catalog import load_catalog
@@ -83,7 +91,7 @@ def trained_demo_dir(demo_data_dir: Path, embedder) -> Path:
         ids, vectors = load_item_vectors(demo_data_dir)
         by_id = {it.id: it for it in load_catalog(demo_data_dir)}
         train_interest_model(demo_data_dir, ids, vectors, lambda texts: embedder.embed(texts),
-                             items=[by_id[i] for i in ids], progress=False)
+                             items=[by_id[i] for i in ids], config=InterestConfig(**TEST_TRAINING), progress=False)
     return demo_data_dir
 
 

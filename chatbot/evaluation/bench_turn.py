@@ -36,7 +36,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 _NOTE_COUNTS = ("notes", "llm_calls", "retries", "prompt_tokens", "prompt_eval_tokens", "output_tokens", "first_pass",
-                "retry_pass", "templates", "checks_failed")
+                "retry_pass", "templates", "checks_failed", "not_asked")
 
 
 def _notes_share(steps: list[Any], total_ms: list[float]) -> dict[str, Any]:
@@ -45,6 +45,8 @@ def _notes_share(steps: list[Any], total_ms: list[float]) -> dict[str, Any]:
     for name in _NOTE_COUNTS:
         out[name] = int(sum(getattr(s, name) for s in steps))
     out["out_of_time_turns"] = sum(bool(s.out_of_time) for s in steps)
+    planned = [(s.planned_s, s.seconds) for s in steps if s.planned_s]  # the pace's forecast, and what it took
+    out["planned_over_taken_p50"] = round(float(np.median([p / t for p, t in planned if t])), 2) if planned else None
     seconds = [s.seconds * 1000 for s in steps]
     out["notes_step"] = _percentiles(seconds)
     out["share_of_reply_time"] = round(sum(seconds) / sum(total_ms), 3) if total_ms and sum(total_ms) else 0.0

@@ -45,6 +45,7 @@ class FakeChatModel(BaseChatModel):
     chunk_chars: int = 6  # characters per streamed piece
     delay_s: float = 0.0  # sleep before each streamed piece
     parallel: int = 0  # >0: `stream_many` answers several prompts at once, as the batched embedded model does
+    note_s: float = 0.0  # >0: `round_seconds` says each prompt of a batched call takes this long (a slow machine)
     _calls: list[FakeCall] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -98,6 +99,10 @@ class FakeChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(text, chunk=chunk)
             yield chunk
+
+    def round_seconds(self, prompts: list[Any], max_tokens: int) -> float | None:
+        """What a batched call of these prompts would take, as `note_s` says (None: not known)."""
+        return self.note_s * len(prompts) if self.note_s else None
 
     def stream_many(
         self, prompts: list[Any], schema: dict[str, Any] | None, max_tokens: int, timeout_s: float,

@@ -230,7 +230,9 @@ class LlamaCppChatModel(LocalChatModel):
         chat = to_role_dicts(as_messages(messages))
         started = time.perf_counter()
         if self.parallel:  # the batched context writes this model's answers: its prefix is the one to read
-            self._batched(loaded).prefill(chat)
+            batched = self._batched(loaded)
+            batched.prefill(chat)
+            batched.measure(chat)  # how fast it writes here, before the first turn asks for notes
             return time.perf_counter() - started
         with loaded.lock:
             try:
@@ -293,6 +295,13 @@ class LlamaCppChatModel(LocalChatModel):
                                         blank, added if more is not None else None)
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"the local language model failed: {exc}") from exc
+
+    def round_seconds(self, prompts: list[Any], max_tokens: int) -> float | None:
+        """The seconds `stream_many` should take for these prompts on this machine; None when not known yet."""
+        if not self.parallel:
+            return None
+        batched = self._batched(_load_llama(self.model_path, self.n_ctx, self.n_threads, self.instance))
+        return batched.round_seconds([to_role_dicts(as_messages(p)) for p in prompts], max_tokens)
 
     def _batched(self, loaded: _LoadedLlama) -> Any:
         """The batched context of this model's instance, made once."""

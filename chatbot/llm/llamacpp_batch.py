@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatbot.llm.pace import DecodePace
 from chatbot.llm.token_bans import TokenBans
 from retrieval.errors import LLMError, ModelUnavailable
 
@@ -103,6 +104,7 @@ class BatchedContext(TokenBans):
         self.prefix: list[int] = []  # the tokens the prefix sequence holds
         self.lock = threading.Lock()
         self.work = {"prompt_tokens": 0, "gen_tokens": 0}  # running totals, for `usage`
+        self.pace = DecodePace()  # how fast steps run here (`round_seconds`)
         self._init_bans()
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
         self._distinct_blank: list[frozenset[str]] = []  # the words each `distinct` text reads as names
@@ -167,6 +169,28 @@ class BatchedContext(TokenBans):
                     "elapsed_s": round(time.monotonic() - started, 3),
                 })
 
+    def round_seconds(self, prompts: Sequence[Sequence[dict[str, str]]], max_tokens: int) -> float | None:
+        """The seconds `generate` should take to answer all these prompts at once on this machine (`DecodePace`);
+        None before this context has written answers."""
+        if not prompts or len(prompts) > self.n_seq:
+            return None
+        token_lists = [self.tokens(p) for p in prompts]
+        shared = _common_prefix(token_lists)[: min(len(t) for t in token_lists) - 1]
+        held = len(_common_prefix([self.prefix, shared])) if self.prefix else 0
+        length = min(self.pace.tokens_per_answer or 0.75 * max_tokens, max_tokens)  # a guess until answers end
+        return self.pace.round_seconds([len(t) - len(shared) for t in token_lists], length, self.prompt_run,
+                                       BATCH_TOKENS, len(shared) - held)
+
+    def measure(self, messages: Sequence[dict[str, str]]) -> None:
+        """Write a few tokens to a prompt, alone and three at once, so that `round_seconds` knows this machine
+        before the first turn (a few seconds, once)."""
+        if self.pace.coefficients() is not None:
+            return
+        for n in (1, 3):
+            for _ in self.generate([messages] * n, [None] * n, 6, 60.0):
+                pass
+        self.pace.tokens_per_answer = 0.0  # these answers were cut short: not what a note takes
+
     def close(self) -> None:
         """Free the context and its batch (the model's weights stay with their Llama)."""
         if self.ctx:
@@ -210,14 +234,15 @@ class BatchedContext(TokenBans):
                         break
                 if time.monotonic() > deadline:
                     raise _timeout(timeout_s, sum(a.n_out for a in answers))
+                step_started = time.monotonic()
                 steps = self._step(writing, queue, spoke)
-                for j, (a, wants) in enumerate(steps):
-                    if wants:
-                        text = self._next(a, j, max_tokens)
-                        if text:
-                            usage.setdefault("first_token_s", round(time.monotonic() - started, 3))
-                            spoke = spoke or any(ch.isalpha() for ch in text)  # words, not the JSON around them
-                            yield a.index, text
+                texts = [self._next(a, j, max_tokens) if wants else "" for j, (a, wants) in enumerate(steps)]
+                self.pace.add(len(writing), len(steps) - len(writing), time.monotonic() - step_started)
+                for (a, _), text in zip(steps, texts):
+                    if text:
+                        usage.setdefault("first_token_s", round(time.monotonic() - started, 3))
+                        spoke = spoke or any(ch.isalpha() for ch in text)  # words, not the JSON around them
+                        yield a.index, text
                 waiting.extend(self._answer(-1, -1, *added) for added in (more() if more is not None else ()))
                 self._join(answers, queue, waiting, max_tokens)
                 writing = [a for a in answers if a.pending is not None and not a.done]
@@ -303,6 +328,7 @@ class BatchedContext(TokenBans):
         a.pending = self._sample(a, j)
         if bool(self._lib.llama_vocab_is_eog(self.vocab, a.pending)) or a.n_out >= max_tokens:
             a.done = True
+            self.pace.add_answer(a.n_out)
             return a.decoder.decode(b"", final=True)
         a.n_out += 1
         text = a.decoder.decode(self._piece(a.pending))
@@ -321,7 +347,9 @@ class BatchedContext(TokenBans):
                 raise LLMError("the notes prompt could not be read in time")
             for j, (pos, token) in enumerate(chunk):
                 self._put(j, token, pos, self.prefix_seq, False)
+            step_started = time.monotonic()
             self._decode(len(chunk))
+            self.pace.add(0, len(chunk), time.monotonic() - step_started)
             self.prefix = tokens[: chunk[-1][0] + 1]
             self.work["prompt_tokens"] += len(chunk)
         return len(todo)

@@ -173,6 +173,26 @@ def test_a_slow_batch_is_stopped_at_the_budget_and_templates_fill_in():
     assert [n.source for n in notes] == ["template", "template"] and writer.last_stats.out_of_time
 
 
+def test_on_a_slow_machine_only_the_notes_that_fit_are_asked_for_and_the_rest_are_templates_at_once():
+    """The model has shown it writes a note in 10 s here and the budget is 30 s: the first two cards get written
+    notes, the others get their template notes before the model writes a word, and nobody waits for notes that
+    could never finish (on a 6 tokens/s machine five notes at once ran out of the budget, 140 of 147 templates)."""
+    requests = _requests() + [NoteRequest(item, ("you asked for: something to watch tonight",))
+                              for item in (AMELIE, MATRIX, HOME_ALONE)]
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
+    fake.note_s = 10.0
+    events = list(writer.write_notes_stream(requests, "en"))
+    first_words = next(k for k, e in enumerate(events) if isinstance(e, NoteDelta))
+    assert sorted(e.position for e in events[:first_words] if isinstance(e, NoteDone)) == [2, 3, 4]
+    notes = {e.position: e.note for e in events if isinstance(e, NoteDone)}
+    assert [notes[i].source for i in range(5)] == ["llm", "llm", "template", "template", "template"]
+    assert len(fake.calls) == 2 and writer.last_stats.not_asked == 3
+    assert all("fit in the budget" in " ".join(notes[i].problems) for i in (2, 3, 4))
+    fake.note_s, fake.replies = 0.0, [_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",))]
+    writer.write_notes(_requests(), "en")  # speed not known yet: every note is asked for
+    assert writer.last_stats.not_asked == 0 and writer.last_stats.first_pass == 2
+
+
 def test_one_failed_note_is_rewritten_when_a_third_of_the_first_round_is_left():
     """Five notes written at once take longer than one: a single rewrite needs a fraction of the first round's
     time, so it is tried when the time left covers that fraction (it was refused unless a whole first round's time
@@ -216,7 +236,11 @@ def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, arti
     """The real 1.5B writes the five notes of an answer side by side (batched decoding): every card's words
     stream before the first note ends, each final note passes the checks and names only its own film, and most
     are the model's own (not templates)."""
+    from chatbot.llm import warm_up
+
     writer = Copywriter(notes_llm, CatalogLexicon.from_items(CATALOG), timeout_s=600)
+    for model, prefixes in writer.fixed_prefixes():  # as the app starts: the prefix read, then its pace measured
+        warm_up(model, prefixes)
     started = time.perf_counter()
     first_delta = None
     events = []
@@ -249,6 +273,8 @@ def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, arti
             if other.id != request.item.id and display_title(other.title) in note.text:
                 assert display_title(other.title) in " ".join(request.reasons), note
     assert sum(e.note.source != "template" for e in notes) >= 3  # the model writes most notes itself
+    # its pace on this machine was known before the first note: all five fit in 600 s, and it said how long
+    assert writer.last_stats.not_asked == 0 and 0 < writer.last_stats.planned_s < 600
     if language == "zh":  # kept from the dot of a transliterated name and the 《》 of a translated title
         assert not any(mark in e.note.text for e in notes if e.note.source != "template" for mark in "·・•《"), notes
 

@@ -98,6 +98,8 @@ class NotesStats:
     templates: int = 0  # notes that fell back to the template
     checks_failed: int = 0  # drafts rejected by the code checks
     out_of_time: bool = False  # the time budget ran out before every note was written
+    not_asked: int = 0  # notes templated at once: the LLM's speed here showed they would not fit in the budget
+    planned_s: float | None = None  # the seconds the notes asked for should take at that speed (None: not known)
 
 
 SENTENCE_END_EN = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bJr)[.!?]+(?=\s|$)")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.turn.notes.checker import Finding, Problem
+from chatbot.turn.notes.checker import Finding, Problem, shares_skeleton
+from chatbot.turn.notes.measures import could_be_specific, specific_facts
 from chatbot.turn.notes.note import Note, NoteDone, NoteEvent, NoteRequest, NotesStats
+from chatbot.turn.notes.qualities import QualityLexicon
+from retrieval.types import Item
+
+_SAMEY = "repeats another film's note with only the title and names changed"
+_VAGUE = "names nothing only this item has (no person, plot, award or genre of its own)"
 
 
 @dataclass
@@ -47,6 +53,8 @@ class Tally:
     llm_s: float = 0.0
     checks_failed: int = 0
     out_of_time: bool = False
+    not_asked: int = 0
+    planned_s: float | None = None
 
     def add_call(self, usage: dict[str, Any], seconds: float, pieces: int) -> None:
         """Count one LLM call from what the backend reported (a call stopped early reports nothing: its streamed
@@ -67,7 +75,8 @@ class Tally:
             output_tokens=self.output_tokens, llm_s=round(self.llm_s, 3),
             seconds=round(time.monotonic() - started, 3), first_pass=sources.count("llm"),
             retry_pass=sources.count("llm-retry"), templates=sources.count("template"),
-            checks_failed=self.checks_failed, out_of_time=self.out_of_time,
+            checks_failed=self.checks_failed, out_of_time=self.out_of_time, not_asked=self.not_asked,
+            planned_s=self.planned_s,
         )
 
 
@@ -162,3 +171,30 @@ def rewrite_seconds(round_s: float, notes: int, first: int) -> float:
     `round_s`: each step of batched decoding (and each item's lines read) costs a fixed part plus a part per note,
     so one rewrite takes about a third of a first round of five, not all of it."""
     return round_s * (STEP_FIXED + notes) / (STEP_FIXED + max(first, notes))
+
+
+FIT_SHARE = 0.8  # of the time left, what the first drafts may be planned to take (checks, streaming, slow steps)
+
+
+def notes_that_fit(llm: Any, prompts: list[Any], max_tokens: int, seconds: float) -> tuple[int, float | None]:
+    """How many of these note prompts, the first ones, the model should finish within `seconds` written at once,
+    by the speed it has shown on this machine (`round_seconds`), and the seconds it should take them; all of them
+    (and None) when it cannot tell; at least one."""
+    estimate = getattr(llm, "round_seconds", None)
+    if not callable(estimate):
+        return len(prompts), None
+    for n in range(len(prompts), 0, -1):
+        seconds_n = estimate(prompts[:n], max_tokens)
+        if seconds_n is None or seconds_n <= seconds * FIT_SHARE or n == 1:
+            return n, seconds_n
+    return 0, None
+
+
+def weakness(text: str, item: Item, language: str, written: Sequence[tuple[str, Item]],
+             answer: Sequence[Item]) -> Finding | None:
+    """Why a true note is still weak: it shares a skeleton with a note written, or names nothing of its own."""
+    if any(shares_skeleton(text, item, other, other_item, language) for other, other_item in written):
+        return Finding(Problem.SAMEY, _SAMEY)
+    if could_be_specific(item) and not specific_facts(text, item, answer, language, QualityLexicon.served()):
+        return Finding(Problem.VAGUE, _VAGUE)
+    return None

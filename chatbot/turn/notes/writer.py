@@ -38,9 +38,9 @@ from chatbot.llm.calls import can_stream_many
 from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
-                                         shares_skeleton, without_translated_title)
+                                         without_translated_title)
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
-from chatbot.turn.notes.measures import blank_words, could_be_specific, long_enough, specific_facts, unwritable
+from chatbot.turn.notes.measures import blank_words, long_enough, unwritable
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
     MAX_REASONS,
@@ -59,7 +59,8 @@ from chatbot.turn.notes.note import (
     trim_note,
 )
 from chatbot.turn.notes.qualities import QualityLexicon
-from chatbot.turn.notes.rounds import Draft, Rewrites, Round, Tally, collect, fail_unwritten, rewrite_seconds
+from chatbot.turn.notes.rounds import (Draft, Rewrites, Round, Tally, collect, fail_unwritten, notes_that_fit,
+                                       rewrite_seconds, weakness)
 from chatbot.turn.notes.stream import (NotesStreamParser, note_labels, notes_schema, numbered, stream_json_text,
                                        stream_many_json)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
@@ -94,8 +95,6 @@ __all__ = [
     "why_chips",
 ]
 
-_SAMEY = "repeats another film's note with only the title and names changed"
-_VAGUE = "names nothing only this item has (no person, plot, award or genre of its own)"
 _LLM_FAILED = "the language model failed"
 _OUT_OF_TIME = "out of time for the notes"
 MAX_REWRITES = 1  # drafts after the first (a second after the call: +1.1 s whole reply p50, no note saved)
@@ -193,6 +192,7 @@ class Copywriter:
         """The first draft of every note (one call for all, or one per item); returns the seconds a note took."""
         everyone = list(range(len(drafts)))
         if self._parallel(language):  # every note at once, a prompt each: the round's time is one note's
+            everyone = yield from self._fitting(drafts, language, deadline, tally, finished)
             call_started = time.monotonic()
             yield from collect(self._draft_round(drafts, everyone, language, deadline, stream=True, retry=False,
                                                  tally=tally), finished)
@@ -207,6 +207,20 @@ class Copywriter:
             yield from collect(rounds, finished)
             per_note_s = max(per_note_s, (time.monotonic() - call_started) / len(group))
         return per_note_s
+
+    def _fitting(self, drafts: list[Draft], language: str, deadline: float, tally: Tally,
+                 finished: dict[int, Note]) -> Generator[NoteEvent, None, list[int]]:
+        """The first notes, as many as the model writes at once in the time left at the speed it showed here; the
+        others get their template notes now, so that the reply ends when those few are written."""
+        prompts = [self._notes_prompt(Round(drafts, [i], language, deadline, True, False, Tally()),
+                                      note_labels([display_title(d.request.item.title)])) for i, d in enumerate(drafts)]
+        n, tally.planned_s = notes_that_fit(self.by_language.get(language, self.llm), prompts,
+                                            8 + dict(self.style.tokens)[language], deadline - time.monotonic())
+        for i in range(n, len(drafts)):
+            drafts[i].problems.append(Finding(Problem.OUT_OF_TIME, f"{_OUT_OF_TIME}: only {n} fit in the budget here"))
+            finished[i], tally.not_asked = self._template(drafts[i], language, i, []), tally.not_asked + 1
+            yield NoteDone(i, finished[i])
+        return list(range(n))
 
     def _rewrite_failed(
         self,
@@ -443,7 +457,7 @@ class Copywriter:
             part, language) and not self._problems(part, draft, language, others, written)]
         if not true:
             return None
-        soft = [self._soft(part, draft.request.item, language, written, answer) for part in true]
+        soft = [weakness(part, draft.request.item, language, written, answer) for part in true]
         best = next((k for k, finding in enumerate(soft) if finding is None), 0)
         text = true[best]
         note = Note(item_id=item.id, text=text, why=why_chips(draft.request.reasons),
@@ -464,16 +478,6 @@ class Copywriter:
         if any(fold_name(text) == fold_name(other) for other, _ in written):
             problems.append(Finding(Problem.REPEATED, "repeats another film's note word for word"))
         return problems
-
-    @staticmethod
-    def _soft(text: str, item: Item, language: str, written: Sequence[tuple[str, Item]],
-              answer: Sequence[Item]) -> Finding | None:
-        """Why a true note is still weak: it shares a skeleton with a note written, or names nothing of its own."""
-        if any(shares_skeleton(text, item, other, other_item, language) for other, other_item in written):
-            return Finding(Problem.SAMEY, _SAMEY)
-        if could_be_specific(item) and not specific_facts(text, item, answer, language, QualityLexicon.served()):
-            return Finding(Problem.VAGUE, _VAGUE)
-        return None
 
     def _template(self, draft: Draft, language: str, position: int, written: list[tuple[str, Item]]) -> Note:
         """The template note of a draft that never passed (its shape by the card's place and the notes written)."""
