@@ -124,6 +124,9 @@ def worker_env(data_dir: Path, database_url: str, chroma_url: str, llm: LLMServe
         "TASTEBUD_OPENAI_MODEL": llm.model,
         "TASTEBUD_HOST": "127.0.0.1",
         "TASTEBUD_THREADS": "1",  # two workers and the LLM server share two cores
+        # the notes are written by the LLM server, one after another: held to 10 s a turn (the default 30 s took each
+        # turn to it on a slow machine); what is asserted here is the conversation across workers, not the notes
+        "TASTEBUD_NOTES_BUDGET_S": "10",
         "TASTEBUD_RATE_LIMIT": "10000/minute",  # every request of the test comes from 127.0.0.1
         "TASTEBUD_WEATHER_URL": f"http://127.0.0.1:{free_port()}/v1/forecast",  # no weather: nothing listens
         "HF_HUB_OFFLINE": "1",
