@@ -77,6 +77,11 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("a veggie stew please, no mushrooms or nuts", {("diet", "vegetarian"), ("category", "Stew")},
      {("contains", "nuts")}, {}),
     ("不要蘑菇和坚果", set(), {("contains", "nuts")}, {}),
+    # "no meat" in any words is a vegetarian dish: no fish or seafood either, as "meat-free" and "吃素" say
+    ("不要肉，给全家做一道主菜", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
+    ("我们家不吃肉，晚饭做什么好", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
+    ("a main course without meat for six", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
+    ("no meat tonight, something warm", {("diet", "vegetarian"), ("temperature", "warm")}, set(), {}),
     # a time said as how long it takes is that long at most
     ("it's late and I'm starving, something I can make in ten minutes", set(), set(), {("time_min", "max"): 10}),
     ("a soup that's ready in 20 minutes", {("course", "soup")}, set(), {("time_min", "max"): 20}),
