@@ -17,6 +17,12 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EMBED_CACHE = Path(os.environ.get("TASTEBUD_TEST_EMBED_CACHE", Path.home() / ".cache" / "tastebud" / "embeddings"))
 
 
+def embed_cache(catalog: str) -> Path:
+    """The shared embedding cache of one catalog: a cache keeps only the vectors of its last build, so one shared by
+    the films, the recipes and the books held only the last of them and every other build embedded again."""
+    return EMBED_CACHE / catalog
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _free_llama_contexts():
     """Each test module frees the llama.cpp contexts it loaded: kept for the whole run they grew past 15 GB."""
@@ -67,7 +73,7 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     d = tmp_path_factory.mktemp("demo-data")
     build_demo_catalog(d)
     # item vectors are cached by content hash outside the test's dir, so later runs on this machine skip embedding
-    build_index(d, chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE)
+    build_index(d, chroma_url=None, embedder=embedder, cache_dir=embed_cache("films"))
     return d
 
 
@@ -103,7 +109,7 @@ def recipes_root(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 
     root = tmp_path_factory.mktemp("recipes-root")
     build_recipes_catalog(root / "recipes")
-    build_index(root / "recipes", chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE, progress=False)
+    build_index(root / "recipes", chroma_url=None, embedder=embedder, cache_dir=embed_cache("recipes"), progress=False)
     return root
 
 
@@ -119,5 +125,5 @@ def books_root(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     report = import_catalog_file(Path(__file__).parent / "dialogues" / "data" / "books.csv")
     write_catalog(root / "books", report.items, {"source": "import:books.csv"})
     write_schema(report.schema, root / "books")
-    build_index(root / "books", chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE, progress=False)
+    build_index(root / "books", chroma_url=None, embedder=embedder, cache_dir=embed_cache("books"), progress=False)
     return root

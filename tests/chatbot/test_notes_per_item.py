@@ -239,8 +239,7 @@ def test_real_model_writes_five_grounded_notes_at_once(notes_llm, language, arti
     from chatbot.llm import warm_up
 
     writer = Copywriter(notes_llm, CatalogLexicon.from_items(CATALOG), timeout_s=600)
-    for model, prefixes in writer.fixed_prefixes():  # as the app starts: the prefix read, then its pace measured
-        warm_up(model, prefixes)
+    warm_up(notes_llm, writer.fixed_prompts([language]))  # as the app starts: the prefix read, its pace measured
     started = time.perf_counter()
     first_delta = None
     events = []

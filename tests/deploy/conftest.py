@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EMBED_CACHE
+from tests.conftest import embed_cache
 from tests.deploy.processes import BIN, Deployment, LLMServer, ServerProcess
 from tests.postgres import PostgresCluster, find_bindir, free_port
 
@@ -74,7 +74,7 @@ def catalog_dir(deploy_root: Path, chroma_url: str, embedder) -> Path:
     shutil.rmtree(demo)
     cache = deploy_root / "embcache"
     cache.mkdir()
-    for shared in EMBED_CACHE.glob("embcache-*.npz"):  # a private copy: this build may prune it freely
+    for shared in embed_cache("films").glob("embcache-*.npz"):  # a private copy: this build may prune it freely
         shutil.copy(shared, cache / shared.name)
     report = build_index(data_dir, chroma_url=chroma_url, embedder=embedder, cache_dir=cache, progress=False)
     assert report.n_items == N_FILMS and chroma_url in report.location, report

@@ -18,7 +18,7 @@ from retrieval.errors import CatalogError
 from retrieval.schema import SCHEMA_FILE
 from retrieval.schema_file import load_schema
 from retrieval.search import Searcher, build_index
-from tests.conftest import EMBED_CACHE
+from tests.conftest import embed_cache
 
 BOOKS = (Path(__file__).parent.parent / "dialogues" / "data" / "books.csv").read_text(encoding="utf-8")
 
@@ -104,7 +104,7 @@ def test_the_real_embedder_finds_books_by_meaning_within_exact_bounds(books_csv:
     report = import_catalog_file(books_csv)
     write_catalog(data_dir, report.items, {"source": "test"})
     write_schema(report.schema, data_dir)
-    build_index(data_dir, chroma_url=None, embedder=embedder, cache_dir=EMBED_CACHE, progress=False)
+    build_index(data_dir, chroma_url=None, embedder=embedder, cache_dir=embed_cache("books"), progress=False)
     searcher = Searcher.open(data_dir, embedder=embedder)
     from retrieval.filters import parse_where
     from retrieval.types import Filters
