@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from retrieval.schema import CatalogSchema
+from retrieval.schema import CatalogSchema, Facet
 from retrieval.types import LIST_FIELDS, Item
 
 FILM_NUMBERS: tuple[str, ...] = ("year", "runtime_min", "n_ratings", "mean_rating")
@@ -37,6 +37,16 @@ class FieldKinds:
     attributes: frozenset[str] = frozenset()
     people: frozenset[str] = frozenset()  # attribute sets that are people by role (also in the virtual `people`)
     listed: tuple[str, ...] = ()  # a schema catalog's fields as a person is told them (empty: the film fields)
+    unknown_passes: frozenset[str] = frozenset()  # numbers whose bounds an item without the number passes
+    # facet -> (text fields, value -> its English words): an item whose title names a value has it too
+    also_in: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], ...] = ()
+
+    def value_words(self, facet: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+        """The text fields that also give a facet's values, and each value's words there (empty: none)."""
+        for name, fields, words in self.also_in:
+            if name == facet:
+                return fields, dict(words)
+        return (), {}
 
     def names(self) -> tuple[str, ...]:
         """The field names to tell a person: the film fields, or id, title and a schema catalog's own fields."""
@@ -83,7 +93,22 @@ def field_kinds(schema: CatalogSchema | None) -> FieldKinds:
     listed = sorted(named | set(schema.other) | ({schema.suitability.field} if schema.suitability else set()))
     return FieldKinds(frozenset(numbers), frozenset(integers), frozenset(sets), frozenset(strings),
                       frozenset(texts), frozenset(extra), people,
-                      ("id", "title", *listed, *(("people",) if schema.people else ())))
+                      ("id", "title", *listed, *(("people",) if schema.people else ())),
+                      frozenset(n.name for n in schema.numbers if n.unknown_passes),
+                      tuple((f.name, f.also_in, _value_words(f)) for f in schema.facets if f.also_in))
+
+
+def _value_words(facet: Facet) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each value of a facet and its English words, lower case, none inside another ("dumpling", not "dumplings")."""
+    out = []
+    for value in dict.fromkeys([*facet.vocabulary, *(v for v, _ in facet.synonyms)]):  # an empty one: read later
+        words = sorted({w.lower() for w in (value, *facet.words_for(value).en) if w.strip()}, key=len)
+        kept: list[str] = []
+        for w in words:
+            if not any(k in w for k in kept):
+                kept.append(w)
+        out.append((value.lower(), tuple(kept)))
+    return tuple(out)
 
 
 def _as_number(value: Any) -> float | None:

@@ -228,11 +228,11 @@ def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[s
     if filters.people_none:
         parts.append({"people": {"$nin": list(filters.people_none)}})
     for field, low, high in filters.ranges:
-        if low is not None:
-            parts.append({field: {"$gte": low}})
-        if high is not None:
-            parts.append({field: {"$lte": high}})
-    parts.extend({field: {"$in": list(values)}} for field, values in filters.any_of if values)
+        sides = [{field: {op: v}} for op, v in (("$gte", low), ("$lte", high)) if v is not None]
+        if sides and field in kinds.unknown_passes:  # most recipes do not say how many they feed
+            sides = [{"$or": [{"$and": sides} if len(sides) > 1 else sides[0], {field: {"$exists": False}}]}]
+        parts.extend(sides)
+    parts.extend(_wanted(field, values, kinds) for field, values in filters.any_of if values)
     parts.extend({field: {"$nin": list(values)}} for field, values in filters.none_of if values)
     parts.extend({field: {"$exists": True}} for field, values in filters.none_of
                  if values and field in KNOWN_WHEN_RULED_OUT)
@@ -243,6 +243,14 @@ def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[s
     if not parts:
         return None
     return parse_where(parts[0] if len(parts) == 1 else {"$and": parts}, kinds)
+
+
+def _wanted(field: str, values: tuple[str, ...], kinds: FieldKinds) -> dict[str, Any]:
+    """Items with one of a facet's values; where the schema says so (`also_in`), also those whose title names one
+    (a third of the Cookbook has a category: "Chicken Pie" is a chicken dish without one)."""
+    texts, words = kinds.value_words(field)
+    named = [{t: {"$contains": w}} for t in texts for v in values for w in words.get(v.lower(), ())]
+    return {"$or": [{field: {"$in": list(values)}}, *named]} if named else {field: {"$in": list(values)}}
 
 
 @dataclass(frozen=True)

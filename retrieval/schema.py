@@ -64,6 +64,8 @@ class Unit:
     range: tuple[float | None, float | None] = (None, None)
     spellings: tuple[Spelling, ...] = ()
     columns: tuple[str, ...] = ()  # column names that mean this unit (for inference)
+    alone: str | None = None  # "min": a number of this unit said with no comparator is a lower bound ("for 6 people")
+    lead: Words = Words()  # words before a number that make it this unit ("serves 6", "feeds 8", "a family of 5")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Facet:
     max_values: int = DEFAULT_MAX_VALUES
     derived: str = ""  # how the values are made when not read from a column (e.g. word rules), for people
     asked_only: tuple[str, ...] = ()  # values an item is shown for only when asked by name (a sauce is no dish)
+    also_in: tuple[str, ...] = ()  # text fields whose words also give an item a value (a title naming "Chicken")
 
     def words_for(self, value: str) -> Words:
         """The words people use for one value (empty when none are listed)."""
@@ -138,6 +141,7 @@ class NumberField:
     label_zh: str = ""
     range: tuple[float | None, float | None] = (None, None)
     levels: tuple[Level, ...] = ()
+    unknown_passes: bool = False  # an item that does not give this number passes a bound on it
 
     def parse(self, raw: Any) -> float | int | None:
         """A value in this field's unit from a number or text ("320", "€12,50", "1 h 30 min"); ValueError why not."""

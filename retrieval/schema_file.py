@@ -77,6 +77,7 @@ class _FacetModel(_Edge):
     max_values: int = Field(default=DEFAULT_MAX_VALUES, ge=2)
     derived: str = ""
     asked_only: list[str] = []
+    also_in: list[str] = []
 
 
 class _LevelModel(_Edge):
@@ -92,6 +93,7 @@ class _NumberModel(_Edge):
     label_zh: str = ""
     range: tuple[float | None, float | None] | None = None
     levels: dict[str, _LevelModel] = {}
+    unknown_passes: bool = False
 
 
 class _PeopleModel(_Edge):
@@ -149,8 +151,10 @@ def units() -> dict[str, Unit]:
         spellings = tuple(Spelling(float(s["factor"]), tuple(s.get("en") or ()), tuple(s.get("zh") or ()),
                                    tuple(s.get("symbols") or ())) for s in spec.get("spellings") or ())
         low, high = spec.get("range") or (None, None)
+        lead = spec.get("lead") or {}
         out[name] = Unit(name, spec.get("label_en", ""), spec.get("label_zh", ""), bool(spec.get("integer")),
-                         (low, high), spellings, tuple(spec.get("columns") or ()))
+                         (low, high), spellings, tuple(spec.get("columns") or ()), spec.get("alone"),
+                         Words(tuple(lead.get("en") or ()), tuple(lead.get("zh") or ())))
     return out
 
 
@@ -179,7 +183,7 @@ def _number(name: str, spec: _NumberModel, where: str) -> NumberField:
     for level in levels:
         if level.min is None and level.max is None:
             raise _fail(where, f"numbers.{name}.levels.{level.name}", "needs a min or a max")
-    return NumberField(name, unit, spec.label_en or name, spec.label_zh, (low, high), levels)
+    return NumberField(name, unit, spec.label_en or name, spec.label_zh, (low, high), levels, spec.unknown_passes)
 
 
 def _facet(name: str, spec: _FacetModel, where: str) -> Facet:
@@ -197,7 +201,7 @@ def _facet(name: str, spec: _FacetModel, where: str) -> Facet:
         raise _fail(where, f"facets.{name}.asked_only", f"{stray} are not in the vocabulary")
     synonyms = tuple((value, _words(words)) for value, words in spec.synonyms.items())
     return Facet(name, spec.label_en or name, spec.label_zh, spec.multi, spec.separator, tuple(spec.vocabulary),
-                 synonyms, spec.max_values, spec.derived, tuple(spec.asked_only))
+                 synonyms, spec.max_values, spec.derived, tuple(spec.asked_only), tuple(spec.also_in))
 
 
 def _suitability(spec: _SuitabilityModel, where: str) -> Suitability:
@@ -236,6 +240,10 @@ def _check_roles(schema: CatalogSchema, where: str) -> None:
             raise _fail(where, f"{part}.{name}" if part not in ("id", "title", "image") else part,
                         f"the column {name!r} is already the {seen[name]}")
         seen[name] = part
+    texts = {"title", *(t.name for t in schema.texts)}
+    for facet in schema.facets:
+        if stray := sorted(set(facet.also_in) - texts):
+            raise _fail(where, f"facets.{facet.name}.also_in", f"{stray} are not the title or one of the texts")
     if schema.popularity and not schema.number(schema.popularity):
         raise _fail(where, "popularity", f"{schema.popularity!r} is not one of the numbers")
 
@@ -321,7 +329,7 @@ def _number_dict(n: NumberField) -> dict[str, Any]:
               for lv in n.levels}
     rng = [_plain(v) for v in n.range] if n.range != n.unit.range else None
     return _drop_empty({"unit": n.unit.name, "label_en": n.label_en, "label_zh": n.label_zh, "range": rng,
-                        "levels": levels})
+                        "levels": levels, "unknown_passes": n.unknown_passes or None})
 
 
 def schema_to_data(schema: CatalogSchema) -> dict[str, Any]:
@@ -330,7 +338,7 @@ def schema_to_data(schema: CatalogSchema) -> dict[str, Any]:
         "label_en": f.label_en, "label_zh": f.label_zh, "multi": f.multi or None, "separator": f.separator,
         "vocabulary": list(f.vocabulary), "synonyms": {v: _words_dict(w) for v, w in f.synonyms},
         "max_values": f.max_values if f.max_values != DEFAULT_MAX_VALUES else None, "derived": f.derived,
-        "asked_only": list(f.asked_only),
+        "asked_only": list(f.asked_only), "also_in": list(f.also_in),
     }) for f in schema.facets}
     suit = schema.suitability
     data = {
@@ -364,8 +372,10 @@ _HEADER = """\
 #   facets        categories: multi (several per item, split at `separator`), vocabulary, synonyms in en/zh;
 #                 a facet with more than max_values distinct values is kept as text
 #                 asked_only: values an item is shown for only when the person names them (a sauce is no dish)
+#                 also_in: the title or texts whose words also give an item a value ("Chicken Pie" is Chicken)
 #   numbers       a unit from retrieval/schemas/units.yaml (minutes, pages, eur, year, servings ...), the
-#                 plausible range, and levels (words for part of the range: quick = at most 30 minutes)
+#                 plausible range, and levels (words for part of the range: quick = at most 30 minutes);
+#                 unknown_passes: an item that does not give the number passes a bound on it
 #   people        people or makers by role (author, director, chef, brand)
 #   suitability   an ordered scale (least to most restricted); an item with no known level never passes
 #   image, popularity, interactions, other (kept, unused), notes (what was decided and why)

@@ -239,7 +239,7 @@ class Recommender:
                         n=self.settings.n_items, exclude_ids=found.filters.exclude_ids,
                         discovery=self._discovery_places(),
                         discovery_interest=personal)
-        items = tuple(r.item for r in ranked)
+        items = with_said(tuple(r.item for r in ranked), found, self.searcher.kinds.unknown_passes)
         reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
         return Ranked(items, reasons, notice if not state.shown else None)  # said once a conversation
 
@@ -310,6 +310,33 @@ class Recommender:
         sims = self.searcher.vectors[pos] @ self.searcher.vectors[self.positions[item.id]]
         best = int(np.argmax(sims))
         return self.searcher.items[self.searcher.ids[pos[best]]] if sims[best] >= SIMILAR_LIKED else None
+
+
+SAID_PLACES = 2  # of the five: the best matches that say they fit a bound most items do not speak to
+
+
+def with_said(items: tuple[Item, ...], found: Found, open_fields: frozenset[str]) -> tuple[Item, ...]:
+    """Where a bound lets items that do not give the number pass (three in four recipes say nothing of servings),
+    the last places go to the best matches that give a number inside it, unless `SAID_PLACES` shown already do:
+    "dinner for eight" shows two dishes that say they feed eight or more, after the best picks that do not say."""
+    bounded = [f for f, low, high in found.filters.ranges if f in open_fields and (low, high) != (None, None)]
+    if not bounded or not items:
+        return items
+
+    def says(item: Item) -> bool:
+        """True when the item gives every bounded number (the filters already checked the values)."""
+        return all(dict(item.attributes).get(f) is not None for f in bounded)
+
+    shown = {i.id for i in items}
+    missing = SAID_PLACES - sum(says(i) for i in items)
+    extra = [c.item for c in found.candidates if says(c.item) and c.item.id not in shown][:max(0, missing)]
+    if not extra:
+        return items
+    keep = list(items)
+    places = [i for i, it in enumerate(keep) if not says(it)][::-1]  # the last shown that do not say
+    for place, item in zip(places, extra):
+        keep[place] = item
+    return tuple(keep)
 
 
 def own_situation(rule: str, state: DialogueState) -> str:

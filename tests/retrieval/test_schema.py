@@ -132,6 +132,7 @@ def test_a_schema_reads_back_what_it_writes(data_dir: Path) -> None:
     ("facets:\n  course: {vocabulary: [main], asked_only: [sauce]}\n", "facets.course.asked_only",
      "not in the vocabulary"),
     ("facets:\n  genres: {colour: red}\n", "facets.genres.colour", "Extra inputs are not permitted"),
+    ("facets:\n  kind: {also_in: [blurb]}\n", "facets.kind.also_in", "not the title or one of the texts"),
     ("texts:\n  title: {}\n", "texts.title", "already the title"),
     ("suitability: {field: age, scale: [G, PG], words: {X: {en: [x]}}}\n", "suitability", "not levels of the scale"),
     ("interactions: {file: i.csv}\n", "interactions", "name a `rating` or an `event` column"),
@@ -280,3 +281,24 @@ def test_word_rules_match_whole_words_after_unless(text: str, found: bool) -> No
     """Whole words with plurals; unless phrases (with `*` for one word) are blanked out first."""
     nuts = WordSet.of(["nut", "peanut", "pine nut", "chestnut"], ["nut-free", "water chestnut", "vegan *"])
     assert nuts.found(text) is found
+
+
+def test_a_bound_most_items_do_not_speak_to_and_a_value_a_title_names() -> None:
+    """recipes.yaml: "at least 6 servings" keeps the recipes that do not say how many they serve (three in four) and
+    drops those that say fewer; category Chicken is met by a chicken title too (a third have a category)."""
+    from retrieval.fields import field_kinds
+    from retrieval.filters import item_matches
+    from retrieval.types import Filters
+
+    kinds = field_kinds(packaged_schema("recipes"))
+
+    def dish(title: str, **attrs: object) -> Item:
+        return Item(id=title, title=title, attributes=tuple(attrs.items()))
+
+    six = Filters(ranges=(("servings", 6, None),))
+    assert [item_matches(dish("A", servings=s), six, kinds) for s in (None, 4, 6, 10)] == [True, False, True, True]
+    assert not item_matches(dish("A", servings=None), Filters(ranges=(("time_min", None, 30),)), kinds)
+    chicken = Filters(any_of=(("category", ("Chicken",)),))
+    assert item_matches(dish("Chicken Soup with Dumplings"), chicken, kinds)
+    assert item_matches(dish("Coq au Vin", category="Chicken"), chicken, kinds)
+    assert not item_matches(dish("Beef Stew", category="Beef"), chicken, kinds)

@@ -47,7 +47,7 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
 
 @pytest.mark.parametrize(("message", "wanted", "ruled_out", "bounds"), [
     ("It's cold and raining, I'm cooking for my two kids tonight, something warm and quick",
-     {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
+     {("temperature", "warm")}, set(), {("time_min", "max"): 30, ("servings", "min"): 2}),
     ("vegetarian please, and no nuts", {("diet", "vegetarian")}, {("contains", "nuts")}, {}),
     ("my son is allergic to peanuts, so nothing with them. A dessert that doesn't take more than 45 minutes",
      {("course", "dessert")}, {("contains", "nuts")}, {("time_min", "max"): 45}),
@@ -64,7 +64,8 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     ("it's so hot today, something cold and refreshing", {("temperature", "cold")}, set(), {}),
     ("素食，不要坚果", {("diet", "vegetarian")}, {("contains", "nuts")}, {}),
     ("半小时以内的汤，不要辣的", {("course", "soup")}, {("contains", "spicy")}, {("time_min", "max"): 30}),
-    ("下雨天很冷，给两个孩子做饭，想要热乎的快手菜", {("temperature", "warm")}, set(), {("time_min", "max"): 30}),
+    ("下雨天很冷，给两个孩子做饭，想要热乎的快手菜", {("temperature", "warm")}, set(),
+     {("time_min", "max"): 30, ("servings", "min"): 2}),
     ("不含鸡蛋和奶，一个小时以内，简单一点", set(), {("contains", "egg"), ("contains", "dairy")},
      {("time_min", "max"): 60, ("difficulty", "max"): 2}),
     # a ruled-out value next to a wanted one of another field: "不辣的汤" is a soup that is not spicy
@@ -80,7 +81,8 @@ def _read(reader: CatalogReader, message: str) -> tuple[set, set, dict]:
     # "no meat" in any words is a vegetarian dish: no fish or seafood either, as "meat-free" and "吃素" say
     ("不要肉，给全家做一道主菜", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
     ("我们家不吃肉，晚饭做什么好", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
-    ("a main course without meat for six", {("diet", "vegetarian"), ("course", "main")}, set(), {}),
+    ("a main course without meat for six", {("diet", "vegetarian"), ("course", "main")}, set(),
+     {("servings", "min"): 6}),
     ("no meat tonight, something warm", {("diet", "vegetarian"), ("temperature", "warm")}, set(), {}),
     # a time said as how long it takes is that long at most
     ("it's late and I'm starving, something I can make in ten minutes", set(), set(), {("time_min", "max"): 10}),
@@ -95,6 +97,62 @@ def test_recipe_wishes_as_people_say_them(recipes: CatalogReader, message: str, 
                                           bounds: dict) -> None:
     got_wanted, got_ruled_out, got_bounds = _read(recipes, message)
     assert (got_wanted, got_ruled_out, got_bounds) == (wanted, ruled_out, bounds)
+
+
+@pytest.mark.parametrize(("message", "at_least"), [
+    ("what can I make for dinner for six people?", 6),
+    ("I need something that serves 8", 8),
+    ("having friends over, cooking for 10 tonight", 10),
+    ("a dessert for a party of twelve", 12),
+    ("an easy main that feeds a family of five", 5),
+    ("dinner for the four of us, nothing spicy", 4),
+    ("we'll be 6 adults, no pork", 6),
+    ("quick lunch for 3 hungry people", 3),
+    ("table for 4 please, something warm", 4),
+    ("something I can make for 20 guests", 20),
+    ("我们六个人吃饭，做什么好", 6),
+    ("一家五口的晚饭", 5),
+    ("4人份的汤", 4),
+    ("想请八位客人吃饭", 8),
+    # people counted in parts are fed together
+    ("we're 2 adults and 3 kids, something everyone eats", 5),
+    ("dinner for 4 adults plus 2 children", 6),
+    ("两个大人和三个孩子，晚饭吃什么", 5),
+])
+def test_how_many_people_a_dish_must_feed(recipes: CatalogReader, message: str, at_least: int) -> None:
+    """A number of people said with no "at least" is how many servings the dish must give, at the least."""
+    assert _read(recipes, message)[2].get(("servings", "min")) == at_least
+
+
+@pytest.mark.parametrize("message", [
+    "something I can cook for 2 hours on a Sunday", "I've been vegan for 6 months, ideas?",
+    "a cake for my daughter's 6th birthday", "I'm 30 and I can't cook", "ready in 30 minutes for lunch",
+    "two eggs and some rice, what can I do", "我30岁，刚学做饭",
+])
+def test_other_numbers_are_not_people_to_feed(recipes: CatalogReader, message: str) -> None:
+    assert ("servings", "min") not in _read(recipes, message)[2]
+
+
+def test_a_servings_bound_keeps_the_recipes_that_do_not_say_and_says_so(recipes: CatalogReader) -> None:
+    """Three in four recipes give no servings: "for six people" rules out only those that say fewer, in words."""
+    reading = recipes.read("dinner for six people")
+    assert reading.notices and "servings" in reading.notices[0] and "don't say" in reading.notices[0]
+    assert "份量" in recipes.read("我们六个人吃饭").notices[0]
+
+
+@pytest.mark.parametrize(("message", "goes_with"), [
+    ("a dipping sauce for dumplings", {"dumplings"}),
+    ("饺子蘸酱怎么做", {"饺子"}),
+    ("a good sauce for pasta", {"pasta"}),
+    ("a dressing for a green salad", {"salad"}),
+    ("a marinade for chicken", {"chicken"}),
+])
+def test_a_sauce_for_a_dish_is_a_sauce_that_goes_with_it(recipes: CatalogReader, message: str,
+                                                         goes_with: set) -> None:
+    """"A dipping sauce for dumplings" wanted a sauce that is a dumpling, and found nothing: the dish a sauce goes
+    with is searched for, never required of the sauce."""
+    reading = recipes.read(message)
+    assert set(reading.any_of) == {("course", "sauce")} and set(reading.goes_with) == goes_with
 
 
 def test_a_number_said_wins_over_a_level_word(recipes: CatalogReader) -> None:

@@ -6,7 +6,8 @@ The grammar (constraints.yaml through grammar.py) is
 over the quantities numbers.py finds anywhere in the message. A negation flips a comparator and toggles its
 strictness ("not more than" = at most, "not before 1990" = 1990 on); a strict bound steps over the number on fields
 that count in whole steps (years, scale values), not on measured ones (minutes). A decade or an era is a range
-by itself; "the last N years" is a lower bound; a bare number is no bound at all ("I'm 30", "born in 1985").
+by itself; "the last N years" is a lower bound; a bare number is no bound at all ("I'm 30", "born in 1985"),
+except in a unit whose number alone is a minimum ("dinner for six people": servings, units.yaml `alone`).
 Within one message, several bounds on one slot keep the tightest; a lower bound above an upper bound on the same
 field is a contradiction and neither is applied; a bound outside the field's plausible range is absurd and is
 not applied. Words that lift a field ("any length", 年份不限) are read here too.
@@ -27,6 +28,7 @@ from retrieval.text import has_cjk
 
 _LEFT_CHARS = 80  # how far left of a quantity its comparator and negation may start
 _FLIP = {"max": "min", "min": "max"}
+_TOGETHER = re.compile(r"\s*(?:,?\s*(?:and|plus|&|\+)|和|加|跟|与|还有|，)\s*$")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class ConstraintReader:
             q = quantities[i]
             nxt = quantities[i + 1] if i + 1 < len(quantities) else None
             pair = self._range(text, q, nxt, langs) if nxt else None
+            if pair is None and nxt is not None and self._counted_together(text, q, nxt):
+                pair = [b for b in [self._bound(q.field, "min", (q.lo or 0) + (nxt.lo or 0), q.start, nxt.end,
+                                                text)] if b]
             if pair is not None:
                 out.found += pair
                 i += 2
@@ -184,6 +189,12 @@ class ConstraintReader:
             direction, strict = _FLIP[direction], not strict
         return self._directed(text, q, direction, strict, start, end)
 
+    def _counted_together(self, text: str, a: Quantity, b: Quantity) -> bool:
+        """"2 adults and 3 kids", 两个大人和三个孩子: people counted in parts are fed together (a unit whose number
+        alone is a minimum)."""
+        return (a.field == b.field and self.fields[a.field].alone == "min" and a.form == b.form == "point"
+                and _TOGETHER.match(text[a.end:b.start]) is not None)
+
     @staticmethod
     def _conditional(text: str, start: int, end: int, langs: list[LangGrammar]) -> bool:
         """True when the bound stands in a condition ("if it's over two hours", "超过两小时就会睡着")."""
@@ -203,7 +214,7 @@ class ConstraintReader:
             return []
         if q.form == "range":
             return self._span_bounds(q.field, q.lo, q.hi, start, end, text)
-        if q.plus:
+        if q.plus or (self.fields[q.field].alone == "min" and q.form == "point"):
             return [b for b in [self._bound(q.field, "min", q.lo, start, end, text)] if b]
         return []
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from chatbot.turn.understand.bounds import ConstraintReader
 from chatbot.turn.understand.grammar import FieldSpec, Grammar, compile_grammar, load_grammar, words_alt
+from chatbot.turn.understand.numbers import lead_patterns
 from chatbot.turn.context import ContextRule, load_context_rules
 from chatbot.turn.intent import TurnIntent
 from chatbot.turn.replies import say
@@ -53,6 +54,7 @@ class CatalogReading:
     notices: tuple[str, ...] = ()  # bounds said but not applied (contradictory or absurd)
     ruled_out_words: tuple[str, ...] = ()  # the words of what was ruled out (kept out of the search text)
     matched: tuple[str, ...] = ()  # every phrase and bound read (their words need no LLM)
+    goes_with: tuple[str, ...] = ()  # what an asked-for sauce is for ("for dumplings"): search words, not filters
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def _number_spec(number: NumberField, base: Grammar) -> FieldSpec | None:
     if not units:
         return None
     return FieldSpec.model_validate({"kind": "quantity", "slots": slots, "plausible": plausible, "units": units,
-                                     "names": names, "clear": [number.name], "whole": number.unit.integer})
+                                     "names": names, "clear": [number.name], "whole": number.unit.integer,
+                                     "alone": number.unit.alone})
 
 
 @lru_cache(maxsize=8)
@@ -114,8 +117,9 @@ class CatalogReader:
     """Reads a message's constraints on one schema catalog's own fields (facets, numbers, levels)."""
 
     def __init__(self, schema: CatalogSchema, coverage: dict[str, int] | None = None,
-                 context_rules: tuple[ContextRule, ...] = ()) -> None:
+                 context_rules: tuple[ContextRule, ...] = (), total: int = 0) -> None:
         self.schema = schema
+        self.coverage, self.total = coverage or {}, total  # items that give each field, of all items
         self.context_rules = context_rules  # the catalog's own situation -> filters and wishes
         self.bounds = ConstraintReader(catalog_grammar(schema))
         self.targets = _targets(schema, coverage or {})
@@ -145,12 +149,17 @@ class CatalogReader:
         symbols = [(sym, (sp.en or sp.zh)[0]) for n in schema.numbers for sp in n.unit.spellings for sym in sp.symbols
                    if sp.en or sp.zh]
         self._symbols = [(re.compile(rf"{re.escape(sym.lower())}\s*(\d+(?:[.,]\d+)?)"), word) for sym, word in symbols]
+        self._leads = lead_patterns(schema, self.bounds.finder.numbers.en)
 
     def read(self, message: str, today: date | None = None) -> CatalogReading:
         """Facet values wanted and ruled out, number bounds and level words in a message."""
         text = message.lower()
         for rx, word in self._symbols:
             text = rx.sub(lambda m, w=word: f"{m.group(1)} {w}", text)
+        led: list[str] = []  # "serves 6" is read as "6 servings"; its own words are read too
+        for rx, word in self._leads:
+            led += [m.group(0) for m in rx.finditer(text)]
+            text = rx.sub(lambda m, w=word: f"{m.group('n') or m.group('n2')} {w}", text)
         newest = (today or date.today()).year
         reading = self.bounds.read(text, newest)
         bounds: dict[tuple[str, str], float] = {}
@@ -175,14 +184,48 @@ class CatalogReader:
                 notes.append(f"{phrase} → {target.field} = {target.value}")
         none_set = set(none_of)
         any_of = [a for a in any_of if a not in none_set]
+        any_of, goes_with = self._goes_with(any_of, mentions, notes)
         notes += [f"{b.words} → {b.field} {_SIDE[b.slot.split(':')[1]]} {b.value}" for b in reading.bounds.values()]
         notices = [f"“{a.words}” and “{b.words}” contradict each other: neither is applied"
                    for a, b in reading.contradictions] + [f"“{b.words}” is out of range: not applied" for b in reading.absurd]
+        notices += self._unknown_passes(reading, "zh" if has_cjk(message) else "en")
         cleared = tuple(dict.fromkeys(s.split(":")[0] for s in reading.cleared))
-        matched = tuple(phrase for _, phrase, _ in mentions) + tuple(b.words for b in reading.bounds.values())
+        matched = (tuple(phrase for _, phrase, _ in mentions) + tuple(b.words for b in reading.bounds.values())
+                   + tuple(led))
         return CatalogReading(tuple(dict.fromkeys(any_of)), tuple(dict.fromkeys(none_of)),
                               tuple((f, s, v) for (f, s), v in bounds.items()), cleared, tuple(notes), tuple(notices),
-                              tuple(ruled_out), matched)
+                              tuple(ruled_out), matched, tuple(goes_with))
+
+    def _goes_with(self, any_of: list[tuple[str, str]], mentions: list[tuple[_Target, str, bool]],
+                   notes: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+        """With a value asked for that goes with a dish (`asked_only`: a sauce), the other kinds named are what it
+        goes with, not what it is: "a dipping sauce for dumplings", 饺子蘸酱, "a pasta sauce" search for those words
+        instead of wanting a sauce that is a dumpling (there is none)."""
+        side = {(f.name, v) for f in self.schema.facets for v in f.asked_only}
+        if not side & set(any_of):
+            return any_of, []
+        kinds = {f.name for f in self.schema.facets if not f.multi}  # what an item is, not what it has
+        moved = [(f, v) for f, v in any_of if f in kinds and (f, v) not in side]
+        said = [(phrase, target) for target, phrase, negated in mentions
+                if not negated and (target.field, target.value) in moved]
+        words = [phrase for phrase, _ in said]
+        gone = {f"{phrase} → {t.field} = {t.value}" for phrase, t in said}
+        notes[:] = [n for n in notes if n not in gone] + [f"{w} → what it goes with (searched, not required)"
+                                                           for w in words]
+        return [a for a in any_of if a not in moved], list(dict.fromkeys(words))
+
+    def _unknown_passes(self, reading: Any, lang: str) -> list[str]:
+        """What a bound on a number most items do not give means: only those that give a value outside it go."""
+        out = []
+        for number in self.schema.numbers:
+            bound = next((b for b in reading.bounds.values() if b.field == number.name), None)
+            known = self.coverage.get(number.name, 0)
+            if bound is None or not number.unknown_passes or not self.total or known >= self.total:
+                continue
+            label = number.label_zh if lang == "zh" and number.label_zh else number.label_en
+            out.append(say("unknown_passes", lang, known=f"{known:,}", total=f"{self.total:,}", label=label,
+                           words=bound.words))
+        return out
 
     def kinds(self, limit: int = 150) -> tuple[str, ...]:
         """The facet values the LLM may name (a closed list; large open facets left out)."""
@@ -363,6 +406,7 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     if llm and reader is not None:
         _merge_kinds(llm, reading, reader, hints, notes, intent.language)
     wishes = [plain for wish in intent.wishes for plain in ((moods or {}).get(wish, [wish]))]
+    wishes += [w for w in reading.goes_with if w not in wishes]
     update.update(wishes=_without_words(list(dict.fromkeys(wishes)), reading.ruled_out_words),
                   hints=_without_words(hints, reading.ruled_out_words),
                   facets_any=list(reading.any_of), facets_none=list(reading.none_of), bounds=list(reading.bounds),
@@ -382,7 +426,7 @@ def catalog_reader(data_dir: Path, items: list[Item]) -> CatalogReader | None:
     if not rules_file.is_file() and schema.name in PACKAGED:
         rules_file = Path(str(resources.files(SCHEMAS_PACKAGE).joinpath(f"{schema.name}.{CONTEXT_RULES_FILE}")))
     rules = load_context_rules(str(rules_file), films=False) if rules_file.is_file() else ()
-    return CatalogReader(schema, dict(coverage), rules)
+    return CatalogReader(schema, dict(coverage), rules, len(items))
 
 
 _EMPTY_WISH = {"no", "not", "without", "free", "and", "or", "nor", "any", "please", "with", "不要", "不", "没有", "无"}

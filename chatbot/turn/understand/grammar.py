@@ -69,6 +69,7 @@ class FieldSpec(_Strict):
     names: _Words = Field(default_factory=_Words)
     clear: list[str] = Field(default_factory=list)
     family_name: _FamilyName | None = None
+    alone: Literal["min"] | None = None  # a quantity with no comparator is a lower bound ("for 6 people")
 
 
 class _EnNumbers(_Strict):

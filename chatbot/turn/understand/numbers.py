@@ -10,6 +10,7 @@ import re
 from chatbot.turn.understand.grammar import FieldSpec, Grammar, words_alt
 from chatbot.turn.understand.quantities import NumberWords, Quantity
 from chatbot.turn.understand.years import YearFinder
+from retrieval.schema import CatalogSchema
 from retrieval.text import has_cjk
 
 _EN_LB = r"(?<![a-z0-9.'])"
@@ -176,3 +177,24 @@ class QuantityFinder:
             weak = len(raw) == 1 and not (m.group("rated") or m.group("after"))
             out.append(Quantity(self._scale_field or "", index, index, m.start(), m.end(), "scale", weak=weak))
         return out
+
+
+# where "for" and a number end a clause, the number is how many people ("dinner for 6", "for eight, please")
+_CLAUSE_END = r"(?=\s*(?:$|[,.;:!?)]|(?:and|but|with|tonight|today|tomorrow|this|next|on|at|please|so)(?![a-z])))"
+
+
+def lead_patterns(schema: CatalogSchema, number: str) -> list[tuple[re.Pattern[str], str]]:
+    """The lead words of each number's unit before a number ("serves 6", "a family of five"), with the unit's word
+    that follows the number instead (units.yaml `lead`); "for" only where the number ends the clause."""
+    units = words_alt([w for n in schema.numbers for sp in n.unit.spellings for w in sp.en], True)
+    out = []
+    for field in schema.numbers:
+        unit = next((w for sp in field.unit.spellings for w in sp.en), "")
+        leads = [w for w in field.unit.lead.en if w != "for"]
+        if not unit or not field.unit.lead.en:
+            continue
+        body = rf"(?<![a-z])(?P<lead>{words_alt(leads, True)})(?P<gap>\s+)(?P<n>{number})(?!\s*{units}(?![a-z]))"
+        if "for" in field.unit.lead.en:
+            body += rf"|(?<![a-z])(?P<lead2>for)(?P<gap2>\s+)(?P<n2>{number}){_CLAUSE_END}"
+        out.append((re.compile(body), unit))
+    return out
