@@ -41,12 +41,27 @@ class FieldKinds:
     # facet -> (text fields, value -> its English words): an item whose title names a value has it too
     also_in: tuple[tuple[str, tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], ...] = ()
 
-    def value_words(self, facet: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-        """The text fields that also give a facet's values, and each value's words there (empty: none)."""
-        for name, fields, words in self.also_in:
+    def _title_words(self, facet: str, values: tuple[str, ...], op: str) -> list[dict[str, Any]]:
+        """`{text: {op: word}}` for each text that also gives a facet's values (`also_in`) and each value's word."""
+        for name, texts, words in self.also_in:
             if name == facet:
-                return fields, dict(words)
-        return (), {}
+                table = dict(words)
+                return [{t: {op: w}} for t in texts for v in values for w in table.get(v.lower(), ())]
+        return []
+
+    def wanted(self, facet: str, values: tuple[str, ...]) -> dict[str, Any]:
+        """Items with one of a facet's values; where the schema says so (`also_in`), also those without a value
+        whose title names one as a word (a third of the Cookbook has a category: "Chicken Pie" is a chicken dish)."""
+        named = self._title_words(facet, values, "$word")
+        if not named:
+            return {facet: {"$in": list(values)}}
+        title = named[0] if len(named) == 1 else {"$or": named}
+        return {"$or": [{facet: {"$in": list(values)}}, {"$and": [{facet: {"$exists": False}}, title]}]}
+
+    def unwanted(self, facet: str, values: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Items with none of a facet's values, nor (`also_in`) a title that names one ("soup, no chicken" leaves
+        out "Chicken Soup I", whatever its category)."""
+        return [{facet: {"$nin": list(values)}}, *self._title_words(facet, values, "$noword")]
 
     def names(self) -> tuple[str, ...]:
         """The field names to tell a person: the film fields, or id, title and a schema catalog's own fields."""
@@ -99,15 +114,11 @@ def field_kinds(schema: CatalogSchema | None) -> FieldKinds:
 
 
 def _value_words(facet: Facet) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each value of a facet and its English words, lower case, none inside another ("dumpling", not "dumplings")."""
+    """Each value of a facet and its English words, lower case ("dumpling", "dumplings")."""
     out = []
     for value in dict.fromkeys([*facet.vocabulary, *(v for v, _ in facet.synonyms)]):  # an empty one: read later
         words = sorted({w.lower() for w in (value, *facet.words_for(value).en) if w.strip()}, key=len)
-        kept: list[str] = []
-        for w in words:
-            if not any(k in w for k in kept):
-                kept.append(w)
-        out.append((value.lower(), tuple(kept)))
+        out.append((value.lower(), tuple(words)))
     return tuple(out)
 
 

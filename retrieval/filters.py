@@ -8,15 +8,17 @@ The `where` language (the one `tastebud search --where` takes):
 - Fields: every `Item` field in `retrieval.types.FILTER_FIELDS`. List fields (genres, directors, cast, writers,
   languages, countries, and the virtual `people` = directors + cast + writers) are sets. A catalog described by a
   schema adds its own fields (`retrieval.fields`): its facets and people are sets (its people join `people`), its
-  numbers are numbers, its text fields take only `$contains` (a substring test) and its other columns are text.
-- Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains $exists`.
+  numbers are numbers, its text fields take only `$contains` (a substring test) and `$word` / `$noword` (a whole
+  word, or not), and its other columns are text.
+- Operators: `$eq $ne $in $nin $gt $gte $lt $lte $contains $word $noword $exists`.
   - `$exists: true` = the field holds a value (a list: at least one), `false` = it is null or empty.
   - On list fields: `$in` = some element is in the given set, `$nin` = no element is, `$contains` and `$eq` =
     the list holds the value, `$ne` = it does not. Ordering operators are not allowed.
   - On numbers (year, runtime_min, n_ratings, mean_rating): every operator but `$contains`.
   - On age_rating, ordering follows G < PG < PG-13 < R < NC-17; a rating outside that scale never passes an
     ordering test.
-  - On title, `$contains` is a substring test.
+  - On title, `$contains` is a substring test; `$word` holds when the text has the value as a whole word
+    ("cake" is in "Carrot Cake", not in "Pancakes"), `$noword` when it has not (and on a null text).
 - Missing values: on a null scalar (or an empty list) every operator but `$ne` and `$nin` is false.
 - Strings compare case-insensitively everywhere except `id` (ids are exact).
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,7 +44,9 @@ from retrieval.errors import FilterError
 from retrieval.fields import FILM_INTEGERS, FILM_KINDS, FieldKinds, Row, item_row
 from retrieval.types import AGE_RATINGS, Filters, Item
 
-OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains", "$exists")
+OPERATORS: tuple[str, ...] = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$contains", "$word",
+                              "$noword", "$exists")
+TEXT_OPS: tuple[str, ...] = ("$contains", "$word", "$noword")  # what free text takes
 # Ruling out one of these ("nothing American") needs a known value: a film of unknown country might be American.
 KNOWN_WHEN_RULED_OUT: tuple[str, ...] = ("countries", "languages")
 ORDER_OPS: tuple[str, ...] = ("$gt", "$gte", "$lt", "$lte")
@@ -69,8 +74,8 @@ def _check_value(field: str, op: str, value: Any, path: str, kinds: FieldKinds) 
             raise FilterError(f"{path}: {op} needs a non-empty list of values, got {json.dumps(value)}")
         return [_check_value(field, "$eq", v, path, kinds) for v in value]
     if field in kinds.numbers:
-        if op == "$contains":
-            raise FilterError(f"{path}: $contains does not apply to the number field {field!r}")
+        if op in TEXT_OPS:
+            raise FilterError(f"{path}: {op} does not apply to the number field {field!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise FilterError(f"{path}: {field!r} is a number, got {json.dumps(value)}")
         if field in kinds.integers and isinstance(value, float) and op in ("$eq", "$ne") and not value.is_integer():
@@ -78,13 +83,16 @@ def _check_value(field: str, op: str, value: Any, path: str, kinds: FieldKinds) 
         return value
     if not isinstance(value, str):
         raise FilterError(f"{path}: {field!r} takes text, got {json.dumps(value)}")
-    if field in kinds.texts and op != "$contains":
-        raise FilterError(f"{path}: {field!r} is free text: only $contains (a substring test) applies to it")
+    if field in kinds.texts and op not in TEXT_OPS:
+        raise FilterError(f"{path}: {field!r} is free text: only $contains (a substring test), $word and $noword "
+                          "(a whole word) apply to it")
+    if field in kinds.sets and op in ("$word", "$noword"):
+        raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
     if field in kinds.sets and op in ORDER_OPS:
         raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
     if field == "age_rating" and op in ORDER_OPS and value.lower() not in _AGE_RANK:
         raise FilterError(f"{path}: {op} on age_rating needs one of {', '.join(AGE_RATINGS)}, got {value!r}")
-    if field in ("id",) and op in ORDER_OPS + ("$contains",):
+    if field in ("id",) and op in ORDER_OPS + TEXT_OPS:
         raise FilterError(f"{path}: {op} does not apply to {field!r}")
     if field in kinds.strings and field != "age_rating" and op in ORDER_OPS:
         raise FilterError(f"{path}: {op} does not apply to {field!r}")
@@ -160,12 +168,20 @@ def _compare(op: str, field: str, have: Any, want: Any) -> bool:
         return have in want
     if op == "$nin":
         return have not in want
+    if op in ("$word", "$noword"):
+        return (_word_rx(want).search(have) is not None) == (op == "$word")
     return isinstance(have, str) and want in have  # $contains on title / age_rating: substring
+
+
+@lru_cache(maxsize=1024)
+def _word_rx(word: str) -> re.Pattern[str]:
+    """The whole word, not inside another ("cake" in "carrot cake", not in "pancakes")."""
+    return re.compile(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])")
 
 
 def _field_predicate(field: str, op: str, want: Any, kinds: FieldKinds) -> Predicate:
     """A predicate for one `{field: {op: value}}` condition, with the null semantics of the module docstring."""
-    negative = op in ("$ne", "$nin")
+    negative = op in ("$ne", "$nin", "$noword")
     if op == "$exists":
         return lambda row: (bool(row[field]) if field in kinds.sets else row[field] is not None) == want
     if field in kinds.sets:
@@ -232,8 +248,8 @@ def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[s
         if sides and field in kinds.unknown_passes:  # most recipes do not say how many they feed
             sides = [{"$or": [{"$and": sides} if len(sides) > 1 else sides[0], {field: {"$exists": False}}]}]
         parts.extend(sides)
-    parts.extend(_wanted(field, values, kinds) for field, values in filters.any_of if values)
-    parts.extend({field: {"$nin": list(values)}} for field, values in filters.none_of if values)
+    parts.extend(kinds.wanted(field, values) for field, values in filters.any_of if values)
+    parts.extend(p for field, values in filters.none_of if values for p in kinds.unwanted(field, values))
     parts.extend({field: {"$exists": True}} for field, values in filters.none_of
                  if values and field in KNOWN_WHEN_RULED_OUT)
     if filters.exclude_ids:
@@ -243,14 +259,6 @@ def filters_to_where(filters: Filters, kinds: FieldKinds = FILM_KINDS) -> dict[s
     if not parts:
         return None
     return parse_where(parts[0] if len(parts) == 1 else {"$and": parts}, kinds)
-
-
-def _wanted(field: str, values: tuple[str, ...], kinds: FieldKinds) -> dict[str, Any]:
-    """Items with one of a facet's values; where the schema says so (`also_in`), also those whose title names one
-    (a third of the Cookbook has a category: "Chicken Pie" is a chicken dish without one)."""
-    texts, words = kinds.value_words(field)
-    named = [{t: {"$contains": w}} for t in texts for v in values for w in words.get(v.lower(), ())]
-    return {"$or": [{field: {"$in": list(values)}}, *named]} if named else {field: {"$in": list(values)}}
 
 
 @dataclass(frozen=True)
@@ -326,7 +334,7 @@ def _chroma_condition(field: str, op: str, value: Any) -> dict[str, Any] | None:
             conds = [{field: {"$not_contains": v}} for v in dict.fromkeys(value)]
             return conds[0] if len(conds) == 1 else {"$and": conds}
         return None
-    if field not in CHROMA_SCALAR_FIELDS or op == "$contains":
+    if field not in CHROMA_SCALAR_FIELDS or op in TEXT_OPS:
         return None
     sentinel = MISSING_STRING if field == "age_rating" else MISSING_NUMBER
     if field == "age_rating" and op in ORDER_OPS:
@@ -438,6 +446,10 @@ class ColumnIndex:
         # strings (id, title, age_rating, other columns): equality and substring; text fields: substring
         if op == "$contains":
             return np.fromiter((s is not None and want in s for s in self._strings[field]), dtype=bool, count=self.n)
+        if op in ("$word", "$noword"):
+            rx, yes = _word_rx(want), op == "$word"
+            return np.fromiter(((s is not None and rx.search(s) is not None) == yes if s is not None else not yes
+                                for s in self._strings[field]), dtype=bool, count=self.n)
         hit = self._positions(self._string_pos[field], want if isinstance(want, list) else [want])
         return ~hit if op in ("$ne", "$nin") else hit
 

@@ -51,6 +51,16 @@ class Spelling:
     en: tuple[str, ...] = ()
     zh: tuple[str, ...] = ()
     symbols: tuple[str, ...] = ()
+    part: bool = False  # the words count part of a whole ("adults", "kids"): several in a row add up
+
+
+@dataclass(frozen=True)
+class Lead:
+    """Words before a number that make it a number of a unit ("serves 6"), and when "for N" is one."""
+
+    en: tuple[str, ...] = ()
+    for_after: tuple[str, ...] = ()  # "for N" is one after these words ("dinner for 6")
+    not_before: tuple[str, ...] = ()  # never before these ("enough for 2 days")
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ class Unit:
     spellings: tuple[Spelling, ...] = ()
     columns: tuple[str, ...] = ()  # column names that mean this unit (for inference)
     alone: str | None = None  # "min": a number of this unit said with no comparator is a lower bound ("for 6 people")
-    lead: Words = Words()  # words before a number that make it this unit ("serves 6", "feeds 8", "a family of 5")
+    lead: Lead = Lead()  # words before a number that make it this unit ("serves 6", "feeds 8", "a family of 5")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from retrieval.schema import (
     Facet,
     InteractionsSpec,
     ItemNoun,
+    Lead,
     Level,
     NumberField,
     PeopleField,
@@ -149,12 +150,13 @@ def units() -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     for name, spec in data.items():
         spellings = tuple(Spelling(float(s["factor"]), tuple(s.get("en") or ()), tuple(s.get("zh") or ()),
-                                   tuple(s.get("symbols") or ())) for s in spec.get("spellings") or ())
+                                   tuple(s.get("symbols") or ()), bool(s.get("part")))
+                          for s in spec.get("spellings") or ())
         low, high = spec.get("range") or (None, None)
         lead = spec.get("lead") or {}
         out[name] = Unit(name, spec.get("label_en", ""), spec.get("label_zh", ""), bool(spec.get("integer")),
                          (low, high), spellings, tuple(spec.get("columns") or ()), spec.get("alone"),
-                         Words(tuple(lead.get("en") or ()), tuple(lead.get("zh") or ())))
+                         Lead(*(tuple(lead.get(k) or ()) for k in ("en", "for_after", "not_before"))))
     return out
 
 

@@ -333,8 +333,8 @@ def with_said(items: tuple[Item, ...], found: Found, open_fields: frozenset[str]
     if not extra:
         return items
     keep = list(items)
-    places = [i for i, it in enumerate(keep) if not says(it)][::-1]  # the last shown that do not say
-    for place, item in zip(places, extra):
+    places = [i for i, it in enumerate(keep) if not says(it)][-len(extra):]  # the last shown that do not say
+    for place, item in zip(places, extra):  # the best of them in the first of those places
         keep[place] = item
     return tuple(keep)
 

@@ -77,6 +77,9 @@ def test_list_fields_are_sets(where: dict, expected: list[str]) -> None:
     ({"age_rating": {"$in": ["g", "pg"]}}, ["ml:1"]),
     ({"age_rating": {"$ne": "R"}}, ["ml:1", "ml:4"]),
     ({"title": {"$contains": "story"}}, ["ml:1"]),
+    ({"title": {"$word": "story"}}, ["ml:1"]),  # a whole word: "Toy Story"
+    ({"title": {"$word": "stor"}}, []),
+    ({"title": {"$noword": "story"}}, ["ml:2", "ml:3", "ml:4"]),
     ({"title": "goodfellas"}, ["ml:2"]),
     ({"id": {"$in": ["ml:1", "ml:4"]}}, ["ml:1", "ml:4"]),
     ({"id": "ML:1"}, []),  # ids are exact
@@ -216,7 +219,7 @@ MASK_WHERES = ALL_WHERES + [
     {"age_rating": {"$contains": "g"}}, {"mean_rating": {"$ne": 4.2}}, {"genres": {"$ne": "Comedy"}},
     {"$or": [{"year": {"$lt": 1991}}, {"genres": {"$contains": "Romance"}}]},
     {"genres": {"$exists": True}}, {"genres": {"$exists": False}}, {"year": {"$exists": False}},
-    {"age_rating": {"$exists": True}},
+    {"age_rating": {"$exists": True}}, {"title": {"$word": "story"}}, {"title": {"$noword": "story"}},
 ]
 
 

@@ -302,3 +302,11 @@ def test_a_bound_most_items_do_not_speak_to_and_a_value_a_title_names() -> None:
     assert item_matches(dish("Chicken Soup with Dumplings"), chicken, kinds)
     assert item_matches(dish("Coq au Vin", category="Chicken"), chicken, kinds)
     assert not item_matches(dish("Beef Stew", category="Beef"), chicken, kinds)
+    cake = Filters(any_of=(("category", ("Cake",)),))  # a whole word of the title, where no category is given
+    assert [item_matches(dish(t), cake, kinds) for t in ("Carrot Cake", "Rock Cakes", "Pancakes")] == [True, True,
+                                                                                                      False]
+    assert not item_matches(dish("Cake Frosting", category="Frosting and icing"), cake, kinds)
+    no_chicken = Filters(none_of=(("category", ("Chicken",)),))  # ruled out: by its category or by its title
+    assert [item_matches(dish(t, category=c), no_chicken, kinds)
+            for t, c in (("Chicken Soup I", "Soup"), ("Leek Soup", "Soup"), ("Coq au Vin", "Chicken"))] == [
+        False, True, False]

@@ -118,6 +118,17 @@ def test_recipe_wishes_as_people_say_them(recipes: CatalogReader, message: str, 
     ("we're 2 adults and 3 kids, something everyone eats", 5),
     ("dinner for 4 adults plus 2 children", 6),
     ("两个大人和三个孩子，晚饭吃什么", 5),
+    ("two adults, two teens and a toddler", 5),
+    ("两个大人三个孩子", 5),
+    ("1 adult and 2 kids", 3),
+    # a count of the whole is not added to a part of it
+    ("we're 5 people and 2 of us are vegan", 5),
+    ("一家三口，两个大人一个孩子", 3),
+    # numbers of two digits, ranges
+    ("something that serves 10 people", 10),
+    ("a party of 12 guests", 12),
+    ("dinner for 4 to 6 people", 4),
+    ("dinner for 4 in 30 minutes", 4),
 ])
 def test_how_many_people_a_dish_must_feed(recipes: CatalogReader, message: str, at_least: int) -> None:
     """A number of people said with no "at least" is how many servings the dish must give, at the least."""
@@ -127,10 +138,14 @@ def test_how_many_people_a_dish_must_feed(recipes: CatalogReader, message: str, 
 @pytest.mark.parametrize("message", [
     "something I can cook for 2 hours on a Sunday", "I've been vegan for 6 months, ideas?",
     "a cake for my daughter's 6th birthday", "I'm 30 and I can't cook", "ready in 30 minutes for lunch",
-    "two eggs and some rice, what can I do", "我30岁，刚学做饭",
+    "two eggs and some rice, what can I do", "我30岁，刚学做饭", "roast at 200 for 45, then rest",
+    "marinate for 30, then grill", "enough for 2 days", "top 5 kids snacks", "dinner for 7:30",
+    "a group of 3 ingredients", "咬一口就停不下来的零食", "一口锅搞定的晚饭", "排名前五位的汤", "2份面粉做的饼",
+    "dinner for one person",  # at least one serving bounds nothing
 ])
 def test_other_numbers_are_not_people_to_feed(recipes: CatalogReader, message: str) -> None:
-    assert ("servings", "min") not in _read(recipes, message)[2]
+    bounds = _read(recipes, message)[2]
+    assert ("servings", "min") not in bounds and ("servings", "max") not in bounds
 
 
 def test_a_servings_bound_keeps_the_recipes_that_do_not_say_and_says_so(recipes: CatalogReader) -> None:
@@ -153,6 +168,11 @@ def test_a_sauce_for_a_dish_is_a_sauce_that_goes_with_it(recipes: CatalogReader,
     with is searched for, never required of the sauce."""
     reading = recipes.read(message)
     assert set(reading.any_of) == {("course", "sauce")} and set(reading.goes_with) == goes_with
+
+
+def test_a_sauce_listed_beside_a_dish_is_asked_for_too(recipes: CatalogReader) -> None:
+    for message in ("a soup and a dipping sauce", "汤和蘸酱"):
+        assert set(recipes.read(message).any_of) == {("course", "soup"), ("course", "sauce")}, message
 
 
 def test_a_number_said_wins_over_a_level_word(recipes: CatalogReader) -> None:

@@ -28,7 +28,7 @@ from retrieval.text import has_cjk
 
 _LEFT_CHARS = 80  # how far left of a quantity its comparator and negation may start
 _FLIP = {"max": "min", "min": "max"}
-_TOGETHER = re.compile(r"\s*(?:,?\s*(?:and|plus|&|\+)|和|加|跟|与|还有|，)\s*$")
+_TOGETHER = re.compile(r"\s*(?:,?\s*(?:and|plus|&|\+)\s*|[,，、和加跟与]\s*|还有\s*)?")
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,13 @@ class ConstraintReader:
         while i < len(quantities):
             q = quantities[i]
             nxt = quantities[i + 1] if i + 1 < len(quantities) else None
+            run = self._counted_together(text, quantities, i)
+            if len(run) > 1:  # "2 adults and 3 kids": five
+                total = sum(p.lo or 0 for p in run)
+                out.found += [b for b in [self._bound(q.field, "min", total, q.start, run[-1].end, text)] if b]
+                i += len(run)
+                continue
             pair = self._range(text, q, nxt, langs) if nxt else None
-            if pair is None and nxt is not None and self._counted_together(text, q, nxt):
-                pair = [b for b in [self._bound(q.field, "min", (q.lo or 0) + (nxt.lo or 0), q.start, nxt.end,
-                                                text)] if b]
             if pair is not None:
                 out.found += pair
                 i += 2
@@ -156,6 +159,8 @@ class ConstraintReader:
         """Both bounds of a range (its ends sorted), each saying the whole range's words."""
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
+        if self.fields[name].alone == "min":  # "for 4 to 6 people": a dish for eight feeds them too
+            hi = None
         out = []
         if lo is not None:
             out.append(self._bound(name, "min", lo, start, end, text))
@@ -189,11 +194,25 @@ class ConstraintReader:
             direction, strict = _FLIP[direction], not strict
         return self._directed(text, q, direction, strict, start, end)
 
-    def _counted_together(self, text: str, a: Quantity, b: Quantity) -> bool:
-        """"2 adults and 3 kids", 两个大人和三个孩子: people counted in parts are fed together (a unit whose number
-        alone is a minimum)."""
-        return (a.field == b.field and self.fields[a.field].alone == "min" and a.form == b.form == "point"
-                and _TOGETHER.match(text[a.end:b.start]) is not None)
+    def _counted_together(self, text: str, quantities: list[Quantity], i: int) -> list[Quantity]:
+        """The run of counts of sorts of people from quantities[i] on ("2 adults and 3 kids", 两个大人三个孩子,
+        "2 adults, 2 teens and a toddler"): counted in parts, they are fed together (units.yaml `part`)."""
+        spec = self.fields[quantities[i].field]
+        parts = [w for u in spec.units if u.part for w in u.en + u.zh]
+
+        def is_part(q: Quantity) -> bool:
+            """A point count of this field whose unit word is a part."""
+            return q.field == spec_field and q.form == "point" and any(text[q.start:q.end].endswith(w) for w in parts)
+
+        spec_field = quantities[i].field
+        run: list[Quantity] = []
+        if not parts:
+            return run
+        for q in quantities[i:]:
+            if not is_part(q) or (run and _TOGETHER.fullmatch(text[run[-1].end:q.start]) is None):
+                break
+            run.append(q)
+        return run
 
     @staticmethod
     def _conditional(text: str, start: int, end: int, langs: list[LangGrammar]) -> bool:
@@ -214,7 +233,11 @@ class ConstraintReader:
             return []
         if q.form == "range":
             return self._span_bounds(q.field, q.lo, q.hi, start, end, text)
-        if q.plus or (self.fields[q.field].alone == "min" and q.form == "point"):
+        spec = self.fields[q.field]
+        if spec.alone == "min" and q.form == "point" and not q.plus:  # "for one person" bounds nothing
+            trivial = spec.plausible is not None and q.lo is not None and q.lo <= spec.plausible.min
+            return [] if trivial else [b for b in [self._bound(q.field, "min", q.lo, start, end, text)] if b]
+        if q.plus:
             return [b for b in [self._bound(q.field, "min", q.lo, start, end, text)] if b]
         return []
 

@@ -88,7 +88,8 @@ def _number_spec(number: NumberField, base: Grammar) -> FieldSpec | None:
     if number.unit.name == "year":
         year = base.data.fields.get("year")
         return year.model_copy(update={"slots": slots, "clear": [number.name]}) if year else None
-    units = [{"factor": s.factor, "en": list(s.en), "zh": list(s.zh)} for s in number.unit.spellings if s.en or s.zh]
+    units = [{"factor": s.factor, "en": list(s.en), "zh": list(s.zh), "part": s.part}
+             for s in number.unit.spellings if s.en or s.zh]
     if not units:
         return None
     return FieldSpec.model_validate({"kind": "quantity", "slots": slots, "plausible": plausible, "units": units,
@@ -159,7 +160,7 @@ class CatalogReader:
         led: list[str] = []  # "serves 6" is read as "6 servings"; its own words are read too
         for rx, word in self._leads:
             led += [m.group(0) for m in rx.finditer(text)]
-            text = rx.sub(lambda m, w=word: f"{m.group('n') or m.group('n2')} {w}", text)
+            text = rx.sub(lambda m, w=word: _led(m, w), text)
         newest = (today or date.today()).year
         reading = self.bounds.read(text, newest)
         bounds: dict[tuple[str, str], float] = {}
@@ -184,7 +185,7 @@ class CatalogReader:
                 notes.append(f"{phrase} → {target.field} = {target.value}")
         none_set = set(none_of)
         any_of = [a for a in any_of if a not in none_set]
-        any_of, goes_with = self._goes_with(any_of, mentions, notes)
+        any_of, goes_with = self._goes_with(any_of, mentions, notes, text)
         notes += [f"{b.words} → {b.field} {_SIDE[b.slot.split(':')[1]]} {b.value}" for b in reading.bounds.values()]
         notices = [f"“{a.words}” and “{b.words}” contradict each other: neither is applied"
                    for a, b in reading.contradictions] + [f"“{b.words}” is out of range: not applied" for b in reading.absurd]
@@ -197,15 +198,17 @@ class CatalogReader:
                               tuple(ruled_out), matched, tuple(goes_with))
 
     def _goes_with(self, any_of: list[tuple[str, str]], mentions: list[tuple[_Target, str, bool]],
-                   notes: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+                   notes: list[str], text: str) -> tuple[list[tuple[str, str]], list[str]]:
         """With a value asked for that goes with a dish (`asked_only`: a sauce), the other kinds named are what it
         goes with, not what it is: "a dipping sauce for dumplings", 饺子蘸酱, "a pasta sauce" search for those words
-        instead of wanting a sauce that is a dumpling (there is none)."""
+        instead of wanting a sauce that is a dumpling (there is none); one listed beside it is asked for too ("a
+        soup and a dipping sauce")."""
         side = {(f.name, v) for f in self.schema.facets for v in f.asked_only}
         if not side & set(any_of):
             return any_of, []
         kinds = {f.name for f in self.schema.facets if not f.multi}  # what an item is, not what it has
-        moved = [(f, v) for f, v in any_of if f in kinds and (f, v) not in side]
+        listed = {(t.field, t.value) for t, phrase, _ in mentions if _listed_rx(phrase).search(text)}
+        moved = [(f, v) for f, v in any_of if f in kinds and (f, v) not in side and (f, v) not in listed]
         said = [(phrase, target) for target, phrase, negated in mentions
                 if not negated and (target.field, target.value) in moved]
         words = [phrase for phrase, _ in said]
@@ -296,6 +299,20 @@ class CatalogReader:
 
 
 _SIDE = {"min": "≥", "max": "≤"}
+
+
+def _listed_rx(phrase: str) -> re.Pattern[str]:
+    """A phrase in a list: "a soup and a sauce", "sauce or soup", 汤和蘸酱."""
+    p = re.escape(phrase)
+    return re.compile(rf"(?:\b(?:and|or|plus)\s+(?:an?\s+|some\s+)?|[和或、])(?:\w+\s+)?{p}"
+                      rf"|{p}\w*\s*(?:\b(?:and|or)\b|[和或、])")
+
+
+def _led(m: re.Match[str], unit: str) -> str:
+    """"serves 6" -> "6 servings"; "dinner for 6" -> "dinner for 6 servings" (the meal word is still read)."""
+    if m.group("n") is not None:
+        return f"{m.group('n')} {unit}"
+    return f"{m.group(0)} {unit}"
 
 
 def _level_bounds(target: _Target, negated: bool) -> list[tuple[str, float]]:

@@ -39,6 +39,7 @@ class _Words(_Strict):
 
 class _Unit(_Words):
     factor: float
+    part: bool = False  # the words count part of a whole ("adults", "kids"): several in a row add up
 
 
 class _Plausible(_Strict):

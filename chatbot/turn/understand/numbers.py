@@ -179,22 +179,24 @@ class QuantityFinder:
         return out
 
 
-# where "for" and a number end a clause, the number is how many people ("dinner for 6", "for eight, please")
-_CLAUSE_END = r"(?=\s*(?:$|[,.;:!?)]|(?:and|but|with|tonight|today|tomorrow|this|next|on|at|please|so)(?![a-z])))"
+_NUMBER_END = r"(?![\d.:/]|st\b|nd\b|rd\b|th\b)"  # not "7:30", "12/25", "6th"
 
 
 def lead_patterns(schema: CatalogSchema, number: str) -> list[tuple[re.Pattern[str], str]]:
     """The lead words of each number's unit before a number ("serves 6", "a family of five"), with the unit's word
-    that follows the number instead (units.yaml `lead`); "for" only where the number ends the clause."""
-    units = words_alt([w for n in schema.numbers for sp in n.unit.spellings for w in sp.en], True)
+    that follows the number instead (units.yaml `lead`); "for N" only after a word of `for_after` ("dinner for
+    6"); never before a unit of any number or a word of `not_before` ("enough for 2 days")."""
+    units = [w for n in schema.numbers for sp in n.unit.spellings for w in sp.en]
     out = []
     for field in schema.numbers:
+        lead = field.unit.lead
         unit = next((w for sp in field.unit.spellings for w in sp.en), "")
-        leads = [w for w in field.unit.lead.en if w != "for"]
-        if not unit or not field.unit.lead.en:
+        if not unit or not (lead.en or lead.for_after):
             continue
-        body = rf"(?<![a-z])(?P<lead>{words_alt(leads, True)})(?P<gap>\s+)(?P<n>{number})(?!\s*{units}(?![a-z]))"
-        if "for" in field.unit.lead.en:
-            body += rf"|(?<![a-z])(?P<lead2>for)(?P<gap2>\s+)(?P<n2>{number}){_CLAUSE_END}"
-        out.append((re.compile(body), unit))
+        after = rf"{_NUMBER_END}(?!\s*{words_alt(units + list(lead.not_before), True)}(?![a-z]))"
+        body = [rf"(?<![a-z])(?:{words_alt(list(lead.en), True)})\s+(?P<n>{number}){after}"]
+        if lead.for_after:
+            body.append(rf"(?<![a-z]){words_alt(list(lead.for_after), True)}(?:\s+[a-z'-]+){{0,3}}?\s+for\s+"
+                        rf"(?P<n2>{number}){after}")
+        out.append((re.compile("|".join(body)), unit))
     return out
