@@ -22,12 +22,12 @@ class InterestConfig:
     # --- training
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 0.1  # AdamW weight decay
-    batch_size: int = 128  # sequences per step
+    batch_size: int = 32  # sequences per step (small: an epoch of MovieLens is only ~2,500 windows)
     negatives: int = 0  # 0 = full softmax over every item (best for full ranking); >0 = that many uniform negatives
     threads: int = 2  # torch CPU threads while training
     time_limit_s: float = 540.0  # training stops after this many seconds (keeps `tastebud setup` bounded)
     epochs: int = 30  # upper bound on passes over the training sequences
-    patience: int = 4  # stop after this many validations without a better NDCG@10
+    patience: int = 5  # stop after this many validations without a better NDCG@10
     eval_every: int = 1  # validate every this many epochs
     neutral_weight: float = 0.0  # loss weight of predicting a next item that was watched but not liked
     text_examples_per_user: int = 1  # synthetic "what I said" texts per training user (real MiniLM vectors)
