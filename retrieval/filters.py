@@ -86,9 +86,7 @@ def _check_value(field: str, op: str, value: Any, path: str, kinds: FieldKinds) 
     if field in kinds.texts and op not in TEXT_OPS:
         raise FilterError(f"{path}: {field!r} is free text: only $contains (a substring test), $word and $noword "
                           "(a whole word) apply to it")
-    if field in kinds.sets and op in ("$word", "$noword"):
-        raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
-    if field in kinds.sets and op in ORDER_OPS:
+    if field in kinds.sets and op in ORDER_OPS + ("$word", "$noword"):
         raise FilterError(f"{path}: {op} does not apply to the list field {field!r} (use $in, $nin or $contains)")
     if field == "age_rating" and op in ORDER_OPS and value.lower() not in _AGE_RANK:
         raise FilterError(f"{path}: {op} on age_rating needs one of {', '.join(AGE_RATINGS)}, got {value!r}")
