@@ -36,6 +36,8 @@ class InterestConfig:
     # --- the item-to-item layer (closed form, fitted after the transformer; chosen on validation)
     ii_top_k: int = 256  # weights kept per item row (largest magnitude); 0 = no item-to-item layer
     ii_l2_grid: tuple[float, ...] = (100.0, 300.0, 1000.0)  # ridge penalties tried
+    ii_side_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)  # side-information weights tried at the chosen penalty
+    ii_side: float = 0.0  # chosen weight of what items share (authors, directors, publishers, genres); 0 = none
     ii_tau_grid: tuple[float, ...] = (5.0, 10.0, 20.0, 0.0)  # recency scales (in events) tried; 0 = order ignored
     ii_liked_weight: float = 1.0  # input weight of a liked event
     ii_neutral_weight: float = 0.5  # input weight of a watched-but-not-liked event

@@ -3,6 +3,12 @@
 As EASE does, a ridge regression of each watched item on the others (zero diagonal) over who watched what; the
 ridge penalty, the recency scale, the blend with the transformer and a popularity prior, and how words-only
 profiles link to their nearest films are each chosen on the validation split.
+
+What the items share (the same author, director or actor, publisher, genre, country; `shared_values`) joins the
+co-watch counts as side information, as in Jeunen, Van Balen & Goethals, "Closed-Form Models for Collaborative
+Filtering with Side-Information" (RecSys 2020): each shared value is a pseudo-person who "watched" every item that
+has it, weighted count^-1/2 so that broad values (a genre) say less than narrow ones (an author), and scaled by a
+weight chosen on validation (0: none). On sparse data that is what ties a reader's book to the author's others.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ranking.data import History, Split, cold_history, item_popularity
+from retrieval.types import Item
 from ranking.metrics import mask_excluded, ndcg, target_ranks
 from ranking.model import _torch, batch_histories
 from ranking.validation import validation_ndcg
@@ -21,6 +28,7 @@ from ranking.validation import validation_ndcg
 log = logging.getLogger(__name__)
 
 MAX_ITEM_ITEM_ITEMS = 20_000  # the closed form inverts an items x items matrix: above this the layer is skipped
+MAX_SIDE_VALUE_CHARS = 80  # a text attribute longer than this is a description, not a value items share
 
 
 def _scores_in_batches(fn: Callable[..., Any], tensors: tuple, batch: int = 256) -> np.ndarray:
@@ -54,6 +62,48 @@ def _watch_gram(train: Any, active: np.ndarray) -> np.ndarray:
     return (x.T @ x).toarray().astype(np.float64)  # (A, A)
 
 
+def _norm(value: str) -> str:
+    """A shared value compared without case or spacing ("STEPHEN KING" is "Stephen King")."""
+    return " ".join(value.lower().split())
+
+
+def shared_values(item: Item) -> list[str]:
+    """The values an item can share with others: its people, genres, languages, countries and short text attributes."""
+    out = [f"person:{_norm(p)}" for p in item.people]
+    out += [f"{name}:{_norm(v)}" for name, values in (("genre", item.genres), ("language", item.languages),
+                                                        ("country", item.countries)) for v in values]
+    for name, value in item.attributes:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        out += [f"{name}:{_norm(v)}" for v in values if isinstance(v, str) and 0 < len(v.strip()) <= MAX_SIDE_VALUE_CHARS
+                and "://" not in v]
+    return list(dict.fromkeys(v for v in out if not v.endswith(":")))
+
+
+def side_gram(items: Sequence[Item] | None, active: np.ndarray) -> np.ndarray | None:
+    """(A, A) side information of the active items: sum over values both have of count^-1/2; None if none shared."""
+    import scipy.sparse as sp
+
+    if not items:
+        return None
+    index: dict[str, int] = {}
+    rows, cols = [], []
+    for col, i in enumerate(active):
+        for value in shared_values(items[int(i)]) if int(i) < len(items) else ():
+            rows.append(index.setdefault(value, len(index)))
+            cols.append(col)
+    if not rows:
+        return None
+    t = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(index), len(active)))
+    t.sum_duplicates()
+    t.data[:] = 1.0
+    count = np.asarray(t.sum(axis=1)).ravel()
+    weight = np.where(count >= 2, count ** -0.25, 0.0).astype(np.float32)  # squared in T^T T: count^-1/2
+    if not (weight > 0).any():
+        return None
+    t = sp.diags(weight) @ t
+    return (t.T @ t).toarray().astype(np.float64)
+
+
 def _item_item_weights(gram: np.ndarray, l2: float, active: np.ndarray, k: int,
                        n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """The closed-form layer for one ridge penalty: (index, value), each (N, K), the K largest weights per item."""
@@ -77,18 +127,22 @@ def _log_probs(model: Any, tensors: tuple) -> np.ndarray:
     return np.asarray(torch.log_softmax(torch.from_numpy(_scores_in_batches(model.transformer_scores, tensors)), -1))
 
 
-def _choose_penalty_and_recency(model: Any, gram: np.ndarray, active: np.ndarray, k: int, valid: tuple,
+def _choose_penalty_and_recency(model: Any, grams: tuple[np.ndarray, np.ndarray | None],
+                                candidates: Sequence[tuple[float, float]], active: np.ndarray, k: int, valid: tuple,
                                 tf_valid: np.ndarray, log_pop: np.ndarray, exclude: list[np.ndarray],
-                                targets: np.ndarray, progress: bool) -> dict[str, Any]:
-    """Try every ridge penalty and recency scale on full validation histories; the best with its blend and weights."""
+                                targets: np.ndarray, progress: bool, best: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Try each (ridge penalty, side weight) and every recency scale on full validation histories; the best so far
+    (`best`, when given, is kept unless beaten) with its blend and weights."""
     torch = _torch()
     from tqdm.auto import tqdm
 
     cfg = model.config
-    best: dict[str, Any] = {"valid_ndcg10": -1.0}
-    bar = tqdm(list(cfg.ii_l2_grid), desc="item-to-item layer", unit="penalty", disable=not progress)
-    for l2 in bar:
-        index, value = _item_item_weights(gram, l2, active, k, cfg.n_items)
+    gram, side = grams
+    best = best or {"valid_ndcg10": -1.0}
+    bar = tqdm(list(candidates), desc="item-to-item layer", unit="solve", disable=not progress)
+    for l2, alpha in bar:
+        index, value = _item_item_weights(gram + alpha * side if alpha and side is not None else gram, l2, active, k,
+                                          cfg.n_items)
         model.set_item_item(torch.from_numpy(index), torch.from_numpy(value))
         for tau in cfg.ii_tau_grid:
             cfg.ii_tau = float(tau)
@@ -96,9 +150,9 @@ def _choose_penalty_and_recency(model: Any, gram: np.ndarray, active: np.ndarray
                 ii = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), valid)
             mix, pop, value_ndcg = _best_mix(ii, tf_valid, log_pop, exclude, targets, cfg.mix_grid, cfg.pop_grid)
             if value_ndcg > best["valid_ndcg10"]:
-                best = {"valid_ndcg10": value_ndcg, "ii_l2": float(l2), "ii_tau": float(tau), "mix": mix,
-                        "pop": pop, "index": index, "value": value}
-            bar.set_postfix(l2=l2, tau=tau, ndcg10=f"{value_ndcg:.4f}")
+                best = {"valid_ndcg10": value_ndcg, "ii_l2": float(l2), "ii_side": float(alpha), "ii_tau": float(tau),
+                        "mix": mix, "pop": pop, "index": index, "value": value}
+            bar.set_postfix(l2=l2, side=alpha, tau=tau, ndcg10=f"{value_ndcg:.4f}")
     bar.close()
     return best
 
@@ -129,8 +183,9 @@ def _choose_text_links(model: Any, text: tuple, tf_text: np.ndarray, log_pop: np
 
 
 def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Sequence[History] = (),
-                  short_sets: Sequence[History] | None = None) -> dict[str, float]:
-    """Solve the item-to-item layer in closed form and choose its penalty, recency and the blend on validation."""
+                  short_sets: Sequence[History] | None = None, items: Sequence[Item] | None = None) -> dict[str, float]:
+    """Solve the item-to-item layer in closed form and choose its penalty, side information, recency and the blend on
+    validation (`items`, aligned with the split's item index, give the values items share)."""
     torch = _torch()
     cfg = model.config
     active = np.unique(split.train["item"].to_numpy())
@@ -150,9 +205,15 @@ def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Se
     with torch.inference_mode():
         tf_valid, tf_cold = _log_probs(model, valid), _log_probs(model, cold)
         tf_text = _log_probs(model, text) if text is not None else None
-    best = _choose_penalty_and_recency(model, gram, active, k, valid, tf_valid, log_pop, exclude,
-                                       split.valid_targets, progress)
-    cfg.ii_l2, cfg.ii_tau, cfg.mix, cfg.pop_weight = best["ii_l2"], best["ii_tau"], best["mix"], best["pop"]
+    side = side_gram(items, active) if cfg.ii_side_grid else None
+    choose = (model, (gram, side))
+    rest = (active, k, valid, tf_valid, log_pop, exclude, split.valid_targets, progress)
+    best = _choose_penalty_and_recency(*choose, [(float(l2), 0.0) for l2 in cfg.ii_l2_grid], *rest)
+    if side is not None:  # the side weight at the chosen penalty (coordinate search: one solve per weight)
+        best = _choose_penalty_and_recency(*choose, [(best["ii_l2"], float(a)) for a in cfg.ii_side_grid], *rest,
+                                           best=best)
+    cfg.ii_l2, cfg.ii_side, cfg.ii_tau = best["ii_l2"], best["ii_side"], best["ii_tau"]
+    cfg.mix, cfg.pop_weight = best["mix"], best["pop"]
     model.set_item_item(torch.from_numpy(best["index"]), torch.from_numpy(best["value"]), torch.from_numpy(log_pop))
     with torch.inference_mode():
         ii_cold = _scores_in_batches(lambda it, sg, _t, _h, ln: model.item_item(it, sg, ln), cold)
@@ -161,11 +222,11 @@ def fit_item_item(model: Any, split: Split, progress: bool = True, text_sets: Se
     text_ndcg = float("nan")
     if tf_text is not None:
         text_ndcg = _choose_text_links(model, text, tf_text, log_pop, exclude, split.valid_targets)
-    log.info("item-to-item layer: l2 %s, tau %s, mix %s, pop %s (validation NDCG@10 %.4f); short profiles: mix %s, "
-             "pop %s (%.4f); words only: %s linked films (temperature %s), mix %s, pop %s (%.4f)", cfg.ii_l2, cfg.ii_tau,
-             cfg.mix, cfg.pop_weight, best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg,
+    log.info("item-to-item layer: l2 %s, side %s, tau %s, mix %s, pop %s (validation NDCG@10 %.4f); short profiles: "
+             "mix %s, pop %s (%.4f); words only: %s linked films (temperature %s), mix %s, pop %s (%.4f)", cfg.ii_l2,
+             cfg.ii_side, cfg.ii_tau, cfg.mix, cfg.pop_weight, best["valid_ndcg10"], cfg.mix_short, cfg.pop_weight_short, cold_ndcg,
              cfg.text_link_k, cfg.text_link_temp, cfg.mix_text, cfg.pop_weight_text, text_ndcg)
-    return {"valid_ndcg10": best["valid_ndcg10"], "ii_l2": cfg.ii_l2, "ii_tau": cfg.ii_tau, "mix": cfg.mix,
-            "pop_weight": cfg.pop_weight, "mix_short": cfg.mix_short, "pop_weight_short": cfg.pop_weight_short,
+    return {"valid_ndcg10": best["valid_ndcg10"], "ii_l2": cfg.ii_l2, "ii_side": cfg.ii_side, "ii_tau": cfg.ii_tau,
+            "mix": cfg.mix, "pop_weight": cfg.pop_weight, "mix_short": cfg.mix_short, "pop_weight_short": cfg.pop_weight_short,
             "valid_short_ndcg10": cold_ndcg, "pop_weight_text": cfg.pop_weight_text, "mix_text": cfg.mix_text,
             "text_link_k": cfg.text_link_k, "text_link_temp": cfg.text_link_temp, "valid_text_ndcg10": text_ndcg}

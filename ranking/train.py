@@ -290,7 +290,7 @@ def fit_interest_model(split: Split, item_vectors: np.ndarray, items: Sequence[I
     item_item: dict[str, float] = {}
     if cfg.ii_top_k > 0:
         item_item = fit_item_item(model, split, progress=progress, short_sets=valid_sets[1],
-                                  text_sets=valid_sets[2] if len(valid_sets) > 2 else ())
+                                  text_sets=valid_sets[2] if len(valid_sets) > 2 else (), items=items)
         best = item_item["valid_ndcg10"]
     torch.set_num_threads(threads)
     report = TrainReport(None, run.best_epoch, run.epochs_run, best, time.monotonic() - start, len(split.users),
