@@ -905,3 +905,22 @@ def test_a_name_beginning_with_a_vowel_or_glued_to_chinese_is_read_whole():
     glued = "埃 Eric Leightonighton和恐龙动画片，适合全家一起在周末观看。"
     assert any("Leightonighton" in p for p in checker.check(glued, dinosaur, "zh"))
     assert checker.check("Eric Leighton和 Ralph Zondag 执导的恐龙动画片，适合全家一起在周末观看。", dinosaur, "zh") == []
+
+
+def test_a_film_with_nothing_of_its_own_on_its_sheet_is_built_around_what_sets_it_apart():
+    """The Wizard of Oz (1939) is outside the packaged Wikidata table: no people, plot or award on its sheet. Its note
+    is told to build on the genre the answer's other films lack (the specific thing it can say), else on nothing."""
+    from chatbot.turn.notes.facts import note_focus
+
+    oz = Item(id="ml:919", title="The Wizard of Oz", year=1939, genres=("Adventure", "Children", "Musical"))
+    others = [Item(id="ml:1", title="Toy Story", year=1995, genres=("Adventure", "Children", "Comedy"),
+                   directors=("John Lasseter",)),
+              Item(id="ml:2", title="Jumanji", year=1995, genres=("Adventure", "Children", "Fantasy"))]
+    answer = [others[0], oz, others[1]]
+    used: set[str] = set()
+    assert note_focus(oz, used, "en", answer) == "its genre Musical"
+    assert note_focus(oz, set(), "zh", answer) == "its genre Musical"
+    assert note_focus(others[1], set(), "en", answer) == "its genre Fantasy"
+    alike = replace(oz, genres=("Adventure", "Children"))
+    assert note_focus(alike, set(), "en", [others[0], alike]) == ""  # nothing sets it apart: the prompt's rule
+    assert note_focus(others[0], set(), "en", answer) == "its director, John Lasseter"  # its own facts come first

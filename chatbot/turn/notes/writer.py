@@ -171,7 +171,8 @@ class Copywriter:
         limit = self.timeout_s if self.budget_s is None else min(self.timeout_s, self.budget_s)
         deadline = started + limit
         used: set[str] = set()
-        drafts = [Draft(r, focus=note_focus(r.item, used, language)) for r in requests]
+        items = [r.item for r in requests]
+        drafts = [Draft(r, focus=note_focus(r.item, used, language, items)) for r in requests]
         finished: dict[int, Note] = {}
         tally = Tally()
         try:
