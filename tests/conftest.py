@@ -80,7 +80,7 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 # The session's interest model trains briefly and tries one setting of each closed-form choice: the tests that use
 # it check what it does in a conversation, not how good it is (tests/ranking and `tastebud eval` do); the default
 # run (up to 9 min of epochs, then twelve item-to-item fits) took ~12 min of a CI run on a slow machine.
-TEST_TRAINING = dict(time_limit_s=90.0, epochs=6, ii_l2_grid=(300.0,), ii_tau_grid=(10.0,),
+TEST_TRAINING = dict(time_limit_s=90.0, epochs=6, ii_l2_grid=(300.0,), ii_tau_grid=(10.0,), ii_side_grid=(10.0,),
                      text_link_k_grid=(10,), text_link_temp_grid=(0.05,))
 
 
