@@ -158,7 +158,7 @@ def test_ui_chat_cards_like_and_remove_a_slot(site: SimpleNamespace, page) -> No
     page.goto(site.app.url)
     send(page, "Something funny in Seattle with the kids <script>window.__pwned = 1; alert('x')</script>")
     page.locator("#tb-cards article.tb-card").first.wait_for()
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     first = cards_of(page)
     assert first and all(site.app.agent.items[i]["age_rating"] in ("G", "PG") for i in first)
     chat = page.locator("#tb-chat").inner_text()
@@ -183,11 +183,12 @@ def test_ui_chat_cards_like_and_remove_a_slot(site: SimpleNamespace, page) -> No
 
     # remove "kids": the panel drops it, and the next answer may include films rated above PG
     page.get_by_role("button", name="Remove watching with: kids").click()
-    page.wait_for_function("!document.querySelector('#tb-understood').innerText.includes('watching with: kids')")
+    page.wait_for_function("(e => !!e && !e.innerText.includes('watching with: kids'))"
+                            "(document.querySelector('#tb-understood'))")
     assert "Removed companions: kids" in page.locator("#tb-status").inner_text()
     send(page, "more please")
     page.wait_for_function(f"!{first!r}.includes(document.querySelector('#tb-cards article').dataset.itemId)")
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     second = cards_of(page)
     assert "Comedy" in site.app.agent.items[second[0]]["genres"]  # the like moved comedies up
     assert not set(second) & set(first)
@@ -199,12 +200,12 @@ def test_ui_shows_hostile_catalog_titles_literally(site: SimpleNamespace, page) 
     page.goto(site.app.url)
     send(page, "something scary")
     page.locator("#tb-cards article.tb-card").first.wait_for()
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     cards_text = page.locator("#tb-cards").inner_text()
     assert XSS_TITLE in cards_text
     assert page.locator("#tb-cards img").count() == 0
     send(page, "a drama")
-    page.wait_for_function("document.querySelector('#tb-cards').innerText.includes('{{value}}')")
+    page.wait_for_function("document.querySelector('#tb-cards')?.innerText.includes('{{value}}')")
     assert TEMPLATE_TITLE in page.locator("#tb-cards").inner_text()  # not evaluated as a template
     page.wait_for_timeout(300)
     assert page.dialogs == []
@@ -214,10 +215,11 @@ def test_ui_shows_hostile_catalog_titles_literally(site: SimpleNamespace, page) 
 def test_ui_new_conversation_clears_the_panel(site: SimpleNamespace, page) -> None:
     page.goto(site.app.url)
     send(page, "action in Berlin")
-    page.wait_for_function("document.querySelector('#tb-understood').innerText.includes('Berlin')")
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-understood')?.innerText.includes('Berlin')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     page.get_by_role("button", name="New conversation").click()
-    page.wait_for_function("!document.querySelector('#tb-understood').innerText.includes('Berlin')")
+    page.wait_for_function("(e => !!e && !e.innerText.includes('Berlin'))"
+                            "(document.querySelector('#tb-understood'))")
     page.wait_for_function("document.querySelectorAll('#tb-cards article').length === 0")
     assert "Berlin" not in page.locator("#tb-understood").inner_text()
     deadline = time.monotonic() + 30  # the stopped turn leaves the line (bounded wait: busy CI cores)
@@ -231,11 +233,11 @@ def test_ui_forget_me_deletes_the_profile(site: SimpleNamespace, page) -> None:
     page.goto(site.app.url)
     assert not [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]  # a page load makes none
     send(page, "action in Madrid")
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     pid = profile_cookie(page)["value"]  # the first saved turn's profile
     assert site.app.profiles.profile_summary(pid)["counts"]["turns"] == 1
     page.get_by_role("button", name="Forget me").click()
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('is deleted')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('is deleted')")
     assert not site.app.profiles.has_profile(pid)
     deadline = time.monotonic() + 10  # the page drops the deleted profile's cookie
     while [c for c in page.context.cookies() if c["name"] == "tastebud_profile"] and time.monotonic() < deadline:
@@ -244,7 +246,7 @@ def test_ui_forget_me_deletes_the_profile(site: SimpleNamespace, page) -> None:
     page.reload()  # a new visit starts without a profile until its first saved turn
     assert not [c for c in page.context.cookies() if c["name"] == "tastebud_profile"]
     send(page, "comedy in Rome")
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     new_pid = profile_cookie(page)["value"]
     assert new_pid != pid and site.app.profiles.has_profile(new_pid)
 
@@ -256,12 +258,12 @@ def test_ui_tells_a_waiting_person_their_place_in_line(site: SimpleNamespace, pa
     try:
         page.goto(site.app.url)
         send(page, "comedy please")
-        page.wait_for_function("document.querySelector('#tb-chat').innerText.includes('you are number 1 in line')")
+        page.wait_for_function("document.querySelector('#tb-chat')?.innerText.includes('you are number 1 in line')")
         assert page.locator("#tb-cards article").count() == 0
     finally:
         for holder in holders:
             holder.release()
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     assert "you are number 1" not in page.locator("#tb-chat").inner_text()  # replaced by the answer
     assert page.locator("#tb-cards article").count() > 0
 
@@ -332,7 +334,7 @@ def test_real_agent_in_the_browser(real_site: SimpleNamespace, page) -> None:
     page.goto(real_site.url)
     send(page, "Something funny for a rainy evening in Seattle with the kids")
     page.locator("#tb-cards article.tb-card").first.wait_for()
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     ids = cards_of(page)
     items = real_site.agent.items
     assert ids and all(i in items for i in ids)  # real catalog items only
@@ -345,10 +347,11 @@ def test_real_agent_in_the_browser(real_site: SimpleNamespace, page) -> None:
                            ".getAttribute('aria-pressed') === 'true'")
     assert real_site.profiles.liked(profile_cookie(page)["value"]) == [ids[0]]
     page.get_by_role("button", name="Remove watching with: kids").click()
-    page.wait_for_function("!document.querySelector('#tb-understood').innerText.includes('watching with: kids')")
+    page.wait_for_function("(e => !!e && !e.innerText.includes('watching with: kids'))"
+                            "(document.querySelector('#tb-understood'))")
     send(page, "more like the first one")
     page.wait_for_function(f"!{ids!r}.includes(document.querySelector('#tb-cards article').dataset.itemId)")
-    page.wait_for_function("document.querySelector('#tb-status').innerText.includes('Done')")
+    page.wait_for_function("document.querySelector('#tb-status')?.innerText.includes('Done')")
     again = cards_of(page)
     assert again and not set(again) & set(ids)  # nothing shown twice in a conversation
     assert page.dialogs == []

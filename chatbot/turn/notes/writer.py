@@ -171,8 +171,7 @@ class Copywriter:
         limit = self.timeout_s if self.budget_s is None else min(self.timeout_s, self.budget_s)
         deadline = started + limit
         used: set[str] = set()
-        items = [r.item for r in requests]
-        drafts = [Draft(r, focus=note_focus(r.item, used, language, items)) for r in requests]
+        drafts = [Draft(r, focus=note_focus(r.item, used, language, [o.item for o in requests])) for r in requests]
         finished: dict[int, Note] = {}
         tally = Tally()
         try:
