@@ -457,6 +457,9 @@ def checker() -> NoteChecker:
          "repeats the instructions"),
         ("A funny toy adventure for the kids. Your last note was rejected because it named another film.",
          "repeats the instructions"),
+        ("A tragic drama of hard times: never call this film heartrending.", "repeats the instructions"),
+        ("A comedy of modern times: a romantic, funny movie for a last note that was not accepted.",
+         "repeats the instructions"),
     ],
 )
 def test_checker_catches_ungrounded_notes(checker, note, problem):

@@ -42,9 +42,9 @@ SETTING = re.compile(
     r"背景(?:设定)?(?:是|在|为)|故事发生在|发生在")
 # The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint).
 INSTRUCTIONS = re.compile(
-    r"\b(?:may call it|never call it|call(?:ed)? it something|(?:its|the) facts do not|(?:your|my|the) last note|"
-    r"(?:was|were|been) rejected|picked because|build the note|its (?:own )?line (?:says|gives)|on (?:its|the) sheet|"
-    r"sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
+    r"\b(?:may call it|never call|call(?:ed)? it something|(?:its|the) facts do not|last note|"
+    r"(?:was|were|been) (?:rejected|not accepted)|picked because|build the note|its (?:own )?line (?:says|gives)|"
+    r"on (?:its|the) sheet|sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
 
 ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
 # A name transliterated without its dot ("詹姆斯卡梅隆执导", "汤姆克鲁斯 饰主角"): a run of three or more of the
