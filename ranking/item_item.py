@@ -101,13 +101,14 @@ def side_gram(items: Sequence[Item] | None, active: np.ndarray) -> np.ndarray | 
     if not (weight > 0).any():
         return None
     t = sp.diags(weight) @ t
-    return (t.T @ t).toarray().astype(np.float64)
+    return (t.T @ t).toarray().astype(np.float32)  # float32: the sum with the co-watch counts is float64
 
 
 def _item_item_weights(gram: np.ndarray, l2: float, active: np.ndarray, k: int,
                        n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """The closed-form layer for one ridge penalty: (index, value), each (N, K), the K largest weights per item."""
-    g = gram.copy()
+    """The closed-form layer for one ridge penalty: (index, value), each (N, K), the K largest weights per item
+    (`gram` is overwritten: the caller passes a copy it no longer needs, so 20,000 items stay within memory)."""
+    g = gram
     g[np.diag_indices_from(g)] += l2
     p = np.linalg.inv(g)
     b = (-p / np.diag(p)[None, :]).astype(np.float32)  # (A, A) row j: weights of item j -> every item
@@ -141,8 +142,9 @@ def _choose_penalty_and_recency(model: Any, grams: tuple[np.ndarray, np.ndarray 
     best = best or {"valid_ndcg10": -1.0}
     bar = tqdm(list(candidates), desc="item-to-item layer", unit="solve", disable=not progress)
     for l2, alpha in bar:
-        index, value = _item_item_weights(gram + alpha * side if alpha and side is not None else gram, l2, active, k,
-                                          cfg.n_items)
+        solved = gram + alpha * side if alpha and side is not None else gram.copy()
+        index, value = _item_item_weights(solved, l2, active, k, cfg.n_items)
+        del solved
         model.set_item_item(torch.from_numpy(index), torch.from_numpy(value))
         for tau in cfg.ii_tau_grid:
             cfg.ii_tau = float(tau)
