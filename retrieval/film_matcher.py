@@ -1,29 +1,32 @@
-"""Finding the Wikidata film of a MovieLens movie: exact, near-year, loose, fuzzy and prefix title matches."""
+"""Finding the film of a MovieLens movie (Wikidata's or TMDB's): exact, near-year, loose, fuzzy and prefix title
+matches."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Generic, TypeVar
 
 from retrieval.demo_inputs import WikiFilm
 from retrieval.demo_titles import ParsedTitle, join_key, title_variants, weak_variants
 
 # rapidfuzz similarity (0-100) a fuzzy title match needs; strict, and only within one year.
 FUZZY_THRESHOLD = 92
+FilmT = TypeVar("FilmT", bound=WikiFilm)  # a Wikidata film or a TMDB film (TmdbFilm)
 
 
-class FilmMatcher:
-    """Finds the Wikidata film for a MovieLens movie.
+class FilmMatcher(Generic[FilmT]):
+    """Finds the film (of one source: Wikidata or TMDB) for a MovieLens movie.
 
     Tiers, first hit wins: exact title key and year; key and year ±1; looser keys (subtitle, possessor)
-    with the exact year; fuzzy key (rapidfuzz ratio >= FUZZY_THRESHOLD) within ±1 year; a Wikidata title
+    with the exact year; fuzzy key (rapidfuzz ratio >= FUZZY_THRESHOLD) within ±1 year; a film title
     of two or more words that starts the MovieLens title, same year.
     """
 
-    def __init__(self, films: list[WikiFilm]) -> None:
+    def __init__(self, films: list[FilmT]) -> None:
         """Index films by title key, by looser keys and by year."""
-        self._by_key: dict[str, list[WikiFilm]] = defaultdict(list)
-        self._by_weak_key: dict[str, list[WikiFilm]] = defaultdict(list)
-        self._by_year: dict[int, list[tuple[str, WikiFilm]]] = defaultdict(list)
+        self._by_key: dict[str, list[FilmT]] = defaultdict(list)
+        self._by_weak_key: dict[str, list[FilmT]] = defaultdict(list)
+        self._by_year: dict[int, list[tuple[str, FilmT]]] = defaultdict(list)
         for film in films:
             key = join_key(film.title)
             if not key:
@@ -35,11 +38,11 @@ class FilmMatcher:
                 self._by_year[film.year].append((key, film))
 
     @staticmethod
-    def _richest(films: list[WikiFilm]) -> WikiFilm:
+    def _richest(films: list[FilmT]) -> FilmT:
         """Of several equally good films, the one with the most facts filled in."""
         return max(films, key=lambda f: (f.runtime_min is not None) + (f.age_rating is not None) + bool(f.cast))
 
-    def _lookup(self, index: dict[str, list[WikiFilm]], keys: list[str], year: int, tolerance: int) -> WikiFilm | None:
+    def _lookup(self, index: dict[str, list[FilmT]], keys: list[str], year: int, tolerance: int) -> FilmT | None:
         """The first key with a film within `tolerance` years (exact year preferred)."""
         for key in keys:
             hits = [f for f in index.get(key, ()) if _year_close(f.year, year, tolerance)]
@@ -48,7 +51,7 @@ class FilmMatcher:
                 return self._richest(exact or hits)
         return None
 
-    def match(self, parsed: ParsedTitle, year: int | None) -> tuple[WikiFilm | None, str]:
+    def match(self, parsed: ParsedTitle, year: int | None) -> tuple[FilmT | None, str]:
         """The matching film and how it was found ('exact', 'year±1', 'loose', 'fuzzy', 'prefix'), or (None, 'none')."""
         if year is None:
             return None, "none"
@@ -70,11 +73,11 @@ class FilmMatcher:
             return prefixed[0], "prefix"
         return None, "none"
 
-    def _fuzzy(self, keys: list[str], year: int) -> WikiFilm | None:
+    def _fuzzy(self, keys: list[str], year: int) -> FilmT | None:
         """The most similar title within a year either side, if similar enough."""
         from rapidfuzz import fuzz, process
 
-        best: tuple[float, WikiFilm] | None = None
+        best: tuple[float, FilmT] | None = None
         for delta in (0, -1, 1):
             pool = self._by_year.get(year + delta, [])
             if not pool:

