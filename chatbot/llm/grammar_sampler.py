@@ -59,6 +59,17 @@ class GreedyGrammarSampler:
         lib.llama_sampler_accept(self._grammar, token)
         return token
 
+    def allows(self, token: int) -> bool:
+        """True when the grammar, in its present state, lets `token` come next."""
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, 0.0, 0.0
+        self._one_array.size, self._one_array.selected = 1, -1
+        self._lib.llama_sampler_apply(self._grammar, self._byref(self._one_array))
+        return bool(self._one[0].logit > float("-inf"))
+
+    def accept(self, token: int) -> None:
+        """Take a token the answer was given (not sampled) into the grammar's state; check `allows` first."""
+        self._lib.llama_sampler_accept(self._grammar, token)
+
     def close(self) -> None:
         """Free the llama.cpp grammar sampler."""
         if self._grammar:

@@ -8,12 +8,16 @@ decodes one token of every unfinished answer together. On CPU a step of five tok
 steps of one (the weights are read once per step), which is what `tastebud bench notes-parallel` measures.
 
 Each answer is greedy and constrained by its own JSON-schema grammar (`GreedyGrammarSampler`), as a single
-call of `LlamaCppChatModel` would be; its text comes back piece by piece as `(answer index, text)`.
+call of `LlamaCppChatModel` would be; its text comes back piece by piece as `(answer index, text)`. What every
+answer to its schema begins with (`{"1":"` of a note) is read with its prompt and taken into its grammar instead of
+written a token a step, and an answer ends as its JSON object closes, without a step for the end-of-text token:
+four of a note's ~28 steps, which on 2 cores run ~0.2 s each with five notes at once.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import threading
 import time
@@ -47,7 +51,8 @@ class _Answer:
     blank: frozenset[str] = frozenset()  # the words the distinct check reads as names in it (its item's own)
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
-    text: str = ""  # what it has written so far
+    text: str = ""  # what it has written so far (its lead included)
+    lead: str = ""  # what it was given to begin with, read with its prompt (given as its first piece's start)
     done: bool = False
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
 
@@ -257,8 +262,24 @@ class BatchedContext(TokenBans):
     def _answer(self, index: int, seq: int, prompt: Sequence[dict[str, str]], schema: dict[str, Any] | None,
                 words: Sequence[str], blank: Iterable[str] = ()) -> _Answer:
         """A new answer to a prompt (its tokens, grammar, banned words and own names) in sequence `seq`."""
-        return _Answer(seq=seq, prompt=self.tokens(prompt), index=index, sampler=self._sampler(schema),
+        sampler = self._sampler(schema)
+        lead, lead_tokens, sampler = self._lead(schema, sampler)
+        return _Answer(seq=seq, prompt=self.tokens(prompt) + lead_tokens, index=index, sampler=sampler, lead=lead,
                        banned=self.ban_ids(words), tails=self.tail_bans(words), blank=frozenset(blank))
+
+    def _lead(self, schema: dict[str, Any] | None, sampler: Any) -> tuple[str, list[int], Any]:
+        """The text every answer fitting `schema` begins with (`json_lead`) and its tokens, taken into the sampler's
+        grammar; ("", [], a fresh sampler) when there is none or the grammar would not take it."""
+        text = json_lead(schema)
+        if not text or sampler is None:
+            return "", [], sampler
+        tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        for token in tokens:
+            if not sampler.allows(token):
+                sampler.close()
+                return "", [], self._sampler(schema)
+            sampler.accept(token)
+        return text, tokens, sampler
 
     def _join(self, answers: list[_Answer], queue: deque[tuple[_Answer, int, bool]], waiting: deque[Any],
               max_tokens: int) -> None:
@@ -331,8 +352,11 @@ class BatchedContext(TokenBans):
             self.pace.add_answer(a.n_out)
             return a.decoder.decode(b"", final=True)
         a.n_out += 1
-        text = a.decoder.decode(self._piece(a.pending))
+        text = (a.lead if a.n_out == 1 else "") + a.decoder.decode(self._piece(a.pending))
         a.text += text
+        if a.sampler is not None and "}" in text and _closed(a.text):  # all the grammar allows now is its end
+            a.done = True
+            self.pace.add_answer(a.n_out)
         return text
 
     def _keep_prefix(self, tokens: list[int], deadline: float) -> int:
@@ -385,13 +409,14 @@ class BatchedContext(TokenBans):
 
     def _banned_now(self, a: _Answer) -> Any:
         """Answer a's banned tokens at this step: its own, the rest of a banned word it has begun ("悚" after "惊",
-        "warming" after " heart"), and (`distinct`) the first tokens of what another answer wrote after the words a
-        ends with (Chinese: every token that would complete a run of six characters another answer has)."""
+        "warming" after " heart"), and (`distinct`) the first tokens of what another answer, or a itself earlier,
+        wrote after the words a ends with (a note once said "浪漫的战争片，" twenty times; Chinese: every token that
+        would complete a run of six characters another answer has)."""
         now = [token for begun, tokens in a.tails.items() if a.text.endswith(begun) for token in tokens]
         if self._distinct is not None:
             from chatbot.llm.distinct import echo_continuations
 
-            others = [b for b in self._answers if b is not a]
+            others = [b for b in self._answers if b is not a] + [a]  # its own words too: no phrase said twice
             texts, blanks = [b.text for b in others] + self._distinct, [b.blank for b in others] + self._distinct_blank
             for c in echo_continuations(a.text, texts, a.blank, blanks):  # Chinese: every token that begins with it
                 chinese = bool(_CJK_ANY.search(c))
@@ -414,6 +439,27 @@ class BatchedContext(TokenBans):
 
         grammar = _grammar_for_response_format({"type": "json_object", "schema": schema})
         return GreedyGrammarSampler(self.vocab, grammar, self.n_vocab)
+
+
+def json_lead(schema: dict[str, Any] | None) -> str:
+    """What every compact JSON answer to an object schema begins with when its first property is a required string
+    (`{"1":"`), else ""."""
+    properties = (schema or {}).get("properties") or {}
+    if (schema or {}).get("type") != "object" or not properties:
+        return ""
+    first = next(iter(properties))
+    if first not in (schema or {}).get("required", ()) or properties[first].get("type") != "string":
+        return ""
+    return "{" + json.dumps(first, ensure_ascii=False) + ':"'
+
+
+def _closed(text: str) -> bool:
+    """True when the text is a whole JSON value (an answer whose object has closed)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _common_prefix(lists: Sequence[Sequence[int]]) -> list[int]:

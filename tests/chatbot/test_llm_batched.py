@@ -297,3 +297,19 @@ def test_llm_server_answers_the_projects_openai_backend(small_gguf):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_notes_answer_begins_with_what_its_schema_forces_and_ends_with_its_object():
+    """What every note answer begins with is given, not written a token a step: `{"1":"` for the notes schema
+    (any key, any language), nothing for schemas whose answers may begin otherwise; and an answer is over as soon
+    as its JSON object closes (no step for the end-of-text token)."""
+    from chatbot.llm.llamacpp_batch import _closed, json_lead
+    from chatbot.turn.notes.stream import notes_schema
+
+    assert json_lead(notes_schema(["1"], "en")) == '{"1":"'
+    assert json_lead({"type": "object", "properties": {"标题": {"type": "string"}}, "required": ["标题"]}) == '{"标题":"'
+    assert json_lead({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}) == ""
+    assert json_lead({"type": "object", "properties": {"a": {"type": "string"}}}) == ""  # optional: may not come
+    assert json_lead({"type": "array", "items": {"type": "string"}}) == "" and json_lead(None) == ""
+    assert _closed('{"1":"Paddington lands in London {and} stays."}')
+    assert not _closed('{"1":"Paddington lands in London {and}') and not _closed('{"1":"a"')

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+
 from chatbot.llm import FakeChatModel
 from chatbot.text.names import CatalogLexicon
 from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest
+from chatbot.turn.notes.stream import example_notes
 from chatbot.turn.notes import writer as writer_module
 from chatbot.turn.notes.writer import Copywriter
+from prompts import load_prompt
 from retrieval.errors import LLMError
 from retrieval.text import display_title
 from retrieval.types import Item
@@ -289,7 +292,8 @@ def test_each_note_is_kept_from_the_words_its_own_item_cannot_bear():
     assert not {"scary", "horror", "creepy"} & alien and not {"funny", "animated"} & toy
     assert "about" in alien and "story" in alien  # Alien has no plot on its sheet
     assert "about" not in toy  # Toy Story's plot is on its sheet: its note may tell it
-    assert all(c.options["distinct"] == [] for c in fake.calls)  # written side by side, kept from reading alike
+    shot = example_notes(load_prompt("notes").render(sheets=[], language="en"))  # the example shot's two notes
+    assert len(shot) == 2 and all(c.options["distinct"] == shot for c in fake.calls)  # never echoed, nor each other
     writer, fake = _writer(_answer([GOOD_ZH[0]]), _answer([GOOD_ZH[1]], ("Alien",)), parallel=5)
     writer.write_notes(_requests(), "zh")
     assert {"温馨", "搞笑"} <= set(fake.calls[1].options["avoid"]) and "恐怖" in fake.calls[0].options["avoid"]
@@ -376,3 +380,17 @@ def test_a_chinese_note_is_kept_from_the_english_words_of_its_sheet_and_reasons(
     assert {"cozy", "ensemble", "comedy", "romance", "oscar"} <= kept, kept
     assert not {"love", "actually", "hugh", "grant", "richard", "curtis", "the", "matrix"} & kept, kept
     assert not {"cozy", "ensemble", "oscar"} & set(unwritable_words(love, "en", reasons))
+
+
+def test_only_the_note_built_around_a_story_is_told_the_story():
+    """Two films with a plot each: the note built around its plot reads it; the other, built around its lead, is
+    told no story (a plot costs a prompt ~30 tokens) and is kept from telling one, so it cannot make one up."""
+    from dataclasses import replace
+
+    alien = replace(ALIEN, plot="The crew of a space tug is stalked by a deadly creature after answering a signal.")
+    writer, fake = _writer(_answer([GOOD_EN[0]]), _answer([GOOD_EN[1]], ("Alien",)), parallel=5)
+    writer.write_notes([NoteRequest(TOY_STORY, ("rainy evening -> cozy",)), NoteRequest(alien, ("space horror",))], "en")
+    toy_prompt, alien_prompt = (c.text.split("notes.")[-1] for c in fake.calls)
+    assert "cowboy doll" in toy_prompt and "what happens in its plot" in toy_prompt
+    assert "space tug" not in alien_prompt and "Sigourney Weaver" in alien_prompt
+    assert {"about", "story"} <= set(fake.calls[1].options["avoid"]) and "about" not in fake.calls[0].options["avoid"]

@@ -94,6 +94,22 @@ class NotesStreamParser:
         return {"n": " ", "t": " ", "r": "", "b": "", "f": "", "/": "/", '"': '"', "\\": "\\"}.get(seq[1], seq[1])
 
 
+def example_notes(prompt: Any) -> list[str]:
+    """The notes of a rendered notes prompt's example shot: what no note may echo (the 1.5B wrote "<director>
+    directs <lead> in a crime thriller: the tense, after-dark kind of film that you asked for" from the example's
+    Collateral note); [] when its answers are not notes JSON."""
+    import json
+
+    out: list[str] = []
+    for _, answer in getattr(prompt, "examples", ()):
+        try:
+            notes = json.loads(answer)
+        except ValueError:
+            continue
+        out += [v for v in notes.values() if isinstance(v, str)] if isinstance(notes, dict) else []
+    return out
+
+
 def note_labels(titles: Sequence[str]) -> list[str]:
     """The JSON keys of the notes: "1", "2", ..., one per item, as numbered in the prompt (a key is generated
     token by token like any text: "1. Toy Story" cost ~5 more tokens a note than "1")."""

@@ -39,7 +39,7 @@ from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
                                          without_translated_title)
-from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts
+from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts, told_item
 from chatbot.turn.notes.measures import blank_words, long_enough, unwritable
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
@@ -61,8 +61,8 @@ from chatbot.turn.notes.note import (
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.rounds import (Draft, Rewrites, Round, Tally, collect, fail_unwritten, notes_that_fit,
                                        rewrite_seconds, weakness)
-from chatbot.turn.notes.stream import (NotesStreamParser, note_labels, notes_schema, numbered, stream_json_text,
-                                       stream_many_json)
+from chatbot.turn.notes.stream import (NotesStreamParser, example_notes, note_labels, notes_schema, numbered,
+                                       stream_json_text, stream_many_json)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from chatbot.turn.notes.zh_names import with_sheet_names, without_unknown_names
 from chatbot.turn.replies import catalog_schema
@@ -75,24 +75,9 @@ if TYPE_CHECKING:
 
 # The names callers import from here (plain imports of the modules that define them).
 __all__ = [
-    "LLM_NOTE_CHARS",
-    "MIN_NOTE_CHARS",
-    "CatalogLexicon",
-    "Copywriter",
-    "Note",
-    "NoteChecker",
-    "NoteDelta",
-    "NoteDone",
-    "NoteEvent",
-    "NoteRequest",
-    "NotesStats",
-    "TitleHit",
-    "describe_item",
-    "fact_sheet",
-    "prompt_facts",
-    "template_note",
-    "title_key",
-    "why_chips",
+    "LLM_NOTE_CHARS", "MIN_NOTE_CHARS", "CatalogLexicon", "Copywriter", "Note", "NoteChecker", "NoteDelta", "NoteDone",
+    "NoteEvent", "NoteRequest", "NotesStats", "TitleHit", "describe_item", "fact_sheet", "prompt_facts",
+    "template_note", "title_key", "why_chips",
 ]
 
 _LLM_FAILED = "the language model failed"
@@ -299,15 +284,18 @@ class Copywriter:
         llm = self.by_language.get(language, self.llm)
         parsers = [NotesStreamParser(lab) for lab in labels]
         if parallel:  # even a single rewrite: the batched context holds the prompt's prefix
-            avoid = [unwritable(r.item, language, r.reasons) for r in (drafts[g[0]].request for g in alone)]
+            avoid = [unwritable(told_item(d.request.item, d.focus), language, d.request.reasons)
+                     for d in (drafts[g[0]] for g in alone)]
             kept = [d for d in drafts if d.done]  # notes of this answer already accepted
             blank = [blank_words([d.request.item]) for d in [*(drafts[g[0]] for g in alone), *kept]]  # each its own
             rewrites = Rewrites(rounds, parsers, [], call_started, self._rewrite_call) if self.retry and not retry \
                 else None  # a failed first draft is rewritten at once, beside the notes still being written
             for rnd in rounds:
                 rnd.rewrites = rewrites
+            shot = example_notes(prompts[0])  # the example's notes: never echoed, like the notes already kept
             pieces = stream_many_json(llm, prompts, schema, timeout, max_tokens, usage, self.gate, avoid,
-                                      [d.text or "" for d in kept], blank, rewrites.inbox if rewrites else None)
+                                      [d.text or "" for d in kept] + shot, blank + [()] * len(shot),
+                                      rewrites.inbox if rewrites else None)
         else:
             pieces = numbered(stream_json_text(llm, prompts[0], schema, timeout, max_tokens, usage, self.gate))
         try:
@@ -332,7 +320,8 @@ class Copywriter:
         draft = rnd.drafts[rnd.positions[0]]
         request, labels = draft.request, note_labels([display_title(draft.request.item.title)])
         return (self._notes_prompt(rnd, labels), NotesStreamParser(labels),
-                unwritable(request.item, rnd.language, request.reasons) + draft.failed_words(), blank_words([request.item]))
+                unwritable(told_item(request.item, draft.focus), rnd.language, request.reasons) + draft.failed_words(),
+                blank_words([request.item]))
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
@@ -360,7 +349,7 @@ class Copywriter:
                 "n": k + 1,
                 "label": labels[k],
                 "title": display_title(item.title),
-                "facts": prompt_facts(item, common),
+                "facts": prompt_facts(told_item(item, rnd.drafts[rnd.positions[k]].focus), common),
                 "reasons": [r for r in reasons[k] if r not in shared] + deal(deck, rnd.positions[k]),
                 "focus": rnd.drafts[rnd.positions[k]].focus,
                 "may": deal([qualities.word(q, rnd.language) for q in asked if qualities.holds(q, item)],
