@@ -927,3 +927,31 @@ def test_a_film_with_nothing_of_its_own_on_its_sheet_is_built_around_what_sets_i
     alike = replace(oz, genres=("Adventure", "Children"))
     assert note_focus(alike, set(), "en", [others[0], alike]) == ""  # nothing sets it apart: the prompt's rule
     assert note_focus(others[0], set(), "en", answer) == "its director, John Lasseter"  # its own facts come first
+
+
+def test_what_a_films_own_plot_and_genres_say_is_no_error():
+    """True notes the checker once turned down, now that most films have a plot: the decade its story is set in
+    (To Kill a Mockingbird, 1962, "in 1930s Alabama"), its characters' names in a Chinese note (Cole Sear), and
+    "romantic" of a romance when another film was the one dealt "you asked for: romantic". What is not its own
+    still fails: another decade, an English genre in a Chinese note, a borrowed word its facts do not bear."""
+    mockingbird = Item(id="ml:7065", title="To Kill a Mockingbird (1962)", year=1962, genres=("Drama",),
+                       directors=("Robert Mulligan",), cast=("Gregory Peck",),
+                       plot="In 1930s Alabama, a lawyer defends a black man against an undeserved rape charge.")
+    sense = Item(id="ml:2762", title="Sixth Sense, The (1999)", year=1999, genres=("Drama", "Horror", "Mystery"),
+                 directors=("M. Night Shyamalan",), cast=("Bruce Willis",),
+                 plot="A child psychologist starts treating Cole Sear, a boy who sees the dead.")
+    titanic = Item(id="ml:1721", title="Titanic (1997)", year=1997, genres=("Drama", "Romance"),
+                   directors=("James Cameron",), cast=("Leonardo DiCaprio",))
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, mockingbird, sense, titanic]))
+    kinds = lambda *args: {f.problem for f in checker.findings(*args)}  # noqa: E731
+    assert not kinds("Gregory Peck defends an innocent man in 1930s Alabama, a quiet story for a thoughtful night in.",
+                     mockingbird, "en")
+    assert Problem.DECADE in kinds("Gregory Peck in a 1950s courtroom drama, a quiet story for a thoughtful night.",
+                                   mockingbird, "en")
+    assert not kinds("Bruce Willis 饰演的心理医生遇见能看见亡灵的男孩 Cole Sear，适合安静的夜晚。", sense, "zh")
+    assert Problem.WRONG_LANGUAGE in kinds("Bruce Willis 主演的 Horror 片，男孩能看见亡灵，适合安静的夜晚。", sense, "zh")
+    other = ("you asked for: something romantic and sweeping",)
+    assert not kinds("James Cameron directs Leonardo DiCaprio in a romantic drama for a long evening together.",
+                     titanic, "en", ("Romance as you asked",), other)
+    assert Problem.BORROWED in kinds("James Cameron directs Leonardo DiCaprio in a drama with a sweeping, romantic "
+                                     "feel.", titanic, "en", ("Romance as you asked",), other)

@@ -387,3 +387,16 @@ def test_a_recipe_note_may_give_the_recipe_s_own_time_and_no_other():
                 if f.problem is Problem.OTHER_TITLE]
     finally:
         use_catalog(None)
+
+
+def test_a_note_is_kept_from_the_genres_asked_for_that_its_film_lacks():
+    """"Something funny or action-packed for a party" picks a pure comedy: its note may not call it an action film
+    (the 1.5B wrote "a fun, comedy or action film" from the person's words), and may still say comedy."""
+    from chatbot.turn.notes.qualities import unwritable_words
+
+    airplane = Item(id="ml:2791", title="Airplane! (1980)", year=1980, genres=("Comedy",))
+    words = unwritable_words(airplane, "en", ("you asked for: fun, comedy or action", "Comedy as you asked"))
+    assert "action" in words and "comedy" not in words
+    thriller = unwritable_words(airplane, "en", ("you asked for: a sci-fi thriller, nothing with war",))
+    assert {"sci-fi", "thriller", "war"} <= set(thriller)
+    assert "action" not in unwritable_words(airplane, "en", ("you asked for: something to laugh at",))

@@ -311,10 +311,14 @@ class NoteChecker:
 
     @staticmethod
     def _check_borrowed(text: str, item: Item, grounded: str, other_reasons: Sequence[str]) -> list[Finding]:
-        """Distinctive words of another item's reasons that are nowhere on this item's sheet."""
+        """Distinctive words of another item's reasons that are nowhere on this item's sheet and name no quality its
+        facts bear out."""
         if not other_reasons:
             return []
-        own = _content_words(" ".join([grounded, *fact_sheet(item), *item.genres]))
+        lexicon = QualityLexicon.served()  # "romantic" of a romance is its own, whoever asked for it
+        borne = [w for name, q in lexicon.qualities.items() if lexicon.holds(name, item) for ws in q.words.values()
+                 for w in ws]
+        own = _content_words(" ".join([grounded, *fact_sheet(item), *item.genres, *borne]))
         foreign = _content_words(" ".join(r for r in other_reasons if not r.startswith(PLOT_MARK)))
         plots = " ".join(r[len(PLOT_MARK) :] for r in other_reasons if r.startswith(PLOT_MARK))
         foreign = (foreign | {w for w in _content_words(plots) if len(w) >= 6}) - own
@@ -391,7 +395,8 @@ class NoteChecker:
 
     @staticmethod
     def _check_years(text: str, item: Item, grounded: str) -> list[Finding]:
-        """Years and decades must be the item's own (or named in its plot or reasons)."""
+        """Years and decades must be the item's own (or named in its plot or reasons: To Kill a Mockingbird, 1962,
+        is set in the 1930s)."""
         found = []
         sheet_years = set(_YEAR.findall(grounded))
         for year in _YEAR.findall(text):
@@ -401,8 +406,9 @@ class NoteChecker:
             found.append(Finding(Problem.YEAR, message))
         decades = [int(d) for d in _DECADE_FULL.findall(text)]
         decades += [(1900 if int(d) >= 20 else 2000) + int(d) for d in _DECADE_SHORT.findall(text)]
+        told = {int(d) for d in _DECADE_FULL.findall(grounded)}  # its plot's own time ("In 1930s Alabama, ...")
         for decade in decades:
-            if item.year is None or item.year // 10 * 10 != decade:
+            if (item.year is None or item.year // 10 * 10 != decade) and decade not in told:
                 message = f"places the film in the {decade}s, but it is from {item.year or 'an unknown year'}"
                 found.append(Finding(Problem.DECADE, message))
         return found

@@ -58,9 +58,14 @@ def length_in_range(text: str, language: str) -> bool:
     return low <= note_length(text, language) <= high
 
 
+_NAMED_IN_PLOT = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![A-Za-z])([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)")
+
+
 def allowed_latin(item: Item, extra: Iterable[str] = ()) -> set[str]:
-    """Latin words a Chinese note may hold: its item's people and titles, age ratings, and names in `extra`."""
+    """Latin words a Chinese note may hold: its item's people and titles, age ratings, names in `extra`, and the
+    names its plot gives inside a sentence (its characters and places: "Cole Sear", "Kirk", "Enterprise")."""
     names = [*item.people, item.title, display_title(item.title), *(str(v) for _, v in item.attributes), *extra]
+    names += _NAMED_IN_PLOT.findall((item.plot or "").strip())
     words = {w for n in names for w in name_words(n).split()}
     return words | {r.lower() for r in AGE_RATINGS} | {"pg", "nc", "13", "17"}
 

@@ -25,7 +25,7 @@ from chatbot.text.names import fold_name
 from chatbot.turn.notes.situation import unsaid_company, unsaid_weather
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
-from retrieval.types import Item
+from retrieval.types import GENRES, Item
 
 QUALITIES_FILE = "qualities.yaml"
 ANY_CATALOG_FILE = "qualities_any.yaml"  # a catalog without a lexicon of its own: its facts must say the quality
@@ -413,6 +413,7 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
         if language == "zh" and item.people:  # kept from 饰演, the 1.5B gave a role by "饰饰" (a dish's 装饰 stays)
             words.append("饰")
     words += list(PROMPT_WORDS.get(language, ()))
+    words += asked_genres_not_had(item, reasons) if language == "en" else []
     if language == "zh":
         words += list(ZH_NAME_MARKS) + sheet_english(item, reasons)
     else:  # an English note writes no Chinese ("ready in 15-20分钟" once " minutes" was kept from it)
@@ -430,6 +431,14 @@ def unwritable_words(item: Item, language: str, reasons: Sequence[str] = ()) -> 
     people = " ".join(item.people).lower()
     return [w if not said(w, item.title, re.IGNORECASE) else lower_case_only(w) for w in words
             if not said(w, free) and not said(w, people)]
+
+
+def asked_genres_not_had(item: Item, reasons: Sequence[str]) -> list[str]:
+    """The genres the person asked for that this item does not have ("comedy or action" asked, a comedy picked: its
+    note wrote "a fun, comedy or action film"), lower case: what its note may not call it."""
+    asked = " ".join(reasons).lower()
+    return [g.lower() for g in GENRES if g != "IMAX" and g not in item.genres
+            and re.search(rf"(?<![\w-]){re.escape(g.lower())}(?![\w-])", asked)]
 
 
 def sheet_english(item: Item, reasons: Sequence[str] = ()) -> list[str]:
