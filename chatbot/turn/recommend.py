@@ -290,7 +290,7 @@ class Recommender:
         if matched:
             reasons.append(say("reason_genres", language, genres=", ".join(matched)))
         if state.people:
-            people = [p for p in item.people if p in state.people]
+            people = list(dict.fromkeys(p for p in item.people if p in state.people))  # a director who wrote it
             if people:
                 reasons.append(say("reason_people", language, people=", ".join(people[:2])))
         if state.wishes:

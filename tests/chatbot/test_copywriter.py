@@ -955,3 +955,42 @@ def test_what_a_films_own_plot_and_genres_say_is_no_error():
                      titanic, "en", ("Romance as you asked",), other)
     assert Problem.BORROWED in kinds("James Cameron directs Leonardo DiCaprio in a drama with a sweeping, romantic "
                                      "feel.", titanic, "en", ("Romance as you asked",), other)
+
+
+def test_a_person_asked_for_who_directed_and_wrote_the_film_is_named_once():
+    """"Something by Hayao Miyazaki": he directed and wrote Princess Mononoke, and its template note said "It has
+    Hayao Miyazaki and Hayao Miyazaki, whom you asked for"."""
+    mononoke = Item(id="ml:3000", title="Princess Mononoke (Mononoke-hime) (1997)", year=1997,
+                    genres=("Action", "Adventure", "Animation"), directors=("Hayao Miyazaki",),
+                    cast=("Yōji Matsuda",), writers=("Hayao Miyazaki",))
+    for language in ("en", "zh"):
+        for position in range(5):
+            note = template_note(mononoke, ("with Hayao Miyazaki, Hayao Miyazaki", "Animation as you asked"),
+                                 language, position)
+            assert note.count("Hayao Miyazaki") == 1, note
+
+
+def test_a_chinese_note_retells_a_plot_only_when_nothing_else_is_known_and_a_prompt_plot_ends_cleanly():
+    """A Chinese note built around an English plot came out wrong (Grease's Danny "a green-skinned dog") and its
+    specificity could not be read: it is built around the people instead, while an English one still tells the
+    plot; a film known by its plot alone keeps it. The prompt's plot ends at a sentence or clause, never with the
+    "…" a note once copied."""
+    from chatbot.turn.notes.facts import PLOT_FOCUS, note_focus, plot_line
+
+    grease = Item(id="ml:1380", title="Grease (1978)", year=1978, genres=("Comedy", "Musical", "Romance"),
+                  directors=("Randal Kleiser",), cast=("John Travolta", "Olivia Newton-John"),
+                  plot="Australian good girl Sandy and greaser Danny fell in love over the summer.")
+    used: set[str] = set()
+    assert [note_focus(grease, used, "zh") for _ in range(3)] == [
+        "its lead, John Travolta", "its director, Randal Kleiser", "its lead, John Travolta"]
+    assert note_focus(grease, set(), "en") == PLOT_FOCUS
+    only_plot = replace(grease, directors=(), cast=())
+    assert note_focus(only_plot, set(), "zh") == PLOT_FOCUS
+    gump = ("A man with a low IQ has accomplished great things in his life and been present during significant "
+            "historic events - in each case, far exceeding what anyone imagined he could do.")
+    line = plot_line(gump, 130)
+    assert line == "A man with a low IQ has accomplished great things in his life and been present during " \
+                   "significant historic events"
+    assert plot_line(grease.plot, 130) == grease.plot
+    assert all(not plot_line(gump, n).endswith(("\u2026", ",", "-")) and len(plot_line(gump, n)) <= n
+               for n in range(40, 200, 7))

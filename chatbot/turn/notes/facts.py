@@ -68,7 +68,7 @@ def prompt_facts(item: Item, common_genres: frozenset[str] = frozenset()) -> lis
         facts.append("cast " + ", ".join(item.cast[:PROMPT_CAST]))
     plot = (item.plot or "").strip()
     if plot:
-        facts.append("plot: " + shorten(plot, PROMPT_PLOT_CHARS))
+        facts.append("plot: " + plot_line(plot, PROMPT_PLOT_CHARS))
     if item.awards and (won := _WON.search(item.awards)):
         facts.append(won.group(0).rstrip(".").lower())  # "won 1 oscar": something only this film has
     return facts + [in_hours(f.rstrip(".")) for f in attribute_facts(item, catalog_schema(), PROMPT_PLOT_CHARS)]
@@ -129,6 +129,21 @@ def shorten(text: str, limit: int) -> str:
     return cut + "\u2026"
 
 
+def plot_line(plot: str, limit: int) -> str:
+    """A plot as the prompt gives it: its first sentence when that fits in `limit` characters, else cut at its last
+    clause (or word) that does, with no ellipsis (the 1.5B copied "… in each…:" into a note)."""
+    text = re.sub(r"\s+", " ", plot).strip()
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)[0]
+    if len(first) <= limit:
+        return first
+    head = first[:limit]
+    cut = max(head.rfind(", "), head.rfind("; "), head.rfind(" - "), head.rfind(" – "))
+    line = head[:cut] if cut > limit // 2 else head.rsplit(" ", 1)[0]
+    dash = max(line.rfind(" - "), line.rfind(" – "))
+    line = line[:dash] if dash > limit // 2 and len(line) - dash < 20 else line  # "... events - in each case"
+    return line.rstrip(",;:- –")
+
+
 def clean_reason(reason: str) -> str:
     """A reason without its parenthesised detail or final period: "kids → family-friendly (PG at most)" -> ...."""
     text = re.sub(r"\s+", " ", _PAREN.sub("", str(reason)))
@@ -150,8 +165,9 @@ def note_focus(item: Item, used: set[str], language: str = "en", others: Sequenc
     An item whose sheet has none of these (a fifth of the films recommended: Wikidata's table stops at 1940-2014)
     is built around a genre the answer's other items (`others`) lack, where it has one: what sets it apart here.
 
-    In Chinese the plot comes last: the sheet's plot is English, so a Chinese note retelling it names nothing a
-    reader (or the check for specific notes) can find on the sheet, and it was rewritten as vague."""
+    In Chinese a note is built around its plot only when nothing else is known: the sheet's plot is English, and a
+    Chinese note retelling it names nothing a reader (or the check for specific notes) can find on the sheet, and
+    the 1.5B got such retellings wrong (Grease's Danny became "a green-skinned dog")."""
     choices: list[tuple[str, str]] = []
     if (item.plot or "").strip():
         choices.append(("plot", PLOT_FOCUS))
@@ -165,8 +181,8 @@ def note_focus(item: Item, used: set[str], language: str = "en", others: Sequenc
     for text in schema.texts if schema else ():
         if text.show and dict(item.attributes).get(text.name):
             choices.append((text.name, f"its {text.label_en or text.name}"))
-    if language == "zh":
-        choices.sort(key=lambda choice: choice[0] == "plot")
+    if language == "zh" and len(choices) > 1:  # retold from English, a plot came out wrong ("绿皮狗丹尼" of Grease)
+        choices = [choice for choice in choices if choice[0] != "plot"]
     if not choices:
         taken = {g for other in others if other.id != item.id for g in other.genres}
         own = [g for g in item.genres if g not in taken and g != "IMAX"]

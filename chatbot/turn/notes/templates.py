@@ -67,10 +67,12 @@ def _film_values(item: Item, reasons: Sequence[str], language: str) -> dict[str,
     """The template's variables for a film (reasons turned into facts: a liked film, asked-for people)."""
     liked, people = _read_reasons(reasons, item)
     lead = [p for p in item.cast[:2] if p not in people]
+    directors = list(item.directors[:1])
     return dict(language=language, kind="film", title=display_title(item.title), year=item.year,
-                genres=[g for g in item.genres if g != "IMAX"], directors=list(item.directors[:1]),
+                genres=[g for g in item.genres if g != "IMAX"], directors=directors,
                 cast=lead if language == "zh" else lead[:1], runtime_min=item.runtime_min, runtime=False,
-                plot=None, liked=liked, asked_people=people, **(_NO_CATALOG | {"rating": item.age_rating}))
+                plot=None, liked=liked, asked_people=[p for p in people if p not in directors],  # named once
+                **(_NO_CATALOG | {"rating": item.age_rating}))
 
 
 _NO_CATALOG: dict[str, Any] = dict(noun="", noun_zh="", measure="", kinds=[], makers=[], text_label="", parts=[],
@@ -113,8 +115,8 @@ def _read_reasons(reasons: Sequence[str], item: Item) -> tuple[str | None, list[
             found = reason_value("reason_liked", "title", language, text)
             liked = liked or found
             named = reason_value("reason_people", "people", language, text)
-            people += [p for p in re.split(r",\s*|、", named or "") if p in item.people and p not in people]
-    return liked, people
+            people += [p for p in re.split(r",\s*|、", named or "") if p in item.people]
+    return liked, list(dict.fromkeys(people))  # a director who wrote it too is named once
 
 
 def _first_sentence(text: str | None) -> str | None:
