@@ -29,10 +29,7 @@ FAST_SKIPS: dict[tuple[str, str, int], str] = {("01-rainy-night-with-kids", "all
                                                ("01-rainy-night-with-kids", "than_previous", 15): _NONE_SHORTER}
 # Scripts the embedded LLM still gets wrong (they pass by rules alone, in the fast run): known defects, each open in
 # the tracker; they run and report, and turn into passes without failing the suite.
-SLOW_KNOWN: dict[str, str] = {
-    "39-en-many-constraints-in-the-middle": "since the TMDB catalog (session 35) turn 1's reply names 'Shrek 2' beside "
-                                            "Shrek, which the grounding check reads as a film not shown; not traced yet",
-}
+SLOW_KNOWN: dict[str, str] = {}
 # The scripts the embedded LLM also runs (every script runs in the fast run, by rules): one of each kind a person
 # brings (weather and children, a named director, a negation, a rejection, "more like", Chinese, a vague wish, a
 # prompt injection, a film liked in an earlier visit, several bounds in English and Chinese, recipes, books, a

@@ -451,3 +451,13 @@ def test_every_documented_check_is_implemented():
     from chatbot.evaluation.dialogues.script import CHECKS
 
     assert [n for n in CHECKS if not callable(getattr(DialogueRunner, f"_check_{n}", None))] == []
+
+
+def test_a_title_is_never_read_across_the_lines_of_a_reply():
+    """A note ending "... an ogre named Shrek." above the line "2. (500) Days of Summer" names no "Shrek 2": the
+    grounding check once failed a right answer for it."""
+    finder = TitleFinder([Item("a", "Shrek (2001)"), Item("b", "Shrek 2 (2004)"), Item("c", "(500) Days of Summer (2009)")])
+    reply = ("Here are 2 picks for you:\n1. Shrek (2001): a comedy about a likable ogre named Shrek.\n"
+             "2. (500) Days of Summer (2009): a romance for the two of you.")
+    assert finder.ungrounded(reply, ["Shrek", "(500) Days of Summer"]) == []
+    assert finder.ungrounded("1. Shrek (2001): better than Shrek 2, we think.", ["Shrek"]) == ["Shrek 2"]

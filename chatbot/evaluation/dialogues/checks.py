@@ -56,12 +56,13 @@ class TitleFinder:
         # sheets: the shown items' plots and awards, which a note may repeat ("won 5 Oscars" names no film "Oscar")
         allowed = [t for t in allowed_titles if t]
         keys = {title_key(t) for t in allowed} | {k for s in sheets for k in self.lexicon.titles_named_in(s)}
-        inside = [(h.start, h.end) for h in CatalogLexicon(allowed).find_titles(text)]
         out = []
-        for hit in self.lexicon.find_titles(text):
-            if hit.key in keys or hit.key in self.genres or any(s <= hit.start and hit.end <= e for s, e in inside):
-                continue
-            out.append(hit.title)
+        for line in text.splitlines():  # a title never runs over a line: "... named Shrek.\n2. (500) Days" names no Shrek 2
+            inside = [(h.start, h.end) for h in CatalogLexicon(allowed).find_titles(line)]
+            for hit in self.lexicon.find_titles(line):
+                if hit.key in keys or hit.key in self.genres or any(s <= hit.start and hit.end <= e for s, e in inside):
+                    continue
+                out.append(hit.title)
         return list(dict.fromkeys(out))
 
 
