@@ -127,9 +127,9 @@ def stream_many_text(
 ) -> Iterator[tuple[int, str]]:
     """Several answers written at once (`can_stream_many`): (prompt index, text piece) while they are written,
     each JSON fitting `schema` if given, never starting a word of its `avoid` list, not reading alike where
-    `distinct` is given (texts written before, maybe none; `blank`: the words each prompt's answer, then each
-    `distinct` text, reads as names); `more`: (prompt, avoid, blank) the caller adds while reading, written as answers end (indexes after the prompts'); LLMError on failure
-    or timeout, the pieces already given standing."""
+    `distinct` is given (texts written before, maybe none; `blank`: the names, whole phrases, each prompt's answer,
+    then each `distinct` text, blanks); `more`: (prompt, avoid, blank) the caller adds while reading, written as
+    answers end (indexes after the prompts'); LLMError on failure or timeout, the pieces already given standing."""
     extra: dict[str, Any] = {"avoid": avoid} if avoid else {}
     if more is not None:
         extra["more"] = more

@@ -6,14 +6,19 @@ family-friendly adventure film: the kind of film you asked for."), which no prom
 written, each answer's last three words (Chinese: its last five characters) are looked up in the others; where
 another answer continued them, that continuation is what this one may not write next. So no two answers share a run
 of four words (six characters): the "shared skeleton" measure of `tastebud eval notes`. Numbers and the items' own
-words (titles, people, facts, passed as `blank`) are left out on both sides, as that measure blanks them; Chinese
-notes are read by their characters alone, as names in Latin letters are blanked there too.
+names (titles, people, facts, passed as `blank`) are left out on both sides, as whole phrases, by the function that
+measure blanks them with (`chatbot.text.names.name_spans`): "The War" is blanked, the "war" of "a war film" is read.
+Chinese notes are read by their characters alone, their own names blanked first, as names in Latin letters are blanked
+there too.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
+
+from chatbot.text.names import name_spans
 
 SAME_WORDS = 3  # an answer may not continue three words as another did (no shared word 4-gram)
 SAME_CHARS = 5  # Chinese: five characters (no shared run of six)
@@ -22,21 +27,29 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _PUNCT = " ，、；：。！？,;:.!?·（）()“”\"'—-"
 
 
+@functools.lru_cache(maxsize=512)
+def _unnamed(text: str, blank: frozenset[str]) -> str:
+    """The text with its `blank` names (phrases) turned to spaces of their length, so spans stay the text's."""
+    for start, end in name_spans(text, blank) if blank else ():
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
 def _words(text: str, blank: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
-    """The lower-case words of a text with their spans, numbers and `blank` ones (the items' titles, people and
-    facts: "soup") left out, as the measure reads them: "in 20 minutes, perfect" and "in 45 minutes, perfect" read
-    alike, and so do "a Sci-Fi comedy" and "a sci-fi adventure"."""
-    return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text)
-            if not m.group(0).isdigit() and m.group(0).lower() not in blank]
+    """The lower-case words of a text with their spans, numbers and `blank` names (the items' titles, people and
+    facts: "soup", "The War") left out, as the measure reads them: "in 20 minutes, perfect" and "in 45 minutes,
+    perfect" read alike, and so do "a Sci-Fi comedy" and "a sci-fi adventure"."""
+    return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(_unnamed(text, blank))
+            if not m.group(0).isdigit()]
 
 
-def _cjk_continuations(chars: str, others: Sequence[str]) -> list[str]:
+def _cjk_continuations(chars: str, others: Sequence[str], others_blank: Sequence[frozenset[str]]) -> list[str]:
     """Chinese: for each run of the last 1-5 characters another text has, the characters it went on with up to a
     shared run of six (with any punctuation between them as written): a token that begins with them would complete
     the run in one step ("观看" after "适合全家"), so the token-by-token check of the last five alone is not enough."""
     out: list[str] = []
-    for other in others:
-        spots = [(m.start(), m.group(0)) for m in _CJK.finditer(other)]
+    for other, blank in zip(others, others_blank):
+        spots = [(m.start(), m.group(0)) for m in _CJK.finditer(_unnamed(other, blank))]  # "奥斯卡" is a name
         run = "".join(ch for _, ch in spots)
         for k in range(min(SAME_CHARS, len(chars)), 0, -1):
             tail, need = chars[-k:], SAME_CHARS + 1 - k
@@ -50,21 +63,21 @@ def echo_continuations(text: str, others: Sequence[str], blank: Iterable[str] = 
                        others_blank: Sequence[Iterable[str]] | None = None) -> list[str]:
     """What `text` may not write next: each way another text went on after the words `text` ends with (" friendly",
     "-friendly"; Chinese: what would complete a shared run of six characters, "看" or "观看"); empty when `text` is
-    mid-word or no other text has its last words. `blank`: words read as blanks, like names (each item's own facts:
-    "a delicious dessert that's" and "a delicious cobbler that's" read alike); `others_blank`: each other text's own
-    (default `blank`), as the measure blanks each note's own names only ("good" of "As Good as It Gets" is a word
-    of another film's note)."""
+    mid-word or no other text has its last words. `blank`: names read as blanks, whole phrases (each item's own
+    title, people and facts: "a delicious dessert that's" and "a delicious cobbler that's" read alike); `others_blank`:
+    each other text's own (default `blank`), as the measure blanks each note's own names only ("good" of "As Good as
+    It Gets" is a word of another film's note)."""
     if not text or not others:
         return []
-    out: list[str] = []
-    if _CJK.search(text):  # a Chinese note: "是一部动画，" and "和你喜欢的 The Matrix " go on from their characters
-        return _cjk_continuations("".join(_CJK.findall(text)), others)
-    words_end = text.rstrip(_PUNCT)
-    if text[-1] == "'" or not words_end:
-        return []  # "that'" is still being written: wait for its end
     blank = frozenset(blank)
     theirs = [frozenset(b) for b in others_blank or ()][: len(others)]
     theirs += [blank] * (len(others) - len(theirs))
+    if _CJK.search(text):  # a Chinese note: "是一部动画，" and "和你喜欢的 The Matrix " go on from their characters
+        return _cjk_continuations("".join(_CJK.findall(_unnamed(text, blank))), others, theirs)
+    words_end = text.rstrip(_PUNCT)
+    if text[-1] == "'" or not words_end:
+        return []  # "that'" is still being written: wait for its end
+    out: list[str] = []
     own = [w for w, _, _ in _words(words_end, blank)]
     tail = own[-SAME_WORDS:]
     if len(tail) < SAME_WORDS:  # a name, number or blank word last is passed over as the measure does

@@ -48,7 +48,7 @@ class _Answer:
     pos: int = 0  # the position of the next token in its sequence
     index: int = -1  # its place among the call's answers
     shared: int = 0  # the prompt tokens its sequence shares with the prefix sequence (its cells are its own past it)
-    blank: frozenset[str] = frozenset()  # the words the distinct check reads as names in it (its item's own)
+    blank: frozenset[str] = frozenset()  # the names (whole phrases) the distinct check blanks in it (its item's own)
     pending: int | None = None  # the token sampled last, not yet decoded
     n_out: int = 0
     text: str = ""  # what it has written so far (its lead included)
@@ -112,7 +112,7 @@ class BatchedContext(TokenBans):
         self.pace = DecodePace()  # how fast steps run here (`round_seconds`)
         self._init_bans()
         self._distinct: list[str] | None = None  # this call's `distinct` texts (None: answers may read alike)
-        self._distinct_blank: list[frozenset[str]] = []  # the words each `distinct` text reads as names
+        self._distinct_blank: list[frozenset[str]] = []  # the names each `distinct` text blanks (whole phrases)
         self._answers: list[_Answer] = []  # the answers being written
 
     # ------------------------------------------------------------------------------------------------ public
@@ -146,7 +146,7 @@ class BatchedContext(TokenBans):
         rest are still written), their indexes going on from the last prompt's;
         `avoid`: per prompt, words its answer may not start (their first token is never sampled); `distinct` (a
         list, maybe empty, of texts written before): no answer continues its last words as another answer or one
-        of these texts did (`chatbot.llm.distinct`; `blank`: the words each reads as names, its item's own, a list
+        of these texts did (`chatbot.llm.distinct`; `blank`: the names each blanks as phrases, its item's own, a list
         per prompt then per `distinct` text), so that none shares a run of four words with another.
 
         LLMError at the time limit (the pieces already yielded stand) or when llama.cpp fails."""

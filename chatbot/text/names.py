@@ -8,6 +8,7 @@ run inside a longer catalog person's name ("Brad Bird's" does not name "The Bird
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from retrieval.text import ENGLISH_ARTICLES, display_title, fold, has_cjk
 if TYPE_CHECKING:
     from retrieval.types import Item
 
-__all__ = ["LATIN_WORD", "POSSESSIVE", "CatalogLexicon", "TitleHit", "fold_name", "name_words", "title_key"]
+__all__ = ["LATIN_WORD", "POSSESSIVE", "CatalogLexicon", "TitleHit", "blank_names", "fold_name", "name_spans",
+           "name_words", "title_key"]
 
 # A Latin word ("Amélie", "O'Brien", "1999"); what titles and names are made of here.
 LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['\u2019][0-9A-Za-z\u00c0-\u024f]+)*")
@@ -51,6 +53,40 @@ def title_key(title: str) -> str:
 def name_words(text: str) -> str:
     """Folded words of a text with possessives dropped, for comparing names ("Arthur's" -> "arthur")."""
     return " ".join(LATIN_WORD.findall(fold_name(POSSESSIVE.sub("", text))))
+
+
+@functools.lru_cache(maxsize=256)
+def _name_patterns(names: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+    """Each name as a pattern of the whole phrase and its possessive, any case, longest name first."""
+    out = []
+    for name in sorted(names, key=len, reverse=True):
+        before = r"(?<![A-Za-z0-9])" if name[0].isascii() and name[0].isalnum() else ""
+        after = r"(?![A-Za-z0-9])" if name[-1].isascii() and name[-1].isalnum() else ""
+        out.append(re.compile(rf"{before}{re.escape(name)}(?:['\u2019]s)?{after}", re.IGNORECASE))
+    return tuple(out)
+
+
+def name_spans(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    """Where these names and titles (and their possessives) stand in the text as whole phrases, longest first."""
+    spans: list[tuple[int, int]] = []
+
+    def blank(m: re.Match[str]) -> str:
+        spans.append(m.span())
+        return " " * len(m.group(0))  # the same length: a later, shorter name's spans stay the text's
+
+    for pattern in _name_patterns(frozenset(n for n in names if n and n.strip())):
+        text = pattern.sub(blank, text)
+    return sorted(spans)
+
+
+def blank_names(text: str, names: Iterable[str]) -> str:
+    """The text with these names and titles (and their possessives) replaced by a space, as whole phrases: the title
+    "Up" does not cut "upbeat" to "beat", nor "It" "witty", and "The War" leaves "a war film" whole."""
+    out, last = [], 0
+    for start, end in name_spans(text, names):
+        out += [text[last:start], " "]
+        last = end
+    return "".join(out) + text[last:]
 
 
 def _bare_word(text: str, start: int, end: int) -> str:

@@ -57,12 +57,12 @@ def test_a_name_between_chinese_words_does_not_hide_a_shared_run():
 def test_an_items_own_words_are_read_as_names():
     """"a delicious dessert that's perfect" and "a delicious apple cobbler that's perfect": the eval blanks each
     item's own title and facts, so the writer passes them as `blank` and the shape is blocked after "delicious"."""
-    from chatbot.turn.notes.measures import blank_words
+    from chatbot.turn.notes.measures import note_names
     from retrieval.types import Item
 
     cobbler = Item("r:1", "Apple Cobbler", attributes=(("category", "Dessert"),))
-    blank = blank_words([cobbler, Item("r:2", "Rhubarb Pudding", attributes=(("category", "Dessert"),))])
-    assert {"apple", "cobbler", "dessert", "rhubarb"} <= set(blank) and "the" not in blank
+    blank = note_names(cobbler) + note_names(Item("r:2", "Rhubarb Pudding", attributes=(("category", "Dessert"),)))
+    assert {"Apple Cobbler", "Dessert", "Rhubarb Pudding"} <= set(blank)
     other = '{"note":"Sugar, cinnamon and coconut make a delicious dessert that\'s perfect for vegans."}'
     assert " that's" in echo_continuations('{"note":"Baking apples and sugar make a delicious apple cobbler',
                                            [other], blank)
@@ -86,3 +86,23 @@ def test_each_note_reads_only_its_own_item_s_names_as_blanks():
     mine, theirs = ["brad", "bird", "incredibles"], ["john", "musker", "aladdin"]
     assert "-good" in echo_continuations(now, [aladdin], mine, [theirs])
     assert "-good" not in echo_continuations(now, [aladdin], mine + theirs + ["good", "gets"])  # the old way
+
+
+def test_a_title_is_blanked_as_a_phrase_not_word_by_word():
+    """Notes for "The War" (1994) and Platoon in one answer: "Jon Avnet directs a war film" and "Oliver Stone directs
+    a war film" share the skeleton "directs a war film", as the eval counts it (it blanks the phrase "The War", not
+    every "war"), so the writer blocks " film" whichever note comes second. A note that writes its own title is not
+    held to the words of it: "Jon Avnet directs The War" may go on as it likes beside "directs the war film"."""
+    from chatbot.turn.notes.measures import note_names, shared_skeleton, skeleton_grams
+    from retrieval.types import Item
+
+    war = note_names(Item("m:1", "War, The (1994)", year=1994, directors=("Jon Avnet",), cast=("Elijah Wood",)))
+    platoon = note_names(Item("m:2", "Platoon (1986)", year=1986, directors=("Oliver Stone",)))
+    war_note = "Jon Avnet directs a war film about a family in Mississippi."
+    platoon_note = "Oliver Stone directs a war film about young soldiers in Vietnam."
+    assert "directs a war film" in shared_skeleton(skeleton_grams(war_note, "en", war),
+                                                   [skeleton_grams(platoon_note, "en", platoon)])
+    assert " film" in echo_continuations('{"note":"Jon Avnet directs a war', [platoon_note], war, [platoon])
+    assert " film" in echo_continuations('{"note":"Oliver Stone directs a war', [war_note], platoon, [war])
+    assert echo_continuations('{"note":"Jon Avnet directs The War', ["Oliver Stone directs the war film Platoon."],
+                              war, [platoon]) == []

@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatbot.text.names import POSSESSIVE, CatalogLexicon, fold_name, name_words, own_title_spans, title_key
+from chatbot.text.names import (POSSESSIVE, CatalogLexicon, blank_names, fold_name, name_words, own_title_spans,
+                                title_key)
 from chatbot.turn.notes.facts import fact_sheet, item_minutes, liked_titles, sheet_people, sheet_text
 from chatbot.turn.notes.patterns import (
     CHARACTER,
@@ -30,7 +31,7 @@ from chatbot.turn.notes.patterns import (
     ZH_UNDOTTED_NAME,
     said_twice,
 )
-from chatbot.turn.notes.qualities import QualityLexicon, blank_names
+from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.situation import COMPANY_KINDS
 from chatbot.turn.notes.note import (
     MAX_NOTE_CHARS,

@@ -8,8 +8,8 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-from chatbot.text.names import LATIN_WORD, POSSESSIVE, fold_name, name_words
-from chatbot.turn.notes.qualities import QualityLexicon, blank_names, unwritable_words
+from chatbot.text.names import LATIN_WORD, POSSESSIVE, blank_names, fold_name, name_words
+from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
 from retrieval.schema import CatalogSchema
 from retrieval.text import CJK, display_title
 from retrieval.types import AGE_RATINGS, Item
@@ -126,17 +126,6 @@ def note_names(item: Item, extra: Iterable[str] = ()) -> list[str]:
     """The names a skeleton and a claim ignore: the item's title, people, names its reasons carry, award names."""
     return [item.title, display_title(item.title), *item.people, *(str(v) for _, v in item.attributes), *extra,
             *AWARD_NAMES]
-
-
-def blank_words(items: Iterable[Item]) -> list[str]:
-    """The words the shared-skeleton measure blanks in these items' notes (their titles', people's and facts' words:
-    "soup", "dessert"), for the writer's check that the notes of one answer do not read alike."""
-    names = [n for item in items for n in note_names(item) if n and not n.startswith("[")]
-    return sorted({w for n in names for w in re.findall(r"[a-z]+", fold_name(n))} - _GLUE)
-
-
-_GLUE = frozenset("the and for with from into this that its his her their you your are was in on of to an at by is it as "
-                  "or up my we he me be do no so a i s".split())
 
 
 def skeleton_grams(text: str, language: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.llm.protocol import CHINESE_SCRIPT, lower_case_only
-from chatbot.text.names import fold_name
+from chatbot.text.names import blank_names, fold_name
 from chatbot.turn.notes.situation import unsaid_company, unsaid_weather
 from retrieval.errors import DataFileError
 from retrieval.schema import CatalogSchema
@@ -464,13 +464,3 @@ def _catalog_lexicon(name: str, folder: str) -> QualityLexicon:
     if local is not None and local.is_file():
         return QualityLexicon.from_data(load_data(_PACKAGE, QUALITIES_FILE, local), str(local))
     return QualityLexicon.from_data(load_data(_PACKAGE, ANY_CATALOG_FILE), ANY_CATALOG_FILE)
-
-
-def blank_names(text: str, names: Iterable[str]) -> str:
-    """The text with these names and titles (and their possessives) replaced by a space, as whole words: the title
-    "Up" does not cut "upbeat" to "beat", nor "It" "witty"."""
-    for name in sorted({n for n in names if n and n.strip()}, key=len, reverse=True):
-        before = r"(?<![A-Za-z0-9])" if name[0].isascii() and name[0].isalnum() else ""
-        after = r"(?![A-Za-z0-9])" if name[-1].isascii() and name[-1].isalnum() else ""
-        text = re.sub(rf"{before}{re.escape(name)}(?:['\u2019]s)?{after}", " ", text, flags=re.IGNORECASE)
-    return text
