@@ -14,9 +14,7 @@ service becomes a notice in `situated.py`; any other TastebudError ends the turn
 from __future__ import annotations
 
 import logging
-import re
 import time
-import unicodedata
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -31,10 +29,12 @@ from chatbot.turn.events import (Card, Done, ErrorEvent, FeedbackRecorded, Items
                                  Timings, Understood, WeatherShown, card, to_wire)
 from chatbot.turn.recommend import (Found, RankingMode, Ranked, Recommender, SavedTaste, describe_filters, has_request,
                                     no_match_constraints, turn_filters)
+from chatbot.turn.relaxation import Relaxed, relax
 from chatbot.turn.replies import say
 from chatbot.turn.situated import Situated, local_time_at, situate
 from chatbot.turn.state import (DialogueState, apply_feedback, check_signal, record_shown, remove_slot, set_live_weather,
                                 state_from_json, state_to_json, update, with_feedback_since)
+from chatbot.turn.understand.message import clean_message
 from retrieval.types import Item
 from retrieval.errors import ModelUnavailable, TastebudError
 
@@ -50,7 +50,6 @@ __all__ = ["Agent", "RankingMode", "ReplyEvent", "UnknownItem", "card", "clean_m
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _INTRO = {"refine": "intro_refine", "more_like": "intro_more_like", "feedback": "intro_after_feedback",
           "reset": "intro_reset"}  # intent -> the replies.yaml key of the line above the list ("intro_recommend")
 MAX_SAVED_MESSAGE = 10_000  # characters of the person's message kept in the turn history
@@ -58,12 +57,6 @@ MAX_SAVED_MESSAGE = 10_000  # characters of the person's message kept in the tur
 
 class UnknownItem(TastebudError):
     """Feedback on an item that was never shown in the conversation."""
-
-
-def clean_message(message: str, max_chars: int) -> tuple[str, bool]:
-    """Normalise a raw message: drop control characters, collapse whitespace, truncate; (text, truncated)."""
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", message or "")).split())
-    return (text[:max_chars], True) if len(text) > max_chars else (text, False)
 
 
 @dataclass
@@ -94,6 +87,7 @@ class _Voice:
     language: str  # en or zh
     prefix: tuple[str, ...] = ()  # the injection notice, when the message tried to change the instructions
     notices: tuple[str, ...] = ()  # truncation, unknown place, weather down, ...
+    intro: str | None = None  # the line above the list when the intent's own would mislead (a bound let go)
 
 
 @dataclass(frozen=True)
@@ -278,7 +272,10 @@ class Agent:
         yield ReplyEvent.of(understood)
         answer = self._answer_without_search(state, intent, understood, situated.rules, voice)
         if answer is None:
-            found = self._retrieve(turn, state, situated.rules)                          # 4 retrieve
+            found, relaxed = self._retrieve(turn, state, intent, situated.rules, voice.language)  # 4 retrieve
+            if relaxed is not None:  # nothing "shorter" fits: the shortest that fit the rest, said so
+                state, found, understood = relaxed.state, relaxed.found, relaxed.panel(understood, situated.rules)
+                voice = replace(voice, intro=relaxed.said)
             if not found.candidates:
                 answer = self._no_match(state, understood, found, voice)
             else:
@@ -386,13 +383,16 @@ class Agent:
         return _Answer(state, reply, understood, voice.language)
 
     # ------------------------------------------------------------------ 4 retrieve, 5 rank
-    def _retrieve(self, turn: _Turn, state: DialogueState, rules: RuleOutcome) -> Found:
-        """Candidates that pass every hard filter (the saved profile is read once a turn, here)."""
+    def _retrieve(self, turn: _Turn, state: DialogueState, intent: TurnIntent, rules: RuleOutcome, language: str
+                  ) -> tuple[Found, Relaxed | None]:
+        """Candidates that pass every hard filter (the saved profile is read once a turn, here); when none do, those
+        nearest the way a bound set relative to the last list asked, that bound let go (`relaxation.py`)."""
         t = time.monotonic()
-        found = self.recommender.retrieve(state, rules, SavedTaste.read(self.profiles, turn.profile_id,
-                                                                            bool(turn.start and turn.start.new_profile)))
+        taste = SavedTaste.read(self.profiles, turn.profile_id, bool(turn.start and turn.start.new_profile))
+        found = self.recommender.retrieve(state, rules, taste)
+        relaxed = None if found.candidates else relax(self.recommender, found, state, turn.state, intent, rules, language)
         turn.ms["retrieve_ms"] = _ms(t)
-        return found
+        return found, relaxed
 
     def _rank(self, turn: _Turn, state: DialogueState, found: Found, rules: RuleOutcome, language: str) -> Ranked:
         """The items to show, in order, with their reasons."""
@@ -415,8 +415,8 @@ class Agent:
         yield ReplyEvent.of(Items(cards))
         notes, why = yield from self._notes(ranked, language)
         cards = tuple(replace(c, note=notes.get(c.id, ""), why=tuple(why.get(c.id, c.why))) for c in cards)
-        lines = [" ".join(voice.prefix + notices
-                          + (say(_INTRO.get(intent.intent, "intro_recommend"), language, n=len(cards)),))]
+        intro = voice.intro or say(_INTRO.get(intent.intent, "intro_recommend"), language, n=len(cards))
+        lines = [" ".join(voice.prefix + notices + (intro,))]
         for n, c in enumerate(cards, 1):
             year = f" ({c.year})" if c.year else ""
             lines.append(f"{n}. {c.title}{year}: {c.note}")

@@ -104,6 +104,8 @@ class TurnIntent(BaseModel):
     mood: str | None = None
     occasion: str | None = None
     cleared: list[str] = Field(default_factory=list)  # slots the person lifted ("any length")
+    # bounds set relative to the list shown last ("shorter", "older"), not by a number said: let go when nothing fits
+    relative: list[Literal["runtime_max", "runtime_min", "year_max", "year_min"]] = Field(default_factory=list)
     # a schema catalog's own fields (chatbot/turn/understand/catalog_reading.py); empty for films
     facets_any: list[tuple[str, str]] = Field(default_factory=list)  # (facet, value) wanted
     facets_none: list[tuple[str, str]] = Field(default_factory=list)  # (facet, value) ruled out

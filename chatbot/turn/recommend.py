@@ -60,6 +60,7 @@ class Found:
     filters: Filters
     query: str
     candidates: list[Candidate]
+    toward: tuple[str, bool] | None = None  # (item field, highest first): a let-go bound's way, the list's order
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,9 @@ class Recommender:
                         discovery=self._discovery_places(),
                         discovery_interest=personal)
         items = with_said(tuple(r.item for r in ranked), found, self.searcher.kinds.unknown_passes)
+        if found.toward is not None:  # "shorter" than anything that fits: the shortest first (relaxation.py)
+            name, highest = found.toward
+            items = tuple(sorted(items, key=lambda it: getattr(it, name), reverse=highest))
         reasons = {it.id: self.reasons(it, state, rules, liked, language) for it in items}
         return Ranked(items, reasons, notice if not state.shown else None)  # said once a conversation
 

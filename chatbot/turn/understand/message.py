@@ -14,11 +14,19 @@ WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 # A run of Chinese characters.
 CJK_RUN = re.compile(CJK.pattern + "+")
 
+# Control and invisible formatting characters (bidi overrides, zero-width marks): a raw message loses them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 # Common English function words: a Latin-script message with one of them is taken as English.
 _ENGLISH_MARKERS = frozenset(
     "the a an and or but i i'm me my we you your it is are was something anything with to for of in on "
     "not no please want like some more less about tonight watch show".split()
 )
+
+
+def clean_message(message: str, max_chars: int) -> tuple[str, bool]:
+    """Normalise a raw message: drop control characters, collapse whitespace, truncate; (text, truncated)."""
+    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", message or "")).split())
+    return (text[:max_chars], True) if len(text) > max_chars else (text, False)
 
 
 def straighten(text: str) -> str:

@@ -43,6 +43,7 @@ class Reading:
     languages_none: list[str] = field(default_factory=list)  # ruled out ("nothing in English")
     countries_none: list[str] = field(default_factory=list)  # ruled out ("nothing American", 不要美国电影)
     scalars: dict[str, Any] = field(default_factory=dict)  # year_min, year_max, runtime_min, runtime_max, max_age_rating
+    relative: dict[str, int] = field(default_factory=dict)  # slot -> a bound set relative to the last list ("shorter")
     constraints: ConstraintReading | None = None  # what the constraint grammar read (bounds, lifted fields, problems)
     people: list[str] = field(default_factory=list)  # catalog people named and wanted ("with Tom Hanks")
     people_none: list[str] = field(default_factory=list)  # catalog people named and ruled out ("nothing by ...")

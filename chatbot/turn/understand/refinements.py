@@ -27,10 +27,12 @@ def apply_effect(name: str, effect: Effect, reading: Reading, state: DialogueSta
     years = [i.year for i in shown if i.year]
     if effect.runtime == "shorter" and "runtime" not in bounded:
         sc["runtime_max"] = _shorter(runtimes, state, reading.notes)
+        _relative(reading, "runtime_max", bool(runtimes or state.runtime_max))
     if effect.runtime == "longer" and "runtime" not in bounded:
         value = min(200, max(runtimes) + 1) if runtimes else max(120, (state.runtime_min or 100) + 20)
         sc["runtime_min"] = value
         reading.notes.append(f"longer: at least {value} min")
+        _relative(reading, "runtime_min", bool(runtimes or state.runtime_min))
     if "year" not in bounded:
         _apply_years(effect, years, state, reading, newest_year)
     for key in ("runtime_max", "runtime_min", "year_max", "year_min", "max_age_rating"):
@@ -49,6 +51,15 @@ def apply_effect(name: str, effect: Effect, reading: Reading, state: DialogueSta
         add_new(reading.cleared, [slot])
         for key in (f"{slot}_min", f"{slot}_max"):
             sc.pop(key, None)
+
+
+def _relative(reading: Reading, slot: str, from_before: bool) -> None:
+    """Mark the bound a relative word just set as relative ("shorter" than the list shown last, or than the bound
+    before); a bound with nothing to be relative to ("something short" in a first message) is a fixed default."""
+    if from_before:
+        reading.relative[slot] = reading.scalars[slot]
+    else:
+        reading.relative.pop(slot, None)
 
 
 def _shorter(runtimes: list[int], state: DialogueState, notes: list[str]) -> int:
@@ -72,10 +83,12 @@ def _apply_years(effect: Effect, years: list[int], state: DialogueState, reading
         value = min(years) - 1 if years else min(1990, (state.year_max or 1991) - 1)
         sc["year_max"] = value
         reading.notes.append(f"older: {value} or earlier")
+        _relative(reading, "year_max", bool(years or state.year_max))
     if effect.year == "newer":
         value = min(newest_year - 2, max(years) + 1) if years else newest_year - 10
         sc["year_min"] = value
         reading.notes.append(f"newer: {value} or later")
+        _relative(reading, "year_min", bool(years))
     if effect.recent_years is not None:
         sc["year_min"] = newest_year - effect.recent_years
 

@@ -202,6 +202,7 @@ class Understander:
             mood=reading.mood,
             occasion=reading.occasion,
             cleared=reading.cleared,
+            relative=[slot for slot, value in reading.relative.items() if sc.get(slot) == value],  # not overridden
             language=reading.language,  # type: ignore[arg-type]
             injection=reading.injection,
             source="llm" if llm is not None else "rules",
