@@ -39,7 +39,7 @@ from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
                                          without_translated_title)
-from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, note_focus, prompt_facts, told_item
+from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, liked_titles, note_focus, prompt_facts, told_item
 from chatbot.turn.notes.measures import long_enough, note_names, unwritable
 from chatbot.turn.notes.note import (
     LLM_NOTE_CHARS,
@@ -287,7 +287,8 @@ class Copywriter:
             avoid = [unwritable(told_item(d.request.item, d.focus), language, d.request.reasons)
                      for d in (drafts[g[0]] for g in alone)]
             kept = [d for d in drafts if d.done]  # notes of this answer already accepted
-            blank = [note_names(d.request.item) for d in [*(drafts[g[0]] for g in alone), *kept]]  # each its own
+            blank = [note_names(d.request.item, liked_titles(d.request.reasons))  # each its own, as the measure blanks
+                     for d in [*(drafts[g[0]] for g in alone), *kept]]
             rewrites = Rewrites(rounds, parsers, [], call_started, self._rewrite_call) if self.retry and not retry \
                 else None  # a failed first draft is rewritten at once, beside the notes still being written
             for rnd in rounds:
@@ -321,7 +322,7 @@ class Copywriter:
         request, labels = draft.request, note_labels([display_title(draft.request.item.title)])
         return (self._notes_prompt(rnd, labels), NotesStreamParser(labels),
                 unwritable(told_item(request.item, draft.focus), rnd.language, request.reasons) + draft.failed_words(),
-                note_names(request.item))
+                note_names(request.item, liked_titles(request.reasons)))
 
     def _notes_prompt(self, rnd: Round, labels: list[str]) -> Any:
         """The chat messages asking for the round's notes: one compact sheet per item with its own reasons, what to
