@@ -206,9 +206,11 @@ def trace_candidates(agent: Any) -> list[frozenset[str]]:
 
     def retrieve(*args: Any, **kwargs: Any) -> Any:
         """The agent's own retrieval step, its candidates noted."""
-        found = step(*args, **kwargs)
-        found_per_turn.append(frozenset(c.item.id for c in found.candidates))
-        return found
+        result = step(*args, **kwargs)  # (found, relaxed): what passed the filters, or what a let-go bound found
+        found, relaxed = result
+        shown_from = relaxed.found if relaxed is not None else found
+        found_per_turn.append(frozenset(c.item.id for c in shown_from.candidates))
+        return result
 
     agent._retrieve = retrieve
     return found_per_turn

@@ -231,9 +231,9 @@ def test_each_turn_notes_whether_retrieval_held_the_target(tmp_path):
         item: Item
 
     class Tracing(FakeAgent):
-        def _retrieve(self, message: str) -> Found:
+        def _retrieve(self, message: str) -> tuple[Found, None]:  # as the agent's: (found, relaxed or None)
             keep = [] if "1990s" in message else [Candidate(CATALOG["ml:12"])]
-            return Found(keep + [Candidate(CATALOG["ml:21"])])
+            return Found(keep + [Candidate(CATALOG["ml:21"])]), None
 
         def respond(self, session_id: str | None, message: str, profile_id: str | None = None) -> Iterator[Event]:
             self._retrieve(message)
