@@ -285,10 +285,10 @@ def test_a_card_can_be_liked_while_its_notes_are_still_being_written(demo_data_d
     assert cards[0]["id"] in agent.load_state(session).liked_ids  # the turn's save kept the like
 
 
-def test_the_interest_model_reads_a_new_persons_words_only_beside_a_film_they_liked():
-    """A chat's clues ("a film noir from the 1990s") are retrieval's: with no liked film, the interest model gets
-    the person's dislikes but not their words (whose look-alike films' neighbours cost simulated users 8 points of
-    Hit@5); once a film is liked, the words go along."""
+def test_a_new_person_is_ranked_by_their_words_and_popularity_until_they_like_a_film():
+    """Until the person likes a film, the interest model stays out of the blend: what it makes of dislikes alone
+    pushed down the films most like those turned down, often the very kind asked for ("a war film from Germany"),
+    and a chat's clues are retrieval's. Once a film is liked, the model reads it with the dislikes and the words."""
     import numpy as np
 
     from ranking.model import InterestScores, Profile
@@ -306,10 +306,12 @@ def test_the_interest_model_reads_a_new_persons_words_only_beside_a_film_they_li
 
     rec = Recommender(searcher=None, scorer=Recording(), settings=Settings(), ranking="full", positions={})
     words = "a film noir from the 1990s, something dark and moody"
-    rec._interest((), ("ml:1",), words, ["ml:2"])
-    rec._interest(("ml:3",), ("ml:1",), words, ["ml:2"])
-    assert (seen[0].text, seen[0].disliked, seen[0].liked) == ("", ("ml:1",), ())
-    assert (seen[1].text, seen[1].liked) == (words, ("ml:3",))
+    assert rec._interest((), (), words, ["ml:2"]) == (None, False, None)  # the first message
+    assert rec._interest((), ("ml:1", "ml:4"), words, ["ml:2"]) == (None, False, None)  # turned two down
+    assert seen == []
+    scores, personal, _ = rec._interest(("ml:3",), ("ml:1",), words, ["ml:2"])
+    assert personal and scores is not None
+    assert (seen[0].text, seen[0].liked, seen[0].disliked) == (words, ("ml:3",), ("ml:1",))
 
 
 def test_the_discovery_places_follow_the_interest_model_only_once_it_has_read_a_film_the_person_liked():
@@ -329,8 +331,8 @@ def test_the_discovery_places_follow_the_interest_model_only_once_it_has_read_a_
             return InterestScores(np.zeros(len(ids)), unknown_profile_ids=unknown)
 
     rec = Recommender(searcher=None, scorer=Knows(), settings=Settings(), ranking="full", positions={})
-    assert rec._interest((), ("ml:1",), "words", ["ml:2"])[1] is False
-    assert rec._interest(("ml:999",), (), "words", ["ml:2"])[1] is False
+    assert rec._interest((), ("ml:1",), "words", ["ml:2"])[:2] == (None, False)
+    assert rec._interest(("ml:999",), (), "words", ["ml:2"])[:2] == (None, False)  # a liked film it does not know
     assert rec._interest(("ml:3",), (), "words", ["ml:2"])[1] is True
     assert rec._discovery_places() == 2
     small = Recommender(searcher=None, scorer=Knows(), settings=Settings(n_items=2, discovery_slots=5),
