@@ -33,9 +33,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
 
 
+_VULGAR_FRACTION = re.compile(r"(?<=\d)([\u00bc-\u00be\u2150-\u215e])")
+
+
 def title_key(title: str, articles: frozenset[str] = ENGLISH_ARTICLES) -> str:
     """A matching key: no accents, case, punctuation or leading article; '&' is 'and'; CJK kept."""
-    text = fold(title)
+    text = fold(_VULGAR_FRACTION.sub(r" \1", title))  # "33⅓" is "33 1/3", not "331/3"
     text = text.replace("&", " and ").replace("æ", "ae").replace("ø", "o").replace("ß", "ss")
     text = re.sub(r"(?<=\w)['’`](?=\w)", "", text)  # "bug's" -> "bugs"
     text = re.sub(r"\b(l|d)['’]", r"\1 ", text)

@@ -51,6 +51,9 @@ def test_title_key_ignores_articles_accents_punctuation_and_ampersand() -> None:
     assert title_key("A Bug's Life") == "bugs life"
     assert title_key("Kill Bill: Vol. 1") == title_key("Kill Bill: Volume 1") != title_key("Kill Bill: Vol. 2")
     assert title_key("Volver") == "volver"
+    # MovieLens writes "1/3" where TMDB writes "⅓": the same film, not "331 3"
+    assert title_key("The Naked Gun 33⅓: The Final Insult") == title_key("Naked Gun 33 1/3: The Final Insult")
+    assert title_key("8½") == title_key("8 1/2") != title_key("81/2")
 
 
 @pytest.mark.parametrize(
