@@ -460,6 +460,8 @@ def checker() -> NoteChecker:
         ("A tragic drama of hard times: never call this film heartrending.", "repeats the instructions"),
         ("A comedy of modern times: a romantic, funny movie for a last note that was not accepted.",
          "repeats the instructions"),
+        ("John Lasseter directs a cozy animation: a rainy day that suits the person's day.", "repeats the instructions"),
+        ("A toy story that fits the person on a wet evening.", "repeats the instructions"),
     ],
 )
 def test_checker_catches_ungrounded_notes(checker, note, problem):

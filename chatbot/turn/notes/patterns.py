@@ -44,7 +44,10 @@ SETTING = re.compile(
 INSTRUCTIONS = re.compile(
     r"\b(?:may call it|never call|call(?:ed)? it something|(?:its|the) facts do not|last note|"
     r"(?:was|were|been) (?:rejected|not accepted)|picked because|build the note|its (?:own )?line (?:says|gives)|"
-    r"on (?:its|the) sheet|sticks? to its facts)\b|推荐语|被拒|上一条", re.IGNORECASE)
+    r"on (?:its|the) sheet|sticks? to its facts|"
+    # the prompt calls the reader "the person": a note speaks to them ("a rainy day that suits the person's day")
+    r"the person(?:'s|’s)? (?:day|evening|night|afternoon|morning|weekend|weather|mood|wish|request|company|taste)|"
+    r"(?:suits?|fits?|for) the person)\b|推荐语|被拒|上一条", re.IGNORECASE)
 
 ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
 # A name transliterated without its dot ("詹姆斯卡梅隆执导", "汤姆克鲁斯 饰主角"): a run of three or more of the
