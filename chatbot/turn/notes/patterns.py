@@ -47,7 +47,7 @@ INSTRUCTIONS = re.compile(
     r"on (?:its|the) sheet|sticks? to its facts|"
     # the prompt calls the reader "the person": a note speaks to them ("a rainy day that suits the person's day")
     r"the person(?:'s|’s)? (?:day|evening|night|afternoon|morning|weekend|weather|mood|wish|request|company|taste)|"
-    r"(?:suits?|fits?|for) the person)\b|推荐语|被拒|上一条", re.IGNORECASE)
+    r"(?:suits?|fits?) the person)\b|推荐语|被拒|上一条", re.IGNORECASE)
 
 ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-\u9fff]{1,5}")
 # A name transliterated without its dot ("詹姆斯卡梅隆执导", "汤姆克鲁斯 饰主角"): a run of three or more of the
