@@ -449,6 +449,7 @@ def checker() -> NoteChecker:
         ("A cozy animated adventure directed by Tom Hanks, perfect for a rainy evening.", "Tom Hanks is the director"),
         ("A family-friendly animated adventure that you asked for and you enjoyed watching.", "already saw it"),
         ("Tom Hanks 执导的温馨动画冒险，很适合下雨的晚上和孩子一起看。", "Tom Hanks is the director"),
+        ("Tom Hanks 在 1995 年执导的一部动画冒险片，很适合和孩子一起看。", "Tom Hanks is the director"),
         ("Jean-Pierre Jeunet's gentle comedy, a bittersweet tale of a waitress and her neighbours in Paris.",
          "sheet has no plot"),
         ("A romance set in Paris where a young waitress and her father who never speaks find each other.",

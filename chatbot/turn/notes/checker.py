@@ -169,7 +169,7 @@ _GENERIC_WORDS = frozenset(
 _NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
 _DIRECTED = (
     re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
-    re.compile(rf"{_NAME} ?(?:执导|导演的|导演)"),
+    re.compile(rf"{_NAME} ?(?:(?:在|于) ?\d{{4}} ?年代? ?)?(?:执导|导演的|导演)"),  # "X 在 1985 年执导"
     re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
 )
 _STARRING = (
