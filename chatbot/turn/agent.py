@@ -105,20 +105,9 @@ class _Answer:
 class Agent:
     """Turns a message and a session into a streamed answer with real catalog items."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        searcher: Searcher,
-        understander: Understander,
-        copywriter: Copywriter,
-        profiles: Store,
-        weather: WeatherProvider,
-        scorer: InterestScorer | None,
-        ranking: RankingMode = "full",
-        clock: Callable[[], datetime] | None = None,
-        write_notes: bool = True,
-    ) -> None:
+    def __init__(self, settings: Settings, *, searcher: Searcher, understander: Understander, copywriter: Copywriter,
+                 profiles: Store, weather: WeatherProvider, scorer: InterestScorer | None, ranking: RankingMode = "full",
+                 clock: Callable[[], datetime] | None = None, write_notes: bool = True) -> None:
         self.settings = settings
         self.searcher = searcher
         self.items: dict[str, Item] = searcher.items
@@ -413,10 +402,10 @@ class Agent:
         turn.ms["first_card_ms"] = _ms(turn.started)
         self._showing[turn.session_id] = frozenset(c.id for c in cards)
         yield ReplyEvent.of(Items(cards))
-        notes, why = yield from self._notes(ranked, language)
+        notes, why, plain = yield from self._notes(ranked, language)  # plain: the LLM failed, templates stood in
         cards = tuple(replace(c, note=notes.get(c.id, ""), why=tuple(why.get(c.id, c.why))) for c in cards)
         intro = voice.intro or say(_INTRO.get(intent.intent, "intro_recommend"), language, n=len(cards))
-        lines = [" ".join(voice.prefix + notices + (intro,))]
+        lines = [" ".join(voice.prefix + notices + ((say("notes_plain", language),) if plain else ()) + (intro,))]
         for n, c in enumerate(cards, 1):
             year = f" ({c.year})" if c.year else ""
             lines.append(f"{n}. {c.title}{year}: {c.note}")
@@ -425,18 +414,19 @@ class Agent:
         return _Answer(new_state, "\n".join(lines), understood, language, cards)
 
     def _notes(self, ranked: Ranked, language: str
-               ) -> Generator[ReplyEvent, None, tuple[dict[str, str], dict[str, tuple[str, ...]]]]:
-        """Stream note pieces; returns ({item_id: final checked note}, {item_id: why chips})."""
+               ) -> Generator[ReplyEvent, None, tuple[dict[str, str], dict[str, tuple[str, ...]], bool]]:
+        """Stream note pieces; returns ({item_id: note}, {item_id: why chips}, whether the LLM failed a note)."""
         from chatbot.turn.notes import writer
 
         items, reasons = ranked.items, ranked.reasons
         why: dict[str, tuple[str, ...]] = {}
         final: dict[str, str] = {}
+        plain = False
         if not self.write_notes:
             for it in items:
                 final[it.id] = writer.template_note(it, reasons[it.id], language)
                 why[it.id] = writer.why_chips(reasons[it.id])
-            return final, why
+            return final, why, False
         requests = [writer.NoteRequest(it, tuple(reasons[it.id])) for it in items]
         for event in self.copywriter.write_notes_stream(requests, language):
             if isinstance(event, writer.NoteDelta):
@@ -445,8 +435,9 @@ class Agent:
                 it = items[event.position]
                 final[it.id] = event.note.text
                 why[it.id] = event.note.why
+                plain = plain or writer.llm_failed(event.note)
                 yield ReplyEvent.of(NoteFinal(position=event.position + 1, final=event.note.text))
-        return final, why
+        return final, why, plain
 
     # ------------------------------------------------------------------ 7 remember
     def _remember(self, turn: _Turn, answer: _Answer) -> Iterator[ReplyEvent]:

@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LLM_NOTE_CHARS", "MIN_NOTE_CHARS", "CatalogLexicon", "Copywriter", "Note", "NoteChecker", "NoteDelta", "NoteDone",
     "NoteEvent", "NoteRequest", "NotesStats", "TitleHit", "describe_item", "fact_sheet", "prompt_facts",
-    "template_note", "title_key", "why_chips",
+    "template_note", "title_key", "why_chips", "llm_failed",
 ]
 
 _LLM_FAILED = "the language model failed"
@@ -488,3 +488,8 @@ class Copywriter:
             if isinstance(event, NoteDone):
                 sentence = event.note.text
         return f"{sentence}\n\n{text}" if sentence else text
+
+
+def llm_failed(note: Note) -> bool:
+    """Whether a template stood in for this note because the language model failed (an error, not a rejected draft)."""
+    return note.source == "template" and any(p.startswith(_LLM_FAILED) for p in note.problems)
