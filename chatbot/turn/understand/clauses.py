@@ -14,7 +14,7 @@ from retrieval.text import has_cjk, is_cjk_char
 _POINTING = re.compile(r"\b(?:it|that|this|those|these|them)\b|[这那]")  # "seen it", "more like that", "那部"
 _REFERENCE_ENDERS = {"please", "pls", "then", "again", "instead", "too", "and", "but", "or", "one"}
 _REFERENCE_LEADERS = ("the", "that", "your", "ur", "this")
-_NEGATION_REACH = 3  # words a negation reaches over ("no *really* scary films"); 0 after a soft break ("no gore or ...")
+NEGATION_REACH = 3  # words a negation reaches over ("no *really* scary films"); 0 after a soft break ("no gore or ...")
 
 
 def read_clauses(text: str, spans: list[Span], reading: Reading, lexicon: Lexicon) -> list[tuple[str, Effect]]:
@@ -63,7 +63,7 @@ class _ClauseWalk:
         if (self.negated or self.accepting) and self.last_neg_end >= 0:
             gap = self.text[self.last_neg_end:span.start]
             gap_words = len(WORD.findall(gap)) + sum(1 for c in gap if is_cjk_char(c))
-            if gap_words > (0 if self.pending_soft else _NEGATION_REACH):
+            if gap_words > (0 if self.pending_soft else NEGATION_REACH):
                 self._end_negation()
 
     def _scope_word(self, span: Span, kinds: set[str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chatbot.turn.state import DialogueState
-from chatbot.turn.understand.clauses import names_genre, read_clauses
+from chatbot.turn.understand.clauses import NEGATION_REACH, names_genre, read_clauses
 from chatbot.turn.understand.film_origins import FilmOrigins
 from chatbot.turn.understand.lexicon import Lexicon
 from chatbot.turn.understand.message import HARD_BREAK, WORD, detect_language, normalise_message, original_case
@@ -75,7 +75,7 @@ class RuleReader:
     def fallback_wish(self, reading: Reading) -> str:
         """The message's describing words (genres, qualities, free words; not negated ones, names or numbers)."""
         keep = {"genre", "quality", "mood"}
-        drop = [s for s in reading.spans if not s.kinds() & keep] + reading.negated_spans
+        drop = [s for s in reading.spans if not s.kinds() & keep] + reading.negated_spans + _negated_words(reading)
         rest = blank_out(reading.text, drop)
         words = [w for w in WORD.findall(rest) if w not in self.lexicon.filler_en and not w.isdigit()]
         return " ".join(words[:16])
@@ -186,3 +186,15 @@ def _excluded_by_name(reading: Reading, genre: str) -> bool:
     """True when a negated span names the genre itself ("no horror"; any Chinese genre word: 不要恐怖)."""
     words = [reading.text[s.start:s.end] for s in reading.negated_spans if genre in (s.payload("genre") or ())]
     return any(has_cjk(w) or names_genre(w, genre) for w in words)
+
+
+def _negated_words(reading: Reading) -> list[Span]:
+    """The words a negation reaches in its clause ("not a *downer*", "no *tearjerkers*"): never a wish to search for."""
+    out = []
+    for span in reading.spans:
+        if "negation" in span.kinds():
+            stop = HARD_BREAK.search(reading.text, span.end)
+            words = list(WORD.finditer(reading.text, span.end, stop.start() if stop else len(reading.text)))
+            if words:
+                out.append(Span(span.end, words[:NEGATION_REACH + 1][-1].end(), ()))
+    return out
