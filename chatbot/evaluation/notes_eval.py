@@ -276,6 +276,8 @@ def reason_names(reasons: Sequence[str]) -> list[str]:
 
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:
     """Score every note of an answer, and the answer's shared skeletons (in place; returns it)."""
+    from chatbot.turn.notes.facts import sheet_text
+    from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
     from chatbot.turn.notes.measures import (
         foreign_foods,
         foreign_words,
@@ -303,7 +305,9 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
             "sheet_has_facts": could_be_specific(item),
             "unsupported": [f"{'not ' if c.negated else ''}{c.quality} ({c.words})"
                             for c in lexicon.unsupported(text, item, lang, names)]
-            + [f"food not in it ({food})" for food in foreign_foods(text, item, lang, reasons)],
+            + [f"food not in it ({food})" for food in foreign_foods(text, item, lang, reasons)]
+            + [f"not asked ({c.words})" for c in unasked_claims(text, lang, reasons, names, lexicon)]
+            + [f"their mood ({m})" for m in mood_of_item(text, reasons, sheet_text(item), names, lexicon)],
             "foreign_words": foreign_words(text, lang, item, extra),
         })
     record.shared = sorted({g for k, own in enumerate(grams)

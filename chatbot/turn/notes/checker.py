@@ -20,6 +20,9 @@ from chatbot.turn.notes.facts import fact_sheet, item_minutes, liked_titles, she
 from chatbot.turn.notes.patterns import (
     CHARACTER,
     CLAIMS_SEEN,
+    DIRECTED,
+    STARRING,
+    VOICED,
     INSTRUCTIONS,
     PERSON_WEATHER,
     SETTING,
@@ -27,10 +30,12 @@ from chatbot.turn.notes.patterns import (
     TRANSLIT,
     WEATHER,
     ZH_BOOK_TITLE,
+    ZH_HAN_NAME,
     ZH_TRANSLIT_NAME,
     ZH_UNDOTTED_NAME,
     said_twice,
 )
+from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.situation import COMPANY_KINDS
 from chatbot.turn.notes.note import (
@@ -75,6 +80,8 @@ class Problem(enum.Enum):
     WEATHER = "gives the person weather they did not give"
     WEATHER_IN_ITEM = "puts the person's weather into the item"
     WRONG_ROLE = "gives someone the wrong role"
+    NOT_ASKED = "says the person asked for what they did not"
+    MOOD_OF_ITEM = "says the person's mood of the item"
     INSTRUCTIONS = "repeats the instructions"
     REPEATED = "repeats another film's note"
     SAMEY = "reads like another film's note"
@@ -105,6 +112,8 @@ _HINTS: dict[Problem, str] = {
     Problem.OTHER_PERSON: "it named a person who is not on the sheet",
     Problem.CHINESE_NAME: "it wrote a name in Chinese instead of as on the sheet",
     Problem.WRONG_ROLE: "it gave someone the wrong role",
+    Problem.NOT_ASKED: "it said the person asked for something they did not; say only what its reasons say they asked",
+    Problem.MOOD_OF_ITEM: "it called the {noun} by the person's own mood; their mood is theirs, never the {noun}'s",
     Problem.TOO_LONG: _TOO_LONG,
     Problem.CUT_OFF: _TOO_LONG,
     Problem.TOO_MANY_SENTENCES: _TOO_LONG,
@@ -165,19 +174,6 @@ _GENERIC_WORDS = frozenset(
     "will would them they their into about good nice fun funny".split()
 )
 
-# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word).
-_NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
-_DIRECTED = (
-    re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
-    re.compile(rf"{_NAME} ?(?:(?:在|于) ?\d{{4}} ?年代? ?)?(?:执导|导演的|导演)"),  # "X 在 1985 年执导"
-    re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
-)
-_STARRING = (
-    re.compile(rf"(?:starring|stars|with) {_NAME}"),
-    re.compile(rf"{_NAME} ?(?:主演|领衔)"),
-    re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
-)
-_VOICED = re.compile(r"\bvoic(?:es|ed|ing)\b|\bvoice (?:of|cast)\b|配音", re.IGNORECASE)
 # Who someone watches with: the words that ground it (in the reasons or genres) and how a note may say it.
 _COMPANY: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
     (frozenset(ground), re.compile(said, re.IGNORECASE)) for ground, said, _ in COMPANY_KINDS)
@@ -236,6 +232,10 @@ class NoteChecker:
         found += self._check_weather(blank_names(text, names), grounded, sheet_text(item))  # not "Peter Stormare"
         found += self._check_roles(text, item)
         found += self._check_qualities(text, item, language, reasons)
+        found += [Finding(Problem.NOT_ASKED, f"says you asked for {c.words!r}, which you did not")
+                  for c in unasked_claims(text, language, reasons, names)]
+        found += [Finding(Problem.MOOD_OF_ITEM, f"says your mood of it ({m!r})")
+                  for m in mood_of_item(text, reasons, sheet_text(item), names)]
         return found
 
     @staticmethod
@@ -262,9 +262,9 @@ class NoteChecker:
         directors = {name_words(p) for p in item.directors}
         cast = {name_words(p) for p in item.cast}
         found = []
-        if item.genres and "Animation" not in item.genres and (m := _VOICED.search(text)):
+        if item.genres and "Animation" not in item.genres and (m := VOICED.search(text)):
             found.append(Finding(Problem.WRONG_ROLE, f"says someone voices it ({m.group(0)!r}), but it is not animated"))
-        for role, patterns, holders in (("the director", _DIRECTED, directors), ("in the cast", _STARRING, cast)):
+        for role, patterns, holders in (("the director", DIRECTED, directors), ("in the cast", STARRING, cast)):
             for pattern in patterns:
                 for m in pattern.finditer(text):
                     if POSSESSIVE.search(m.group(1)):
@@ -470,7 +470,8 @@ class NoteChecker:
             from chatbot.turn.notes.measures import without_foods_zh  # 马苏里拉 (mozzarella) is no name
 
             bare = without_foods_zh(blank_names(text, sheet_people(item)))  # nor is a sheet name in Latin letters
-            for m in (*ZH_TRANSLIT_NAME.finditer(bare), *ZH_UNDOTTED_NAME.finditer(bare)):
+            for m in (*ZH_TRANSLIT_NAME.finditer(bare), *ZH_UNDOTTED_NAME.finditer(bare),
+                      *ZH_HAN_NAME.finditer(bare)):
                 message = f"writes a name in Chinese ({m.group(0)}) that cannot be checked against the sheet"
                 found.append(Finding(Problem.CHINESE_NAME, message))
                 break

@@ -102,3 +102,27 @@ def said_twice(text: str, language: str) -> str | None:
         if i - first.setdefault(run, i) >= n:
             return ("" if language == "zh" else " ").join(run)
     return None
+
+
+# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word).
+_NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
+DIRECTED = (
+    re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:(?:在|于) ?\d{{4}} ?年代? ?)?(?:执导|导演的|导演)"),  # "X 在 1985 年执导"
+    re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
+)
+STARRING = (
+    re.compile(rf"(?:starring|stars|with) {_NAME}"),
+    re.compile(rf"{_NAME} ?(?:主演|领衔)"),
+    re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
+)
+VOICED = re.compile(r"\bvoic(?:es|ed|ing)\b|\bvoice (?:of|cast)\b|配音", re.IGNORECASE)
+
+# A name written the Chinese way before its role ("张国荣主演", "由成龙主演"): a common surname and one or two more
+# characters; the sheet spells every name in Latin letters, so it cannot be checked (First Strike's note gave it
+# Leslie Cheung, who is not in it). Words that begin like a surname ("成功执导", "曾经执导", "金像奖导演") are none.
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+             "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤成甄吕洪梅")
+ZH_HAN_NAME = re.compile(
+    rf"(?:(?<![\u4e00-\u9fff])|(?<=[由和与、及的是]))(?!成功|成为|曾经|金像|金球|金马|金鸡|黄金|高度|任何|于是|程度|万众|"
+    rf"方式|史诗|向来|常常|江湖|马上|龙套)[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?=主演|执导|导演|领衔|饰演)")
