@@ -144,6 +144,19 @@ def test_a_film_whose_sheet_names_nothing_is_counted_apart():
     assert figures["specific_where_sheet_has_facts"] == 1.0
 
 
+def test_a_wish_the_person_never_made_and_their_mood_said_of_the_film_count_as_unsupported():
+    """"The horror film you asked for" to parents of small children, "a grumpy adventure" to someone grumpy: both
+    are claims the person's own words do not bear out, counted with the checker's functions."""
+    reasons = [(KIDS, "you asked for: something for my grumpy kids"), (LIKED,)]
+    notes = ["Tom Hanks and Tim Allen in John Lasseter's grumpy adventure, one to share with your kids tonight.",
+             "Ridley Scott's tense sci-fi horror with Sigourney Weaver: the horror film you asked for, close to Speed."]
+    record = AnswerRecord("c", 0, "en", "notes", [TOY_STORY, ALIEN], reasons, notes, ["llm", "llm"], 1.0, 5.0)
+    first, second = score_answer(record).scores
+    assert any("their mood" in u for u in first["unsupported"])
+    assert any("not asked" in u for u in second["unsupported"])
+    assert not score_answer(_record(GOOD_EN)).scores[1]["unsupported"]
+
+
 def test_report_table_json_and_figure(tmp_path):
     """The table names every system; the JSON holds every note; the PNG is written."""
     records = [_record(GOOD_EN, system=s) for s in ("notes", "brief", "templates")]
