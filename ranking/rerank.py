@@ -94,7 +94,7 @@ def _without_popularity(parts: dict[str, np.ndarray], weights: Weights, with_int
 def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int,
               then: tuple[np.ndarray, int] | None = None) -> list[int]:
     """Indices of `n` picks by maximal marginal relevance over unit-normalised `vectors` (C, D); with `then =
-    (other_scores, k)` the last k picks are the best of `other_scores` not yet picked, with no diversity penalty."""
+    (other_scores, k)` the last k picks follow `other_scores` instead, still kept apart from the earlier ones."""
     c = len(scores)
     n = min(n, c)
     if n <= 0:
@@ -108,10 +108,7 @@ def mmr_order(scores: np.ndarray, vectors: np.ndarray, mmr_lambda: float, n: int
     switch = n - min(max(then[1], 0), n) if then is not None else n
     for step in range(n):
         if step == switch and then is not None:
-            # the discovery places take the best remaining matches as they are: kept apart from the first picks, the
-            # best little-known match to the words was pushed out for resembling them (`tastebud simulate`, warm,
-            # 50 validation users: Hit@5 0.92 -> 0.94 on held-out targets, 0.84 -> 0.86 on balanced ones, no loss)
-            scores, lam = np.asarray(then[0], dtype=np.float64), 1.0
+            scores = np.asarray(then[0], dtype=np.float64)
         value = lam * scores - (1.0 - lam) * max_sim if picked else scores.astype(np.float64)
         value = np.where(free, value, -np.inf)
         best = int(np.argmax(value))

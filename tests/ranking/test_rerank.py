@@ -101,14 +101,3 @@ def test_discovery_places_follow_what_the_interest_model_knows_of_the_person_whe
     # scores that only stand in for popularity (an empty profile) do not steer the discovery place
     words = [r.item.id for r in rerank(cands, interest, np.eye(5), blend_w, 1.0, n=3, discovery=1)]
     assert words[-1] == "close"
-
-
-def test_a_discovery_place_goes_to_the_best_match_left_even_when_it_resembles_the_first_picks():
-    # the first place follows the popular blend; the best match to the words is close kin of it (same kind of film)
-    items = [Item(id="famous", title="Famous"), Item(id="kin", title="Little-known, just what was asked"),
-             Item(id="far", title="Little-known, off to one side")]
-    cands = [Candidate(item=it, score=r, popularity=p) for it, r, p in zip(items, [0.6, 0.9, 0.5], [900.0, 2.0, 1.0])]
-    vecs = np.array([[1.0, 0.0], [0.95, 0.31], [0.0, 1.0]])
-    popular_first = Weights(relevance=0.1, interest=0.0, popularity=0.9)
-    ids = [r.item.id for r in rerank(cands, None, vecs, popular_first, mmr_lambda=0.3, n=2, discovery=1)]
-    assert ids == ["famous", "kin"]
