@@ -115,3 +115,12 @@ def test_words_that_only_begin_like_a_surname_are_no_name() -> None:
     """"成功执导" (directed with success) and a name in Latin letters pass."""
     note = "Stanley Tong 成功执导、Jackie Chan 主演的动作喜剧，周末陪爸妈看正合适。"
     assert Problem.CHINESE_NAME not in _problems(note, FIRST_STRIKE, (), "zh")
+
+
+@pytest.mark.parametrize(("note", "language"), [
+    ("If you wanted a war film, Brian G. Hutton's caper with Clint Eastwood has the battles and the laughs.", "en"),
+    ("如果你想看战争片，Clint Eastwood 主演的这部也有不少笑料。", "zh"),
+])
+def test_a_wish_said_as_if_is_no_claim_that_it_was_made(note: str, language: str) -> None:
+    """"If you wanted a war film" claims nothing about what the person asked for."""
+    assert Problem.NOT_ASKED not in _problems(note, KELLY, ("you asked for: something funny",), language)

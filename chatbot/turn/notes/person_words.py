@@ -19,11 +19,12 @@ __all__ = ["asked_phrases", "mood_of_item", "unasked_claims"]
 # "… that you asked for", "as you wanted", "just what you were after", "exactly the kind you requested": the words
 # before it (back to the clause's start) and after "for"/"about" are what the note says the person asked for.
 _ASKED_EN = re.compile(
-    r"\byou(?:'ve|\u2019ve| have| had)?\s+(?:(?:just|specifically)\s+)?(?:asked|wanted|requested|were after|"
+    r"(?<!\bif )(?<!\bwhether )\byou(?:'ve|\u2019ve| have| had)?\s+(?:(?:just|specifically)\s+)?(?:asked|wanted|requested|were after|"
     r"were looking|(?:were |are )?hoping|hoped|wished|mentioned|were craving|craved|ordered|had in mind)\b"
     r"(?P<tail>\s+(?:for|about)\b)?", re.IGNORECASE)
 # "你想要的…", "正是你要的…", "符合你想看的…", "您提到的…" ("你喜欢的" is a liked film, not a wish)
-_ASKED_ZH = re.compile(r"(?:你|您)(?:最)?(?:想要|要求|想看|想找|想吃|想读|提到|点名要|说想|要)(?:的)?")
+_ASKED_ZH = re.compile(r"(?<!如果)(?<!要是)(?<!假如)(?<!若是)(?:你|您)(?:最)?(?:想要|要求|想看|想找|想吃|想读|提到|点名要|说想|要(?!是))"
+                       r"(?:的)?")  # "如果你想看恐怖片" and "你要是喜欢" say no wish was made
 _CLAUSE_EN = re.compile(r"[.,:;!?\u2014\u2013()\"]|\s(?:for|with|in|from|by|to|on)\s")  # "a comedy for [a war movie]"
 _CLAUSE_ZH = re.compile(r"[，。；：！？,.;:!?()（）]")
 _BEFORE_WORDS = 8
