@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot.llm.calls import can_stream_many
 from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
+from chatbot.turn.notes.roles import with_right_roles
 from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
                                          without_translated_title)
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, liked_titles, note_focus, prompt_facts, told_item
@@ -437,6 +438,7 @@ class Copywriter:
         text, item = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language), draft.request.item
         if language == "zh":  # names as on the sheet; a made-up one's role taken out
             text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
+        text = with_right_roles(text, item)  # "Kevin Costner 执导" of The Untouchables: its director is Brian De Palma
         if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
             if text[-1:] not in TERMINAL:  # ... inside its only sentence: ended at its last clause
