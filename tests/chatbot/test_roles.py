@@ -50,3 +50,18 @@ def test_the_writer_shows_the_put_right_note_as_the_models_own() -> None:
                                 NoteRequest(ALIEN, ("you asked for: space horror",))], "zh")
     assert notes[1].source == "llm" and notes[1].text.startswith("Ridley Scott 执导")
     assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("note", [
+    "Brian De Palma 执导，Kevin Costner 主演的黑帮片，节奏紧凑，累了一周正好放松。",
+    "Kevin Costner 主演、Brian De Palma 执导的黑帮片，Sean Connery 也在片中。",
+    "Brian De Palma 执导, Kevin Costner 和 Sean Connery 主演，芝加哥的禁酒令年代。",
+])
+def test_the_common_chinese_shape_director_then_lead_is_read_right(note: str) -> None:
+    """"X 执导，Y 主演" says Y stars, not that Y directs: no wrong role."""
+    from chatbot.turn.notes.checker import NoteChecker, Problem
+
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, UNTOUCHABLES]))
+    assert Problem.WRONG_ROLE not in {f.problem for f in checker.findings(note, UNTOUCHABLES, "zh")}
+    wrong = "导演是 Kevin Costner，Sean Connery 主演的黑帮片，节奏紧凑。"
+    assert Problem.WRONG_ROLE in {f.problem for f in checker.findings(wrong, UNTOUCHABLES, "zh")}

@@ -104,17 +104,20 @@ def said_twice(text: str, language: str) -> str | None:
     return None
 
 
-# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word).
+# A person's role as a note may state it; group 1 is one name (the last one before a Chinese role word). A role
+# word before a name states that name's role only when the name has no role word of its own after it and no comma
+# stands between: "Brian De Palma 执导，Kevin Costner 主演" names no director Kevin Costner (it made three true
+# Chinese notes a run into templates).
 _NAME = r"((?:[A-Z][\w'\u2019.-]*)(?:[ -](?:[A-Z][\w'\u2019.-]*|de|van|von|da|di|le|la)){0,3})"
 DIRECTED = (
     re.compile(rf"(?:directed by|director|helmed by|from) {_NAME}"),
     re.compile(rf"{_NAME} ?(?:(?:在|于) ?\d{{4}} ?年代? ?)?(?:执导|导演的|导演)"),  # "X 在 1985 年执导"
-    re.compile(rf"(?:导演|执导)[：:，, ]? ?{_NAME}"),
+    re.compile(rf"(?:导演|执导)(?:[：:]|是|为)? ?(?>{_NAME})(?! ?(?:主演|领衔|执导|导演))"),
 )
 STARRING = (
     re.compile(rf"(?:starring|stars|with) {_NAME}"),
     re.compile(rf"{_NAME} ?(?:主演|领衔)"),
-    re.compile(rf"(?:主演)[：:，, ]? ?{_NAME}"),
+    re.compile(rf"(?:主演)(?:[：:]|是|为)? ?(?>{_NAME})(?! ?(?:主演|领衔|执导|导演))"),
 )
 VOICED = re.compile(r"\bvoic(?:es|ed|ing)\b|\bvoice (?:of|cast)\b|配音", re.IGNORECASE)
 
