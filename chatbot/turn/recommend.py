@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
+from chatbot.turn.notes.person_words import without_person_states
 from chatbot.turn.replies import catalog_schema, say
 from chatbot.turn.state import DialogueState, filters_for
 from retrieval.fields import grouped
@@ -303,7 +304,7 @@ class Recommender:
             if people:
                 reasons.append(say("reason_people", language, people=", ".join(people[:2])))
         if state.wishes:
-            reasons.append(say("reason_wish", language, wish=state.wishes[-1]))
+            reasons.append(say("reason_wish", language, wish=without_person_states(state.wishes[-1])))
         for fired in rules.fired[:2]:
             reasons.append(own_situation(fired, state))
         similar = self.most_similar_liked(item, liked)

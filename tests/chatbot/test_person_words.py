@@ -124,3 +124,20 @@ def test_words_that_only_begin_like_a_surname_are_no_name() -> None:
 def test_a_wish_said_as_if_is_no_claim_that_it_was_made(note: str, language: str) -> None:
     """"If you wanted a war film" claims nothing about what the person asked for."""
     assert Problem.NOT_ASKED not in _problems(note, KELLY, ("you asked for: something funny",), language)
+
+
+def test_the_notes_model_is_kept_from_the_persons_mood_words() -> None:
+    """"grumpy" of "you asked for: grumpy comedy" is among the words a note is kept from, so drafts do not fail on it."""
+    from chatbot.turn.notes.measures import unwritable
+
+    assert "grumpy" in unwritable(GREASE, "en", ("you asked for: grumpy comedy", "snow → cozy"))
+    assert "grumpy" not in unwritable(GREASE, "en", ("you asked for: funny comedy",))
+
+
+def test_a_wish_read_from_the_persons_mood_reaches_the_notes_without_it() -> None:
+    """"grumpy comedy" (from "two grumpy teenagers") is "comedy" in the reasons the notes are written from."""
+    from chatbot.turn.notes.person_words import without_person_states
+
+    assert without_person_states("grumpy comedy") == "comedy"
+    assert without_person_states("无聊的时候看点好笑的") == "的时候看点好笑的"
+    assert without_person_states("grumpy") == "grumpy"  # nothing else said: kept as it is

@@ -255,8 +255,13 @@ def unwritable_foods(item: Item, language: str, reasons: Sequence[str] = ()) -> 
 
 
 def unwritable(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
-    """Every word the writer keeps a note about the item from: `unwritable_words`, and the foods it does not have."""
-    return unwritable_words(item, language, reasons) + unwritable_foods(item, language, reasons)
+    """Every word the writer keeps a note about the item from: `unwritable_words`, the foods it does not have, and
+    the person's own state words (their mood is never the item's)."""
+    from chatbot.turn.notes.facts import sheet_text
+    from chatbot.turn.notes.person_words import person_states  # "grumpy" of "you asked for: grumpy comedy"
+
+    return (unwritable_words(item, language, reasons) + unwritable_foods(item, language, reasons)
+            + person_states(reasons, sheet_text(item)))
 
 
 def foreign_foods(text: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from chatbot.text.names import blank_names
 from chatbot.turn.notes.qualities import Claim, QualityLexicon
 
-__all__ = ["asked_phrases", "mood_of_item", "unasked_claims"]
+__all__ = ["asked_phrases", "mood_of_item", "person_states", "unasked_claims", "without_person_states"]
 
 # "… that you asked for", "as you wanted", "just what you were after", "exactly the kind you requested": the words
 # before it (back to the clause's start) and after "for"/"about" are what the note says the person asked for.
@@ -111,13 +111,9 @@ def mood_of_item(text: str, reasons: Sequence[str], sheet: str, names: Sequence[
     """The person's own state, said in their reasons ("you asked for: something for two grumpy teenagers"), written
     as the item's ("a grumpy, funny comedy", "无聊的电影"), unless the item's own facts (`sheet`) say it; `names`
     (its title, the liked titles: "like Grumpy Old Men, which you liked") are no one's mood."""
-    lexicon = lexicon or QualityLexicon.served()
-    quality_words = {w.lower() for q in lexicon.qualities.values() for ws in q.words.values() for w in ws}
-    theirs, text = blank_names(" ".join(reasons), names).lower(), blank_names(text, names)
+    text = blank_names(text, names)
     found: list[str] = []
-    for word in dict.fromkeys(m.group(0) for m in re.finditer(rf"\b(?:{_STATES_EN})\b|{_STATES_ZH}", theirs)):
-        if word in quality_words or word in sheet.lower():
-            continue
+    for word in person_states(reasons, sheet, names, lexicon):
         spelled = re.escape(word).replace(r"\ ", r"[\s-]").replace(r"\-", r"[\s-]")
         of_item = re.compile(
             rf"\b{spelled}\b(?:[\s,]+(?:and\s+)?(?!(?:{_PERSON_EN})\b)[\w-]+){{0,2}}?[\s,]+(?:{_ITEM_NOUNS_EN})\b"
@@ -125,3 +121,22 @@ def mood_of_item(text: str, reasons: Sequence[str], sheet: str, names: Sequence[
         if hit := of_item.search(text):
             found.append(hit.group(0))
     return found
+
+
+def person_states(reasons: Sequence[str], sheet: str = "", names: Sequence[str] = (),
+                  lexicon: QualityLexicon | None = None) -> list[str]:
+    """The person-state words of the reasons ("grumpy" of "you asked for: grumpy comedy") that are no quality an
+    item can have and not on the item's own sheet: what the notes model is kept from writing (`unwritable`)."""
+    lexicon = lexicon or QualityLexicon.served()
+    quality_words = {w.lower() for q in lexicon.qualities.values() for ws in q.words.values() for w in ws}
+    theirs = blank_names(" ".join(reasons), names).lower()
+    said = dict.fromkeys(m.group(0) for m in re.finditer(rf"\b(?:{_STATES_EN})\b|{_STATES_ZH}", theirs))
+    return [w for w in said if w not in quality_words and w not in sheet.lower()]
+
+
+def without_person_states(wish: str) -> str:
+    """A wish without the person's own state words: "grumpy comedy" (read from "two grumpy teenagers") is a comedy
+    to the notes, which otherwise called every film of the answer grumpy and were turned down for it."""
+    kept = re.sub(rf"\b(?:{_STATES_EN})\b|{_STATES_ZH}", " ", wish, flags=re.IGNORECASE)
+    kept = re.sub(r"\s+", " ", kept).strip(" ,;")
+    return kept or wish
