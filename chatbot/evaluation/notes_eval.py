@@ -276,6 +276,7 @@ def reason_names(reasons: Sequence[str]) -> list[str]:
 
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:
     """Score every note of an answer, and the answer's shared skeletons (in place; returns it)."""
+    from chatbot.llm.distinct import said_twice
     from chatbot.turn.notes.facts import sheet_text
     from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
     from chatbot.turn.notes.measures import (
@@ -309,6 +310,7 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
             + [f"not asked ({c.words})" for c in unasked_claims(text, lang, reasons, names, lexicon)]
             + [f"their mood ({m})" for m in mood_of_item(text, reasons, sheet_text(item), names, lexicon)],
             "foreign_words": foreign_words(text, lang, item, extra),
+            "repeats": said_twice(text, names),  # "a cozy, funny, cozy story for a cozy heart"
         })
     record.shared = sorted({g for k, own in enumerate(grams)
                             for g in shared_skeleton(own, [o for j, o in enumerate(grams) if j != k])})
@@ -351,6 +353,7 @@ def summarize(records: list[AnswerRecord]) -> dict[str, Any]:
         "in_length_range": _share(sum(s["in_range"] for s in scores), n),
         "shared_skeleton_answers": _share(sum(bool(r.shared) for r in records), len(records)),
         "wrong_language_notes": sum(bool(s["foreign_words"]) for s in scores),
+        "repeating_a_word": _share(sum(bool(s.get("repeats")) for s in scores), n),
         "llm_written": _share(sum(x != "template" for x in sources), len(sources)),
         "by_language": by_lang,
         "first_words_s": {"p50": _p(first, 0.5), "p95": _p(first, 0.95)},
@@ -427,6 +430,7 @@ _ROWS = (
     ("median length zh (characters)", lambda f: _cell(f["by_language"]["zh"]["median_length"])),
     ("in length range", lambda f: _cell(f["in_length_range"], True)),
     ("wrong-language notes", lambda f: str(f["wrong_language_notes"])),
+    ("notes saying a word twice", lambda f: _cell(f.get("repeating_a_word"), True)),
     ("LLM-written", lambda f: _cell(f["llm_written"], True)),
     ("first note words p50 / p95 (s)",
      lambda f: f"{_cell(f['first_words_s']['p50'])} / {_cell(f['first_words_s']['p95'])}"),
@@ -470,8 +474,8 @@ def plot_notes_report(report: dict[str, Any], path: Path) -> Path:
 
     systems = list(report["systems"])
     figs = report["systems"]
-    shares = [("specific", "specific"), ("shared skeleton", "shared_skeleton_answers"),
-              ("in length range", "in_length_range"), ("LLM-written", "llm_written")]
+    shares = [("specific", "specific"), ("shared skeleton", "shared_skeleton_answers"), ("in length range",
+              "in_length_range"), ("a word twice", "repeating_a_word"), ("LLM-written", "llm_written")]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / max(len(systems), 1)
     for k, system in enumerate(systems):

@@ -409,12 +409,16 @@ class BatchedContext(TokenBans):
 
     def _banned_now(self, a: _Answer) -> Any:
         """Answer a's banned tokens at this step: its own, the rest of a banned word it has begun ("悚" after "惊",
-        "warming" after " heart"), and (`distinct`) the first tokens of what another answer, or a itself earlier,
-        wrote after the words a ends with (a note once said "浪漫的战争片，" twenty times; Chinese: every token that
-        would complete a run of six characters another answer has)."""
+        "warming" after " heart"), and (`distinct`) each word it has said already (`said_words`) and the first tokens
+        of what another answer, or a itself earlier, wrote after the words a ends with (a note once said "浪漫的战争片，"
+        twenty times; Chinese: every token that would complete a run of six characters another answer has)."""
         now = [token for begun, tokens in a.tails.items() if a.text.endswith(begun) for token in tokens]
         if self._distinct is not None:
-            from chatbot.llm.distinct import echo_continuations
+            from chatbot.llm.distinct import echo_continuations, said_words
+
+            said = said_words(a.text, a.blank)  # a word said once is not said again ("a cozy, funny, cozy story")
+            now += [token for word in said for token in self._word_ids(word)]
+            now += [t for begun, tokens in self.tail_bans(said).items() if a.text.endswith(begun) for t in tokens]
 
             others = [b for b in self._answers if b is not a] + [a]  # its own words too: no phrase said twice
             texts, blanks = [b.text for b in others] + self._distinct, [b.blank for b in others] + self._distinct_blank

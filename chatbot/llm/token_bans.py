@@ -37,6 +37,7 @@ class TokenBans:
         self._sorted: list[tuple[str, int]] | None = None  # (text, token), by text: the tokens that begin with a text
         self._keys: list[str] = []  # the texts of `_sorted`, for bisect
         self._tails: dict[str, list[tuple[str, int]]] = {}  # word -> (a begun piece, a token going on with it)
+        self._pairs: dict[str, list[int]] | None = None  # two Chinese characters -> the tokens holding them
 
     def tail_bans(self, words: Sequence[str]) -> dict[str, list[int]]:
         """For each word, each way it can be begun and the tokens that would go on with it: "惊悚" is "惊" + "悚"
@@ -142,6 +143,14 @@ class TokenBans:
 
     def _tokens_with(self, mark: str) -> list[int]:
         """Every token whose text holds this character or word (the vocabulary read once, ~150k pieces)."""
+        if len(mark) == 2 and _HAN.fullmatch(mark):  # a note's every pair of characters is looked up: an index
+            if self._pairs is None:
+                self._pairs = {}
+                for t, text in enumerate(self._vocab_texts()):
+                    for run in _HAN.findall(text):
+                        for pair in {run[i:i + 2] for i in range(len(run) - 1)}:
+                            self._pairs.setdefault(pair, []).append(t)
+            return self._pairs.get(mark, [])
         return [t for t, text in enumerate(self._vocab_texts()) if mark in text]
 
     def _chinese_tokens(self) -> list[int]:

@@ -590,6 +590,20 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     runs = [{r[i:i + 6] for i in range(len(r) - 5)} for r in ("".join(re.findall("[\u3400-\u9fff]", t))
                                                               for t in [*texts, written])]
     assert all(not runs[i] & runs[j] for i in range(4) for j in range(i + 1, 4)), texts
+    # and no answer written `distinct` says a word twice ("a cozy, funny, cozy story for a cozy heart", 45 of 216
+    # English notes of a films eval; "适合你想要的浪漫感觉" after "浪漫喜剧"), whatever the prompt asks
+    from chatbot.llm.distinct import said_twice
+
+    asks = [("1. Monsters, Inc. (2001), an animated comedy directed by Pete Docter\nWrite the sentence in English and "
+             "end it with the words: a cozy, funny, cozy story for a cozy heart.", ["Monsters, Inc.", "Pete Docter"]),
+            ("1. Amelie (2001), a romantic comedy directed by Jean-Pierre Jeunet\nWrite the sentence in Simplified "
+             "Chinese (请用简体中文), 结尾写：适合你想要的浪漫感觉，浪漫的浪漫感觉。", ["Amelie", "Jean-Pierre Jeunet"])]
+    for ask, names in asks:
+        free = json.loads("".join(p for _, p in model.stream_many([[system, ("user", ask)]], schema, 80, 300)))["1"]
+        assert said_twice(free, names), free  # it would repeat itself
+        kept = json.loads("".join(p for _, p in model.stream_many([[system, ("user", ask)]], schema, 80, 300,
+                                                                  distinct=[], blank=[names])))["1"]
+        assert not said_twice(kept, names) and "\ufffd" not in kept, (free, kept)
 
 
 def _joined(pieces, n: int) -> list[str]:

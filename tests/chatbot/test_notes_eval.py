@@ -105,6 +105,15 @@ def test_an_unsupported_claim_is_counted_and_a_shared_skeleton_found():
     assert not bad.scores[0]["specific"] and "talk about for days" in bad.shared
 
 
+def test_a_note_saying_a_word_twice_is_counted():
+    """"a cozy, funny, cozy story for a cozy heart" is padding a reader notices: the note is counted, its own
+    names (said twice as often as not) aside."""
+    padded = score_answer(_record(["Tom Hanks stars in a cozy, funny, cozy story for a cozy heart and Tom Hanks fans.",
+                                   GOOD_EN[1]]))
+    assert [s["repeats"] for s in padded.scores] == [["cozy"], []]
+    assert summarize([padded])["repeating_a_word"] == 0.5
+
+
 def test_chinese_notes_count_characters_and_flag_english_words():
     """A Chinese note's length is in characters; English words that are not names are the wrong language, while
     the item's people and a liked title from the reasons are names."""
