@@ -15,6 +15,7 @@ import math
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,8 @@ SOURCE = "demo"  # the catalog meta's source: the films demo built it (tastebud 
 BUILD_VERSION = 3
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
+LEAD_BILLING = 3  # billed in the first three places of a TMDB film: a lead
+BIT_BILLING = 7  # never billed before the seventh place of any TMDB film: an extra
 # The Rotten Tomatoes plot corpus covers films released in these years; plots attach only to them.
 PLOT_YEARS = (2001, 2004)
 
@@ -105,21 +108,48 @@ def input_fingerprint(sources: DemoSources) -> str:
 
 
 # ---------------------------------------------------------------- the join, step by step
-def _order_cast(cast: tuple[str, ...], fame: Counter[str], plot: str | None,
+@dataclass(frozen=True)
+class CastRanks:
+    """What ranks a cast without billing: how many Wikidata films each actor is in, and the best place each is billed
+    in any TMDB film (names folded)."""
+
+    fame: Counter[str]
+    best_billed: Mapping[str, int]
+
+    def tier(self, name: str) -> int:
+        """0: billed as a lead somewhere; 2: billed only far down (an extra: Bess Flowers, in 64 Wikidata films and at
+        best 7th in TMDB's, stood first in Vertigo's cast); 1: unknown."""
+        best = self.best_billed.get(fold(name))
+        return 1 if best is None else 0 if best < LEAD_BILLING else 2 if best >= BIT_BILLING else 1
+
+
+def cast_ranks(films: Sequence[WikiFilm], tmdb_films: Sequence[TmdbFilm]) -> CastRanks:
+    """The cast ranks of the Wikidata and TMDB tables."""
+    best: dict[str, int] = {}
+    for film in tmdb_films:
+        for place, name in enumerate(film.cast):
+            key = fold(name)
+            best[key] = min(best.get(key, place), place)
+    return CastRanks(Counter(name for film in films for name in film.cast), best)
+
+
+def _order_cast(cast: tuple[str, ...], ranks: CastRanks, plot: str | None,
                 billing: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Up to MAX_CAST names: those TMDB bills, in its billing order; then those the plot mentions; then the most
-    prolific in the Wikidata table.
+    """Up to MAX_CAST names: those TMDB bills, in its billing order; then those the plot mentions; then those billed
+    as a lead in another TMDB film, before those never billed near the top; then the most prolific in the Wikidata
+    table.
 
     Wikidata gives cast alphabetically with no billing order; TMDB's billing (names compared folded: accents and
-    case aside) is the real one where TMDB has the film, how many films an actor appears in the best proxy elsewhere.
+    case aside) is the real one where TMDB has the film; elsewhere how actors are billed in other films, then how
+    many films an actor appears in, are the best proxies.
     """
     text = plot or ""
     billed: dict[str, int] = {}
     for rank, name in enumerate(billing):
         billed.setdefault(fold(name), rank)
     unbilled = len(billing)
-    return tuple(sorted(cast, key=lambda name: (billed.get(fold(name), unbilled), name not in text, -fame[name],
-                                                name))[:MAX_CAST])
+    return tuple(sorted(cast, key=lambda name: (billed.get(fold(name), unbilled), name not in text, ranks.tier(name),
+                                                -ranks.fame[name], name))[:MAX_CAST])
 
 
 def _year_of(value: Any) -> int | None:
@@ -232,14 +262,14 @@ def _tmdb_facts(tmdb: TmdbFilm) -> dict[str, Any]:
 
 
 def _film_facts(film: WikiFilm | None, tmdb: TmdbFilm | None, plot: str | None,
-                fame: Counter[str]) -> dict[str, Any]:
+                ranks: CastRanks) -> dict[str, Any]:
     """The item's film facts: Wikidata's, with what they lack filled from TMDB and the cast in TMDB's billing order;
     TMDB's alone for a film Wikidata lacks; none without either."""
     if film is None:
         return {} if tmdb is None else _tmdb_facts(tmdb)
     facts: dict[str, Any] = dict(
         runtime_min=film.runtime_min, age_rating=film.age_rating, directors=film.directors,
-        cast=_order_cast(film.cast, fame, plot, tmdb.cast if tmdb else ()), writers=film.writers,
+        cast=_order_cast(film.cast, ranks, plot, tmdb.cast if tmdb else ()), writers=film.writers,
         languages=film.languages, countries=film.countries, awards=film.awards,
     )
     if tmdb is not None:
@@ -282,7 +312,7 @@ def _join(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle], plot_of: d
 
     matcher = FilmMatcher(films)
     tmdb_of = _match_tmdb(movies, parsed_by_id, tmdb_films)
-    fame: Counter[str] = Counter(name for film in films for name in film.cast)
+    ranks = cast_ranks(films, tmdb_films)
     out = _Join()
     for movie_id, row in tqdm(movies.iterrows(), total=len(movies), desc="joining films", unit="movie",
                               disable=not progress, leave=False):
@@ -300,7 +330,7 @@ def _join(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle], plot_of: d
         out.n_plots += plot is not None
         out.matched_ratings += int(row["count"]) if film is not None else 0
         out.tmdb_ratings += int(row["count"]) if tmdb is not None else 0
-        out.items.append(_demo_item(int(movie_id), row, parsed, _film_facts(film, tmdb, plot, fame), plot))
+        out.items.append(_demo_item(int(movie_id), row, parsed, _film_facts(film, tmdb, plot, ranks), plot))
     return out
 
 

@@ -214,3 +214,30 @@ def test_a_wheel_without_the_credits_is_a_clear_error(sources: DemoSources, data
         build_demo_catalog(data_dir, progress=False, sources=sources)
     assert TMDB_CREDITS in str(err.value) and TMDB_DOWNLOAD in str(err.value)
     assert not (data_dir / "catalog.jsonl").exists()
+
+
+def test_a_cast_without_billing_puts_leads_before_extras() -> None:
+    """Wikidata lists Vertigo's cast alphabetically and TMDB's table lacks the film: an extra in hundreds of films
+    (Bess Flowers, at best 8th in TMDB's billing, and a director's cameo, 13th) does not stand before James Stewart,
+    billed first elsewhere; an actor TMDB never bills keeps the place fame gives."""
+    from collections import Counter
+
+    from retrieval.demo_inputs import TmdbFilm, WikiFilm
+    from retrieval.sources import _order_cast, cast_ranks
+
+    def film(kind: type, title: str, cast: tuple[str, ...]) -> WikiFilm:
+        return kind(title, 1950, None, None, (), (), cast, (), (), None)
+
+    vertigo = ("Alfred Hitchcock", "Barbara Bel Geddes", "Bess Flowers", "James Stewart", "Kim Novak")
+    films = [film(WikiFilm, "Vertigo", vertigo)] + [film(WikiFilm, f"f{i}", ("Bess Flowers",)) for i in range(60)]
+    extras = tuple(f"Player {i}" for i in range(7))
+    tmdb = [film(TmdbFilm, "Harvey", ("James Stewart", "Josephine Hull")),
+            film(TmdbFilm, "Sabrina", (*extras, "Bess Flowers", *extras[:5], "Alfred Hitchcock"))]
+    ranks = cast_ranks(films, tmdb)
+    assert ranks.fame["Bess Flowers"] == 61
+    ordered = _order_cast(vertigo, ranks, None)
+    assert ordered[0] == "James Stewart" and ordered[-2:] == ("Bess Flowers", "Alfred Hitchcock"), ordered
+    plot = "A retired detective follows Kim Novak's character."
+    assert _order_cast(vertigo, ranks, plot)[0] == "Kim Novak"  # a name the plot gives still comes first
+    assert _order_cast(vertigo, cast_ranks(films, []), None)[0] == "Bess Flowers"  # without TMDB: fame alone
+    assert isinstance(ranks.fame, Counter)
