@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 SOURCE = "demo"  # the catalog meta's source: the films demo built it (tastebud setup may rebuild it)
 # Bump when the join or the item fields change, so existing demo catalogs are rebuilt.
-BUILD_VERSION = 3
+BUILD_VERSION = 4  # 4: an old film's cast in the order its leads are billed elsewhere
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
 LEAD_BILLING = 3  # billed in the first three places of a TMDB film: a lead
