@@ -50,7 +50,7 @@ BUILD_VERSION = 4  # 4: an old film's cast in the order its leads are billed els
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
 LEAD_BILLING = 3  # billed in the first three places of a TMDB film: a lead
-BIT_BILLING = 7  # never billed before the seventh place of any TMDB film: an extra
+BIT_BILLING = 7  # never billed in the first seven places of any TMDB film: an extra
 # The Rotten Tomatoes plot corpus covers films released in these years; plots attach only to them.
 PLOT_YEARS = (2001, 2004)
 
@@ -118,7 +118,7 @@ class CastRanks:
 
     def tier(self, name: str) -> int:
         """0: billed as a lead somewhere; 2: billed only far down (an extra: Bess Flowers, in 64 Wikidata films and at
-        best 7th in TMDB's, stood first in Vertigo's cast); 1: unknown."""
+        best 8th in TMDB's, stood first in Vertigo's cast); 1: unknown."""
         best = self.best_billed.get(fold(name))
         return 1 if best is None else 0 if best < LEAD_BILLING else 2 if best >= BIT_BILLING else 1
 
