@@ -276,7 +276,7 @@ def reason_names(reasons: Sequence[str]) -> list[str]:
 
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:
     """Score every note of an answer, and the answer's shared skeletons (in place; returns it)."""
-    from chatbot.llm.distinct import said_twice
+    from chatbot.llm.distinct import words_said_twice
     from chatbot.turn.notes.facts import sheet_text
     from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
     from chatbot.turn.notes.measures import (
@@ -310,7 +310,7 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
             + [f"not asked ({c.words})" for c in unasked_claims(text, lang, reasons, names, lexicon)]
             + [f"their mood ({m})" for m in mood_of_item(text, reasons, sheet_text(item), names, lexicon)],
             "foreign_words": foreign_words(text, lang, item, extra),
-            "repeats": said_twice(text, names),  # "a cozy, funny, cozy story for a cozy heart"
+            "repeats": words_said_twice(text, names),  # "a cozy, funny, cozy story for a cozy heart"
         })
     record.shared = sorted({g for k, own in enumerate(grams)
                             for g in shared_skeleton(own, [o for j, o in enumerate(grams) if j != k])})

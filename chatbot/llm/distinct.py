@@ -125,7 +125,8 @@ def said_words(text: str, blank: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(_said(text, frozenset(blank))))
 
 
-def said_twice(text: str, blank: Iterable[str] = ()) -> list[str]:
-    """The words a note says more than once (what `said_words` keeps a note from), for `tastebud eval notes`."""
+def words_said_twice(text: str, blank: Iterable[str] = ()) -> list[str]:
+    """The words a note says more than once (what `said_words` keeps a note from), for `tastebud eval notes` (the
+    checker's `patterns.said_twice` finds a four-word run said twice, a repeated thought)."""
     said = _said(text, frozenset(blank))
     return sorted({w for w in said if said.count(w) > 1})

@@ -111,25 +111,25 @@ def test_a_title_is_blanked_as_a_phrase_not_word_by_word():
 def test_a_note_says_each_word_once():
     """"a cozy, funny, cozy story for a cozy heart": a word a note has said is one it may not say again, the
     item's own names and small words aside ("film" twice is fine), and a word still being written is not said yet."""
-    from chatbot.llm.distinct import said_twice, said_words
+    from chatbot.llm.distinct import words_said_twice, said_words
 
     padded = '{"1":"A heartwarming, cozy adventure film about monsters: a cozy, funny, cozy story for a cozy heart."}'
-    assert said_twice(padded) == ["cozy"]
+    assert words_said_twice(padded) == ["cozy"]
     assert said_words('{"1":"A heartwarming, cozy adventure about') == ["heartwarming", "cozy", "adventure"]
     assert said_words('{"1":"A romantic, thrill') == ["romantic"]  # "thrill" may become "thrilling"
     names = ["Tom Hanks", "Forrest Gump"]
     gump = "Tom Hanks stars in Forrest Gump, a film about a simple man: a moving film with Tom Hanks at his best."
-    assert said_twice(gump, names) == []
-    assert said_twice("Tom Hanks stars in a romantic comedy: a romantic, funny story.", names) == ["romantic"]
+    assert words_said_twice(gump, names) == []
+    assert words_said_twice("Tom Hanks stars in a romantic comedy: a romantic, funny story.", names) == ["romantic"]
 
 
 def test_a_chinese_note_says_each_pair_of_characters_once():
     """"适合你想要的浪漫感觉" after "浪漫喜剧": two characters said twice are padding; pairs with a small word in them
     ("一部", "你想要") may come back, and a name is not read."""
-    from chatbot.llm.distinct import said_twice, said_words
+    from chatbot.llm.distinct import words_said_twice, said_words
 
-    assert said_twice("Tim Story 执导的浪漫喜剧，适合你那种喜欢温馨浪漫的电影。") == ["浪漫"]
-    assert said_twice("1971年的战争片，战争场面激烈，适合你要求的战争类型。") == ["战争"]
-    assert said_twice("这是一部喜剧，也是一部你想要的、你想要的轻松电影。") == []
-    assert said_twice("成龙主演的动作片，成龙的打斗精彩。", ["成龙"]) == []
+    assert words_said_twice("Tim Story 执导的浪漫喜剧，适合你那种喜欢温馨浪漫的电影。") == ["浪漫"]
+    assert words_said_twice("1971年的战争片，战争场面激烈，适合你要求的战争类型。") == ["战争"]
+    assert words_said_twice("这是一部喜剧，也是一部你想要的、你想要的轻松电影。") == []
+    assert words_said_twice("成龙主演的动作片，成龙的打斗精彩。", ["成龙"]) == []
     assert "浪漫" in said_words('{"1":"浪漫喜剧，适合')

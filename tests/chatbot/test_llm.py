@@ -592,7 +592,7 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
     assert all(not runs[i] & runs[j] for i in range(4) for j in range(i + 1, 4)), texts
     # and no answer written `distinct` says a word twice ("a cozy, funny, cozy story for a cozy heart", 45 of 216
     # English notes of a films eval; "适合你想要的浪漫感觉" after "浪漫喜剧"), whatever the prompt asks
-    from chatbot.llm.distinct import said_twice
+    from chatbot.llm.distinct import words_said_twice
 
     asks = [("1. Monsters, Inc. (2001), an animated comedy directed by Pete Docter\nWrite the sentence in English and "
              "end it with the words: a cozy, funny, cozy story for a cozy heart.", ["Monsters, Inc.", "Pete Docter"]),
@@ -600,10 +600,10 @@ def test_real_model_writes_several_answers_at_once_each_its_own(gguf_dir):
              "Chinese (请用简体中文), 结尾写：适合你想要的浪漫感觉，浪漫的浪漫感觉。", ["Amelie", "Jean-Pierre Jeunet"])]
     for ask, names in asks:
         free = json.loads("".join(p for _, p in model.stream_many([[system, ("user", ask)]], schema, 80, 300)))["1"]
-        assert said_twice(free, names), free  # it would repeat itself
+        assert words_said_twice(free, names), free  # it would repeat itself
         kept = json.loads("".join(p for _, p in model.stream_many([[system, ("user", ask)]], schema, 80, 300,
                                                                   distinct=[], blank=[names])))["1"]
-        assert not said_twice(kept, names) and "\ufffd" not in kept, (free, kept)
+        assert not words_said_twice(kept, names) and "\ufffd" not in kept, (free, kept)
 
 
 def _joined(pieces, n: int) -> list[str]:
