@@ -261,6 +261,39 @@ def test_new_free_text_request_asks_the_llm_once(gazetteer):
     assert len(llm.calls) == 2
 
 
+# the embedded 1.5B's real answer to a short follow-up clue (session 38's simulated users): its prompt's example
+ECHO = dict(wishes_en="1990s comedy feel-good", genres=["Comedy"], not_genres=["Horror"], city_en="Shanghai",
+            weather="snow", **{"with": ["partner"]})
+
+
+@pytest.mark.parametrize("message", ["Preferably one from the 1990s.", "A film from the UK would be nice",
+                                     "最好是九十年代的", "ideally something shot in black and white"])
+def test_the_prompts_example_answer_steers_nothing_the_person_did_not_say(gazetteer, message):
+    """A small model answers a clue with its prompt's own example (a light comedy in the snow with a partner): every
+    later search then leaned to comedies for someone hunting a thriller. Words of the example the person did not
+    say are no wish and no hint; the model's other words and the person's own stay."""
+    answer = dict(ECHO, wishes_en=ECHO["wishes_en"].replace("1990s", "British" if "UK" in message else "1990s"))
+    u = Understander(FakeChatModel(replies=[llm_json(**answer)]), ITEMS, gazetteer, llm_policy="always")
+    intent = u.understand(message, DialogueState())
+    searched = " ".join(intent.wishes + intent.hints).lower()
+    assert "comedy" not in searched and "funny" not in searched and "feel-good" not in searched, intent
+    assert intent.genres == [] and intent.genres_excluded == [] and intent.companions == [], intent
+    assert intent.place is None and intent.weather is None, intent
+
+
+@pytest.mark.parametrize(("message", "kept"), [
+    ("something light and fun to cheer me up", ["light", "funny", "feel-good"]),
+    ("想看一部轻松的喜剧，开心一点的", ["light", "funny"]),
+    ("I need a good laugh tonight", ["funny"]),
+])
+def test_the_examples_words_stay_where_the_person_said_them(gazetteer, message, kept):
+    """The same words are the person's own when they said them, in other words or in Chinese ("fun", "轻松", "喜剧")."""
+    u = Understander(FakeChatModel(replies=[llm_json(wishes_en="light funny feel-good")]), ITEMS, gazetteer,
+                     llm_policy="always")
+    wish = u.understand(message, DialogueState()).wishes[0]
+    assert all(word in wish.split() for word in kept), wish
+
+
 def test_prompt_injection_is_flagged_and_never_sent_to_the_llm(gazetteer):
     """"Ignore previous instructions..." is flagged; the LLM never sees it; the conversation keeps its slots."""
     llm = FakeChatModel(replies=[])

@@ -257,8 +257,7 @@ def test_the_llm_reads_a_catalog_with_its_own_kinds_and_code_checks_them(tmp_pat
 @pytest.mark.parametrize(("message", "answer", "guessed"), [
     # the embedded model's real answers (session 28): kinds the person never said
     ("a creamy pasta for dinner", {"wishes_en": "creamy pasta", "want": ["pork", "dairy", "meat"]}, "meat"),
-    ("a soft, simple dish for my grandparents, not too heavy", {"wishes_en": "soft and simple", "want": ["dessert"]},
-     "dessert"),
+    ("something warming with beans for a weeknight", {"wishes_en": "warming beans", "want": ["soup"]}, "soup"),
 ])
 def test_a_kind_the_llm_guessed_is_never_what_you_asked_for(tmp_path: Path, gazetteer, message: str, answer: dict,
                                                              guessed: str) -> None:
@@ -296,6 +295,38 @@ def test_a_kind_the_llm_guessed_is_never_what_you_asked_for(tmp_path: Path, gaze
     assert guessed not in recommender.query_text(state, rules)
     assert guessed in recommender.query_text(replace(state, wishes=()), rules)  # no wish of their own: the guess
     assert remove_slot(state, "wishes").hints == ()  # "forget what I said" forgets the guesses too
+
+
+@pytest.mark.parametrize(("message", "answer"), [
+    # the embedded model's real answer (session 28): "dessert" is the kind the understanding prompt's example asks for
+    ("a soft, simple dish for my grandparents, not too heavy", {"wishes_en": "soft and simple", "want": ["dessert"]}),
+    ("got anything quick for a rainy night?", {"wishes_en": "cozy for a snowy evening", "want": ["dessert"]}),
+])
+def test_the_prompts_own_example_is_not_read_into_a_request(tmp_path: Path, gazetteer, message: str,
+                                                            answer: dict) -> None:
+    """A small model answers with its prompt's example ("cozy for a snowy evening", the example's kind): those words
+    came from the prompt, not the person, so they steer no search; the person's own words still do."""
+    import json
+
+    from chatbot.llm import FakeChatModel
+    from chatbot.turn.replies import use_catalog
+    from chatbot.turn.state import DialogueState, update
+    from chatbot.turn.understand.understander import Understander
+    from retrieval.catalog import load_catalog
+
+    data_dir = tmp_path / "recipes"
+    build_recipes_catalog(data_dir)
+    full = {"intent": "recommend", "not_want": [], "city_en": "none", "weather": "none", "with": [], "titles": [],
+            "people": [], **answer}
+    try:
+        understander = Understander(FakeChatModel(replies=[json.dumps(full)]), load_catalog(data_dir), gazetteer,
+                                    llm_policy="always", data_dir=data_dir)
+        state = update(DialogueState(), understander.understand(message, DialogueState()))
+    finally:
+        use_catalog(None)
+    searched = " ".join(state.wishes + state.hints)
+    assert "dessert" not in searched and "snowy" not in searched and "cozy" not in searched, state
+    assert "soft" in searched or "quick" in searched or state.bounds, state
 
 
 @pytest.mark.parametrize(("message", "asks_llm"), [

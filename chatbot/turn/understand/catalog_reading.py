@@ -400,12 +400,14 @@ _FILM_SLOTS = ("genres", "genres_excluded", "year_min", "year_max", "runtime_min
 
 def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema,
                           llm: dict[str, Any] | None = None, reader: CatalogReader | None = None,
-                          moods: dict[str, list[str]] | None = None) -> TurnIntent:
+                          moods: dict[str, list[str]] | None = None, echo_kinds: frozenset[str] = frozenset()
+                          ) -> TurnIntent:
     """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), what the catalog
     reader found is added, and the LLM's kinds (its own prompt's `want` / `not_want`) are checked: a kind it
     rules out stands only where the reader read it ruled out, a kind it wants that the words did not name is a
     hint for the search. `moods`: the film moods the word lists made of the person's words, with the plain wishes
-    they are on any other catalog ("not too heavy" is "uplifting" of a film and "light" of a dish)."""
+    they are on any other catalog ("not too heavy" is "uplifting" of a film and "light" of a dish). `echo_kinds`: the
+    prompt example's kinds, which the LLM's want becomes no hint of (a small model echoes its example)."""
     update: dict[str, Any] = {}
     dropped: list[str] = []
     for slot in _FILM_SLOTS:
@@ -421,7 +423,7 @@ def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: C
     notices = list(reading.notices) + _lacking(intent, reading, schema)  # the film reader's are about films
     hints = list(intent.hints)
     if llm and reader is not None:
-        _merge_kinds(llm, reading, reader, hints, notes, intent.language)
+        _merge_kinds(llm, reading, reader, hints, notes, intent.language, echo_kinds)
     wishes = [plain for wish in intent.wishes for plain in ((moods or {}).get(wish, [wish]))]
     wishes += [w for w in reading.goes_with if w not in wishes]
     update.update(wishes=_without_words(list(dict.fromkeys(wishes)), reading.ruled_out_words),
@@ -466,13 +468,13 @@ def _without_words(wishes: list[str], words: tuple[str, ...]) -> list[str]:
 
 
 def _merge_kinds(llm: dict[str, Any], reading: CatalogReading, reader: CatalogReader, hints: list[str],
-                 notes: list[str], language: str) -> None:
-    """The LLM's kinds: wanted ones the words did not name become hints (search words, never "you asked for");
-    ruled-out ones the words do not rule out are dropped and said."""
+                 notes: list[str], language: str, echo_kinds: frozenset[str] = frozenset()) -> None:
+    """The LLM's kinds: wanted ones the words did not name become hints (search words, never "you asked for"),
+    but not the prompt example's own; ruled-out ones the words do not rule out are dropped and said."""
     lang = language if language == "zh" else "en"
     for kind in llm.get("want") or []:
         value = reader.value_of(str(kind))
-        if value is not None and value not in reading.any_of and value not in reading.none_of:
+        if value is not None and value not in reading.any_of + reading.none_of and kind not in echo_kinds:
             hints.append(str(kind).lower())
             notes.append(f"read as a hint, not a rule: {kind}")
     for kind in llm.get("not_want") or []:

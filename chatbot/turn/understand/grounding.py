@@ -106,6 +106,14 @@ class Grounds:
         folded = fold(self.text)
         return any(c in self.text for c in cues.zh) or any(re.search(_word_pattern(c.lower()), folded) for c in cues.en)
 
+    def says(self, word: str) -> bool:
+        """True when the message says this English word of the model's wish: in its own words ("fun" for "funny",
+        "comedies" for "comedy"), in a wish the word lists read from it ("light" from "轻松"), or as a word for a
+        genre it asks for ("funny" where "喜剧" asked for Comedy)."""
+        own = WORD.findall(fold(self.text)) + [w for wish in self.reading.wishes for w in WORD.findall(wish.lower())]
+        own += [w for g in self.reading.genres for phrase in self._genre_words(g) for w in WORD.findall(phrase)]
+        return any(_same_word(word.lower(), part) for w in own for part in _PARTS.findall(w))
+
     def _genre_words(self, genre: str) -> list[str]:
         """The genre's own name and every lexicon word that stands for it."""
         out = [genre.lower()]
@@ -127,6 +135,17 @@ class Grounds:
         words = WORD.findall(clause)[-_NEGATION_WORDS:]
         tail = " ".join(words)
         return any(re.search(_word_pattern(n.lower()), tail) for n in negations.en)
+
+
+_PARTS = re.compile(r"[a-z0-9]+")
+
+
+def _same_word(a: str, b: str) -> bool:
+    """True when two English words share a stem: the shorter (three letters or more) starts the longer, up to its
+    first five letters ("fun" / "funny", "comedy" / "comedies", "light" / "lighter")."""
+    short, long_ = sorted((a, b), key=len)
+    n = min(len(short), 5)
+    return len(short) >= 3 and short[:n] == long_[:n]
 
 
 def _word_pattern(word: str) -> str:

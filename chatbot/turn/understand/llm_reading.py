@@ -6,6 +6,8 @@ reader wins. What is dropped is said in the "what I understood" notes, in the me
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +27,29 @@ if TYPE_CHECKING:
 LLM_INTENTS: tuple[str, ...] = ("recommend", "more_like", "ask_about_item", "feedback", "chitchat")
 MAX_LLM_MESSAGE_CHARS = 1500  # longer messages are cut before they reach the LLM (prompt time grows with length)
 LLM_MAX_TOKENS = 160  # the answer is a small JSON object
+_PART = re.compile(r"[a-z0-9]+")  # the parts of a wish word ("feel-good": feel, good)
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The understanding prompt's own example answer: the words of its wish and its kinds (genres, or a schema
+    catalog's facet values). A small model that echoes the example ("light funny feel-good", Comedy, for "Preferably
+    one from the 1990s.") has these words from the prompt, not from the person."""
+
+    words: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+
+
+def prompt_echo(prompt: Any) -> Echo:
+    """The example answers' wish words (four letters or more) and kinds, read from a rendered understanding prompt."""
+    words: set[str] = set()
+    kinds: set[str] = set()
+    for _, answer in getattr(prompt, "examples", ()):
+        data = json.loads(answer)
+        words.update(p for p in _PART.findall(str(data.get("wishes_en") or "").lower()) if len(p) >= 4)
+        kinds.update(str(k) for k in [*(data.get("genres") or []), *(data.get("want") or [])])
+    words.update(p for k in kinds for p in _PART.findall(k.lower()) if len(p) >= 4)
+    return Echo(frozenset(words), frozenset(kinds))
 
 
 def ask_llm(llm: Any, message: str, timeout_s: float, kinds: tuple[str, ...] | None = None,
@@ -116,13 +141,14 @@ class Draft:
 
 
 def merge_llm_reading(draft: Draft, llm: dict[str, Any], reading: Reading, titles: TitleIndex,
-                      match_person: Callable[[str], str | None], grounds: Grounds) -> str | None:
-    """Add the LLM's checked suggestions to the draft where code found nothing; the LLM's intent if it is known."""
+                      match_person: Callable[[str], str | None], grounds: Grounds, echo: Echo = Echo()) -> str | None:
+    """Add the LLM's checked suggestions to the draft where code found nothing; the LLM's intent if it is known.
+    `echo`: the prompt's example answer, whose words the LLM's wish keeps only where the person said them."""
     language = reading.language if reading.language in ("en", "zh") else "en"
-    _merge_genres(draft, llm, grounds, language)
+    wish = unechoed_wish(str(llm.get("wishes_en") or ""), grounds, echo)
+    _merge_genres(draft, llm, grounds, language, wish, echo)
     _merge_bounds(draft, llm, grounds, language)
-    wish = str(llm.get("wishes_en") or "").strip()
-    if wish and not has_cjk(wish) and wish.lower() != "none" and wish not in draft.wishes:
+    if wish and wish not in draft.wishes:
         draft.wishes.insert(0, wish[:120])
     _merge_situation(draft, llm, grounds, language)
     for raw in llm.get("titles") or []:
@@ -198,9 +224,25 @@ def _bound_words(slot: str, value: Any, language: str) -> str:
     return f"{label} {op} {value}"
 
 
-def _merge_genres(draft: Draft, llm: dict[str, Any], grounds: Grounds, language: str) -> None:
+def unechoed_wish(wish: str, grounds: Grounds, echo: Echo) -> str:
+    """The LLM's English search wish without the words of the prompt's example answer that the person did not say
+    (`Grounds.says`): "1990s comedy feel-good" for "Preferably one from the 1990s." is "1990s", while "light funny"
+    for "something light and funny" or "轻松的喜剧" stays. Its other words are the model's reading and stay ("chess
+    prodigy drama"); a wish left with no word of four letters or a number is none."""
+    wish = wish.strip()
+    if not wish or has_cjk(wish) or wish.lower() == "none":
+        return ""
+    kept = [w for w in wish.split()
+            if not any(p in echo.words and not grounds.says(p) for p in _PART.findall(w.lower()))]
+    if not any(len(p) >= 4 or p.isdigit() or p[:1].isdigit() for w in kept for p in _PART.findall(w.lower())):
+        return ""
+    return " ".join(kept).strip(" ,;-")
+
+
+def _merge_genres(draft: Draft, llm: dict[str, Any], grounds: Grounds, language: str, wish: str = "",
+                  echo: Echo = Echo()) -> None:
     """Exclusions only with a word for the genre after a negation in the message, and never one the reader read as
-    wanted; wanted genres the person did not say are a hint."""
+    wanted; wanted genres the person did not say are a hint, but not the prompt example's own genre."""
     llm_excluded = [g for g in llm.get("not_genres") or [] if g in GENRES and g not in draft.excluded]
     wanted = [g for g in llm_excluded if g in draft.genres]
     supported = [g for g in llm_excluded if g not in wanted and grounds.exclusion(g)]
@@ -211,9 +253,9 @@ def _merge_genres(draft: Draft, llm: dict[str, Any], grounds: Grounds, language:
     if unsupported:
         no = "no " if language == "en" else "不要"
         draft.notes.append(say("llm_unsupported", language, what=no + ", ".join(unsupported)))
-    said = " ".join(draft.wishes + [str(llm.get("wishes_en") or "")]).lower()
-    hints = [g for g in llm.get("genres") or []
-             if g in GENRES and g not in draft.genres and g not in draft.excluded and g.lower() not in said]
+    said = " ".join(draft.wishes + [wish]).lower()
+    hints = [g for g in llm.get("genres") or [] if g in GENRES and g not in draft.genres and g not in draft.excluded
+             and g.lower() not in said and g not in echo.kinds]
     if hints:
         draft.hints.append(" ".join(g.lower() for g in hints))
         draft.notes.append(f"read as a hint, not a rule: {', '.join(hints)}")

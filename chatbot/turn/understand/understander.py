@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,7 +102,8 @@ class Understander:
         intent = intent.model_copy(update={"llm_busy": True}) if llm_busy else intent
         if self.catalog is None or catalog is None:
             return intent
-        return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog, reading.mood_wishes)
+        return apply_catalog_reading(intent, catalog, self.catalog.schema, llm_data, self.catalog, reading.mood_wishes,
+                                     self.echo.kinds)
 
     def read(self, message: str, state: DialogueState) -> Reading:
         """Code's own reading of a message: word lists, numbers, places, weather, titles, references."""
@@ -122,6 +124,11 @@ class Understander:
         if sure and (state.shown or self.llm_policy == "lean"):
             return False  # a follow-up (or, when lean, any message) whose every word code explains
         return True
+
+    @cached_property
+    def echo(self) -> llm_reading.Echo:
+        """The understanding prompt's example answer, whose words the LLM's wish keeps only where the person said them."""
+        return llm_reading.prompt_echo(self.fixed_prompt())
 
     def fixed_prompt(self) -> Any:
         """The understanding prompt with a short message: its fixed prefix, for the LLM to pre-read."""
@@ -159,7 +166,7 @@ class Understander:
         llm_intent = None
         if llm is not None:
             grounds = Grounds(reading, self.lexicon, self.newest_year)
-            llm_intent = merge_llm_reading(draft, llm, reading, self.titles, self._match_person, grounds)
+            llm_intent = merge_llm_reading(draft, llm, reading, self.titles, self._match_person, grounds, self.echo)
         draft.genres = [g for g in draft.genres if g not in draft.excluded]
         if reading.language == "en" and reading.leftover and llm is None:
             wish = self._own_words(reading, catalog)  # the person's own words, when no LLM read them
