@@ -400,8 +400,8 @@ _FILM_SLOTS = ("genres", "genres_excluded", "year_min", "year_max", "runtime_min
 
 def apply_catalog_reading(intent: TurnIntent, reading: CatalogReading, schema: CatalogSchema,
                           llm: dict[str, Any] | None = None, reader: CatalogReader | None = None,
-                          moods: dict[str, list[str]] | None = None, echo_kinds: frozenset[str] = frozenset()
-                          ) -> TurnIntent:
+                          moods: dict[str, list[str]] | None = None,
+                          echo_kinds: frozenset[str] = frozenset()) -> TurnIntent:
     """The intent for a schema catalog: the film reader's slots are dropped (said in the notes), what the catalog
     reader found is added, and the LLM's kinds (its own prompt's `want` / `not_want`) are checked: a kind it
     rules out stands only where the reader read it ruled out, a kind it wants that the words did not name is a

@@ -112,7 +112,7 @@ class Grounds:
         genre it asks for ("funny" where "喜剧" asked for Comedy)."""
         own = WORD.findall(fold(self.text)) + [w for wish in self.reading.wishes for w in WORD.findall(wish.lower())]
         own += [w for g in self.reading.genres for phrase in self._genre_words(g) for w in WORD.findall(phrase)]
-        return any(_same_word(word.lower(), part) for w in own for part in _PARTS.findall(w))
+        return any(_same_word(word.lower(), part) for w in own for part in PARTS.findall(w))
 
     def _genre_words(self, genre: str) -> list[str]:
         """The genre's own name and every lexicon word that stands for it."""
@@ -137,7 +137,7 @@ class Grounds:
         return any(re.search(_word_pattern(n.lower()), tail) for n in negations.en)
 
 
-_PARTS = re.compile(r"[a-z0-9]+")
+PARTS = re.compile(r"[a-z0-9]+")  # the parts of an English word ("feel-good": feel, good)
 
 
 def _same_word(a: str, b: str) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.turn.intent import COMPANIONS, CONDITIONS, PlaceSlot
 from chatbot.turn.replies import say
-from chatbot.turn.understand.grounding import BOUND_SLOTS, Grounds
+from chatbot.turn.understand.grounding import BOUND_SLOTS, PARTS, Grounds
 from chatbot.turn.understand.reading import GazetteerLike, Reading
 from chatbot.turn.understand.titles import TitleIndex
 from retrieval.text import has_cjk, title_key
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 LLM_INTENTS: tuple[str, ...] = ("recommend", "more_like", "ask_about_item", "feedback", "chitchat")
 MAX_LLM_MESSAGE_CHARS = 1500  # longer messages are cut before they reach the LLM (prompt time grows with length)
 LLM_MAX_TOKENS = 160  # the answer is a small JSON object
-_PART = re.compile(r"[a-z0-9]+")  # the parts of a wish word ("feel-good": feel, good)
 
 
 @dataclass(frozen=True)
@@ -46,9 +44,9 @@ def prompt_echo(prompt: Any) -> Echo:
     kinds: set[str] = set()
     for _, answer in getattr(prompt, "examples", ()):
         data = json.loads(answer)
-        words.update(p for p in _PART.findall(str(data.get("wishes_en") or "").lower()) if len(p) >= 4)
+        words.update(p for p in PARTS.findall(str(data.get("wishes_en") or "").lower()) if len(p) >= 4)
         kinds.update(str(k) for k in [*(data.get("genres") or []), *(data.get("want") or [])])
-    words.update(p for k in kinds for p in _PART.findall(k.lower()) if len(p) >= 4)
+    words.update(p for k in kinds for p in PARTS.findall(k.lower()) if len(p) >= 4)
     return Echo(frozenset(words), frozenset(kinds))
 
 
@@ -233,8 +231,8 @@ def unechoed_wish(wish: str, grounds: Grounds, echo: Echo) -> str:
     if not wish or has_cjk(wish) or wish.lower() == "none":
         return ""
     kept = [w for w in wish.split()
-            if not any(p in echo.words and not grounds.says(p) for p in _PART.findall(w.lower()))]
-    if not any(len(p) >= 4 or p.isdigit() or p[:1].isdigit() for w in kept for p in _PART.findall(w.lower())):
+            if not any(p in echo.words and not grounds.says(p) for p in PARTS.findall(w.lower()))]
+    if not any(len(p) >= 4 or p.isdigit() or p[:1].isdigit() for w in kept for p in PARTS.findall(w.lower())):
         return ""
     return " ".join(kept).strip(" ,;-")
 
