@@ -134,6 +134,27 @@ def test_the_notes_model_is_kept_from_the_persons_mood_words() -> None:
     assert "grumpy" not in unwritable(GREASE, "en", ("you asked for: funny comedy",))
 
 
+@pytest.mark.parametrize(("reasons", "language"), [
+    (("like Alien, which you liked",), "en"),  # "something like Alien"
+    (("with Cary Grant",), "en"),
+    (("和你喜欢的 Titanic 相似",), "zh"),
+    ((), "en"),
+])
+def test_a_note_is_kept_from_saying_you_asked_where_nothing_was_asked(reasons, language) -> None:
+    """Told only a film they liked, the 1.5B wrote "a sci-fi thriller with a twist that you asked for" and "the
+    action-packed kind you asked for" (then a template, after a rewrite that said it again): with no genre and no
+    wish among the reasons, the words that claim one are among those the note is kept from; where they asked,
+    they stay free."""
+    from chatbot.turn.notes.measures import unwritable
+
+    kept_from = unwritable(GREASE, language, reasons)
+    assert ("asked" in kept_from and "wanted" in kept_from) if language == "en" else "你想要" in kept_from
+    asked = ("Comedy as you asked",) if language == "en" else ("按你的要求：喜剧",)
+    free = unwritable(GREASE, language, reasons + asked)
+    assert "asked" not in free and "你想要" not in free
+    assert "asked" not in unwritable(GREASE, "en", ("you asked for: something cozy",))
+
+
 def test_a_wish_read_from_the_persons_mood_reaches_the_notes_without_it() -> None:
     """"grumpy comedy" (from "two grumpy teenagers") is "comedy" in the reasons the notes are written from."""
     from chatbot.turn.notes.person_words import without_person_states

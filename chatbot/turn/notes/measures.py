@@ -255,13 +255,13 @@ def unwritable_foods(item: Item, language: str, reasons: Sequence[str] = ()) -> 
 
 
 def unwritable(item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:
-    """Every word the writer keeps a note about the item from: `unwritable_words`, the foods it does not have, and
-    the person's own state words (their mood is never the item's)."""
+    """Every word the writer keeps a note about the item from: `unwritable_words`, the foods it does not have, the
+    person's own state words (their mood is never the item's), and "you asked for" where they asked for nothing."""
     from chatbot.turn.notes.facts import sheet_text
-    from chatbot.turn.notes.person_words import person_states  # "grumpy" of "you asked for: grumpy comedy"
+    from chatbot.turn.notes.person_words import asking_words, person_states
 
     return (unwritable_words(item, language, reasons) + unwritable_foods(item, language, reasons)
-            + person_states(reasons, sheet_text(item)))
+            + person_states(reasons, sheet_text(item)) + asking_words(reasons, language))
 
 
 def foreign_foods(text: str, item: Item, language: str, reasons: Sequence[str] = ()) -> list[str]:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from chatbot.text.names import blank_names
 from chatbot.turn.notes.qualities import Claim, QualityLexicon
 
-__all__ = ["asked_phrases", "mood_of_item", "person_states", "unasked_claims", "without_person_states"]
+__all__ = ["asked_phrases", "asking_words", "mood_of_item", "person_states", "unasked_claims",
+           "without_person_states"]
 
 # "… that you asked for", "as you wanted", "just what you were after", "exactly the kind you requested": the words
 # before it (back to the clause's start) and after "for"/"about" are what the note says the person asked for.
@@ -67,6 +68,23 @@ def asked_phrases(text: str, language: str) -> list[str]:
         after = _CLAUSE_EN.split(rest, maxsplit=1)[0].split()[:_AFTER_WORDS] if said_after else []
         out.append(" ".join(before + after))
     return [p for p in out if p.strip()]
+
+
+# How a note says the person asked for something (`_ASKED_EN`, `_ASKED_ZH`), as the writer can keep a note from it.
+_ASKING = {"en": ("asked", "requested", "wanted"),
+           "zh": ("你想要", "你要求", "你想看", "您想要", "你要的")}
+
+
+def asking_words(reasons: Sequence[str], language: str) -> list[str]:
+    """The words that say the person asked for something, when their reasons ask for no genre and no wish (they
+    named a film they liked, or a person): "a sci-fi thriller with a twist that you asked for" to someone who said
+    "more like Alien" can only claim a wish they never made (4 of the 17 template notes of a films eval)."""
+    from chatbot.turn.notes.facts import clean_reason, reason_value
+
+    kinds = (("reason_genres", "genres"), ("reason_wish", "wish"))
+    asks = any(reason_value(key, name, lang, clean_reason(r)) for r in reasons for key, name in kinds
+               for lang in ("en", "zh"))
+    return [] if asks else list(_ASKING.get(language, ()))
 
 
 def unasked_claims(text: str, language: str, reasons: Sequence[str], names: Sequence[str] = (),
