@@ -463,6 +463,7 @@ def checker() -> NoteChecker:
          "repeats the instructions"),
         ("John Lasseter directs a cozy animation: a rainy day that suits the person's day.", "repeats the instructions"),
         ("A toy story that fits the person on a wet evening.", "repeats the instructions"),
+        ("Tom Hanks stars in a thrilling, action-packed movie that you may call a Thriver.", "repeats the instructions"),
     ],
 )
 def test_checker_catches_ungrounded_notes(checker, note, problem):

@@ -40,9 +40,10 @@ SETTING = re.compile(
     r"countryside|world|kingdom|empire|island|desert|jungle|school|prison|space|sea|ocean|planet|streets|suburbs|"
     r"backdrop))|"
     r"背景(?:设定)?(?:是|在|为)|故事发生在|发生在")
-# The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint).
+# The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint;
+# "a thrilling film that you may call a Thriver" once "you asked for" was kept from it).
 INSTRUCTIONS = re.compile(
-    r"\b(?:may call it|never call|call(?:ed)? it something|(?:its|the) facts do not|last note|"
+    r"\b(?:may (?:not )?call|never call|call(?:ed)? it something|(?:its|the) facts do not|last note|"
     r"(?:was|were|been) (?:rejected|not accepted)|picked because|build the note|its (?:own )?line (?:says|gives)|"
     r"on (?:its|the) sheet|sticks? to its facts|"
     # the prompt calls the reader "the person": a note speaks to them ("a rainy day that suits the person's day")

@@ -390,7 +390,8 @@ _GENRE_PARTS = frozenset("romance romantic adventure action family comedy drama"
 
 # The prompt's own words, which the 1.5B copied into notes ("a sci-fi thriller that may call itself a thriller"): a
 # note is kept from them (the checker's INSTRUCTIONS still reads every note).
-PROMPT_WORDS = {"en": ("may call it", "never call it", "picked because", "build the note"),
+PROMPT_WORDS = {"en": ("may call it", "may call", "may not call", "never call it", "picked because",
+                       "build the note"),
                 "zh": ("推荐语", "may call it", "picked because")}
 
 # What a Chinese note would write a name or title with, translated: the dot of "汤姆·汉克斯" and the 《》 of a title,
