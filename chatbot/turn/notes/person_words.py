@@ -77,8 +77,8 @@ _ASKING = {"en": ("asked", "requested", "wanted"),
 
 def asking_words(reasons: Sequence[str], language: str) -> list[str]:
     """The words that say the person asked for something, when their reasons ask for no genre and no wish (they
-    named a film they liked, or a person): "a sci-fi thriller with a twist that you asked for" to someone who said
-    "more like Alien" can only claim a wish they never made (4 of the 17 template notes of a films eval)."""
+    named a film they liked, or a person): "an action-packed thriller you asked for" to someone who said "I liked
+    The Matrix, something similar" can only claim a wish they never made (two templates of a films eval)."""
     from chatbot.turn.notes.facts import clean_reason, reason_value
 
     kinds = (("reason_genres", "genres"), ("reason_wish", "wish"))
