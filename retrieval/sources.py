@@ -4,7 +4,9 @@ The inputs are located and read by `retrieval.demo_inputs`, titles parsed by `re
 by `retrieval.film_matcher`; this module joins them into catalog.jsonl, catalog.meta.json and
 interactions.parquet. Each movie is matched to Wikidata (1940-2014) and to TMDB 5000 (1916-2017) alike: Wikidata's
 facts come first and TMDB fills what they lack; TMDB's billing order ranks the cast (Wikidata lists it
-alphabetically); the plot is the Rotten Tomatoes summary where there is one, else TMDB's overview.
+alphabetically); the plot is the Rotten Tomatoes summary where there is one, else TMDB's overview. What both leave
+empty, three small fill-only tables fill where they have the film (`retrieval.classic_films`: Wikipedia leads, the
+Cannes competition, the acting Oscars), never overriding a fact of theirs.
 """
 
 from __future__ import annotations
@@ -13,15 +15,27 @@ import hashlib
 import io
 import math
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from retrieval.catalog import catalog_hash, read_meta, write_atomically, write_catalog
+from retrieval.classic_films import (
+    ClassicFilm,
+    count_sources,
+    describe_fills,
+    fill_empty_facts,
+    load_classic_films,
+    matched_films,
+    sheet_is_empty,
+)
 from retrieval.demo_inputs import (
+    CANNES_DOWNLOAD,
+    CANNES_MEMBER,
+    LEADS_DOWNLOAD,
+    LEADS_MEMBER,
     TMDB_CREDITS,
     TMDB_DOWNLOAD,
     TMDB_MOVIES,
@@ -36,17 +50,20 @@ from retrieval.demo_inputs import (
     package_versions,
 )
 from retrieval.demo_titles import ParsedTitle, parse_movielens_title, title_variants
-from retrieval.film_matcher import FilmMatcher
+from retrieval.film_matcher import FilmMatcher, FilmT
 from retrieval.errors import CatalogError
 from retrieval.text import fold
 from retrieval.types import Item
+from retrieval.wheels import read_wheel_member
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SOURCE = "demo"  # the catalog meta's source: the films demo built it (tastebud setup may rebuild it)
 # Bump when the join or the item fields change, so existing demo catalogs are rebuilt.
-BUILD_VERSION = 4  # 4: an old film's cast in the order its leads are billed elsewhere
+# 4: an old film's cast in the order its leads are billed elsewhere; 5: empty facts filled from Wikipedia leads, the
+# Cannes competition and the acting Oscars (1,275 films had an empty fact sheet, mostly 1920s-30s classics)
+BUILD_VERSION = 5
 INTERACTIONS_FILE = "interactions.parquet"
 MAX_CAST = 6
 LEAD_BILLING = 3  # billed in the first three places of a TMDB film: a lead
@@ -73,6 +90,10 @@ class BuildReport:
     tmdb_plots: int = 0  # plots that are TMDB overviews (the movie had no Rotten Tomatoes plot)
     with_director: int = 0  # movies that name a director (from either source)
     with_cast: int = 0  # movies that name a lead
+    # empty fact sheets (no director, cast, awards or plot from Wikidata and TMDB) that each fill-only source filled
+    # ('any': at least one did; see retrieval.classic_films), and the sheets still empty after them
+    classic_fills: dict[str, int] = field(default_factory=dict)
+    empty_sheets: int = 0
 
     def __str__(self) -> str:
         """A short human summary."""
@@ -81,29 +102,31 @@ class BuildReport:
             f"{head} ({self.data_dir}): {self.n_items:,} movies, {self.n_ratings:,} ratings by {self.n_users:,} users; "
             f"Wikidata facts for {self.coverage_movies:.1%} of movies and {self.coverage_ratings:.1%} of ratings; "
             f"TMDB facts for {self.tmdb_movies:,} movies; a director for {self.with_director:,}, a lead for "
-            f"{self.with_cast:,}; {self.n_plots:,} plot summaries ({self.tmdb_plots:,} from TMDB)"
+            f"{self.with_cast:,}; {self.n_plots:,} plot summaries ({self.tmdb_plots:,} from TMDB); "
+            f"{describe_fills(self.classic_fills, self.empty_sheets)}"
         )
 
 
 def input_fingerprint(sources: DemoSources) -> str:
-    """sha256 over the input files' bytes (the TMDB CSVs inside their wheel) and the build version: equal
+    """sha256 over the input files' bytes (the data files inside their wheels) and the build version: equal
     fingerprints give equal catalogs."""
     digest = hashlib.sha256(f"build-version:{BUILD_VERSION}\n".encode())
-    for path in (sources.movielens, sources.wikidata, sources.plots):
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    try:
-        with zipfile.ZipFile(sources.tmdb) as wheel:
-            for member in (TMDB_MOVIES, TMDB_CREDITS):
-                digest.update(member.encode() + b"\0")
-                with wheel.open(member) as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise CatalogError(f"cannot read the TMDB films in {sources.tmdb.name} ({exc}); fetch the wheel again with "
-                           f"`{TMDB_DOWNLOAD}`") from exc
+
+    def add(name: str, fh: IO[bytes]) -> None:
+        """Hash one input's name and bytes."""
+        digest.update(name.encode() + b"\0")
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+
+    for path in (sources.movielens, sources.wikidata, sources.plots, sources.oscars):
+        if path is not None:
+            with path.open("rb") as fh:
+                add(path.name, fh)
+    wheels = [(sources.tmdb, TMDB_MOVIES, TMDB_DOWNLOAD), (sources.tmdb, TMDB_CREDITS, TMDB_DOWNLOAD),
+              (sources.leads, LEADS_MEMBER, LEADS_DOWNLOAD), (sources.cannes, CANNES_MEMBER, CANNES_DOWNLOAD)]
+    for wheel, member, download in wheels:
+        if wheel is not None:
+            read_wheel_member(wheel, member, download, lambda fh, name=member: add(name, fh))
     return digest.hexdigest()
 
 
@@ -190,6 +213,8 @@ def _report_from_meta(data_dir: Path, meta: dict[str, Any], seconds: float) -> B
         tmdb_plots=int(cov.get("plots_tmdb", 0)),
         with_director=int(cov.get("with_director", 0)),
         with_cast=int(cov.get("with_cast", 0)),
+        classic_fills=dict(cov.get("classic_fills", {})),
+        empty_sheets=int(cov.get("empty_sheets", 0)),
     )
 
 
@@ -203,8 +228,10 @@ class _Join:
     tmdb_methods: Counter[str] = field(default_factory=Counter)
     matched_ratings: int = 0  # ratings of movies that got Wikidata facts
     tmdb_ratings: int = 0  # ratings of movies that got TMDB facts
-    n_plots: int = 0  # movies with a plot (either source)
+    n_plots: int = 0  # movies with a plot (any source)
     n_tmdb_plots: int = 0  # of which TMDB overviews
+    classic_fills: dict[str, int] = field(default_factory=dict)  # empty sheets each fill-only source filled
+    empty_sheets: int = 0  # sheets still empty after them
 
 
 def _titled_ratings(sources: DemoSources) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -290,14 +317,15 @@ def _demo_item(movie_id: int, row: Any, parsed: ParsedTitle, facts: dict[str, An
     )
 
 
-def _match_tmdb(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle],
-                tmdb_films: list[TmdbFilm]) -> dict[int, tuple[TmdbFilm | None, str]]:
-    """Every movie's TMDB film and how it was found, by the same FilmMatcher tiers as Wikidata's.
+def _match_films(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle],
+                 films: list[FilmT]) -> dict[int, tuple[FilmT | None, str]]:
+    """Every movie's film of one table (TMDB's, a fill-only one) and how it was found, by the same FilmMatcher tiers
+    as Wikidata's.
 
     A film one movie matches exactly (title and year) is no other movie's by a looser tier: "Watchmen: Tales of the
     Black Freighter" is not "Watchmen", which MovieLens holds too ('taken').
     """
-    matcher = FilmMatcher(tmdb_films)
+    matcher = FilmMatcher(films)
     found = {movie_id: matcher.match(parsed_by_id[int(movie_id)], _year_of(row["year"]))
              for movie_id, row in movies.iterrows()}
     exact = {id(film) for film, method in found.values() if film is not None and method == "exact"}
@@ -305,15 +333,29 @@ def _match_tmdb(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle],
             for movie_id, (film, method) in found.items()}
 
 
+def _fill_classics(out: _Join, facts: dict[str, Any], plot: str | None,
+                   films: list[tuple[str, ClassicFilm]]) -> str | None:
+    """Fill the empty facts (and an absent plot) from the movie's fill-only films, tallying the empty sheets each
+    source filled; the plot."""
+    empty = sheet_is_empty(facts, plot)
+    plot, fillers = fill_empty_facts(facts, plot, films, MAX_CAST)
+    if empty:
+        count_sources(fillers, out.classic_fills)
+        out.empty_sheets += sheet_is_empty(facts, plot)
+    return plot
+
+
 def _join(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle], plot_of: dict[int, str],
-          films: list[WikiFilm], tmdb_films: list[TmdbFilm], progress: bool) -> _Join:
-    """Match every movie to its Wikidata film and its TMDB film, and make its catalog item."""
+          films: list[WikiFilm], tmdb_films: list[TmdbFilm], classics: dict[str, list[ClassicFilm]],
+          progress: bool) -> _Join:
+    """Match every movie to its Wikidata film, its TMDB film and its fill-only films, and make its catalog item."""
     from tqdm import tqdm
 
     matcher = FilmMatcher(films)
-    tmdb_of = _match_tmdb(movies, parsed_by_id, tmdb_films)
+    tmdb_of = _match_films(movies, parsed_by_id, tmdb_films)
+    classic_of = {source: _match_films(movies, parsed_by_id, table) for source, table in classics.items()}
     ranks = cast_ranks(films, tmdb_films)
-    out = _Join()
+    out = _Join(classic_fills=dict.fromkeys(classics, 0))
     for movie_id, row in tqdm(movies.iterrows(), total=len(movies), desc="joining films", unit="movie",
                               disable=not progress, leave=False):
         parsed = parsed_by_id[int(movie_id)]
@@ -327,10 +369,12 @@ def _join(movies: pd.DataFrame, parsed_by_id: dict[int, ParsedTitle], plot_of: d
         if plot is None and tmdb is not None and tmdb.plot:
             plot = tmdb.plot
             out.n_tmdb_plots += 1
+        facts = _film_facts(film, tmdb, plot, ranks)
+        plot = _fill_classics(out, facts, plot, matched_films(classic_of, int(movie_id)))
         out.n_plots += plot is not None
         out.matched_ratings += int(row["count"]) if film is not None else 0
         out.tmdb_ratings += int(row["count"]) if tmdb is not None else 0
-        out.items.append(_demo_item(int(movie_id), row, parsed, _film_facts(film, tmdb, plot, ranks), plot))
+        out.items.append(_demo_item(int(movie_id), row, parsed, facts, plot))
     return out
 
 
@@ -353,6 +397,8 @@ def _coverage(join: _Join, ratings: pd.DataFrame, dropped: dict[str, int]) -> di
         "tmdb_methods": dict(join.tmdb_methods),
         "with_director": sum(bool(item.directors) for item in join.items),
         "with_cast": sum(bool(item.cast) for item in join.items),
+        "classic_fills": dict(join.classic_fills),
+        "empty_sheets": join.empty_sheets,
         "dropped_untitled": dropped,
     }
 
@@ -391,10 +437,11 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
     ratings, dropped = _titled_ratings(sources)
     films = load_wikidata_films(sources.wikidata)
     tmdb_films = load_tmdb_films(sources.tmdb)
+    classics = load_classic_films(sources.leads, sources.cannes, sources.oscars)
     plots = load_plots(sources.plots)
     movies = _movie_table(ratings)
     parsed_by_id, plot_of = _assign_plots(movies, plots)
-    join = _join(movies, parsed_by_id, plot_of, films, tmdb_films, progress)
+    join = _join(movies, parsed_by_id, plot_of, films, tmdb_films, classics, progress)
     coverage = _coverage(join, ratings, dropped)
 
     _write_interactions(data_dir, ratings)
@@ -406,5 +453,5 @@ def build_demo_catalog(data_dir: Path, force: bool = False, progress: bool = Tru
         coverage_movies=coverage["movies"], coverage_ratings=coverage["ratings"], n_plots=join.n_plots,
         match_methods=dict(join.methods), skipped=False, seconds=time.perf_counter() - started,
         tmdb_movies=coverage["tmdb_movies"], tmdb_plots=join.n_tmdb_plots, with_director=coverage["with_director"],
-        with_cast=coverage["with_cast"],
+        with_cast=coverage["with_cast"], classic_fills=coverage["classic_fills"], empty_sheets=join.empty_sheets,
     )

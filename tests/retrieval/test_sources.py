@@ -1,5 +1,5 @@
-"""The demo catalog: real MovieLens + Wikidata + TMDB + plot data from the installed packages and the TMDB wheel,
-joined and written."""
+"""The demo catalog: real MovieLens + Wikidata + TMDB + plot data from the installed packages and the wheels (TMDB,
+the fill-only Wikipedia leads and Cannes films), joined and written."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from chatbot.doors.cli import main
 from retrieval.catalog import catalog_hash, load_catalog, read_meta
-from retrieval.demo_inputs import WikiFilm, normalise_mpaa
+from retrieval.classic_films import load_lead_films
+from retrieval.demo_inputs import WikiFilm, locate_sources, normalise_mpaa
 from retrieval.demo_titles import ParsedTitle, parse_movielens_title
 from retrieval.demo_titles import join_key as title_key
 from retrieval.film_matcher import FilmMatcher
@@ -151,6 +152,22 @@ def test_demo_films_outside_wikidatas_years_and_leads_come_from_tmdb(demo_items:
     assert fury.directors == ("George Miller",) and fury.cast[:2] == ("Tom Hardy", "Charlize Theron")
     lambs = demo_items["ml:593"]  # in Wikidata, whose alphabetical cast list made Anthony Hopkins the lead
     assert lambs.directors == ("Jonathan Demme",) and lambs.cast[0] == "Jodie Foster"
+
+
+@pytest.mark.slow
+def test_demo_classics_get_facts_from_the_fill_only_tables(demo_dir: Path, demo_items: dict) -> None:
+    """The real Wikipedia leads, Cannes films and Oscars fill what Wikidata (1940-2014) and TMDB leave empty."""
+    soup = demo_items["ml:1256"]
+    assert (soup.title, soup.year, soup.directors) == ("Duck Soup", 1933, ("Leo McCarey",))
+    earth = demo_items["ml:3447"]
+    assert (earth.title, earth.year) == ("The Good Earth", 1937)
+    assert earth.awards == "Oscar for Best Actress: Luise Rainer" and "Luise Rainer" in earth.cast
+    kong = demo_items["ml:2366"]  # the package's King Kong page is the character's, naming the 1976 remake's director
+    assert (kong.title, kong.year) == ("King Kong", 1933) and "John Guillermin" not in kong.directors
+    leads = load_lead_films(locate_sources().leads)
+    assert not [film for film in leads if "John Guillermin" in film.directors and film.year == 1933]
+    coverage = read_meta(demo_dir)["coverage"]
+    assert coverage["classic_fills"]["any"] >= 60 and coverage["empty_sheets"] <= 1215  # of 1,275 empty sheets
 
 
 @pytest.mark.slow

@@ -108,28 +108,30 @@ def write_tmdb_wheel(folder: Path, tmdb: dict = TMDB, members: tuple[str, ...] =
     return wheel
 
 
-def _write_inputs(folder: Path) -> DemoSources:
-    """MovieLens, Wikidata and Rotten Tomatoes files in their packages' formats, plus the TMDB wheel."""
+def write_demo_inputs(folder: Path, movies: list = MOVIES, wikidata: list = WIKIDATA,
+                      tmdb: dict = TMDB) -> DemoSources:
+    """MovieLens, Wikidata and Rotten Tomatoes files in their packages' formats, plus the TMDB wheel (these tests'
+    films unless others are given)."""
     ratings = pd.DataFrame([{"rownames": i, "movieId": mid, "title": title, "year": float(year), "genres": "Drama",
                              "userId": 1 + i % 2, "rating": 4.0, "timestamp": 1_000_000 + i}
-                            for i, (mid, title, year) in enumerate(MOVIES)])
+                            for i, (mid, title, year) in enumerate(movies)])
     ratings.to_pickle(folder / "movielens.pkl.compress", compression="xz")
     conn = sqlite3.connect(folder / "movies.db")
     conn.execute('CREATE TABLE omdb (Title TEXT, Year INTEGER, Rating TEXT, Runtime REAL, Director TEXT, '
                  'Writer TEXT, "Cast" TEXT, Language TEXT, Country TEXT, Awards TEXT)')
-    conn.executemany("INSERT INTO omdb VALUES (?, ?, 'R', ?, ?, '', ?, 'English', 'United States', NULL)", WIKIDATA)
+    conn.executemany("INSERT INTO omdb VALUES (?, ?, 'R', ?, ?, '', ?, 'English', 'United States', NULL)", wikidata)
     conn.commit()
     conn.close()
     plots = pd.DataFrame({"movie_name": ["bourne_identity_the"], "category": ["plot"], "text": [RT_PLOT]})
     (folder / "plots.csv.bz2").write_bytes(bz2.compress(plots.to_csv(index=False).encode()))
     return DemoSources(movielens=folder / "movielens.pkl.compress", wikidata=folder / "movies.db",
-                       plots=folder / "plots.csv.bz2", tmdb=write_tmdb_wheel(folder / "wheels"))
+                       plots=folder / "plots.csv.bz2", tmdb=write_tmdb_wheel(folder / "wheels", tmdb))
 
 
 @pytest.fixture
 def sources(tmp_path: Path) -> DemoSources:
     """The tiny inputs of this test's own."""
-    return _write_inputs(tmp_path)
+    return write_demo_inputs(tmp_path)
 
 
 @pytest.fixture
