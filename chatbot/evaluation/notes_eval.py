@@ -7,7 +7,8 @@ what each answer asked the notes step for, so the baselines write notes for exac
 the brief writer (`brief_copywriter`, the 8-word notes before issue 15) and the template notes
 (`templates.template_note`, what the writer falls back to; no LLM). Every note is scored with the code the note
 checker uses (`chatbot.turn.notes.measures`, `qualities`): its length (words; Chinese: characters), whether it
-names a fact of its own item (specificity), the qualities it claims that its facts do not support, words of the
+names a fact of its own item (specificity), the qualities it claims that its facts do not support (and an Oscar
+count not its sheet's), words of the
 wrong language, whether the LLM wrote it; every answer, whether two of its notes share a skeleton (a word 4-gram
 once names and titles are removed); and the time from the message to the first words of the first note and to
 the last note (the baselines: the agent's time to its cards plus their own notes step, on the same requests).
@@ -277,19 +278,11 @@ def reason_names(reasons: Sequence[str]) -> list[str]:
 def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerRecord:
     """Score every note of an answer, and the answer's shared skeletons (in place; returns it)."""
     from chatbot.llm.distinct import words_said_twice
+    from chatbot.turn.notes.awards import wrong_oscar_counts
     from chatbot.turn.notes.facts import sheet_text
     from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
-    from chatbot.turn.notes.measures import (
-        foreign_foods,
-        foreign_words,
-        length_in_range,
-        note_length,
-        note_names,
-        shared_skeleton,
-        skeleton_grams,
-        could_be_specific,
-        specific_facts,
-    )
+    from chatbot.turn.notes.measures import (could_be_specific, foreign_foods, foreign_words, length_in_range,
+                                             note_length, note_names, shared_skeleton, skeleton_grams, specific_facts)
 
     lexicon = lexicon or scoring_lexicon()
     lang = record.language
@@ -308,7 +301,8 @@ def score_answer(record: AnswerRecord, lexicon: Any | None = None) -> AnswerReco
                             for c in lexicon.unsupported(text, item, lang, names)]
             + [f"food not in it ({food})" for food in foreign_foods(text, item, lang, reasons)]
             + [f"not asked ({c.words})" for c in unasked_claims(text, lang, reasons, names, lexicon)]
-            + [f"their mood ({m})" for m in mood_of_item(text, reasons, sheet_text(item), names, lexicon)],
+            + [f"their mood ({m})" for m in mood_of_item(text, reasons, sheet_text(item), names, lexicon)]
+            + [f"Oscar count ({said})" for said in wrong_oscar_counts(text, item)],  # "获得5个奥斯卡奖" of a 7
             "foreign_words": foreign_words(text, lang, item, extra),
             "repeats": words_said_twice(text, names),  # "a cozy, funny, cozy story for a cozy heart"
         })

@@ -126,6 +126,9 @@ class TitleHit:
     end: int
 
 
+_NOT_GIVEN_NAMES = frozenset({"the", "and", "los", "las", "les"})  # first words of stage names and groups
+
+
 class CatalogLexicon:
     """Every catalog title and person name, for finding them in a text (built once per catalog)."""
 
@@ -145,7 +148,7 @@ class CatalogLexicon:
             words = LATIN_WORD.findall(fold_name(name))
             if len(words) >= 2:
                 self.people.add(" ".join(words))
-                if len(words[0]) >= 3:
+                if len(words[0]) >= 3 and words[0] not in _NOT_GIVEN_NAMES:  # "The Edge": "the" is nobody's name
                     self.first_names.add(words[0])
         self.max_person_words = max((k.count(" ") + 1 for k in self.people), default=0)
         self._name_starts = {k.split(" ", 1)[0] for k in self.people}  # a name can only start at one of these

@@ -15,7 +15,7 @@ from chatbot.turn.notes.note import NoteDelta, NoteDone, NoteRequest, NoteStyle
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
 from chatbot.turn.notes.writer import Copywriter
 from retrieval.errors import LLMError
-from retrieval.text import display_title
+from retrieval.text import display_title, has_cjk
 from retrieval.types import Item
 from tests.chatbot.notes_data import (
     ALIEN,
@@ -883,7 +883,8 @@ def test_a_transliterated_name_goes_to_the_nearest_person_of_its_role():
 
 def test_a_given_name_in_chinese_before_the_rest_in_latin_letters_is_written_whole():
     """"詹姆斯 Franco" of the Comedy Central Roast of James Franco is the man its title names; "罗伯特 De Niro" is
-    Robert De Niro, not Robert De Niro De Niro; "罗伯特 Robert De Niro" says his given name once; two people the
+    Robert De Niro, not Robert De Niro De Niro; "罗伯特 Robert De Niro" says his given name once; a long given name
+    ("弗朗西斯福尔德 Coppola") is taken whole; two people the
     Latin words could finish ("拉娜 Wachowski": Lana or Lilly) leave the note as written."""
     from chatbot.turn.notes.zh_names import with_sheet_names
 
@@ -895,6 +896,9 @@ def test_a_given_name_in_chinese_before_the_rest_in_latin_letters_is_written_who
     assert with_sheet_names("罗伯特 Robert De Niro 主演的黑色喜剧。", king) == "Robert De Niro 主演的黑色喜剧。"
     bound = Item(id="b", title="Bound (1996)", directors=("Lana Wachowski", "Lilly Wachowski"))
     assert with_sheet_names("拉娜 Wachowski 执导的犯罪片。", bound) == "拉娜 Wachowski 执导的犯罪片。"
+    apocalypse = Item(id="a", title="Apocalypse Now (1979)", directors=("Francis Ford Coppola",))
+    assert with_sheet_names("弗朗西斯福尔德 Coppola 执导的战争片。", apocalypse) == (  # was "弗 Francis Ford Coppola"
+        "Francis Ford Coppola 执导的战争片。")
 
 
 def test_a_name_beginning_with_a_vowel_or_glued_to_chinese_is_read_whole():
@@ -959,6 +963,79 @@ def test_what_a_films_own_plot_and_genres_say_is_no_error():
                      titanic, "en", ("Romance as you asked",), other)
     assert Problem.BORROWED in kinds("James Cameron directs Leonardo DiCaprio in a drama with a sweeping, romantic "
                                      "feel.", titanic, "en", ("Romance as you asked",), other)
+
+
+def test_the_decade_a_film_is_from_is_no_wrong_year():
+    """"A 1980s classic" of Back to the Future (1985) was read as the year 1980 and the note became a template; a
+    decade is checked as a decade, and a year or decade that is not the film's still fails."""
+    future = Item(id="ml:2011", title="Back to the Future (1985)", year=1985, genres=("Adventure", "Comedy", "Sci-Fi"),
+                  directors=("Robert Zemeckis",), cast=("Michael J. Fox",),
+                  plot="Eighties teenager Marty McFly is accidentally sent back in time to 1955.")
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, future]))
+    kinds = lambda text: {f.problem for f in checker.findings(text, future, "en")}  # noqa: E731
+    for fine in ("A 1980s classic: Michael J. Fox races back to 1955 in Robert Zemeckis's time-travel comedy.",
+                 "Michael J. Fox in a 1980's time-travel comedy that sends Marty McFly back to 1955, fun for all.",
+                 "Michael J. Fox in a 1980\u2019s time-travel comedy that sends Marty McFly back to 1955, fun for all."):
+        assert not kinds(fine), fine
+    assert Problem.YEAR in kinds("A 1984 classic: Michael J. Fox races back to 1955 in a time-travel comedy for all.")
+    assert Problem.DECADE in kinds("A 1970s classic: Michael J. Fox races back to 1955 in a time-travel comedy.")
+    zh = {f.problem for f in checker.findings("Michael J. Fox 主演的 1980 年代经典科幻喜剧，Marty McFly 回到 1955 年，轻松有趣。",
+                                               future, "zh")}
+    assert Problem.YEAR not in zh and Problem.DECADE not in zh
+
+
+def test_an_old_films_acting_oscar_is_in_its_prompt_and_bears_an_oscar_winning_note():
+    """The Good Earth (1937) has no Wikidata sheet; the acting-Oscars table gives it "Won the Oscar for Best
+    Actress: Luise Rainer.": the prompt shows it, a note may call it Oscar-winning and name her, and a count of
+    Oscars it does not give still fails."""
+    from chatbot.turn.notes.facts import prompt_facts
+
+    earth = Item(id="ml:3447", title="The Good Earth (1937)", year=1937, genres=("Drama",), cast=("Luise Rainer",),
+                 awards="Won the Oscar for Best Actress: Luise Rainer.")
+    assert "won the oscar for best actress" in prompt_facts(earth)
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, earth]))
+    assert not checker.check("Luise Rainer won an Oscar for this 1937 drama, an Oscar-winning film for a quiet, "
+                             "thoughtful night in.", earth, "en")
+    assert checker.check("Luise Rainer stars in this 1937 drama, which won five Oscars: a film for a thoughtful "
+                         "night in.", earth, "en")
+
+
+@pytest.mark.parametrize("note, wrong", [
+    ("Francis Ford Coppola directs Marlon Brando in a crime saga that won three Oscars, for a long night in.", True),
+    ("Francis Ford Coppola directs Marlon Brando in a crime saga that won 2 Academy Awards, for a long night in.",
+     False),
+    ("Marlon Brando leads this crime saga, nominated for seven Oscars and a classic for a long night in.", False),
+    ("Marlon Brando leads this crime saga with its 2 Oscar nominations, a classic for a long night in.", True),
+    ("1972 年的犯罪剧情片，由 Francis Ford Coppola 执导，Robert Duvall 主演，获得 2 项奥斯卡提名。", True),
+    ("1972 年的犯罪剧情片，由 Francis Ford Coppola 执导，Marlon Brando 主演，获得两项奥斯卡奖，七项提名。", False),
+    ("Francis Ford Coppola 执导、Marlon Brando 主演的犯罪史诗，荣获五座奥斯卡，适合一个漫长的夜晚。", True),
+    ("Francis Ford Coppola 执导、Marlon Brando 主演的犯罪史诗，1972 年奥斯卡最佳影片，适合漫长的夜晚。", False),
+])
+def test_a_note_gives_only_its_sheets_count_of_oscars(note, wrong):
+    """The Godfather's sheet says "Won 2 Oscars. Nominated for 7 Oscars.": a Chinese note said "获得 2 项奥斯卡提名"
+    and passed, the one number of a note nothing checked; a count of wins or of nominations must be the sheet's."""
+    godfather = Item(id="ml:858", title="Godfather, The (1972)", year=1972, genres=("Crime", "Drama"),
+                     directors=("Francis Ford Coppola",), cast=("Marlon Brando", "Robert Duvall"),
+                     awards="Won 2 Oscars. Nominated for 7 Oscars.")
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, godfather]))
+    problems = [f.message for f in checker.findings(note, godfather, "zh" if has_cjk(note) else "en")
+                if f.problem is Problem.UNSUPPORTED and "but its sheet" in f.message]
+    assert bool(problems) == wrong, problems
+
+
+def test_a_stage_name_beginning_with_the_makes_no_word_after_the_a_person():
+    """"The Oscar-winning Planet of the Apes" was read as a person, "The Oscar-winning", because the catalog has
+    "The Edge" and "The Undertaker" in its casts; a real person not on the sheet still fails."""
+    apes = Item(id="ml:2529", title="Planet of the Apes (1968)", year=1968, genres=("Action", "Drama", "Sci-Fi"),
+                directors=("Franklin J. Schaffner",), cast=("Charlton Heston",), awards="Won 1 Oscar.")
+    edge = Item(id="ml:9", title="It Might Get Loud (2008)", year=2008, genres=("Documentary",),
+                cast=("The Edge", "Jimmy Page", "Jack White"))
+    checker = NoteChecker(CatalogLexicon.from_items([*CATALOG, apes, edge]))
+    assert not checker.check("The Oscar-winning Planet of the Apes is a thrilling action drama with Charlton Heston "
+                             "as the lead.", apes, "en")
+    assert checker.check("The Edge joins Charlton Heston in this thrilling action drama about astronauts.", apes, "en")
+    assert checker.check("Jimmy Page joins Charlton Heston in this thrilling action drama about astronauts.", apes,
+                         "en")
 
 
 def test_a_person_asked_for_who_directed_and_wrote_the_film_is_named_once():

@@ -150,6 +150,39 @@ def test_a_note_with_one_untrue_sentence_keeps_its_true_one_without_a_rewrite(la
     assert len(fake.calls) == 2 and "Home Alone" in " ".join(notes[0].problems)
 
 
+@pytest.mark.parametrize("bad_clause", ["主角莱昂纳多. 达尼森", "窗外阳光明媚", "和 Home Alone 一样好看"])
+def test_a_chinese_note_keeps_its_true_clauses_when_one_clause_is_untrue(bad_clause):
+    """"…史诗片，主角莱昂纳多. 达尼森，获得5个奥斯卡奖。": a lead it made up (or the person's weather, another film) in
+    one clause of its only sentence made the whole note a template; the note is shown without that clause, as the
+    LLM wrote the rest, and a clause that a "but" answers is never taken out alone."""
+    good = "一部温馨有趣的动画冒险片，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。"
+    drafted = good.replace("，很适合", f"，{bad_clause}，很适合")
+    writer, fake = _writer(_answer([drafted]), _answer([GOOD_ZH[1]], ("Alien",)))
+    notes = writer.write_notes(_requests(), "zh")
+    assert [n.text for n in notes] == [good, GOOD_ZH[1]] and [n.source for n in notes] == ["llm", "llm"]
+    assert len(fake.calls) == 2
+    paired = "一部动画冒险片，Tom Hanks 配音，虽然有点吵闹，但很适合下雨的晚上和孩子一起看。"
+    from chatbot.turn.notes.note import clause_drops
+
+    assert "一部动画冒险片，Tom Hanks 配音，但很适合下雨的晚上和孩子一起看。" not in clause_drops(paired, "zh")
+    assert "一部动画冒险片，虽然有点吵闹，但很适合下雨的晚上和孩子一起看。" in clause_drops(paired, "zh")
+    assert clause_drops("Tom Hanks voices a cowboy doll, and Tim Allen a spaceman, in a warm adventure.", "en") == []
+
+
+def test_what_is_left_of_the_json_after_a_curly_quote_is_no_part_of_the_note():
+    """The 1.5B closed a Chinese note with "”" instead of the JSON quote, so "”}" and blank lines ran into the note,
+    which then failed as markup twice; the note is read without them. An English note keeps what it wrote; the
+    colon's tail of a failed English note may go when what is left is a sentence."""
+    writer, fake = _writer(_answer([GOOD_ZH[0] + "”}\n\n\n"]), _answer([GOOD_ZH[1]], ("Alien",)))
+    notes = writer.write_notes(_requests(), "zh")
+    assert [n.text for n in notes] == GOOD_ZH and [n.source for n in notes] == ["llm", "llm"]
+    kept = "Tom Hanks voices a cowboy doll who fears a shiny new spaceman will replace him in this warm adventure."
+    writer, fake = _writer(_answer([kept[:-1] + ": just like Home Alone, a holiday classic."]),
+                           _answer([GOOD_EN[1]], ("Alien",)))
+    notes = writer.write_notes(_requests(), "en")
+    assert notes[0].text == kept and notes[0].source == "llm" and len(fake.calls) == 2
+
+
 def test_a_true_sentence_too_short_to_be_a_note_is_not_kept_alone():
     """What is left must still be a whole note: a short true sentence beside an untrue one means a rewrite."""
     writer, fake = _writer(_answer(["Tom Hanks voices a cowboy doll. " + BAD]), _answer([GOOD_EN[1]], ("Alien",)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def test_fill_only_sources_fill_the_empty_sheets(items: dict) -> None:
     assert stars.directors == ("Paolo Taviani", "Vittorio Taviani")
     assert (stars.languages, stars.countries, stars.runtime_min) == (("Italian", "German"), ("Italy",), 107)
     earth = items["ml:3447"]  # Oscars: the film of the year before the ceremony
-    assert earth.awards == "Oscar for Best Actress: Luise Rainer" and earth.cast == ("Luise Rainer",)
+    assert earth.awards == "Won the Oscar for Best Actress: Luise Rainer." and earth.cast == ("Luise Rainer",)
 
 
 def test_the_lead_year_must_match_and_a_character_article_lends_nothing(items: dict) -> None:
@@ -170,20 +171,22 @@ def test_wikidata_and_tmdb_facts_are_never_overridden(items: dict) -> None:
     assert window.plot == "The film follows a photographer who spies on his neighbours."
     night = items["ml:905"]  # TMDB's cast keeps its order; the winner it lacks joins it, the awards say both
     assert night.cast == ("Clark Gable", "Walter Connolly", "Claudette Colbert")
-    assert night.awards == "Oscar for Best Actor: Clark Gable; Oscar for Best Actress: Claudette Colbert"
-    assert "Won" not in night.awards  # acting awards only: no count of the film's Oscars
+    assert night.awards == ("Won the Oscar for Best Actor: Clark Gable. "
+                            "Won the Oscar for Best Actress: Claudette Colbert.")
+    assert not re.search(r"Won \d", night.awards)  # acting awards only: no count of the film's Oscars
 
 
 def test_an_award_text_of_wikidatas_stays_and_a_full_cast_takes_no_winner() -> None:
-    winner = ClassicFilm("Room", 2015, None, None, (), (), ("Brie Larson",), (), (), "Oscar for Best Actress: Brie Larson")
+    winner = ClassicFilm("Room", 2015, None, None, (), (), ("Brie Larson",), (), (),
+                         "Won the Oscar for Best Actress: Brie Larson.")
     facts = {"awards": "Won 1 Oscar.", "cast": tuple(f"Actor {i}" for i in range(6))}
     plot, fillers = fill_empty_facts(facts, None, [(OSCAR_WINS, winner)], max_cast=6)
     assert facts["awards"] == "Won 1 Oscar." and "Brie Larson" not in facts["cast"] and fillers == []
     spelled = {"cast": ("Leonardo DiCaprio",)}
     revenant = dataclasses.replace(winner, cast=("Leonardo Di Caprio",),
-                                   awards="Oscar for Best Actor: Leonardo Di Caprio")
+                                   awards="Won the Oscar for Best Actor: Leonardo Di Caprio.")
     fill_empty_facts(spelled, None, [(OSCAR_WINS, revenant)], max_cast=6)
-    assert spelled == {"cast": ("Leonardo DiCaprio",), "awards": "Oscar for Best Actor: Leonardo DiCaprio"}
+    assert spelled == {"cast": ("Leonardo DiCaprio",), "awards": "Won the Oscar for Best Actor: Leonardo DiCaprio."}
 
 
 def test_the_report_and_meta_count_the_sheets_each_source_filled(sources: DemoSources, data_dir: Path) -> None:

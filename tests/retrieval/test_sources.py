@@ -161,7 +161,7 @@ def test_demo_classics_get_facts_from_the_fill_only_tables(demo_dir: Path, demo_
     assert (soup.title, soup.year, soup.directors) == ("Duck Soup", 1933, ("Leo McCarey",))
     earth = demo_items["ml:3447"]
     assert (earth.title, earth.year) == ("The Good Earth", 1937)
-    assert earth.awards == "Oscar for Best Actress: Luise Rainer" and "Luise Rainer" in earth.cast
+    assert earth.awards == "Won the Oscar for Best Actress: Luise Rainer." and "Luise Rainer" in earth.cast
     kong = demo_items["ml:2366"]  # the package's King Kong page is the character's, naming the 1976 remake's director
     assert (kong.title, kong.year) == ("King Kong", 1933) and "John Guillermin" not in kong.directors
     leads = load_lead_films(locate_sources().leads)

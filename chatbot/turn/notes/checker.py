@@ -3,7 +3,8 @@
 A note names no other catalog title, every year, decade, runtime, rating and person name in it is its own, it
 tells no story (nor where or when it is set) when the sheet has no plot, it borrows no other item's reasons nor
 invents who the person watches with or their weather, it says the person's weather as theirs and not the film's,
-it writes no name in Chinese (nor, in Chinese, an English word), and its length and language are right. Each problem a rewrite is told about has its own general hint
+it writes no name in Chinese (nor, in Chinese, an English word), no count of Oscars but its sheet's
+(`awards.py`), and its length and language are right. Each problem a rewrite is told about has its own general hint
 (`retry_hints`): naming the film or person a draft got wrong only primes a small model to repeat it.
 """
 
@@ -38,14 +39,9 @@ from chatbot.turn.notes.patterns import (
 from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.situation import COMPANY_KINDS
-from chatbot.turn.notes.note import (
-    MAX_NOTE_CHARS,
-    MAX_SENTENCES,
-    MIN_NOTE_CHARS,
-    SENTENCE_END_EN,
-    SENTENCE_END_ZH,
-    note_language,
-)
+from chatbot.turn.notes.awards import wrong_oscar_counts
+from chatbot.turn.notes.note import (MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, SENTENCE_END_EN, SENTENCE_END_ZH,
+                                     note_language)
 from retrieval.text import CJK, display_title, has_cjk
 from chatbot.turn.replies import catalog_schema
 from retrieval.types import Item
@@ -150,7 +146,7 @@ def retry_hints(findings: Sequence[Finding], noun: str = "film") -> list[str]:
 PLOT_MARK = "\x00plot:"  # marks another item's plot among `other_reasons` (its long words count as borrowed)
 
 _YEAR = re.compile(r"(?<![\d.])(1[89]\d\d|20\d\d)(?![\d])")
-_DECADE_FULL = re.compile(r"(?<!\d)(1[89]\d0|20\d0)\s*(?:'?s\b|年代)")
+_DECADE_FULL = re.compile(r"(?<!\d)(1[89]\d0|20\d0)\s*(?:['\u2019]?s\b|年代)")
 _DECADE_SHORT = re.compile(
     r"(?<!their )(?<!his )(?<!her )(?<!your )(?<!my )(?<!our )(?<![\d\w'\u2019])['\u2019]?([1-9]0)\s*(?:s\b|年代)"
 )
@@ -392,6 +388,7 @@ class NoteChecker:
             *self._check_years(text, item, grounded),
             *self._check_runtime(arabic_times(text), item),
             *self._check_rating(text, item),
+            *[Finding(Problem.UNSUPPORTED, said) for said in wrong_oscar_counts(text, item)],  # "获得5个奥斯卡奖"
         ]
 
     @staticmethod
@@ -400,7 +397,7 @@ class NoteChecker:
         is set in the 1930s)."""
         found = []
         sheet_years = set(_YEAR.findall(grounded))
-        for year in _YEAR.findall(text):
+        for year in _YEAR.findall(_DECADE_FULL.sub(" ", text)):  # "the 1980s" is a decade, checked below
             if item.year is not None and int(year) == item.year or year in sheet_years:
                 continue
             message = f"mentions the year {year}, which is not this film's ({item.year or 'unknown'})"

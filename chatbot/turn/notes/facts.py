@@ -19,7 +19,7 @@ NO_PLOT = "plot: not known (say nothing about the story)"  # the 1.5B model inve
 PLOT_FOCUS = "what happens in its plot"  # the focus of the one note of an answer that tells its item's story
 
 _PAREN = re.compile(r"\([^)]*\)")
-_WON = re.compile(r"\bWon \d+ Oscars?\b")
+_WON = re.compile(r"\bWon \d+ Oscars?\b|\bWon the Oscar for Best \w+")  # "Won 2 Oscars.", "Won the Oscar for Best Actress: …"
 
 
 def fact_sheet(item: Item) -> list[str]:

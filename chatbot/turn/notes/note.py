@@ -118,6 +118,15 @@ def trim_note(text: str, language: str) -> str:
     return text
 
 
+_JSON_TAIL = re.compile(r"[\s\"\u201d']*[}\]][\s\"\u201d'}\]]*$")
+
+
+def without_json_tail(text: str) -> str:
+    """The note without its quotes and what is left of the JSON around it ("…适合全家观看。”}": the 1.5B closed the
+    string with a curly quote, so the answer's own "}" ran into the note)."""
+    return _JSON_TAIL.sub("", text.strip()).strip().strip('"').strip()
+
+
 def sentence_drops(text: str, language: str) -> list[str]:
     """The note with one of its sentences taken out, each a candidate when only that sentence failed the checks (taking
     a sentence out adds nothing untrue; what is left is checked again); none for a note of one sentence."""
@@ -128,6 +137,43 @@ def sentence_drops(text: str, language: str) -> list[str]:
     parts = [text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False) if text[a:b].strip()]
     glue = "" if language == "zh" else " "
     return [glue.join(parts[:k] + parts[k + 1:]) for k in range(len(parts))] if len(parts) > 1 else []
+
+
+_ZH_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]*")
+_COLON = re.compile(r":\s+(?=[^.!?]*[.!?]*\s*$)")  # a colon in the note's last sentence
+_ZH_LEANS_BACK = re.compile("但|不过|却|然而|可是|而且|并且|而|所以|因此|也")  # a clause answering the one before
+_ZH_LEANS_ON = re.compile("虽然|虽|尽管|因为|但|不过|却|然而|可是|而且|并且|而|所以|因此|也")  # one of a pair
+
+
+def clause_drops(text: str, language: str) -> list[str]:
+    """A Chinese note with one clause of a sentence taken out ("斯蒂芬妮. 斯皮尔伯格执导的二战史诗片，主角莱昂纳多. 达尼森，
+    获得5个奥斯卡奖。" without the lead it made up), each a candidate like `sentence_drops`'s: a Chinese clause stands
+    on its own (its subject is the film). In English only what follows the last colon goes, where what is left is a
+    sentence with a verb ("Kurt Russell stars in a sci-fi horror film: a tense thriller you asked for.")."""
+    if language != "zh":
+        colon = list(_COLON.finditer(text))
+        head = text[: colon[-1].start()].rstrip(" ,;") if colon else ""
+        return [head + "."] if colon and _FINITE_EN.search(_last_sentence_en(head)) else []
+    sentences = _ZH_SENTENCE.findall(text)
+    out = []
+    for s, sentence in enumerate(sentences):
+        body = sentence.rstrip("。！？!? ")
+        clauses = [c.strip() for c in re.split("[，；]", body)]
+        if len(clauses) < 2 or not all(clauses):
+            continue
+        end = sentence[len(body):].strip() or "。"
+        for k in range(len(clauses)):
+            if _ZH_LEANS_ON.match(clauses[k]) or k + 1 < len(clauses) and _ZH_LEANS_BACK.match(clauses[k + 1]):
+                continue  # "虽然…，但…": a clause leaning on the one before, or the one a "but" answers
+            kept = "，".join(clauses[:k] + clauses[k + 1:]) + end
+            out.append("".join(sentences[:s]) + kept + "".join(sentences[s + 1:]))
+    return out
+
+
+def _last_sentence_en(text: str) -> str:
+    """The last sentence of an English text."""
+    cuts = [m.end() for m in SENTENCE_END_EN.finditer(text)]
+    return text[cuts[-1]:] if cuts else text
 
 
 def cut_to_sentence(text: str, language: str) -> str:
@@ -141,7 +187,8 @@ _CLAUSE_BREAK = {"en": re.compile(r",\s+|;\s+|\s+[—–-]\s+"), "zh": re.compil
 # a finite verb: what makes a clause a sentence ("Made with X, Y and Z" is none; "the cake is rich" is one)
 _FINITE_EN = re.compile(r"\b(?:is|are|was|were|makes|make|brings?|gives?|offers?|turns?|comes?|combines?|pairs?|has|"
                         r"have|takes?|serves?|needs?|uses?|blends?|adds?|fills?|tastes?|feels?|warms?|keeps?|lets?|"
-                        r"cooks?|bakes?|wraps?|tops?|meets?|stars?|plays?|follows?)\b", re.IGNORECASE)
+                        r"cooks?|bakes?|wraps?|tops?|meets?|stars?|plays?|follows?|directs?|voices?|tells?)\b",
+                        re.IGNORECASE)
 
 
 def cut_to_clause(text: str, language: str, long_enough: Callable[[str], bool]) -> str:

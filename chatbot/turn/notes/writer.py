@@ -18,7 +18,7 @@ The flow for one turn (`Copywriter.write_notes_stream`, the default `NoteStyle`)
    out (`shares_skeleton`, the measure `tastebud eval notes` uses) is true but samey, and one that names nothing
    of its own item (`specific_facts`, the benchmark's specificity) is true but vague: soft failures;
 4. a note failing in one of its sentences keeps the others when they pass alone and are long enough
-   (`sentence_drops`); a failed, samey or vague note is written again, told what was wrong: at once, in the
+   (`sentence_drops`; a Chinese note likewise the rest of a sentence without one clause, `clause_drops`); a failed, samey or vague note is written again, told what was wrong: at once, in the
    sequence it frees (`rounds.Rewrites`), or after the round while the time left covers it (MAX_REWRITES). A note
    failing every draft, or any note when the LLM is down or the budget (TASTEBUD_NOTES_BUDGET_S) runs out, becomes
    a template note (`templates.py`), true by construction; a samey or vague note not rewritten is shown as written.
@@ -53,11 +53,13 @@ from chatbot.turn.notes.note import (
     NoteRequest,
     NotesStats,
     NoteStyle,
+    clause_drops,
     cut_to_clause,
     cut_to_sentence,
     note_language,
     sentence_drops,
     trim_note,
+    without_json_tail,
 )
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.rounds import (Draft, Rewrites, Round, Tally, collect, fail_unwritten, notes_that_fit,
@@ -435,7 +437,7 @@ class Copywriter:
         `written`: the notes accepted for the other items of this answer, with their items (a copy says nothing of its
         own film); `answer`: every item of the answer (a genre the others share is nothing of this one's own).
         """
-        text, item = trim_note(re.sub(r"\s+", " ", text).strip().strip('"').strip(), language), draft.request.item
+        text, item = trim_note(without_json_tail(re.sub(r"\s+", " ", text)), language), draft.request.item
         if language == "zh":  # names as on the sheet; a made-up one's role taken out
             text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
         text = with_right_roles(text, item)  # "Kevin Costner 执导" of The Untouchables: its director is Brian De Palma
@@ -445,7 +447,8 @@ class Copywriter:
                 text = cut_to_clause(text, language, lambda head: long_enough(head, language))
         problems = self._problems(text, draft, language, others, written)
         draft.problems.extend(problems)  # a sentence that fails (or is samey) is left out when the rest is a note
-        true = ([] if problems else [text]) + [part for part in sentence_drops(text, language) if long_enough(
+        cuts = [*sentence_drops(text, language), *clause_drops(text, language)] if problems else []
+        true = ([] if problems else [text]) + [part for part in cuts if long_enough(
             part, language) and not self._problems(part, draft, language, others, written)]
         if not true:
             return None

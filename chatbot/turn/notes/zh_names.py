@@ -30,7 +30,7 @@ _ACTING = re.compile("主演|主角|领衔|配音|饰|出演|表演|演技|演�
 # the name's own characters round each dot.
 _DOTTED = re.compile(f"[{TRANSLIT}]+(?:[\u00b7\u30fb\u2022.\\-．] ?[{TRANSLIT}]+)+")
 # A given name transliterated before a family name kept in Latin letters ("罗伯特 Zemeckis").
-_HALF = re.compile(f"([{TRANSLIT}]{{2,6}})[ .\u00b7\u30fb\u2022-]?([A-Z][A-Za-z'-]+)")
+_HALF = re.compile(f"([{TRANSLIT}]{{2,8}})[ .\u00b7\u30fb\u2022-]?([A-Z][A-Za-z'-]+)")
 _DOTS = re.compile("[\u00b7\u30fb\u2022.\\-．]")
 _CJK = re.compile("[\u4e00-\u9fff]")
 # Characters of transliterated names too common to find a name by ("大卫" David, "乔治" George, "道格拉斯" Douglas,
