@@ -14,7 +14,7 @@ WHEELHOUSE ?= $(HOME)/.cache/tastebud/wheels
 
 .PHONY: run test install test-deps build clean-venv
 
-$(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt
+$(VENV)/.installed: pyproject.toml constraints.txt requirements-models.txt Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	@ldconfig -p | grep -q 'libgomp\.so\.1 ' || { echo "installing Debian's libgomp1 for xllamacpp (batched LLM runtime)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1) ; }
