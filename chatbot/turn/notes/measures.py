@@ -7,12 +7,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from chatbot.text.names import LATIN_WORD, POSSESSIVE, blank_names, fold_name, name_words
 from chatbot.turn.notes.qualities import QualityLexicon, unwritable_words
 from retrieval.schema import CatalogSchema
 from retrieval.text import CJK, display_title
 from retrieval.types import AGE_RATINGS, Item
+
+if TYPE_CHECKING:
+    from chatbot.turn.understand.quantities import NumberWords
 
 NOTE_LENGTH = {"en": (15, 30), "zh": (25, 60)}  # words (Chinese: characters) a note should have
 SKELETON_N = {"en": 4, "zh": 6}  # a shared skeleton: a word 4-gram (Chinese: 6 characters, about four words)
@@ -79,8 +83,8 @@ _ZH_TIME = re.compile(r"(?P<n>[零〇一二两三四五六七八九十百]+|\d+)
 
 
 @functools.lru_cache(maxsize=1)
-def _numbers() -> object:
-    """The constraint grammar's number words (Chinese numerals and their values)."""
+def number_words() -> NumberWords:
+    """The constraint grammar's number words (English and Chinese, and their values): `NumberWords`."""
     from chatbot.turn.understand.grammar import load_grammar
     from chatbot.turn.understand.quantities import NumberWords
 
@@ -92,7 +96,7 @@ def arabic_times(text: str) -> str:
     两个小时 -> 2小时, 一个半小时 -> 1.5小时, 半小时 -> 30分钟."""
     def digits(m: re.Match[str]) -> str:
         number = m.group("n")
-        value = _numbers().zh_value(number) if number else 0.0  # type: ignore[attr-defined]
+        value = number_words().zh_value(number) if number else 0.0
         if value is None or (not number and not m.group("half")):
             return m.group(0)
         if m.group("half"):
