@@ -881,6 +881,41 @@ def test_a_transliterated_name_goes_to_the_nearest_person_of_its_role():
     assert with_sheet_names("斯蒂芬妮. 斯皮尔伯格执导的二战史诗。", schindler) == "Steven Spielberg 执导的二战史诗。"
 
 
+@pytest.mark.parametrize("note,shown", [
+    ("一部 Sci-Fi 风格的动画冒险，Tom Hanks 配音，温馨好笑，很适合下雨的晚上和孩子一起看。", "一部科幻风格的动画冒险"),
+    ("Tom Hanks 配音的 animated 冒险，温馨好笑，下雨的晚上和孩子一起看正好。", "Tom Hanks 配音的动画冒险"),
+    ("这部 Comedy 讲玩具们的友情，Tom Hanks 配音，很适合下雨的晚上和孩子一起看。", "这部喜剧讲玩具们的友情"),
+])
+def test_a_genre_a_chinese_note_leaves_in_english_is_shown_in_chinese(note, shown):
+    """The 1.5B leaves a genre in English inside a Chinese note ("Sci-Fi" of Contact): the person reads it in
+    Chinese, as the catalog's schema names it, and the note is not thrown away for its English word."""
+    writer, _ = _copywriter(_answer([note, GOOD_ZH[1]]))
+    notes = writer.write_notes(_requests(), "zh")
+    assert notes[0].text.startswith(shown) and notes[0].source == "llm", notes[0]
+
+
+def test_a_chinese_genre_word_that_is_the_films_title_stays_as_the_title():
+    """"Romance" (1999) and "Big" are titles: a Chinese note naming the film keeps them in Latin letters."""
+    from chatbot.turn.notes.zh_mend import with_chinese_values
+    from retrieval.schema_file import packaged_schema
+
+    romance = Item(id="r", title="Romance (1999)", genres=("Drama", "Romance"))
+    text = "Romance 是一部大胆的法国 drama，讲一段关系的挣扎。"
+    assert with_chinese_values(text, romance, packaged_schema("films")) == "Romance 是一部大胆的法国剧情，讲一段关系的挣扎。"
+
+
+def test_a_name_with_dang_in_it_is_read_whole_and_dang_in_a_word_is_no_name():
+    """"约翰麦当娜执导" of Shakespeare in Love is its director, John Madden, written as the sheet spells him; 当 in
+    "当年" or "相当" beside a name is no part of it."""
+    from chatbot.turn.notes.zh_names import with_sheet_names
+
+    shakespeare = Item(id="s", title="Shakespeare in Love (1998)", directors=("John Madden",),
+                       cast=("Gwyneth Paltrow", "Joseph Fiennes", "Geoffrey Rush"))
+    assert with_sheet_names("约翰麦当娜执导的浪漫喜剧。", shakespeare) == "John Madden 执导的浪漫喜剧。"
+    assert with_sheet_names("杰弗里拉什当年演的剧院老板，相当好笑。", shakespeare) == (
+        "Geoffrey Rush 当年演的剧院老板，相当好笑。")  # 什 of 拉什 (Rush) too
+
+
 def test_a_given_name_in_chinese_before_the_rest_in_latin_letters_is_written_whole():
     """"詹姆斯 Franco" of the Comedy Central Roast of James Franco is the man its title names; "罗伯特 De Niro" is
     Robert De Niro, not Robert De Niro De Niro; "罗伯特 Robert De Niro" says his given name once; a long given name

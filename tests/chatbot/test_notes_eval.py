@@ -120,7 +120,7 @@ def test_chinese_notes_count_characters_and_flag_english_words():
     zh = score_answer(_record(["Tom Hanks 配音的 cozy 动画冒险，好笑又温馨，可以和孩子一起看，适合今晚。",
                                "Ridley Scott 执导的科幻恐怖片，Sigourney Weaver 主演，和你喜欢的 Speed 很接近。"], "zh"))
     assert zh.scores[0]["foreign_words"] == ["cozy"] and zh.scores[1]["foreign_words"] == []
-    assert zh.scores[0]["length"] == 27  # 24 Chinese characters, and Tom, Hanks, cozy as one each
+    assert zh.scores[0]["length"] == 31  # 24 Chinese characters, and Tom, Hanks, cozy as half their letters: 2, 3, 2
     en = score_answer(_record(GOOD_EN))
     assert en.scores[0]["length"] == 18 and en.scores[0]["foreign_words"] == []
 

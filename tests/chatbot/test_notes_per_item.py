@@ -169,6 +169,17 @@ def test_a_chinese_note_keeps_its_true_clauses_when_one_clause_is_untrue(bad_cla
     assert clause_drops("Tom Hanks voices a cowboy doll, and Tim Allen a spaceman, in a warm adventure.", "en") == []
 
 
+def test_a_latin_name_counts_toward_a_chinese_notes_length_as_its_transliteration_would():
+    """"Steven Spielberg 执导的二战史诗，…" is as long as "斯蒂芬·斯皮尔伯格执导的…": the name written as the
+    sheet spells it does not make a Chinese note too short to keep."""
+    from chatbot.turn.notes.measures import long_enough, note_length
+
+    assert long_enough("Steven Spielberg 执导的二战史诗，讲一个商人救下上千犹太人。", "zh")
+    assert not long_enough("执导的二战史诗，讲一个商人救下上千犹太人。", "zh")
+    assert note_length("Tom Hanks 配音", "zh") == note_length("汤姆汉克斯配音", "zh")
+    assert note_length("1994年的 PG-13 电影", "zh") == 7
+
+
 def test_what_is_left_of_the_json_after_a_curly_quote_is_no_part_of_the_note():
     """The 1.5B closed a Chinese note with "”" instead of the JSON quote, so "”}" and blank lines ran into the note,
     which then failed as markup twice; the note is read without them. An English note keeps what it wrote; the

@@ -43,10 +43,9 @@ from chatbot.turn.notes.awards import wrong_oscar_counts
 from chatbot.turn.notes.note import (MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, SENTENCE_END_EN, SENTENCE_END_ZH,
                                      note_language)
 from retrieval.text import CJK, display_title, has_cjk
-from chatbot.turn.replies import catalog_schema
 from retrieval.types import Item
 
-__all__ = ["PLOT_MARK", "TERMINAL", "Finding", "NoteChecker", "Problem", "without_translated_title", "shares_skeleton",
+__all__ = ["PLOT_MARK", "TERMINAL", "Finding", "NoteChecker", "Problem", "shares_skeleton",
            "retry_hints"]
 
 
@@ -473,17 +472,6 @@ class NoteChecker:
                 found.append(Finding(Problem.CHINESE_NAME, message))
                 break
         return found
-
-
-_LEADING_ZH_TITLE = re.compile(r"^\s*《[^》A-Za-z]{1,30}》")
-
-
-def without_translated_title(text: str) -> str:
-    """A Chinese note that opens with a title in Chinese (the 1.5B translates the item's own title: 《笔记本》 for
-    The Notebook, unverifiable) opens with "this film" / "this dish" instead; the card shows the real title."""
-    schema = catalog_schema()
-    this = f"这{schema.noun.measure_zh}{schema.noun.zh}" if schema and schema.noun.zh else "这部电影"
-    return _LEADING_ZH_TITLE.sub(this, text, count=1)
 
 
 def shares_skeleton(text: str, item: Item, other: str, other_item: Item, language: str) -> list[str]:

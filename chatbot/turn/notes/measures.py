@@ -45,9 +45,10 @@ _CJK_OR_LATIN = re.compile(rf"{CJK.pattern}|{LATIN_WORD.pattern}")
 
 
 def note_length(text: str, language: str) -> int:
-    """Words of an English note; characters of a Chinese one (each Latin word or number counts as one)."""
+    """Words of an English note; characters of a Chinese one, where a number counts as one and a Latin word as half
+    its letters, about what its transliteration takes ("Steven Spielberg": 8, as 斯蒂芬·斯皮尔伯格)."""
     if language == "zh":
-        return len(_CJK_OR_LATIN.findall(text))
+        return sum(1 if CJK.fullmatch(w) or w.isdigit() else (len(w) + 1) // 2 for w in _CJK_OR_LATIN.findall(text))
     return len(re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", text))
 
 

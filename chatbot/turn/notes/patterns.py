@@ -58,8 +58,9 @@ ZH_TRANSLIT_NAME = re.compile(r"[\u4e00-\u9fff]{1,5}[\u00b7\u30fb\u2022][\u4e00-
 TRANSLIT = ("阿艾安奥巴贝本比彼波布查达戴丹德迪蒂杜多恩法菲费弗福盖格古哈汉赫亨华霍基吉加杰简金卡凯坎康柯科克肯库拉莱兰朗"
             "劳勒雷里利莉林琳卢鲁伦罗洛马玛迈麦曼梅蒙米明莫姆穆纳娜南尼妮诺欧帕佩皮普齐乔琼萨塞桑瑟森沙莎施史斯松苏索塔泰汤特"
             "提托瓦万威韦维温沃乌西希谢休雅亚扬伊尤约詹珍朱卓兹泽佐芬奇夫博茨隆翰尔顿琪蕾丽露芙薇黛瑞贾尚坦唐敦赖汀赛昂"
-            "丝伍伯保卫娅宾度廉扎文昆朵缪逊冈埃")
-_NAME_CHAR = rf"(?:[{TRANSLIT}]|(?<=[{TRANSLIT}])得(?=[{TRANSLIT}]))"  # 得 of 彼得森 (Petersen), not of 获得/赢得
+            "丝伍伯保卫娅宾度廉扎文昆朵缪逊冈埃什")
+# 得 of 彼得森 (Petersen), not of 获得/赢得; 当 of 麦当娜 (Madden, Madonna), not of 当时/相当
+_NAME_CHAR = rf"(?:[{TRANSLIT}]|(?<=[{TRANSLIT}])[得当](?=[{TRANSLIT}]))"
 ZH_UNDOTTED_NAME = re.compile(rf"(?<![{TRANSLIT}])(?!奥斯卡){_NAME_CHAR}{{3,12}}")
 ZH_BOOK_TITLE = re.compile(r"《([^》]{1,60})》")
 

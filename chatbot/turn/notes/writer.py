@@ -38,8 +38,7 @@ from chatbot.llm.calls import can_stream_many
 from chatbot.llm.gate import LLMGate
 from chatbot.text.names import CatalogLexicon, TitleHit, fold_name, title_key
 from chatbot.turn.notes.roles import with_right_roles
-from chatbot.turn.notes.checker import (PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints,
-                                         without_translated_title)
+from chatbot.turn.notes.checker import PLOT_MARK, TERMINAL, Finding, NoteChecker, Problem, retry_hints
 from chatbot.turn.notes.facts import clean_reason, deal, fact_sheet, liked_titles, note_focus, prompt_facts, told_item
 from chatbot.turn.notes.measures import long_enough, note_names, unwritable
 from chatbot.turn.notes.note import (
@@ -67,7 +66,7 @@ from chatbot.turn.notes.rounds import (Draft, Rewrites, Round, Tally, collect, f
 from chatbot.turn.notes.stream import (NotesStreamParser, example_notes, note_labels, notes_schema, numbered,
                                        stream_json_text, stream_many_json)
 from chatbot.turn.notes.templates import describe_item, template_note, why_chips
-from chatbot.turn.notes.zh_names import with_sheet_names, without_unknown_names
+from chatbot.turn.notes.zh_mend import mended_zh
 from chatbot.turn.replies import catalog_schema
 from retrieval.errors import TastebudError
 from retrieval.text import display_title
@@ -438,8 +437,8 @@ class Copywriter:
         own film); `answer`: every item of the answer (a genre the others share is nothing of this one's own).
         """
         text, item = trim_note(without_json_tail(re.sub(r"\s+", " ", text)), language), draft.request.item
-        if language == "zh":  # names as on the sheet; a made-up one's role taken out
-            text = without_unknown_names(with_sheet_names(without_translated_title(text), item), item)
+        if language == "zh":  # names as on the sheet, a made-up one's role taken out, genres in Chinese
+            text = mended_zh(text, item)
         text = with_right_roles(text, item)  # "Kevin Costner 执导" of The Untouchables: its director is Brian De Palma
         if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence
