@@ -565,6 +565,21 @@ def test_a_plot_the_sheet_does_not_give_is_not_praised(checker):
                          TOY_STORY, "en", ("rainy evening -> cozy",)) == []
 
 
+def test_a_part_given_to_the_cast_of_a_film_without_a_plot_is_a_made_up_story(checker):
+    """The sheet of Bambi names its cast, never their parts: "Donnie Dunagan is the charming, lovable bear" made one
+    up. Saying who is in it, or that they are a delight for the family, gives nobody a part."""
+    bambi = Item(id="b", title="Bambi (1942)", year=1942, genres=("Animation", "Children", "Drama"),
+                 directors=("David Hand",), cast=("Donnie Dunagan", "Hardie Albright"))
+    for note in ("Donnie Dunagan is the charming, lovable bear in this gentle 1942 classic for the kids.",
+                 "David Hand's gentle classic, with Hardie Albright as a shy young prince, for a quiet evening."):
+        assert any("sheet has no plot" in p for p in checker.check(note, bambi, "en")), note
+    for note in ("David Hand's 1942 classic with Donnie Dunagan is a delight for the family on a quiet evening.",
+                 "Donnie Dunagan and Hardie Albright lend their voices to David Hand's gentle 1942 animated classic."):
+        assert checker.check(note, bambi, "en") == [], note
+    assert checker.check("Tom Hanks voices a cowboy doll in a warm, funny adventure for a rainy evening with the kids.",
+                         TOY_STORY, "en", ("rainy evening -> cozy",)) == []  # a part its plot gives
+
+
 @pytest.mark.parametrize(
     "note",
     [

@@ -218,7 +218,7 @@ class NoteChecker:
         if m := INSTRUCTIONS.search(text):
             found.append(Finding(Problem.INSTRUCTIONS, f"repeats the instructions ({m.group(0)!r})"))
         if not (item.plot and item.plot.strip()) and (
-                (m := STORY.search(text)) or (m := SETTING.search(text))):
+                (m := STORY.search(text)) or (m := SETTING.search(text)) or (m := _cast_part(text, item))):
             found.append(Finding(Problem.STORY, f"tells a story ({m.group(0)!r}) but the sheet has no plot"))
         found += self._check_people(text, item, grounded, language)
         found += self._check_borrowed(text, item, grounded, other_reasons)
@@ -472,6 +472,18 @@ class NoteChecker:
                 found.append(Finding(Problem.CHINESE_NAME, message))
                 break
         return found
+
+
+# "Donnie Dunagan is the charming, lovable bear" of Bambi: a part given to one of the cast, a story of its own (a
+# sheet names the cast, never their parts); "is a delight for the family" gives none.
+_PART = re.compile(rf"([A-Z][\w'-]+)\s+(?:is|as|plays|playing|voices|stars as)\s+(?:a|an|the|his|her)\s+"
+                   rf"(?:(?!(?:for|with|to|from|and|or|of)\s)[\w-]+,?\s+){{0,3}}?{CHARACTER}\b")
+
+
+def _cast_part(text: str, item: Item) -> re.Match[str] | None:
+    """Where the note gives a person of the item a part in its story ("X is the lovable bear"), if it does."""
+    people = {w for p in item.people for w in name_words(p).split()}
+    return next((m for m in _PART.finditer(text) if name_words(m.group(1)) in people), None)
 
 
 def shares_skeleton(text: str, item: Item, other: str, other_item: Item, language: str) -> list[str]:
