@@ -565,6 +565,37 @@ def test_a_plot_the_sheet_does_not_give_is_not_praised(checker):
                          TOY_STORY, "en", ("rainy evening -> cozy",)) == []
 
 
+@pytest.mark.parametrize(("note", "language"), [
+    ("A mysterious man arrives at a hotel and is followed by a killer: a tense, dark mystery.", "en"),
+    ("A lonely soldier returns home to a town that has forgotten him, in a quiet drama.", "en"),
+    ("一个孩子和一个音乐家在月光下一起跳舞，浪漫的氛围很温馨，适合你们。", "zh"),
+    ("一对恋人在巴黎相遇，浪漫又温馨，很适合和女朋友一起看。", "zh"),
+    ("这部浪漫喜剧以银色月亮为背景，充满了温馨和情感，非常适合你。", "zh"),
+    ("2001年的法国浪漫喜剧，剧情惊险刺激，适合喜欢这种类型的观众。", "zh"),
+])
+def test_a_story_made_up_for_a_film_without_a_plot_is_caught(checker, note, language):
+    """Amélie's sheet here has no plot: whatever story a note tells of it (who arrives where, who meets whom, what
+    it is set against, how thrilling its plot is) was made up, in any words."""
+    assert any("sheet has no plot" in p for p in checker.check(note, AMELIE, language)), note
+
+
+@pytest.mark.parametrize("note", [
+    "一个让你们在雨天开心的选择：Audrey Tautou 主演的法国浪漫喜剧，温馨又俏皮。",
+    "一个适合情侣在周末看的法国浪漫喜剧，Audrey Tautou 主演，轻松又甜。",
+    "A warm French comedy the whole family will love, with Audrey Tautou, for a quiet night in.",
+])
+def test_who_a_film_suits_is_no_story(checker, note):
+    """"一个让你们在雨天开心的选择" says who it suits and when, not what happens in it."""
+    assert not any("sheet has no plot" in p for p in checker.check(note, AMELIE, "zh" if "主演" in note else "en"))
+
+
+def test_a_genre_is_never_who_directed_a_film(checker):
+    """"这部由儿童导演的音乐剧": the 1.5B read the genre Children as its director."""
+    silvery = Item(id="m", title="By the Light of the Silvery Moon (1953)", year=1953,
+                   genres=("Children", "Musical", "Romance"))
+    assert any("that is its kind" in p for p in checker.check("这部由儿童导演的音乐剧，温馨又浪漫，适合你们。", silvery, "zh"))
+
+
 def test_a_part_given_to_the_cast_of_a_film_without_a_plot_is_a_made_up_story(checker):
     """The sheet of Bambi names its cast, never their parts: "Donnie Dunagan is the charming, lovable bear" made one
     up. Saying who is in it, or that they are a delight for the family, gives nobody a part."""

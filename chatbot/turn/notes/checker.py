@@ -40,6 +40,7 @@ from chatbot.turn.notes.person_words import mood_of_item, unasked_claims
 from chatbot.turn.notes.qualities import QualityLexicon
 from chatbot.turn.notes.situation import COMPANY_KINDS
 from chatbot.turn.notes.awards import wrong_oscar_counts
+from chatbot.turn.notes.roles import kind_as_maker
 from chatbot.turn.notes.note import (MAX_NOTE_CHARS, MAX_SENTENCES, MIN_NOTE_CHARS, SENTENCE_END_EN, SENTENCE_END_ZH,
                                      note_language)
 from retrieval.text import CJK, display_title, has_cjk
@@ -259,6 +260,8 @@ class NoteChecker:
         found = []
         if item.genres and "Animation" not in item.genres and (m := VOICED.search(text)):
             found.append(Finding(Problem.WRONG_ROLE, f"says someone voices it ({m.group(0)!r}), but it is not animated"))
+        if kind := kind_as_maker(text):  # "由儿童导演": a genre read as its director
+            found.append(Finding(Problem.WRONG_ROLE, f"says {kind} made it or is in it, but that is its kind"))
         for role, patterns, holders in (("the director", DIRECTED, directors), ("in the cast", STARRING, cast)):
             for pattern in patterns:
                 for m in pattern.finditer(text):

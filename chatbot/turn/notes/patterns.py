@@ -27,8 +27,10 @@ STORY = re.compile(
     r"(?:plays|playing|voices|stars as|cast as)\s+(?:a|an|the|his|her)\s+(?!(?:\w+\s+)?(?:role|part)\b)|"
     rf"(?<!for )(?:a|an|the|two|three|his|her)\s+(?:(?!(?:for|with|to|from|and|or)\s)[\w-]+\s+){{0,3}}{CHARACTER}(?:\s+of\s+[\w-]+)?\s+(?:who|whose|that|in search|trying|"
     r"fighting|searching|finds?|falls?|learns?|discovers?|must|tries|sets? (?:out|off)|embarks?|travels?|goes|"
-    r"heads|comes))|"
-    rf"讲述|讲的是|故事讲|情节|{PLOT_PRAISE_ZH}|剧情(?:[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|饰饰|(?<![合给让和陪])一[个位名只群对][^，。；]{0,8}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
+    r"heads|comes|arrives?|meets?|returns?|struggles?|fights?|battles?|escapes?|flees|wakes|hunts?|"
+    r"investigates?|faces|seeks?|saves?|rescues?|loses|decides?|"  # "a mysterious man arrives at a hotel"
+    r"(?:is|are|gets?) (?:followed|hunted|chased|trapped|forced|sent|caught|kidnapped|haunted|stranded)))|"
+    rf"讲述|讲的是|故事讲|情节|{PLOT_PRAISE_ZH}|剧情(?:[：:]|是|讲)|(?:饰演|扮演)(?:一[个位名只]|的)|饰饰|(?<![合给让和陪])一[个位名只群对](?:(?!适合|让|给|陪|带)[^，。；]){{0,8}}?(?:男孩|女孩|男人|女人|少年|少女|孩子|"
     r"家庭|侦探|警察|士兵|小熊|玩偶|父亲|母亲|兄弟|姐妹|恋人)[^，。；]{0,6}?(?:在|为了|试图|寻找|发现|必须|爱上)",
     re.IGNORECASE,
 )  # "饰饰" too: a role it tried to give (kept from "饰演", the 1.5B wrote "Steve Buscemi 饰饰的")
@@ -39,7 +41,7 @@ SETTING = re.compile(
     r"(?: the| a| an)? (?:[A-Z]\w+|\d|(?:[\w-]+ ){0,2}(?:wars?|era|age|century|future|past|city|town|village|"
     r"countryside|world|kingdom|empire|island|desert|jungle|school|prison|space|sea|ocean|planet|streets|suburbs|"
     r"backdrop))|"
-    r"背景(?:设定)?(?:是|在|为)|故事发生在|发生在")
+    r"背景(?:设定)?(?:是|在|为)|以[^，。；]{1,12}为背景|故事发生在|发生在")
 # The prompt's own words in a note ("a drama that may call it something its facts do not show": a rewrite's hint;
 # "a thrilling film that you may call a Thriver" once "you asked for" was kept from it).
 INSTRUCTIONS = re.compile(

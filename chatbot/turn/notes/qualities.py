@@ -376,7 +376,7 @@ class QualityLexicon:
 
 
 # Praise of a plot ("剧情紧凑": a tight plot), which says its story is known (the checker's STORY reads it too).
-PLOT_PRAISE_ZH = "剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转)"
+PLOT_PRAISE_ZH = "剧情(?:跌宕|紧凑|曲折|精彩|感人|动人|扣人|引人|反转|惊险|刺激|紧张|巧妙|精巧|离奇|烧脑)"
 
 # The words that begin a story, which the notes model is kept from writing for an item without a plot (with
 # "rejected": a rewrite's hint echoed into the note, see the checker's INSTRUCTIONS).

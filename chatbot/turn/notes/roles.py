@@ -12,13 +12,24 @@ import re
 
 from chatbot.text.names import POSSESSIVE, name_words
 from chatbot.turn.notes.patterns import DIRECTED, STARRING
+from chatbot.turn.notes.zh_mend import category_words_zh
 from retrieval.types import Item
 
-__all__ = ["with_right_roles"]
+__all__ = ["kind_as_maker", "with_right_roles"]
 
 # The words that state the role outright ("from Kevin Costner" or "with Robert Wise" may say something else).
 _SAYS_ROLE = re.compile(r"directed by|director|helmed by|执导|导演|starring|stars|主演|领衔", re.IGNORECASE)
 _BOTH_ROLES = re.compile(r"并主演|兼主演|自导自演|又导又演|and (?:also )?stars|and directs|也是导演|亦是导演", re.IGNORECASE)
+
+
+# "这部由儿童导演的音乐剧" of a Children's film with no director on its sheet: its kind read as who made it.
+_MADE_BY_ZH = re.compile(r"由([\u4e00-\u9fff]{1,4}?)(?:联合)?(?:执导|导演|编导|主演|出演|配音)")
+
+
+def kind_as_maker(text: str) -> str | None:
+    """A category word of the catalog (a genre: 儿童, 喜剧) that the Chinese note says directed or stars in it."""
+    m = _MADE_BY_ZH.search(text)
+    return m.group(1) if m and m.group(1) in category_words_zh() else None
 
 
 def with_right_roles(text: str, item: Item) -> str:

@@ -53,6 +53,17 @@ def with_chinese_values(text: str, item: Item, schema: CatalogSchema | None) -> 
     return text
 
 
+def category_words_zh() -> frozenset[str]:
+    """The Chinese words of every category value of the catalog served (its genres, courses, kinds)."""
+    return _category_words(catalog_schema() or _films_schema())
+
+
+@lru_cache(maxsize=8)
+def _category_words(schema: CatalogSchema) -> frozenset[str]:
+    """The Chinese words of a schema's facet values."""
+    return frozenset(w for facet in schema.facets for _, words in facet.synonyms for w in words.zh)
+
+
 def _spaced(match: re.Match[str], chinese: str) -> str:
     """The Chinese word, with a space kept only on a side where the note goes on in Latin letters."""
     text, start, end = match.string, match.start(), match.end()
