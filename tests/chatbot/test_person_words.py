@@ -162,3 +162,12 @@ def test_a_wish_read_from_the_persons_mood_reaches_the_notes_without_it() -> Non
     assert without_person_states("grumpy comedy") == "comedy"
     assert without_person_states("无聊的时候看点好笑的") == "的时候看点好笑的"
     assert without_person_states("grumpy") == "grumpy"  # nothing else said: kept as it is
+
+
+def test_a_war_themed_film_must_be_a_war_film() -> None:
+    """"A war-themed, comedic film" (`make run`'s first answer, of The General) claims a war film: Grease is none."""
+    reasons = ("you asked for: a funny film for tonight",)
+    assert Problem.UNSUPPORTED in _problems("Randal Kleiser's war-themed, comedic musical for a night in.", GREASE,
+                                            reasons)
+    assert Problem.UNSUPPORTED not in _problems("Brian G. Hutton's war-themed, comedic caper for a night in.", KELLY,
+                                                reasons)
