@@ -941,13 +941,17 @@ def test_a_genre_a_chinese_note_leaves_in_english_is_shown_in_chinese(note, show
 
 
 def test_a_chinese_genre_word_that_is_the_films_title_stays_as_the_title():
-    """"Romance" (1999) and "Big" are titles: a Chinese note naming the film keeps them in Latin letters."""
+    """"Romance" (1999) and "Big" are titles, and so is a liked "War Horse": a Chinese note keeps them in
+    Latin letters."""
     from chatbot.turn.notes.zh_mend import with_chinese_values
     from retrieval.schema_file import packaged_schema
 
     romance = Item(id="r", title="Romance (1999)", genres=("Drama", "Romance"))
     text = "Romance 是一部大胆的法国 drama，讲一段关系的挣扎。"
     assert with_chinese_values(text, romance, packaged_schema("films")) == "Romance 是一部大胆的法国剧情，讲一段关系的挣扎。"
+    liked = "和你喜欢的 War Horse 一样是一部 drama，讲一段关系的挣扎。"
+    assert with_chinese_values(liked, romance, packaged_schema("films"), ["War Horse"]) == (
+        "和你喜欢的 War Horse 一样是一部剧情，讲一段关系的挣扎。")
 
 
 def test_a_name_with_dang_in_it_is_read_whole_and_dang_in_a_word_is_no_name():

@@ -261,7 +261,7 @@ class NoteChecker:
         if item.genres and "Animation" not in item.genres and (m := VOICED.search(text)):
             found.append(Finding(Problem.WRONG_ROLE, f"says someone voices it ({m.group(0)!r}), but it is not animated"))
         if kind := kind_as_maker(text):  # "由儿童导演": a genre read as its director
-            found.append(Finding(Problem.WRONG_ROLE, f"says {kind} made it or is in it, but that is its kind"))
+            found.append(Finding(Problem.WRONG_ROLE, f"says {kind} made it or is in it: that is its kind"))
         for role, patterns, holders in (("the director", DIRECTED, directors), ("in the cast", STARRING, cast)):
             for pattern in patterns:
                 for m in pattern.finditer(text):

@@ -438,7 +438,7 @@ class Copywriter:
         """
         text, item = trim_note(without_json_tail(re.sub(r"\s+", " ", text)), language), draft.request.item
         if language == "zh":  # names as on the sheet, a made-up one's role taken out, genres in Chinese
-            text = mended_zh(text, item)
+            text = mended_zh(text, item, liked_titles(draft.request.reasons))
         text = with_right_roles(text, item)  # "Kevin Costner 执导" of The Untouchables: its director is Brian De Palma
         if len(text) >= dict(self.style.max_chars)[language] * 0.95 and text[-1:] not in TERMINAL:
             text = cut_to_sentence(text, language)  # stopped by the schema's length limit mid-sentence

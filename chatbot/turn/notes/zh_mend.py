@@ -4,6 +4,7 @@ on the sheet; a made-up one's role taken out), and a category it left in English
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from chatbot.turn.notes.zh_names import with_sheet_names, without_unknown_names
@@ -16,9 +17,10 @@ from retrieval.types import Item
 _LEADING_ZH_TITLE = re.compile(r"^\s*《[^》A-Za-z]{1,30}》")
 
 
-def mended_zh(text: str, item: Item) -> str:
-    """The Chinese note with every mend of this module made (the checker then judges what it says)."""
-    text = with_chinese_values(without_translated_title(text), item, catalog_schema() or _films_schema())
+def mended_zh(text: str, item: Item, names: Sequence[str] = ()) -> str:
+    """The Chinese note with every mend of this module made (the checker then judges what it says); `names`: other
+    names it may write as they are (a liked film's title: "War Horse")."""
+    text = with_chinese_values(without_translated_title(text), item, catalog_schema() or _films_schema(), names)
     return without_unknown_names(with_sheet_names(text, item), item)
 
 
@@ -36,16 +38,19 @@ def without_translated_title(text: str) -> str:
     return _LEADING_ZH_TITLE.sub(this, text, count=1)
 
 
-def with_chinese_values(text: str, item: Item, schema: CatalogSchema | None) -> str:
+def with_chinese_values(text: str, item: Item, schema: CatalogSchema | None, names: Sequence[str] = ()) -> str:
     """The Chinese note with a category value it wrote in English (a genre, a course: "Sci-Fi", "science
-    fiction", "dessert") in the schema's Chinese word for it; a word of the item's own title or people stays."""
+    fiction", "dessert") in the schema's Chinese word for it; a word of the item's own title or people, or of
+    `names`, stays."""
     if schema is None or not re.search("[A-Za-z]", text):
         return text
+    spans = [m.span() for n in names if n.strip() for m in re.finditer(re.escape(n.strip()), text, re.IGNORECASE)]
     own = " ".join([item.title, *item.people]).lower()
 
     def mend(m: re.Match[str], chinese: str) -> str:
-        if re.search(rf"(?<![a-z]){re.escape(m.group('word').lower())}(?![a-z])", own):
-            return m.group(0)  # "Romance" (1999), "Big": the title, not a genre
+        if re.search(rf"(?<![a-z]){re.escape(m.group('word').lower())}(?![a-z])", own) or any(
+                start <= m.start("word") < end for start, end in spans):
+            return m.group(0)  # "Romance" (1999), "Big", a liked "War Horse": a title, not a genre
         return _spaced(m, chinese)
 
     for pattern, chinese in _english_values(schema):
