@@ -949,9 +949,9 @@ def test_a_chinese_genre_word_that_is_the_films_title_stays_as_the_title():
     romance = Item(id="r", title="Romance (1999)", genres=("Drama", "Romance"))
     text = "Romance 是一部大胆的法国 drama，讲一段关系的挣扎。"
     assert with_chinese_values(text, romance, packaged_schema("films")) == "Romance 是一部大胆的法国剧情，讲一段关系的挣扎。"
-    liked = "和你喜欢的 War Horse 一样是一部 drama，讲一段关系的挣扎。"
+    liked = "一部 drama，和你喜欢的 War Horse 一样讲一段关系的挣扎。"  # the name found again after "drama" is mended
     assert with_chinese_values(liked, romance, packaged_schema("films"), ["War Horse"]) == (
-        "和你喜欢的 War Horse 一样是一部剧情，讲一段关系的挣扎。")
+        "一部剧情，和你喜欢的 War Horse 一样讲一段关系的挣扎。")
 
 
 def test_a_name_with_dang_in_it_is_read_whole_and_dang_in_a_word_is_no_name():

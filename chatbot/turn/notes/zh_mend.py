@@ -44,17 +44,17 @@ def with_chinese_values(text: str, item: Item, schema: CatalogSchema | None, nam
     `names`, stays."""
     if schema is None or not re.search("[A-Za-z]", text):
         return text
-    spans = [m.span() for n in names if n.strip() for m in re.finditer(re.escape(n.strip()), text, re.IGNORECASE)]
     own = " ".join([item.title, *item.people]).lower()
 
-    def mend(m: re.Match[str], chinese: str) -> str:
+    def mend(m: re.Match[str], chinese: str, spans: list[tuple[int, int]]) -> str:
         if re.search(rf"(?<![a-z]){re.escape(m.group('word').lower())}(?![a-z])", own) or any(
                 start <= m.start("word") < end for start, end in spans):
             return m.group(0)  # "Romance" (1999), "Big", a liked "War Horse": a title, not a genre
         return _spaced(m, chinese)
 
     for pattern, chinese in _english_values(schema):
-        text = pattern.sub(lambda m, zh=chinese: mend(m, zh), text)
+        spans = [m.span() for n in names if n.strip() for m in re.finditer(re.escape(n.strip()), text, re.I)]
+        text = pattern.sub(lambda m, zh=chinese, at=spans: mend(m, zh, at), text)  # where the names are now
     return text
 
 
