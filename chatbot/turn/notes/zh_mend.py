@@ -20,13 +20,18 @@ _LEADING_ZH_TITLE = re.compile(r"^\s*《[^》A-Za-z]{1,30}》")
 def mended_zh(text: str, item: Item, names: Sequence[str] = ()) -> str:
     """The Chinese note with every mend of this module made (the checker then judges what it says); `names`: other
     names it may write as they are (a liked film's title: "War Horse")."""
-    text = with_chinese_values(without_translated_title(text), item, catalog_schema() or _films_schema(), names)
+    text = with_chinese_values(without_translated_title(text), item, _served_schema(), names)
     return without_unknown_names(with_sheet_names(text, item), item)
+
+
+def _served_schema() -> CatalogSchema:
+    """The schema of the catalog this process serves: the one set, else the demo films' (`_films_schema`)."""
+    return catalog_schema() or _films_schema()
 
 
 @lru_cache(maxsize=1)
 def _films_schema() -> CatalogSchema:
-    """The demo film catalog's schema (the process serves films when no other schema is set)."""
+    """The demo film catalog's schema, read once."""
     return packaged_schema("films")
 
 
@@ -60,7 +65,7 @@ def with_chinese_values(text: str, item: Item, schema: CatalogSchema | None, nam
 
 def category_words_zh() -> frozenset[str]:
     """The Chinese words of every category value of the catalog served (its genres, courses, kinds)."""
-    return _category_words(catalog_schema() or _films_schema())
+    return _category_words(_served_schema())
 
 
 @lru_cache(maxsize=8)
